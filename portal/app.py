@@ -1,0 +1,169 @@
+"""The application factory: one Litestar app wired from `Settings`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from advanced_alchemy.extensions.litestar import (
+    AsyncSessionConfig,
+    SQLAlchemyAsyncConfig,
+    SQLAlchemyPlugin,
+)
+from advanced_alchemy.extensions.litestar.store import SQLAlchemyStore
+from jinja2 import Environment
+from litestar import Litestar, Request, Response, get
+from litestar.config.csrf import CSRFConfig
+from litestar.connection import ASGIConnection
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar.plugins.flash import FlashConfig, FlashPlugin
+from litestar.plugins.htmx import ClientRedirect, HTMXPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Template
+from litestar.security.session_auth import SessionAuth
+from litestar.static_files import create_static_files_router
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.template import TemplateConfig
+from sqlalchemy import event, select
+from sqlalchemy.orm import joinedload
+
+from portal import i18n
+from portal.models import User, WebSession
+from portal.settings import PROJECT_ROOT, Settings
+from portal.web.auth import AuthController
+from portal.web.guards import HOME_BY_ROLE
+from portal.web.home import HomeController
+from portal.web.security_headers import security_headers
+from portal.web.sessions import PortalSessionBackend, PortalSessionConfig
+
+PUBLIC_PATHS = ["^/login$", "^/static/", "^/health$", "^/favicon.ico$"]
+
+
+@get("/health", name="health", exclude_from_auth=True)
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def database_config(settings: Settings) -> SQLAlchemyAsyncConfig:
+    config = SQLAlchemyAsyncConfig(
+        connection_string=settings.database_url,
+        before_send_handler="autocommit_include_redirects",
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        create_all=False,
+    )
+    if settings.database_url.startswith("sqlite"):
+        event.listen(config.get_engine().sync_engine, "connect", _sqlite_pragmas)
+    return config
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def template_config() -> TemplateConfig[JinjaTemplateEngine]:
+    def configure(engine: JinjaTemplateEngine) -> None:
+        environment: Environment = engine.engine
+        environment.add_extension("jinja2.ext.i18n")
+        environment.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+        environment.filters.update(
+            money=i18n.format_money,
+            number=i18n.format_decimal,
+            percent=i18n.format_percent,
+            date=i18n.format_date,
+            datetime=i18n.format_datetime,
+        )
+        environment.globals["home_by_role"] = {role.value: path for role, path in HOME_BY_ROLE.items()}
+
+    return TemplateConfig(directory=PROJECT_ROOT / "templates", engine=JinjaTemplateEngine, engine_callback=configure)
+
+
+def session_auth(db: SQLAlchemyAsyncConfig, settings: Settings) -> SessionAuth[User, PortalSessionBackend]:
+    async def retrieve_user(session: dict[str, Any], connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
+        user_id = session.get("user_id")
+        if not isinstance(user_id, int):
+            return None
+        db_session = db.provide_session(connection.app.state, connection.scope)
+        user = await db_session.scalar(
+            select(User).options(joinedload(User.company)).where(User.id == user_id, User.is_active)
+        )
+        if user is not None:
+            i18n.use_locale(user.locale, user.timezone)
+        return user
+
+    return SessionAuth[User, PortalSessionBackend](
+        retrieve_user_handler=retrieve_user,
+        session_backend_config=PortalSessionConfig(
+            max_age=settings.session_max_age_seconds,
+            secure=settings.is_production,
+            httponly=True,
+            samesite="lax",
+            renew_on_access=False,
+        ),
+        exclude=PUBLIC_PATHS,
+    )
+
+
+def _wants_htmx(request: Request[Any, Any, Any]) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def not_signed_in(request: Request[Any, Any, Any], _: NotAuthorizedException) -> Response[Any]:
+    target = "/login"
+    if request.method == "GET" and request.url.path != "/":
+        target += f"?next={request.url.path}"
+    if _wants_htmx(request):
+        return ClientRedirect(target)
+    return Redirect(target, status_code=303)
+
+
+def error_page(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    return Template(
+        "errors/error.html",
+        context={"status": status, "detail": exc.detail if status == 403 else None},
+        status_code=status,
+    )
+
+
+def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    request.logger.exception("unhandled error", exc_info=exc)
+    return Template("errors/error.html", context={"status": 500, "detail": None}, status_code=500)
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    db = database_config(settings)
+    auth = session_auth(db, settings)
+    templates = template_config()
+    return Litestar(
+        route_handlers=[
+            health,
+            AuthController,
+            HomeController,
+            create_static_files_router(path="/static", directories=[PROJECT_ROOT / "static"], name="static"),
+        ],
+        plugins=[SQLAlchemyPlugin(config=db), HTMXPlugin(), FlashPlugin(config=FlashConfig(template_config=templates))],
+        template_config=templates,
+        stores={"sessions": SQLAlchemyStore(db, model=WebSession)},
+        on_app_init=[auth.on_app_init],
+        before_send=[security_headers(settings.is_production)],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_secure=settings.is_production,
+            cookie_httponly=True,
+            cookie_samesite="lax",
+        ),
+        exception_handlers={
+            NotAuthorizedException: not_signed_in,
+            PermissionDeniedException: error_page,
+            NotFoundException: error_page,
+            HTTPException: error_page,
+            HTTP_500_INTERNAL_SERVER_ERROR: server_error,
+        },
+        state=State({"settings": settings}),
+        debug=False,
+    )

@@ -1,0 +1,153 @@
+"""The `portal` command: database migrations, demo data, users, and the web server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from portal import clock, migrate
+from portal.models import Company, Role
+from portal.settings import PROJECT_ROOT, Settings
+
+
+def _ensure_sqlite_folder(url: str) -> None:
+    if url.startswith("sqlite") and ":///" in url:
+        path = url.split(":///", 1)[1]
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+
+
+async def _in_transaction(settings: Settings, work) -> object:  # type: ignore[no-untyped-def]
+    engine = create_async_engine(settings.database_url)
+    try:
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    _ensure_sqlite_folder(settings.database_url)
+    migrate.upgrade(settings.database_url, args.revision)
+    print(f"Database is at migration {args.revision}.")
+    return 0
+
+
+def db_downgrade(settings: Settings, args: argparse.Namespace) -> int:
+    migrate.downgrade(settings.database_url, args.revision)
+    print(f"Database is at migration {args.revision}.")
+    return 0
+
+
+def demo_data(settings: Settings, args: argparse.Namespace) -> int:
+    from portal import demo
+
+    async def load(session: AsyncSession) -> bool:
+        if await session.scalar(select(Company.id).where(Company.tax_id == demo.COMPANIES[0].tax_id)):
+            return False
+        await demo.load_demo_data(session, clock.today(settings.seller_zone))
+        return True
+
+    try:
+        loaded = asyncio.run(_in_transaction(settings, load))
+    except demo.DemoDataRefused as refused:
+        print(f"Demo data not loaded: {refused}")
+        return 0
+    print("Demo data loaded." if loaded else "Demo data is already loaded.")
+    print(f"Demo logins (password {demo.DEMO_PASSWORD!r}):")
+    for email, _, role in demo.STAFF:
+        print(f"  {role.value:<16} {email}")
+    for company in demo.COMPANIES:
+        for email, _ in company.buyers:
+            print(f"  {'buyer':<16} {email:<28} {company.name}")
+    return 0
+
+
+def create_user(settings: Settings, args: argparse.Namespace) -> int:
+    from portal.services.accounts import InvalidUser
+    from portal.services.accounts import create_user as create
+
+    password = os.environ.get("PORTAL_NEW_USER_PASSWORD") or getpass.getpass("Password: ")
+    role = Role(args.role)
+
+    async def work(session: AsyncSession) -> str:
+        company_id = None
+        if args.company_tax_id:
+            company_id = await session.scalar(select(Company.id).where(Company.tax_id == args.company_tax_id))
+            if company_id is None:
+                raise InvalidUser("company", f"No company has tax id {args.company_tax_id}.")
+        user = await create(
+            session, email=args.email, full_name=args.name or "", password=password, role=role, company_id=company_id
+        )
+        return user.email
+
+    try:
+        email = asyncio.run(_in_transaction(settings, work))
+    except InvalidUser as invalid:
+        print(f"User not created: {invalid.message}", file=sys.stderr)
+        return 1
+    print(f"Created {role.value} {email}.")
+    return 0
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "portal.app:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers,
+        reload=args.reload,
+        reload_dirs=[str(PROJECT_ROOT / "portal"), str(PROJECT_ROOT / "templates")] if args.reload else None,
+        proxy_headers=True,
+        log_level="info",
+    )
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="portal", description="B2B buyer portal")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    up = db.add_parser("upgrade", help="apply migrations")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(run=db_upgrade)
+    down = db.add_parser("downgrade", help="revert migrations")
+    down.add_argument("revision", nargs="?", default="base")
+    down.set_defaults(run=db_downgrade)
+
+    commands.add_parser("demo-data", help="load demo data into an empty database").set_defaults(run=demo_data)
+
+    user = commands.add_parser("create-user", help="create a user (password from PORTAL_NEW_USER_PASSWORD or prompt)")
+    user.add_argument("--email", required=True)
+    user.add_argument("--name", default="")
+    user.add_argument("--role", required=True, choices=[role.value for role in Role])
+    user.add_argument("--company-tax-id", help="the buyer's company")
+    user.set_defaults(run=create_user)
+
+    web = commands.add_parser("serve", help="run the web server")
+    web.add_argument("--host")
+    web.add_argument("--port", type=int)
+    web.add_argument("--workers", type=int, default=1)
+    web.add_argument("--reload", action="store_true")
+    web.set_defaults(run=serve)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = Settings.from_env()
+    return args.run(settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

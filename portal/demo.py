@@ -1,0 +1,280 @@
+"""Demo data for a fresh portal: realistic companies, staff, buyers, a catalog,
+price lists, contract prices and invoices. Loaded into an empty database only."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.models import (
+    Address,
+    Company,
+    ContractPrice,
+    Invoice,
+    PriceList,
+    PriceListItem,
+    Product,
+    ProductCategory,
+    Role,
+    User,
+)
+from portal.services.passwords import hash_password
+
+DEMO_PASSWORD = "portal-demo"
+
+STAFF = [
+    ("admin@seller.example", "Ada Admin", Role.ADMIN),
+    ("finance@seller.example", "Filip Finance", Role.FINANCE),
+    ("manager@seller.example", "Anna Kowalska", Role.ACCOUNT_MANAGER),
+    ("manager2@seller.example", "Piotr Nowak", Role.ACCOUNT_MANAGER),
+]
+
+
+@dataclass(frozen=True)
+class DemoCompany:
+    name: str
+    tax_id: str
+    terms: int
+    limit: str
+    discount: str
+    price_list: str | None
+    manager: str
+    city: str
+    buyers: tuple[tuple[str, str], ...]
+    hold_reason: str | None = None
+
+
+COMPANIES = [
+    DemoCompany("Northwind Trading", "PL5250001001", 30, "60000", "0", "Wholesale", "manager@seller.example", "Warszawa",
+                (("buyer@northwind.example", "Nina Nowicka"), ("buyer2@northwind.example", "Tomasz Wrona"))),
+    DemoCompany("Baltic Foods", "PL5830002002", 14, "25000", "2", "Horeca", "manager@seller.example", "Gdańsk",
+                (("buyer@baltic.example", "Bartosz Bałtycki"),)),
+    DemoCompany("Vistula Hotels", "PL6760003003", 60, "150000", "0", "Key accounts", "manager2@seller.example", "Kraków",
+                (("buyer@vistula.example", "Wiktoria Wiślańska"),)),
+    DemoCompany("Carpathia Catering", "PL7340004004", 30, "30000", "3", "Horeca", "manager@seller.example", "Nowy Sącz",
+                (("buyer@carpathia.example", "Karol Karpacki"),),
+                hold_reason="Returned direct debit on invoice FV/CC/2026/0007; held until it is settled."),
+    DemoCompany("Mazovia Office Supplies", "PL1130005005", 14, "15000", "0", "Wholesale", "manager2@seller.example", "Radom",
+                (("buyer@mazovia.example", "Magda Mazur"),)),
+    DemoCompany("Pomerania Retail", "PL9550006006", 30, "40000", "5", None, "manager@seller.example", "Szczecin",
+                (("buyer@pomerania.example", "Paweł Pomorski"),)),
+    DemoCompany("Silesia Build", "PL6340007007", 60, "90000", "0", "Wholesale", "manager2@seller.example", "Katowice",
+                (("buyer@silesia.example", "Sylwia Ślązak"),)),
+    DemoCompany("Warta Clinics", "PL7770008008", 30, "20000", "4", None, "manager@seller.example", "Poznań",
+                (("buyer@warta.example", "Waldemar Warciński"),)),
+]
+
+CATEGORIES = [
+    ("Beverages", "BEV", "5", ["Mineral water", "Sparkling water", "Orange juice", "Apple juice", "Cola", "Iced tea",
+                              "Coffee beans", "Ground coffee", "Black tea", "Green tea"]),
+    ("Dairy", "DAI", "5", ["UHT milk", "Butter", "Cream 30%", "Natural yoghurt", "Gouda cheese", "Mozzarella",
+                          "Cottage cheese", "Sour cream", "Kefir", "Parmesan"]),
+    ("Dry goods", "DRY", "5", ["Wheat flour", "Basmati rice", "Penne pasta", "Spaghetti", "Sugar", "Sea salt",
+                              "Rolled oats", "Red lentils", "Chickpeas", "Olive oil"]),
+    ("Frozen food", "FRZ", "8", ["French fries", "Frozen peas", "Pierogi", "Fish fillets", "Mixed vegetables",
+                                "Vanilla ice cream", "Puff pastry", "Berries mix", "Chicken breast", "Spinach"]),
+    ("Cleaning", "CLN", "23", ["Dishwasher tablets", "Floor cleaner", "Degreaser", "Glass cleaner", "Hand soap",
+                              "Disinfectant", "Bleach", "Descaler", "Laundry powder", "Sponges"]),
+    ("Paper & hygiene", "PAP", "23", ["Paper towels", "Toilet paper", "Napkins", "Tissues", "Hand towels Z-fold",
+                                     "Kitchen roll", "Wet wipes", "Table covers", "Paper cups", "Coffee filters"]),
+    ("Packaging", "PCK", "23", ["Takeaway box", "Paper bag", "Cling film", "Aluminium foil", "Baking paper",
+                               "Vacuum bags", "Pizza box", "Soup container", "Cutlery set", "Straws"]),
+    ("Office supplies", "OFF", "23", ["Copy paper A4", "Ballpoint pens", "Sticky notes", "Binders", "Staples",
+                                     "Envelopes C4", "Printer toner", "Folders", "Markers", "Notebooks"]),
+    ("Kitchen equipment", "KIT", "23", ["Chef knife", "Cutting board", "Gastronorm pan", "Mixing bowl", "Ladle",
+                                       "Thermometer", "Whisk", "Sheet pan", "Food container", "Tongs"]),
+    ("Protective wear", "PPE", "8", ["Nitrile gloves", "Hair nets", "Aprons", "Face masks", "Safety shoes",
+                                    "Work trousers", "Oven mitts", "Shoe covers", "Chef jacket", "Safety goggles"]),
+]
+VARIANTS = ["small", "medium", "large"]
+UNITS_BY_CATEGORY = {"BEV": "pcs", "DAI": "pcs", "DRY": "kg", "FRZ": "kg", "CLN": "pcs", "PAP": "pack",
+                     "PCK": "pack", "OFF": "pcs", "KIT": "pcs", "PPE": "box"}
+
+
+class DemoDataRefused(Exception):
+    pass
+
+
+def _money(value: float | Decimal, places: str = "0.0001") -> Decimal:
+    return Decimal(str(value)).quantize(Decimal(places), rounding=ROUND_HALF_UP)
+
+
+async def database_is_empty(session: AsyncSession) -> bool:
+    companies = await session.scalar(select(func.count()).select_from(Company))
+    users = await session.scalar(select(func.count()).select_from(User))
+    return not companies and not users
+
+
+async def load_demo_data(session: AsyncSession, today: date) -> None:
+    """Fill an empty database; refuse when anything is already there."""
+    if not await database_is_empty(session):
+        raise DemoDataRefused("The database already holds companies or users; demo data goes only into an empty one.")
+    rng = random.Random(20261127)
+    password_hash = hash_password(DEMO_PASSWORD)
+
+    staff = {email: User(email=email, full_name=name, role=role, password_hash=password_hash) for email, name, role in STAFF}
+    session.add_all(staff.values())
+
+    products = _catalog(session, rng)
+    price_lists = {name: PriceList(name=name, currency="PLN") for name in ("Wholesale", "Horeca", "Key accounts")}
+    session.add_all(price_lists.values())
+    await session.flush()
+    _price_list_items(session, rng, products, price_lists, today)
+
+    companies: dict[str, Company] = {}
+    for spec in COMPANIES:
+        company = Company(
+            name=spec.name,
+            tax_id=spec.tax_id,
+            payment_terms_days=spec.terms,
+            credit_limit=Decimal(spec.limit).quantize(Decimal("0.01")),
+            currency="PLN",
+            general_discount_pct=Decimal(spec.discount).quantize(Decimal("0.01")),
+            price_list_id=price_lists[spec.price_list].id if spec.price_list else None,
+            on_hold=spec.hold_reason is not None,
+            hold_reason=spec.hold_reason,
+            account_manager_id=staff[spec.manager].id,
+        )
+        session.add(company)
+        companies[spec.name] = company
+    await session.flush()
+
+    for spec in COMPANIES:
+        company = companies[spec.name]
+        session.add_all(
+            [
+                Address(company_id=company.id, label="Head office", street=f"ul. Główna {rng.randint(1, 120)}",
+                        postal_code=f"{rng.randint(10, 99)}-{rng.randint(100, 999)}", city=spec.city, is_default=True),
+                Address(company_id=company.id, label="Warehouse", street=f"ul. Magazynowa {rng.randint(1, 40)}",
+                        postal_code=f"{rng.randint(10, 99)}-{rng.randint(100, 999)}", city=spec.city),
+            ]
+        )
+        session.add_all(
+            User(email=email, full_name=name, role=Role.BUYER, company_id=company.id, password_hash=password_hash)
+            for email, name in spec.buyers
+        )
+    _contract_prices(session, rng, products, companies, today)
+    _invoices(session, rng, companies, today)
+    await session.flush()
+
+
+def _catalog(session: AsyncSession, rng: random.Random) -> list[Product]:
+    products: list[Product] = []
+    for name, prefix, vat, items in CATEGORIES:
+        category = ProductCategory(name=name)
+        session.add(category)
+        for item_number, item in enumerate(items):
+            base = rng.uniform(2, 180)
+            for variant_number, variant in enumerate(VARIANTS):
+                list_price = _money(base * (1 + variant_number * 0.8))
+                product = Product(
+                    sku=f"{prefix}-{item_number + 1:02d}{variant_number + 1}",
+                    name=f"{item}, {variant}",
+                    description=f"{item} ({variant} pack), for professional kitchens, offices and shops.",
+                    category=category,
+                    unit=UNITS_BY_CATEGORY[prefix],
+                    pack_size=rng.choice([1, 1, 1, 6, 12, 24]),
+                    list_price=list_price,
+                    cost=_money(list_price * Decimal(str(rng.uniform(0.55, 0.8)))),
+                    vat_rate=Decimal(vat).quantize(Decimal("0.01")),
+                    is_active=rng.random() > 0.02,
+                    stock=rng.choice([0, 3, 8, 40, 120, 500, 1200]),
+                )
+                products.append(product)
+    session.add_all(products)
+    return products
+
+
+def _price_list_items(
+    session: AsyncSession,
+    rng: random.Random,
+    products: list[Product],
+    price_lists: dict[str, PriceList],
+    today: date,
+) -> None:
+    plans = {"Wholesale": (0.6, Decimal("0.93")), "Horeca": (0.45, Decimal("0.95")), "Key accounts": (0.8, Decimal("0.88"))}
+    for name, (share, factor) in plans.items():
+        price_list = price_lists[name]
+        for product in products:
+            if rng.random() > share:
+                continue
+            base = product.list_price * factor
+            window = rng.random()
+            valid_from, valid_to = None, None
+            if window < 0.1:
+                valid_from, valid_to = today - timedelta(days=30), today + timedelta(days=rng.randint(20, 120))
+            elif window < 0.15:
+                valid_from, valid_to = today - timedelta(days=400), today - timedelta(days=10)  # expired
+            elif window < 0.2:
+                valid_from = today + timedelta(days=rng.randint(10, 60))  # announced for later
+            for min_quantity, step in ((1, Decimal("1")), (product.pack_size * 10, Decimal("0.96")), (product.pack_size * 50, Decimal("0.92"))):
+                session.add(
+                    PriceListItem(
+                        price_list_id=price_list.id,
+                        product_id=product.id,
+                        unit_price=_money(base * step),
+                        min_quantity=min_quantity,
+                        valid_from=valid_from,
+                        valid_to=valid_to,
+                    )
+                )
+
+
+def _contract_prices(
+    session: AsyncSession, rng: random.Random, products: list[Product], companies: dict[str, Company], today: date
+) -> None:
+    plan = {"Northwind Trading": 18, "Vistula Hotels": 12, "Baltic Foods": 6, "Silesia Build": 8}
+    for name, count in plan.items():
+        company = companies[name]
+        for product in rng.sample([p for p in products if p.is_active], count):
+            valid_to = None if rng.random() < 0.5 else today + timedelta(days=rng.randint(30, 200))
+            session.add(
+                ContractPrice(
+                    company_id=company.id,
+                    product_id=product.id,
+                    unit_price=_money(product.list_price * Decimal("0.82")),
+                    min_quantity=1,
+                    valid_from=today - timedelta(days=rng.randint(30, 300)),
+                    valid_to=valid_to,
+                )
+            )
+
+
+def _invoices(session: AsyncSession, rng: random.Random, companies: dict[str, Company], today: date) -> None:
+    """Paid history for everyone, some open invoices, and overdue ones where the story needs them."""
+    overdue_days = {"Northwind Trading": [3], "Mazovia Office Supplies": [41, 12], "Carpathia Catering": [25]}
+    sequence = 0
+    for company in companies.values():
+        terms = company.payment_terms_days
+
+        def add(issue: date, gross: Decimal, paid: Decimal) -> None:
+            nonlocal sequence
+            sequence += 1
+            session.add(
+                Invoice(
+                    company_id=company.id,
+                    number=f"FV/{issue.year}/{issue.month:02d}/{sequence:04d}",
+                    issue_date=issue,
+                    due_date=issue + timedelta(days=terms),
+                    currency=company.currency,
+                    gross_amount=gross,
+                    paid_amount=paid,
+                )
+            )
+
+        def amount() -> Decimal:
+            return _money(float(company.credit_limit) * rng.uniform(0.04, 0.14), "0.01")
+
+        for months_back in range(6, 1, -1):
+            gross = amount()
+            add(today - timedelta(days=30 * months_back + terms), gross, gross)
+        open_gross = amount()
+        add(today - timedelta(days=max(terms - 5, 1)), open_gross, _money(open_gross * Decimal("0.4"), "0.01"))
+        add(today - timedelta(days=2), amount(), Decimal("0.00"))
+        for days in overdue_days.get(company.name, []):
+            add(today - timedelta(days=terms + days), amount(), Decimal("0.00"))

@@ -1,0 +1,84 @@
+"""Translation and locale-aware formatting of everything a user reads.
+
+The locale and time zone of the current request live in context variables set
+when the user is identified; templates and messages read them from here.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from zoneinfo import ZoneInfo
+
+from babel import dates, numbers
+from babel.support import NullTranslations, Translations
+
+from portal.settings import PROJECT_ROOT
+
+LOCALES = ("en", "pl")
+DEFAULT_LOCALE = "en"
+DEFAULT_TIMEZONE = "Europe/Warsaw"
+CATALOGS = PROJECT_ROOT / "portal" / "locale"
+
+current_locale: ContextVar[str] = ContextVar("current_locale", default=DEFAULT_LOCALE)
+current_timezone: ContextVar[str] = ContextVar("current_timezone", default=DEFAULT_TIMEZONE)
+
+
+def use_locale(locale: str, timezone: str) -> None:
+    current_locale.set(locale if locale in LOCALES else DEFAULT_LOCALE)
+    current_timezone.set(timezone)
+
+
+@cache
+def translations(locale: str) -> NullTranslations:
+    return Translations.load(dirname=str(CATALOGS), locales=[locale], domain="messages")
+
+
+def gettext(message: str) -> str:
+    return translations(current_locale.get()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return translations(current_locale.get()).ngettext(singular, plural, n)
+
+
+MONEY_PATTERNS = {"en": "\u00a4\u00a0#,##0.00"}
+"""English puts the currency code before the amount with a space ("PLN 1,240.00");
+other locales keep their own pattern ("1 240,00 zł")."""
+
+
+def format_money(amount: Decimal | None, currency: str) -> str:
+    if amount is None:
+        return ""
+    locale = current_locale.get()
+    return numbers.format_currency(amount, currency, format=MONEY_PATTERNS.get(locale), locale=locale)
+
+
+def format_decimal(value: Decimal | int | None, digits: int = 2) -> str:
+    if value is None:
+        return ""
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return numbers.format_decimal(value, format=pattern, locale=current_locale.get())
+
+
+def format_percent(value: Decimal | None) -> str:
+    if value is None:
+        return "–"
+    return numbers.format_decimal(value, format="#,##0.0", locale=current_locale.get()) + " %"
+
+
+def format_date(value: date | None) -> str:
+    if value is None:
+        return ""
+    return dates.format_date(value, format="medium", locale=current_locale.get())
+
+
+def format_datetime(value: datetime | None) -> str:
+    """A UTC moment shown in the reader's own time zone."""
+    if value is None:
+        return ""
+    return dates.format_datetime(
+        value, format="medium", tzinfo=ZoneInfo(current_timezone.get()), locale=current_locale.get()
+    )

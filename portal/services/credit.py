@@ -1,0 +1,164 @@
+"""A company's credit picture: exposure, available credit, overdue invoices and
+past-due state, computed for many companies in one query."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import Select, and_, case, func, select, type_coerce
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from portal.models import Amount, Company, Invoice
+
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class CreditPicture:
+    company: Company
+    unpaid_invoices: Decimal
+    overdue_amount: Decimal
+    oldest_overdue_days: int
+    past_due: bool
+
+    @property
+    def credit_limit(self) -> Decimal:
+        return self.company.credit_limit
+
+    @property
+    def exposure(self) -> Decimal:
+        return self.unpaid_invoices
+
+    @property
+    def available_credit(self) -> Decimal:
+        """May be negative: the company owes more than its limit allows."""
+        return self.credit_limit - self.exposure
+
+    @property
+    def utilisation_pct(self) -> Decimal | None:
+        if self.credit_limit <= 0:
+            return None
+        return (self.exposure * 100 / self.credit_limit).quantize(Decimal("0.1"))
+
+    @property
+    def on_hold(self) -> bool:
+        return self.company.on_hold
+
+
+def _credit_query(today: date) -> Select:
+    balance = Invoice.gross_amount - Invoice.paid_amount
+    unpaid = balance > 0
+    overdue = and_(unpaid, Invoice.due_date < today)
+    invoices = (
+        select(
+            Invoice.company_id,
+            type_coerce(func.sum(case((unpaid, balance), else_=0)), Amount).label("unpaid"),
+            type_coerce(func.sum(case((overdue, balance), else_=0)), Amount).label("overdue"),
+            func.min(case((overdue, Invoice.due_date))).label("oldest_due"),
+        )
+        .group_by(Invoice.company_id)
+        .subquery()
+    )
+    return (
+        select(Company, invoices.c.unpaid, invoices.c.overdue, invoices.c.oldest_due)
+        .outerjoin(invoices, invoices.c.company_id == Company.id)
+        .options(joinedload(Company.account_manager))
+    )
+
+
+async def credit_pictures(
+    session: AsyncSession,
+    *,
+    today: date,
+    grace_days: int,
+    company_ids: Iterable[int] | None = None,
+    account_manager_id: int | None = None,
+) -> list[CreditPicture]:
+    """Credit pictures of all companies, or of the given ones, or of one account
+    manager's, ordered by company name."""
+    query = _credit_query(today).order_by(Company.name, Company.id)
+    if company_ids is not None:
+        query = query.where(Company.id.in_(list(company_ids)))
+    if account_manager_id is not None:
+        query = query.where(Company.account_manager_id == account_manager_id)
+    rows = (await session.execute(query)).all()
+    return [_picture(company, unpaid, overdue, oldest_due, today, grace_days) for company, unpaid, overdue, oldest_due in rows]
+
+
+async def credit_picture(session: AsyncSession, company_id: int, *, today: date, grace_days: int) -> CreditPicture:
+    (picture,) = await credit_pictures(session, today=today, grace_days=grace_days, company_ids=[company_id])
+    return picture
+
+
+def _picture(
+    company: Company,
+    unpaid: Decimal | None,
+    overdue: Decimal | None,
+    oldest_due: date | None,
+    today: date,
+    grace_days: int,
+) -> CreditPicture:
+    days = (today - oldest_due).days if oldest_due is not None else 0
+    return CreditPicture(
+        company=company,
+        unpaid_invoices=_amount(unpaid),
+        overdue_amount=_amount(overdue),
+        oldest_overdue_days=days,
+        past_due=oldest_due is not None and days > grace_days,
+    )
+
+
+def _amount(value: Decimal | None) -> Decimal:
+    return ZERO if value is None else Decimal(value).quantize(Decimal("0.01"))
+
+
+async def overdue_invoices(session: AsyncSession, company_id: int, *, today: date) -> list[Invoice]:
+    """Unpaid invoices past their due date, oldest first."""
+    query = (
+        select(Invoice)
+        .where(
+            Invoice.company_id == company_id,
+            Invoice.gross_amount > Invoice.paid_amount,
+            Invoice.due_date < today,
+        )
+        .order_by(Invoice.due_date, Invoice.number)
+    )
+    return list((await session.scalars(query)).all())
+
+
+SORT_KEYS = {
+    "name": lambda p: p.company.name.lower(),
+    "limit": lambda p: p.credit_limit,
+    "exposure": lambda p: p.exposure,
+    "available": lambda p: p.available_credit,
+    "utilisation": lambda p: p.utilisation_pct if p.utilisation_pct is not None else Decimal("-1"),
+    "overdue": lambda p: p.overdue_amount,
+}
+
+
+def sort_pictures(pictures: list[CreditPicture], key: str, descending: bool) -> list[CreditPicture]:
+    """Pictures sorted by one of `SORT_KEYS`; ties keep name order."""
+    return sorted(pictures, key=SORT_KEYS.get(key, SORT_KEYS["name"]), reverse=descending)
+
+
+def days_overdue(invoice: Invoice, today: date) -> int:
+    return max((today - invoice.due_date).days, 0)
+
+
+
+
+@dataclass(frozen=True)
+class CompanyAccount:
+    """What a buyer sees first: the credit picture and what is overdue."""
+
+    picture: CreditPicture
+    overdue: list[Invoice]
+
+
+async def company_account(session: AsyncSession, company_id: int, *, today: date, grace_days: int) -> CompanyAccount:
+    picture = await credit_picture(session, company_id, today=today, grace_days=grace_days)
+    return CompanyAccount(picture=picture, overdue=await overdue_invoices(session, company_id, today=today))

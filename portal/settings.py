@@ -1,0 +1,66 @@
+"""Settings of one portal process, read once from environment variables.
+
+Development needs no configuration; production (`PORTAL_ENV=production`) refuses
+to start with the development secret key.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"
+
+
+class ImproperlyConfigured(RuntimeError):
+    """The environment describes a portal that must not start."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str
+    env: str
+    host: str
+    port: int
+    seller_timezone: str
+    past_due_grace_days: int
+    session_max_age_seconds: int
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def seller_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.seller_timezone)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        settings = cls(
+            database_url=env.get(
+                "PORTAL_DATABASE_URL", f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'portal.db'}"
+            ),
+            secret_key=env.get("PORTAL_SECRET_KEY", DEVELOPMENT_SECRET_KEY),
+            env=env.get("PORTAL_ENV", "development"),
+            host=env.get("PORTAL_HOST", "127.0.0.1"),
+            port=int(env.get("PORTAL_PORT", env.get("PORT", "8000"))),
+            seller_timezone=env.get("PORTAL_SELLER_TIMEZONE", "Europe/Warsaw"),
+            past_due_grace_days=int(env.get("PORTAL_PAST_DUE_GRACE_DAYS", "7")),
+            session_max_age_seconds=int(env.get("PORTAL_SESSION_MAX_AGE", str(12 * 3600))),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.env not in {"development", "production", "test"}:
+            raise ImproperlyConfigured(f"PORTAL_ENV must be development, test or production, not {self.env!r}")
+        if self.is_production and (self.secret_key == DEVELOPMENT_SECRET_KEY or len(self.secret_key) < 32):
+            raise ImproperlyConfigured(
+                "PORTAL_SECRET_KEY must be set to a random value of at least 32 characters in production"
+            )
+        ZoneInfo(self.seller_timezone)

@@ -1,0 +1,1 @@
+"""Web layer: controllers by business area, sessions, guards and templates glue."""

@@ -1,0 +1,75 @@
+"""Each role's home page, and the buyer's view of one invoice."""
+
+from __future__ import annotations
+
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.services import credit, directory
+from portal.web.context import PortalRequest, seller_today, settings_of
+from portal.web.guards import HOME_BY_ROLE, account_managers, admins_only, buyers_only, finance_staff
+
+
+class HomeController(Controller):
+    @get("/", name="home")
+    async def home(self, request: PortalRequest) -> Redirect:
+        return Redirect(HOME_BY_ROLE[request.user.role], status_code=303)
+
+    @get("/dashboard", guards=[buyers_only], name="dashboard")
+    async def dashboard(self, request: PortalRequest, db_session: NamedDependency[AsyncSession]) -> Template:
+        account = await credit.company_account(
+            db_session,
+            request.user.company_id,
+            today=seller_today(request),
+            grace_days=settings_of(request).past_due_grace_days,
+        )
+        return Template("home/buyer.html", context={"account": account, "today": seller_today(request)})
+
+    @get("/invoices/{invoice_id:int}", guards=[buyers_only], name="invoice")
+    async def invoice(
+        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], invoice_id: FromPath[int]
+    ) -> Template:
+        invoice = await directory.company_invoice(db_session, request.user.company_id, invoice_id)
+        if invoice is None:
+            raise NotFoundException()
+        return Template("home/invoice.html", context={"invoice": invoice, "today": seller_today(request)})
+
+    @get("/manager", guards=[account_managers], name="manager_home")
+    async def manager_home(self, request: PortalRequest, db_session: NamedDependency[AsyncSession]) -> Template:
+        pictures = await credit.credit_pictures(
+            db_session,
+            today=seller_today(request),
+            grace_days=settings_of(request).past_due_grace_days,
+            account_manager_id=request.user.id,
+        )
+        return Template("home/manager.html", context={"pictures": pictures})
+
+    @get("/finance", guards=[finance_staff], name="finance_home")
+    async def finance_home(
+        self,
+        request: PortalRequest,
+        db_session: NamedDependency[AsyncSession],
+        sort: FromQuery[str] = "name",
+        direction: FromQuery[str] = "asc",
+    ) -> Template:
+        sort = sort if sort in credit.SORT_KEYS else "name"
+        descending = direction == "desc"
+        pictures = await credit.credit_pictures(
+            db_session, today=seller_today(request), grace_days=settings_of(request).past_due_grace_days
+        )
+        return Template(
+            "home/finance.html",
+            context={
+                "pictures": credit.sort_pictures(pictures, sort, descending),
+                "sort": sort,
+                "descending": descending,
+            },
+        )
+
+    @get("/admin", guards=[admins_only], name="admin_home")
+    async def admin_home(self, db_session: NamedDependency[AsyncSession]) -> Template:
+        return Template("home/admin.html", context={"counts": await directory.counts(db_session)})

@@ -1,0 +1,120 @@
+"""Small factories for tests: each makes one valid row, overridable field by field."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import date, timedelta
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.models import Company, Invoice, Product, ProductCategory, Role, User
+from portal.services.passwords import hash_password
+
+PASSWORD = "correct horse battery"
+_numbers = itertools.count(1)
+
+
+@cache
+def password_hash() -> str:
+    return hash_password(PASSWORD)
+
+
+async def make_company(session: AsyncSession, **fields: Any) -> Company:
+    number = next(_numbers)
+    values: dict[str, Any] = {
+        "name": f"Company {number}",
+        "tax_id": f"PL{number:010d}",
+        "payment_terms_days": 30,
+        "credit_limit": Decimal("10000.00"),
+        "currency": "PLN",
+        "general_discount_pct": Decimal("0.00"),
+    }
+    values.update(fields)
+    company = Company(**values)
+    session.add(company)
+    await session.flush()
+    return company
+
+
+async def make_user(session: AsyncSession, role: Role = Role.BUYER, **fields: Any) -> User:
+    number = next(_numbers)
+    values: dict[str, Any] = {
+        "email": f"user{number}@example.test",
+        "full_name": f"User {number}",
+        "password_hash": password_hash(),
+        "role": role,
+    }
+    values.update(fields)
+    if role is Role.BUYER and "company_id" not in values:
+        values["company_id"] = (await make_company(session)).id
+    user = User(**values)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def make_invoice(
+    session: AsyncSession,
+    company: Company,
+    *,
+    gross: str,
+    paid: str = "0",
+    due: date,
+    issued: date | None = None,
+) -> Invoice:
+    invoice = Invoice(
+        company_id=company.id,
+        number=f"FV/T/{next(_numbers):05d}",
+        issue_date=issued or due - timedelta(days=company.payment_terms_days),
+        due_date=due,
+        currency=company.currency,
+        gross_amount=Decimal(gross),
+        paid_amount=Decimal(paid),
+    )
+    session.add(invoice)
+    await session.flush()
+    return invoice
+
+
+async def make_product(session: AsyncSession, **fields: Any) -> Product:
+    number = next(_numbers)
+    category = fields.pop("category", None) or ProductCategory(name=f"Category {number}")
+    values: dict[str, Any] = {
+        "sku": f"SKU-{number:05d}",
+        "name": f"Product {number}",
+        "category": category,
+        "list_price": Decimal("10.0000"),
+        "cost": Decimal("6.0000"),
+        "vat_rate": Decimal("23.00"),
+    }
+    values.update(fields)
+    product = Product(**values)
+    session.add(product)
+    await session.flush()
+    return product
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="_csrf_token" value="([^"]+)"', html)
+    assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+async def sign_in(client: AsyncTestClient, email: str, password: str = PASSWORD) -> Any:
+    page = await client.get("/login")
+    return await client.post(
+        "/login",
+        data={"email": email, "password": password, "_csrf_token": csrf_from(page.text)},
+        follow_redirects=False,
+    )
+
+
+def text_of(html: str) -> str:
+    """The visible text of a page, whitespace collapsed, for asserting what a user reads."""
+    without_tags = re.sub(r"<[^>]+>", " ", html)
+    return re.sub(r"\s+", " ", without_tags.replace("&nbsp;", " ").replace("\xa0", " ")).strip()

@@ -1,0 +1,92 @@
+"""Demo data: loaded once into an empty database, sized for a demo, and every
+demo login lands on its role's home page."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal import demo
+from portal.models import Company, ContractPrice, Invoice, PriceList, PriceListItem, Product, ProductCategory, User
+from portal.services.credit import credit_pictures
+from tests.factories import make_company, sign_in, text_of
+
+TODAY = date(2026, 11, 27)
+
+
+async def count(session: AsyncSession, model: type) -> int:
+    return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+@pytest.fixture
+async def demo_loaded(session: AsyncSession) -> AsyncSession:
+    await demo.load_demo_data(session, TODAY)
+    await session.commit()
+    return session
+
+
+async def test_demo_data_is_sized_for_a_demo(demo_loaded: AsyncSession) -> None:
+    session = demo_loaded
+    assert await count(session, Company) >= 6
+    assert 280 <= await count(session, Product) <= 320
+    assert await count(session, ProductCategory) == 10
+    assert 2 <= await count(session, PriceList) <= 3
+    assert await count(session, PriceListItem) > 300
+    assert await count(session, ContractPrice) > 0
+    vat_rates = set(await session.scalars(select(Product.vat_rate).distinct()))
+    assert vat_rates == {Decimal("23.00"), Decimal("8.00"), Decimal("5.00")}
+    terms = set(await session.scalars(select(Company.payment_terms_days).distinct()))
+    assert {14, 30, 60} <= terms
+
+
+async def test_demo_companies_tell_the_credit_stories(demo_loaded: AsyncSession) -> None:
+    pictures = await credit_pictures(demo_loaded, today=TODAY, grace_days=7)
+    assert [p.company.name for p in pictures if p.on_hold] == ["Carpathia Catering"]
+    assert "Mazovia Office Supplies" in [p.company.name for p in pictures if p.past_due]
+    northwind = next(p for p in pictures if p.company.name == "Northwind Trading")
+    assert northwind.overdue_amount > 0 and not northwind.past_due  # 3 days overdue, within grace
+    paid = await demo_loaded.scalar(select(func.count()).select_from(Invoice).where(Invoice.paid_amount == Invoice.gross_amount))
+    assert paid and paid > 20
+    managers = {p.company.account_manager.email for p in pictures if p.company.account_manager}
+    assert managers == {"manager@seller.example", "manager2@seller.example"}
+
+
+async def test_demo_data_goes_only_into_an_empty_database(demo_loaded: AsyncSession) -> None:
+    with pytest.raises(demo.DemoDataRefused):
+        await demo.load_demo_data(demo_loaded, TODAY)
+    assert await count(demo_loaded, User) == len(demo.STAFF) + sum(len(c.buyers) for c in demo.COMPANIES)
+
+
+async def test_demo_data_never_goes_over_real_data(session: AsyncSession) -> None:
+    await make_company(session, name="A real customer")
+    with pytest.raises(demo.DemoDataRefused):
+        await demo.load_demo_data(session, TODAY)
+    assert await count(session, Product) == 0
+
+
+DEMO_HOMES = [
+    ("buyer@northwind.example", "/dashboard", "Northwind Trading"),
+    ("buyer2@northwind.example", "/dashboard", "Northwind Trading"),
+    ("buyer@baltic.example", "/dashboard", "Baltic Foods"),
+    ("manager@seller.example", "/manager", "My customers"),
+    ("manager2@seller.example", "/manager", "My customers"),
+    ("finance@seller.example", "/finance", "Credit overview"),
+    ("admin@seller.example", "/admin", "Administration"),
+]
+
+
+@pytest.mark.parametrize(("email", "home", "heading"), DEMO_HOMES)
+async def test_every_demo_login_lands_on_its_home(
+    demo_loaded: AsyncSession, client: AsyncTestClient, email: str, home: str, heading: str
+) -> None:
+    response = await sign_in(client, email, demo.DEMO_PASSWORD)
+    assert (response.status_code, response.headers["location"]) == (303, home)
+    page = await client.get(home)
+    assert page.status_code == 200
+    assert f"<h1>{heading}</h1>" in page.text
+    assert "Sign out" in text_of(page.text)

@@ -1,0 +1,135 @@
+"""Each role's home page shows the figures its people work with."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal import clock
+from portal.models import Role
+from tests.factories import make_company, make_invoice, make_product, make_user, sign_in, text_of
+from tests.queries import counted_statements
+
+
+def seller_today() -> date:
+    return clock.today(__import__("zoneinfo").ZoneInfo("Europe/Warsaw"))
+
+
+async def test_buyer_home_shows_terms_credit_and_overdue_invoices(
+    client: AsyncTestClient, session: AsyncSession
+) -> None:
+    today = seller_today()
+    manager = await make_user(session, Role.ACCOUNT_MANAGER, full_name="Anna Kowalska", email="anna@seller.example")
+    company = await make_company(
+        session, name="Northwind Trading", payment_terms_days=30, credit_limit=Decimal("10000.00"),
+        account_manager_id=manager.id,
+    )
+    buyer = await make_user(session, company_id=company.id)
+    await make_invoice(session, company, gross="1500.00", paid="500.00", due=today - timedelta(days=3))
+    await make_invoice(session, company, gross="2000.00", due=today + timedelta(days=10))
+    await make_invoice(session, company, gross="900.00", paid="900.00", due=today - timedelta(days=60))
+    await session.commit()
+    await sign_in(client, buyer.email)
+
+    page = text_of((await client.get("/dashboard")).text)
+
+    assert "Payment terms 30 days" in page
+    assert "Credit limit PLN 10,000.00" in page
+    assert "Exposure PLN 3,000.00" in page
+    assert "Available credit PLN 7,000.00" in page
+    assert "PLN 1,000.00 3" in page  # the overdue balance and its days overdue
+    assert "Anna Kowalska" in page
+    assert "on hold" not in page and "past due" not in page
+
+
+async def test_buyer_home_warns_when_on_hold_or_past_due(client: AsyncTestClient, session: AsyncSession) -> None:
+    company = await make_company(session, on_hold=True, hold_reason="Returned direct debit")
+    buyer = await make_user(session, company_id=company.id)
+    await make_invoice(session, company, gross="400.00", due=seller_today() - timedelta(days=20))
+    await session.commit()
+    await sign_in(client, buyer.email)
+
+    page = text_of((await client.get("/dashboard")).text)
+
+    assert "Your account is on hold. Orders cannot be submitted until it is released. Reason: Returned direct debit" in page
+    assert "Your account is past due. PLN 400.00 is overdue; the oldest invoice by 20 days." in page
+
+
+async def test_manager_home_lists_only_assigned_companies(client: AsyncTestClient, session: AsyncSession) -> None:
+    me = await make_user(session, Role.ACCOUNT_MANAGER)
+    colleague = await make_user(session, Role.ACCOUNT_MANAGER)
+    await make_company(session, name="Mine A", account_manager_id=me.id, payment_terms_days=14)
+    late = await make_company(session, name="Mine B", account_manager_id=me.id, credit_limit=Decimal("1000.00"))
+    await make_company(session, name="Not mine", account_manager_id=colleague.id)
+    await make_invoice(session, late, gross="1200.00", due=seller_today() - timedelta(days=30))
+    await session.commit()
+    await sign_in(client, me.email)
+
+    html = (await client.get("/manager")).text
+
+    assert 'data-company="Mine A"' in html and 'data-company="Mine B"' in html
+    assert "Not mine" not in html
+    row_b = text_of(html.split('data-company="Mine B"')[1].split("</tr>")[0])
+    assert "PLN 1,200.00" in row_b and "-PLN 200.00" in row_b and "Past due" in row_b
+    assert "14 days" in text_of(html.split('data-company="Mine A"')[1].split("</tr>")[0])
+
+
+async def test_finance_home_sorts_by_utilisation(client: AsyncTestClient, session: AsyncSession) -> None:
+    finance = await make_user(session, Role.FINANCE)
+    for name, exposure in [("Alpha", "100.00"), ("Bravo", "900.00"), ("Charlie", "500.00")]:
+        company = await make_company(session, name=name, credit_limit=Decimal("1000.00"))
+        await make_invoice(session, company, gross=exposure, due=seller_today() - timedelta(days=1))
+    await session.commit()
+    await sign_in(client, finance.email)
+
+    html = (await client.get("/finance?sort=utilisation&direction=desc")).text
+    order = [name for name in ("Alpha", "Bravo", "Charlie")]
+    positions = sorted(order, key=lambda name: html.index(f'data-company="{name}"'))
+    assert positions == ["Bravo", "Charlie", "Alpha"]
+    assert "90.0 %" in text_of(html)
+
+    by_name = (await client.get("/finance?sort=bogus&direction=sideways")).text
+    assert sorted(order, key=lambda name: by_name.index(f'data-company="{name}"')) == ["Alpha", "Bravo", "Charlie"]
+
+
+async def test_admin_home_counts_what_the_portal_holds(client: AsyncTestClient, session: AsyncSession) -> None:
+    admin = await make_user(session, Role.ADMIN)
+    await make_user(session, is_active=False)
+    for _ in range(3):
+        await make_product(session)
+    await make_product(session, is_active=False)
+    await session.commit()
+    await sign_in(client, admin.email)
+
+    page = text_of((await client.get("/admin")).text)
+
+    assert "Customer companies 1" in page
+    assert "Users 2 (1 active)" in page
+    assert "Products 4 (3 active)" in page
+
+
+@pytest.mark.parametrize("path", ["/finance", "/manager"])
+async def test_company_lists_cost_the_same_queries_for_3_and_30_companies(
+    client: AsyncTestClient, session: AsyncSession, path: str
+) -> None:
+    user = await make_user(session, Role.FINANCE if path == "/finance" else Role.ACCOUNT_MANAGER)
+    await session.commit()
+    await sign_in(client, user.email)
+
+    async def statements_for(companies: int) -> int:
+        for _ in range(companies):
+            company = await make_company(session, account_manager_id=user.id if path == "/manager" else None)
+            await make_invoice(session, company, gross="10.00", due=seller_today())
+        await session.commit()
+        with counted_statements(client.app) as statements:
+            assert (await client.get(path)).status_code == 200
+        return len(statements)
+
+    few = await statements_for(3)
+    many = await statements_for(27)
+    assert few == many
+    assert many <= 4  # session, user, one query for the page
