@@ -58,7 +58,7 @@ COMPANIES = [
                 (("buyer@vistula.example", "Wiktoria Wiślańska"),)),
     DemoCompany("Carpathia Catering", "PL7340004004", 30, "30000", "3", "Horeca", "manager@seller.example", "Nowy Sącz",
                 (("buyer@carpathia.example", "Karol Karpacki"),),
-                hold_reason="Returned direct debit on invoice FV/CC/2026/0007; held until it is settled."),
+                hold_reason="Direct debit returned unpaid twice; held until the balance is settled."),
     DemoCompany("Mazovia Office Supplies", "PL1130005005", 14, "15000", "0", "Wholesale", "manager2@seller.example", "Radom",
                 (("buyer@mazovia.example", "Magda Mazur"),)),
     DemoCompany("Pomerania Retail", "PL9550006006", 30, "40000", "5", None, "manager@seller.example", "Szczecin",

@@ -58,7 +58,7 @@ def test_buyer_sees_credit_figures_and_overdue_invoice(page: Page) -> None:
 def test_held_company_buyer_sees_why(page: Page) -> None:
     sign_in(page, "buyer@carpathia.example")
     expect(page.locator("#hold-banner")).to_contain_text("Your account is on hold.")
-    expect(page.locator("#hold-banner")).to_contain_text("Returned direct debit")
+    expect(page.locator("#hold-banner")).to_contain_text("Direct debit returned unpaid twice")
 
 
 def test_wrong_password_is_refused_with_a_message(page: Page) -> None:
