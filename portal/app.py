@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from advanced_alchemy.extensions.litestar import (
     AsyncSessionConfig,
@@ -30,7 +31,9 @@ from sqlalchemy.orm import joinedload
 from portal import i18n
 from portal.models import User, WebSession
 from portal.settings import PROJECT_ROOT, Settings
+from portal.web import formatting
 from portal.web.auth import AuthController
+from portal.web.catalog import CatalogController
 from portal.web.guards import HOME_BY_ROLE
 from portal.web.home import HomeController
 from portal.web.security_headers import security_headers
@@ -75,10 +78,24 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
             percent=i18n.format_percent,
             date=i18n.format_date,
             datetime=i18n.format_datetime,
+            unit_price=i18n.format_unit_price,
+            price_source=formatting.price_source,
+            next_break=formatting.next_break,
+            availability=formatting.availability,
         )
+        environment.globals["query"] = query_string
         environment.globals["home_by_role"] = {role.value: path for role, path in HOME_BY_ROLE.items()}
 
     return TemplateConfig(directory=PROJECT_ROOT / "templates", engine=JinjaTemplateEngine, engine_callback=configure)
+
+
+def query_string(*parts: dict[str, Any], **changes: Any) -> str:
+    """"?a=1&b=2" from dicts of URL parameters, later ones winning; empty values dropped."""
+    merged: dict[str, Any] = {}
+    for part in (*parts, changes):
+        merged.update(part)
+    kept = {key: value for key, value in merged.items() if value not in ("", None)}
+    return "?" + urlencode(kept) if kept else ""
 
 
 def session_auth(db: SQLAlchemyAsyncConfig, settings: Settings) -> SessionAuth[User, PortalSessionBackend]:
@@ -144,6 +161,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             health,
             AuthController,
             HomeController,
+            CatalogController,
             create_static_files_router(path="/static", directories=[PROJECT_ROOT / "static"], name="static"),
         ],
         plugins=[SQLAlchemyPlugin(config=db), HTMXPlugin(), FlashPlugin(config=FlashConfig(template_config=templates))],

@@ -171,7 +171,7 @@ def _catalog(session: AsyncSession, rng: random.Random) -> list[Product]:
         for item_number, item in enumerate(items):
             base = rng.uniform(2, 180)
             for variant_number, variant in enumerate(VARIANTS):
-                list_price = _money(base * (1 + variant_number * 0.8))
+                list_price = _money(base * (1 + variant_number * 0.8), "0.01")
                 product = Product(
                     sku=f"{prefix}-{item_number + 1:02d}{variant_number + 1}",
                     name=f"{item}, {variant}",
@@ -217,7 +217,7 @@ def _price_list_items(
                     PriceListItem(
                         price_list_id=price_list.id,
                         product_id=product.id,
-                        unit_price=_money(base * step),
+                        unit_price=_money(base * step, "0.01"),
                         min_quantity=min_quantity,
                         valid_from=valid_from,
                         valid_to=valid_to,
@@ -237,7 +237,7 @@ def _contract_prices(
                 ContractPrice(
                     company_id=company.id,
                     product_id=product.id,
-                    unit_price=_money(product.list_price * Decimal("0.82")),
+                    unit_price=_money(product.list_price * Decimal("0.82"), "0.01"),
                     min_quantity=1,
                     valid_from=today - timedelta(days=rng.randint(30, 300)),
                     valid_to=valid_to,

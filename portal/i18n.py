@@ -56,6 +56,24 @@ def format_money(amount: Decimal | None, currency: str) -> str:
     return numbers.format_currency(amount, currency, format=MONEY_PATTERNS.get(locale), locale=locale)
 
 
+UNIT_PRICE_PATTERNS = {"en": "\u00a4\u00a0#,##0.00##", "pl": "#,##0.00##\u00a0\u00a4"}
+
+
+def format_unit_price(amount: Decimal | None, currency: str) -> str:
+    """A unit price: at least two decimals, up to the four it is stored with."""
+    if amount is None:
+        return ""
+    locale = current_locale.get()
+    return numbers.format_currency(
+        amount, currency, format=UNIT_PRICE_PATTERNS.get(locale), currency_digits=False, locale=locale
+    )
+
+
+def format_price_number(amount: Decimal) -> str:
+    """A unit price without its currency, as in "from 50 pcs: 11.20"."""
+    return numbers.format_decimal(amount, format="#,##0.00##", locale=current_locale.get())
+
+
 def format_decimal(value: Decimal | int | None, digits: int = 2) -> str:
     if value is None:
         return ""

@@ -118,3 +118,34 @@ def text_of(html: str) -> str:
     """The visible text of a page, whitespace collapsed, for asserting what a user reads."""
     without_tags = re.sub(r"<[^>]+>", " ", html)
     return re.sub(r"\s+", " ", without_tags.replace("&nbsp;", " ").replace("\xa0", " ")).strip()
+
+
+async def make_price_list(session: AsyncSession, name: str | None = None, currency: str = "PLN") -> Any:
+    from portal.models import PriceList
+
+    price_list = PriceList(name=name or f"List {next(_numbers)}", currency=currency)
+    session.add(price_list)
+    await session.flush()
+    return price_list
+
+
+async def add_list_price(
+    session: AsyncSession, price_list: Any, product: Product, price: str, min_quantity: int = 1,
+    valid_from: date | None = None, valid_to: date | None = None,
+) -> None:
+    from portal.models import PriceListItem
+
+    session.add(PriceListItem(price_list_id=price_list.id, product_id=product.id, unit_price=Decimal(price),
+                              min_quantity=min_quantity, valid_from=valid_from, valid_to=valid_to))
+    await session.flush()
+
+
+async def add_contract_price(
+    session: AsyncSession, company: Company, product: Product, price: str, min_quantity: int = 1,
+    valid_from: date | None = None, valid_to: date | None = None,
+) -> None:
+    from portal.models import ContractPrice
+
+    session.add(ContractPrice(company_id=company.id, product_id=product.id, unit_price=Decimal(price),
+                              min_quantity=min_quantity, valid_from=valid_from, valid_to=valid_to))
+    await session.flush()

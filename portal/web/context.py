@@ -21,3 +21,14 @@ def settings_of(request: PortalRequest) -> Settings:
 
 def seller_today(request: PortalRequest) -> date:
     return clock.today(settings_of(request).seller_zone)
+
+
+def query_params(request: PortalRequest) -> dict[str, str]:
+    """The query string as plain strings, first value of each; parsing is up to the page."""
+    return {key: str(value)[:500] for key, value in request.query_params.items()}
+
+
+def is_partial(request: PortalRequest) -> bool:
+    """An htmx request that swaps a fragment; a history restore needs the whole page."""
+    headers = request.headers
+    return headers.get("hx-request") == "true" and headers.get("hx-history-restore-request") != "true"

@@ -1,0 +1,116 @@
+"""The catalog with the prices of the company in view: search as you type, a
+product's break table, and the company's price list as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from litestar import Controller, Response, get
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.i18n import gettext
+from portal.models import Company, Role
+from portal.services import catalog, customers
+from portal.services.catalog import CatalogQuery
+from portal.web import formatting
+from portal.web.context import PortalRequest, is_partial, query_params, seller_today
+from portal.web.guards import allow
+
+CSV_COLUMNS = ("SKU", "Name", "Unit", "Min qty", "Net unit price", "Currency", "Valid to", "Source")
+
+
+async def provide_customer(request: PortalRequest, db_session: NamedDependency[AsyncSession]) -> Company | None:
+    """The company whose prices the page shows: a buyer's own, or the one staff chose
+    (?company=ID). None: staff have not chosen yet. Not theirs to see: 404."""
+    raw = query_params(request).get("company", "")
+    company_id = int(raw) if raw.isdigit() and len(raw) < 10 else None
+    if request.user.role is not Role.BUYER and company_id is None:
+        if raw:
+            raise NotFoundException()
+        return None
+    company = await customers.viewable_company(db_session, request.user, company_id)
+    if company is None:
+        raise NotFoundException()
+    return company
+
+
+def _view_params(request: PortalRequest, company: Company) -> dict[str, Any]:
+    """What every catalog link carries: staff keep the company they are looking through."""
+    return {} if request.user.role is Role.BUYER else {"company": company.id}
+
+
+class CatalogController(Controller):
+    path = "/catalog"
+    guards = [allow(Role.BUYER, Role.ACCOUNT_MANAGER, Role.ADMIN)]
+    dependencies = {"customer": Provide(provide_customer)}
+
+    @get("/", name="catalog")
+    async def index(
+        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], customer: NamedDependency[Company | None]
+    ) -> Template:
+        if customer is None:
+            companies = await customers.viewable_companies(db_session, request.user)
+            return Template("catalog/choose_company.html", context={"companies": companies})
+        page = await catalog.browse(db_session, customer, CatalogQuery.parse(query_params(request)), seller_today(request))
+        template = "catalog/_partials/results.html" if is_partial(request) else "catalog/index.html"
+        return Template(
+            template,
+            context={"page": page, "company": customer, "view": _view_params(request, customer)},
+            headers={"Vary": "HX-Request"},
+        )
+
+    @get("/products/{product_id:int}", name="product")
+    async def product(
+        self,
+        request: PortalRequest,
+        db_session: NamedDependency[AsyncSession],
+        customer: NamedDependency[Company | None],
+        product_id: FromPath[int],
+    ) -> Template:
+        detail = customer and await catalog.product_detail(db_session, customer, product_id, seller_today(request))
+        if not detail:
+            raise NotFoundException()
+        return Template(
+            "catalog/product.html",
+            context={"detail": detail, "company": customer, "view": _view_params(request, customer)},
+        )
+
+    @get("/price-list.csv", name="price_list_csv")
+    async def price_list_csv(
+        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], customer: NamedDependency[Company | None]
+    ) -> Response[bytes]:
+        if customer is None:
+            raise NotFoundException()
+        today = seller_today(request)
+        lines = await catalog.price_list(db_session, customer, today)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow([gettext(column) for column in CSV_COLUMNS])
+        for line in lines:
+            price, product = line.price, line.product
+            writer.writerow(
+                [
+                    product.sku,
+                    product.name,
+                    product.unit,
+                    price.min_quantity,
+                    f"{price.unit_price:.4f}",
+                    price.currency,
+                    price.valid_to.isoformat() if price.valid_to else "",
+                    formatting.price_source(price, product.unit),
+                ]
+            )
+        filename = f"price-list-{customer.tax_id}-{today.isoformat()}.csv"
+        return Response(
+            ("\ufeff" + buffer.getvalue()).encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+
