@@ -34,6 +34,7 @@ from portal.settings import PROJECT_ROOT, Settings
 from portal.web import formatting
 from portal.web.auth import AuthController
 from portal.web.catalog import CatalogController
+from portal.web.ordering import CartController, CheckoutController, OrdersController
 from portal.web.guards import HOME_BY_ROLE
 from portal.web.home import HomeController
 from portal.web.security_headers import security_headers
@@ -82,6 +83,9 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
             price_source=formatting.price_source,
             next_break=formatting.next_break,
             availability=formatting.availability,
+            order_status=formatting.order_status,
+            flag_text=formatting.flag_text,
+            waiting_for=formatting.waiting_for,
         )
         environment.globals["query"] = query_string
         environment.globals["home_by_role"] = {role.value: path for role, path in HOME_BY_ROLE.items()}
@@ -162,6 +166,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AuthController,
             HomeController,
             CatalogController,
+            CartController,
+            CheckoutController,
+            OrdersController,
             create_static_files_router(path="/static", directories=[PROJECT_ROOT / "static"], name="static"),
         ],
         plugins=[SQLAlchemyPlugin(config=db), HTMXPlugin(), FlashPlugin(config=FlashConfig(template_config=templates))],

@@ -13,6 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.models import (
     Address,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderSource,
+    OrderStatus,
     Company,
     ContractPrice,
     Invoice,
@@ -24,6 +29,8 @@ from portal.models import (
     User,
 )
 from portal.services.passwords import hash_password
+from portal.services.pricing import line_net
+from portal.services.totals import totals
 
 DEMO_PASSWORD = "portal-demo"
 
@@ -161,6 +168,7 @@ async def load_demo_data(session: AsyncSession, today: date) -> None:
     _contract_prices(session, rng, products, companies, today)
     _invoices(session, rng, companies, today)
     await session.flush()
+    await _orders(session, rng, products, companies, staff, today)
 
 
 def _catalog(session: AsyncSession, rng: random.Random) -> list[Product]:
@@ -278,3 +286,94 @@ def _invoices(session: AsyncSession, rng: random.Random, companies: dict[str, Co
         add(today - timedelta(days=2), amount(), Decimal("0.00"))
         for days in overdue_days.get(company.name, []):
             add(today - timedelta(days=terms + days), amount(), Decimal("0.00"))
+
+
+ORDER_HISTORY = {
+    # company: (past invoiced orders, approved not yet invoiced, waiting for approval)
+    "Northwind Trading": (6, 1, 1),
+    "Baltic Foods": (4, 0, 1),
+    "Vistula Hotels": (3, 1, 0),
+    "Mazovia Office Supplies": (2, 0, 1),
+    "Pomerania Retail": (2, 0, 0),
+    "Silesia Build": (2, 0, 0),
+    "Warta Clinics": (1, 0, 0),
+}
+
+
+async def _orders(
+    session: AsyncSession,
+    rng: random.Random,
+    products: list[Product],
+    companies: dict[str, Company],
+    staff: dict[str, User],
+    today: date,
+) -> None:
+    """A buying history: the same products again and again, at the prices of their day
+    (a little below today's), so reorders show what changed; a few orders wait for approval."""
+    from datetime import UTC, datetime, time
+
+    from portal.services.ordering import next_order_number
+
+    buyers = {
+        company_id: user_id
+        for company_id, user_id in (await session.execute(
+            select(User.company_id, User.id).where(User.role == Role.BUYER).order_by(User.id.desc())
+        )).all()
+    }
+    addresses = {
+        company_id: (address_id, text)
+        for company_id, address_id, text in (await session.execute(
+            select(Address.company_id, Address.id, Address.street).where(Address.is_default)
+        )).all()
+    }
+    sold = [p for p in products if p.is_active]
+    retired = next(p for p in products if not p.is_active)
+    for name, (invoiced, approved, pending) in ORDER_HISTORY.items():
+        company = companies[name]
+        manager = staff["manager@seller.example"] if company.account_manager_id == staff["manager@seller.example"].id \
+            else staff["manager2@seller.example"]
+        usual = rng.sample(sold, 6)
+        count = invoiced + approved + pending
+        for index in range(count):
+            age_days = (count - index) * 25 + rng.randint(0, 6) if index < invoiced + approved else rng.randint(0, 2)
+            submitted = datetime.combine(today - timedelta(days=age_days), time(9 + index % 6, 15), UTC)
+            status = (OrderStatus.INVOICED if index < invoiced else
+                      OrderStatus.APPROVED if index < invoiced + approved else OrderStatus.PENDING_APPROVAL)
+            chosen = rng.sample(usual, 3)
+            if name == "Northwind Trading" and index == invoiced - 1:
+                chosen.append(retired)
+            lines = []
+            for product in chosen:
+                quantity = product.pack_size * rng.randint(1, 5)
+                then = _money(product.list_price * Decimal(str(rng.choice([0.86, 0.9, 0.9, 0.95]))), "0.01")
+                lines.append(OrderLine(
+                    company_id=company.id, product_id=product.id, sku=product.sku, name=product.name,
+                    unit=product.unit, quantity=quantity, unit_price=then, price_source="list_less_discount",
+                    price_note="list price less discount", unit_cost=product.cost, vat_rate=product.vat_rate,
+                    line_net=line_net(then, quantity),
+                ))
+            order_totals = totals((line.line_net, line.vat_rate) for line in lines)
+            events = [OrderEvent(company_id=company.id, at=submitted, actor_id=buyers[company.id], from_status=None,
+                                 to_status=OrderStatus.PENDING_APPROVAL)]
+            if status is not OrderStatus.PENDING_APPROVAL:
+                decided = submitted + timedelta(hours=3)
+                events.append(OrderEvent(company_id=company.id, at=decided, actor_id=manager.id,
+                                         from_status=OrderStatus.PENDING_APPROVAL, to_status=OrderStatus.APPROVED))
+            if status is OrderStatus.INVOICED:
+                events += [
+                    OrderEvent(company_id=company.id, at=submitted + timedelta(hours=5), from_status=OrderStatus.APPROVED,
+                               to_status=OrderStatus.EXPORTED),
+                    OrderEvent(company_id=company.id, at=submitted + timedelta(days=1), from_status=OrderStatus.EXPORTED,
+                               to_status=OrderStatus.INVOICED),
+                ]
+            address_id, street = addresses[company.id]
+            session.add(Order(
+                company_id=company.id, number=await next_order_number(session, submitted.year), status=status,
+                source=OrderSource.PORTAL, buyer_id=buyers[company.id], idempotency_key=f"demo-{company.id}-{index}",
+                po_number=f"PO/{submitted:%y%m}/{index + 1:03d}", requested_delivery_date=submitted.date() + timedelta(days=3),
+                delivery_address_id=address_id, delivery_address=street, currency=company.currency,
+                net_total=order_totals.net, vat_total=order_totals.vat, gross_total=order_totals.gross,
+                cost_total=sum((line_net(l.unit_cost, l.quantity) for l in lines), Decimal("0.00")),
+                payment_terms_days=company.payment_terms_days, submitted_at=submitted, lines=lines, events=events,
+            ))
+    await session.flush()

@@ -19,11 +19,13 @@ from sqlalchemy import (
     Enum,
     ForeignKey,
     Index,
+    JSON,
     Integer,
     MetaData,
     Numeric,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -71,6 +73,7 @@ class Company(Base):
     price_list_id: Mapped[int | None] = mapped_column(ForeignKey("price_lists.id"))
     on_hold: Mapped[bool] = mapped_column(Boolean, default=False)
     hold_reason: Mapped[str | None] = mapped_column(Text)
+    po_number_required: Mapped[bool] = mapped_column(Boolean, default=False)
     account_manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", use_alter=True), index=True)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
@@ -143,6 +146,8 @@ class ProductCategory(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
+    margin_floor_pct: Mapped[Decimal | None] = mapped_column(Percent)
+    """Lines sold below this margin are flagged for the approver; None: the global setting."""
 
 
 class Product(Base):
@@ -253,3 +258,175 @@ class WebSession(StoreModelMixin):
     any number of web processes share them."""
 
     __tablename__ = "web_sessions"
+
+
+class Cart(Base):
+    """One cart per buyer, kept on the server so it survives signing out. Its
+    checkout key changes whenever its content does: a checkout form carries the
+    key it was made for, so one cart becomes at most one order."""
+
+    __tablename__ = "carts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    checkout_key: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    lines: Mapped[list[CartLine]] = relationship(order_by="CartLine.id", cascade="all, delete-orphan")
+
+
+class CartLine(Base):
+    __tablename__ = "cart_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cart_id: Mapped[int] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"))
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+
+    product: Mapped[Product] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("cart_id", "product_id"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+    )
+
+
+class OrderStatus(enum.StrEnum):
+    PENDING_APPROVAL = "pending_approval"
+    APPROVED = "approved"
+    EXPORTED = "exported"
+    INVOICED = "invoiced"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+class OrderSource(enum.StrEnum):
+    PORTAL = "portal"
+    RECURRING = "recurring"
+
+
+def _enum(kind: type[enum.StrEnum], name: str) -> Enum:
+    return Enum(kind, name=name, native_enum=False, length=30, values_callable=lambda e: [m.value for m in e])
+
+
+class Order(Base):
+    """A submitted order. Its lines keep the prices, costs and VAT rates of the moment
+    of submission: later price changes never touch it."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    number: Mapped[str] = mapped_column(String(30), unique=True)
+    status: Mapped[OrderStatus] = mapped_column(_enum(OrderStatus, "order_status"), index=True)
+    source: Mapped[OrderSource] = mapped_column(_enum(OrderSource, "order_source"), default=OrderSource.PORTAL)
+    buyer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    po_number: Mapped[str | None] = mapped_column(String(50))
+    requested_delivery_date: Mapped[date] = mapped_column(Date)
+    delivery_address_id: Mapped[int | None] = mapped_column(ForeignKey("addresses.id", ondelete="SET NULL"))
+    delivery_address: Mapped[str] = mapped_column(Text)
+    """The address as it was at submission, in lines."""
+    note: Mapped[str] = mapped_column(Text, default="")
+    currency: Mapped[str] = mapped_column(String(3))
+    net_total: Mapped[Decimal] = mapped_column(Amount)
+    vat_total: Mapped[Decimal] = mapped_column(Amount)
+    gross_total: Mapped[Decimal] = mapped_column(Amount)
+    cost_total: Mapped[Decimal] = mapped_column(Amount)
+    payment_terms_days: Mapped[int] = mapped_column(Integer)
+    submitted_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+
+    buyer: Mapped[User | None] = relationship()
+    lines: Mapped[list[OrderLine]] = relationship(order_by="OrderLine.id", cascade="all, delete-orphan")
+    flags: Mapped[list[OrderFlag]] = relationship(order_by="OrderFlag.id", cascade="all, delete-orphan")
+    events: Mapped[list[OrderEvent]] = relationship(order_by="OrderEvent.id", cascade="all, delete-orphan")
+
+    __table_args__ = (Index("ix_orders_company_submitted", "company_id", "submitted_at"),)
+
+    @property
+    def margin(self) -> Decimal:
+        return self.net_total - self.cost_total
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    sku: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(10))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal] = mapped_column(UnitPrice)
+    price_source: Mapped[str] = mapped_column(String(30))
+    price_note: Mapped[str] = mapped_column(String(200), default="")
+    """Which price list or break, in words kept with the line."""
+    unit_cost: Mapped[Decimal] = mapped_column(UnitPrice)
+    vat_rate: Mapped[Decimal] = mapped_column(Percent)
+    line_net: Mapped[Decimal] = mapped_column(Amount)
+
+    __table_args__ = (
+        Index("ix_order_lines_company_product", "company_id", "product_id"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+    )
+
+    @property
+    def margin(self) -> Decimal:
+        return self.line_net - (self.unit_cost * self.quantity).quantize(Decimal("0.01"))
+
+
+class FlagKind(enum.StrEnum):
+    EXCEEDS_CREDIT = "exceeds_credit"
+    PAST_DUE = "past_due"
+    ON_HOLD = "on_hold"
+    BELOW_MARGIN_FLOOR = "below_margin_floor"
+    UNUSUAL_QUANTITY = "unusual_quantity"
+    PRICE_CHANGED = "price_changed"
+    FIRST_ORDER = "first_order"
+
+    @property
+    def blocking(self) -> bool:
+        return self in (FlagKind.EXCEEDS_CREDIT, FlagKind.PAST_DUE, FlagKind.ON_HOLD)
+
+
+class OrderFlag(Base):
+    """Something the approver must see, with its numbers (kept as text in `data`)."""
+
+    __tablename__ = "order_flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    kind: Mapped[FlagKind] = mapped_column(_enum(FlagKind, "flag_kind"))
+    blocking: Mapped[bool] = mapped_column(Boolean)
+    data: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+
+
+class OrderEvent(Base):
+    """The order's timeline: every move, who made it, when and why."""
+
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=clock.now)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    from_status: Mapped[OrderStatus | None] = mapped_column(_enum(OrderStatus, "order_status"))
+    to_status: Mapped[OrderStatus] = mapped_column(_enum(OrderStatus, "order_status"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    actor: Mapped[User | None] = relationship()
+
+
+class OrderNumberSequence(Base):
+    """The last order number given out in each year: numbers run 1, 2, 3… per year."""
+
+    __tablename__ = "order_number_sequences"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)

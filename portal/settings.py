@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -29,6 +30,8 @@ class Settings:
     seller_timezone: str
     past_due_grace_days: int
     session_max_age_seconds: int
+    margin_floor_pct: Decimal = Decimal("10")
+    """Lines below this margin are flagged for the approver, unless their category sets its own floor."""
 
     @property
     def is_production(self) -> bool:
@@ -52,6 +55,7 @@ class Settings:
             seller_timezone=env.get("PORTAL_SELLER_TIMEZONE", "Europe/Warsaw"),
             past_due_grace_days=int(env.get("PORTAL_PAST_DUE_GRACE_DAYS", "7")),
             session_max_age_seconds=int(env.get("PORTAL_SESSION_MAX_AGE", str(12 * 3600))),
+            margin_floor_pct=Decimal(env.get("PORTAL_MARGIN_FLOOR_PCT", "10")),
         )
         settings.validate()
         return settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from html import unescape
 import re
 from datetime import date, timedelta
 from decimal import Decimal
@@ -116,8 +117,8 @@ async def sign_in(client: AsyncTestClient, email: str, password: str = PASSWORD)
 
 def text_of(html: str) -> str:
     """The visible text of a page, whitespace collapsed, for asserting what a user reads."""
-    without_tags = re.sub(r"<[^>]+>", " ", html)
-    return re.sub(r"\s+", " ", without_tags.replace("&nbsp;", " ").replace("\xa0", " ")).strip()
+    without_tags = unescape(re.sub(r"<[^>]+>", " ", html))
+    return re.sub(r"\s+", " ", without_tags.replace("\xa0", " ")).strip()
 
 
 async def make_price_list(session: AsyncSession, name: str | None = None, currency: str = "PLN") -> Any:

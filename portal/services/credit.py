@@ -12,9 +12,10 @@ from sqlalchemy import Select, and_, case, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from portal.models import Amount, Company, Invoice
+from portal.models import Amount, Company, Invoice, Order, OrderStatus
 
 ZERO = Decimal("0.00")
+ORDERS_AWAITING_INVOICE = (OrderStatus.APPROVED, OrderStatus.EXPORTED)
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,10 @@ class CreditPicture:
     overdue_amount: Decimal
     oldest_overdue_days: int
     past_due: bool
+    approved_orders: Decimal = ZERO
+    """Gross value of orders approved (or taken by the ERP) and not yet invoiced."""
+    pending_orders: Decimal = ZERO
+    """Gross value of orders waiting for approval."""
 
     @property
     def credit_limit(self) -> Decimal:
@@ -31,7 +36,7 @@ class CreditPicture:
 
     @property
     def exposure(self) -> Decimal:
-        return self.unpaid_invoices
+        return self.unpaid_invoices + self.approved_orders + self.pending_orders
 
     @property
     def available_credit(self) -> Decimal:
@@ -63,9 +68,24 @@ def _credit_query(today: date) -> Select:
         .group_by(Invoice.company_id)
         .subquery()
     )
+    pending = Order.status == OrderStatus.PENDING_APPROVAL
+    approved = Order.status.in_(ORDERS_AWAITING_INVOICE)
+    orders = (
+        select(
+            Order.company_id,
+            type_coerce(func.sum(case((approved, Order.gross_total), else_=0)), Amount).label("approved"),
+            type_coerce(func.sum(case((pending, Order.gross_total), else_=0)), Amount).label("pending"),
+        )
+        .where(Order.status.in_([OrderStatus.PENDING_APPROVAL, *ORDERS_AWAITING_INVOICE]))
+        .group_by(Order.company_id)
+        .subquery()
+    )
     return (
-        select(Company, invoices.c.unpaid, invoices.c.overdue, invoices.c.oldest_due)
+        select(
+            Company, invoices.c.unpaid, invoices.c.overdue, invoices.c.oldest_due, orders.c.approved, orders.c.pending
+        )
         .outerjoin(invoices, invoices.c.company_id == Company.id)
+        .outerjoin(orders, orders.c.company_id == Company.id)
         .options(joinedload(Company.account_manager))
     )
 
@@ -86,7 +106,10 @@ async def credit_pictures(
     if account_manager_id is not None:
         query = query.where(Company.account_manager_id == account_manager_id)
     rows = (await session.execute(query)).all()
-    return [_picture(company, unpaid, overdue, oldest_due, today, grace_days) for company, unpaid, overdue, oldest_due in rows]
+    return [
+        _picture(company, unpaid, overdue, oldest_due, today, grace_days, approved, pending)
+        for company, unpaid, overdue, oldest_due, approved, pending in rows
+    ]
 
 
 async def credit_picture(session: AsyncSession, company_id: int, *, today: date, grace_days: int) -> CreditPicture:
@@ -101,6 +124,8 @@ def _picture(
     oldest_due: date | None,
     today: date,
     grace_days: int,
+    approved: Decimal | None,
+    pending: Decimal | None,
 ) -> CreditPicture:
     days = (today - oldest_due).days if oldest_due is not None else 0
     return CreditPicture(
@@ -109,6 +134,8 @@ def _picture(
         overdue_amount=_amount(overdue),
         oldest_overdue_days=days,
         past_due=oldest_due is not None and days > grace_days,
+        approved_orders=_amount(approved),
+        pending_orders=_amount(pending),
     )
 
 

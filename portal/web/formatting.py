@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from portal.i18n import format_date, format_decimal, format_price_number, gettext
+from portal.i18n import format_date, format_decimal, format_money, format_price_number, gettext
+from portal.models import FlagKind, Order, OrderFlag, OrderStatus
 from portal.services.catalog import Availability
 from portal.services.pricing import Price, PriceSource
 
@@ -50,3 +51,56 @@ AVAILABILITY = {
 
 def availability(value: Availability) -> str:
     return gettext(AVAILABILITY[value])
+
+
+STATUS_LABELS = {
+    OrderStatus.PENDING_APPROVAL: "Waiting for approval",
+    OrderStatus.APPROVED: "Approved",
+    OrderStatus.EXPORTED: "Sent to fulfilment",
+    OrderStatus.INVOICED: "Invoiced",
+    OrderStatus.REJECTED: "Rejected",
+    OrderStatus.CANCELLED: "Cancelled",
+}
+
+
+def order_status(status: OrderStatus) -> str:
+    return gettext(STATUS_LABELS[status])
+
+
+def flag_text(flag: OrderFlag, currency: str) -> str:
+    """A flag in words, with its numbers."""
+    data = flag.data
+    money = lambda key: format_money(Decimal(data[key]), currency)  # noqa: E731
+    match flag.kind:
+        case FlagKind.EXCEEDS_CREDIT:
+            return gettext("Exceeds available credit by %(shortfall)s (available %(available)s, order %(gross)s).") % {
+                "shortfall": money("shortfall"), "available": money("available"), "gross": money("gross")}
+        case FlagKind.PAST_DUE:
+            return gettext("Company past due: %(amount)s overdue, the oldest by %(days)s days.") % {
+                "amount": money("overdue"), "days": data["days"]}
+        case FlagKind.ON_HOLD:
+            return gettext("Company on hold: %(reason)s") % {"reason": data.get("reason", "")}
+        case FlagKind.BELOW_MARGIN_FLOOR:
+            return gettext("%(sku)s below the margin floor: %(margin)s %% against %(floor)s %%.") % {
+                "sku": data["sku"], "margin": data["margin_pct"], "floor": data["floor_pct"]}
+        case FlagKind.UNUSUAL_QUANTITY:
+            return gettext("%(sku)s: %(quantity)s ordered, usually %(usual)s.") % {
+                "sku": data["sku"], "quantity": data["quantity"], "usual": data["usual"]}
+        case FlagKind.PRICE_CHANGED:
+            return gettext("%(sku)s: price changed from %(old)s to %(new)s.") % {
+                "sku": data["sku"], "old": money("old"), "new": money("new")}
+        case FlagKind.FIRST_ORDER:
+            return gettext("First order of this company.")
+    return flag.kind.value
+
+
+def waiting_for(order: Order) -> str:
+    """What a pending order waits for, in the buyer's words."""
+    kinds = {flag.kind for flag in order.flags}
+    if FlagKind.ON_HOLD in kinds:
+        return gettext("Waiting: your account is on hold.")
+    if FlagKind.PAST_DUE in kinds:
+        return gettext("Waiting for payment of overdue invoices, then for your account manager.")
+    if FlagKind.EXCEEDS_CREDIT in kinds:
+        return gettext("Waiting for credit: your account manager can approve it once credit is available.")
+    return gettext("Waiting for your account manager.")

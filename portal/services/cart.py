@@ -1,0 +1,285 @@
+"""The buyer's cart: one per buyer, kept on the server, priced live by the
+pricing service; quantities in whole packs; quick order from pasted lines."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from portal import clock
+from portal.i18n import gettext
+from portal.models import Cart, CartLine, Company, Product, User
+from portal.services.credit import CreditPicture, credit_picture
+from portal.services.pricing import Price, line_net, load_company_prices
+from portal.services.totals import Totals, totals
+
+MAX_QUANTITY = 1_000_000
+
+
+class CartError(Exception):
+    """A change to the cart was refused; `message` says why, next to `product_id`'s line."""
+
+    def __init__(self, message: str, product_id: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.product_id = product_id
+
+
+def quantity_problem(product: Product, quantity: int) -> str | None:
+    """Why this quantity cannot be ordered, or None. Never silently rounded."""
+    pack = product.pack_size
+    if quantity < 1:
+        return gettext("Enter a quantity of at least %(min)d.") % {"min": pack}
+    if quantity > MAX_QUANTITY:
+        return gettext("That is more than one order line can take.")
+    if quantity % pack:
+        lower, upper = quantity - quantity % pack, quantity - quantity % pack + pack
+        if lower:
+            return gettext("Sold in packs of %(pack)d: %(lower)d or %(upper)d?") % {
+                "pack": pack, "lower": lower, "upper": upper}
+        return gettext("Sold in packs of %(pack)d: %(upper)d?") % {"pack": pack, "upper": upper}
+    return None
+
+
+def parse_quantity(text: str) -> int | None:
+    """A whole number as typed: "24", " 24 ", "24,00" and "24.0" are 24; anything else is None."""
+    cleaned = text.strip().replace("\u00a0", "").replace(" ", "")
+    match = re.fullmatch(r"(\d{1,9})(?:[.,]0+)?", cleaned)
+    return int(match.group(1)) if match else None
+
+
+def new_checkout_key() -> str:
+    return secrets.token_hex(16)
+
+
+async def buyer_cart(session: AsyncSession, user: User, *, lock: bool = False) -> Cart:
+    """The buyer's cart with its lines and their products, made on first use."""
+    query = select(Cart).where(Cart.user_id == user.id).options(
+        selectinload(Cart.lines).selectinload(CartLine.product)
+    )
+    if lock:
+        query = query.with_for_update(of=Cart)
+    cart = await session.scalar(query)
+    if cart is None:
+        cart = Cart(user_id=user.id, company_id=user.company_id, checkout_key=new_checkout_key(), lines=[])
+        session.add(cart)
+        await session.flush()
+    return cart
+
+
+def _touch(cart: Cart) -> None:
+    cart.checkout_key = new_checkout_key()
+    cart.updated_at = clock.now()
+
+
+async def _sold_product(session: AsyncSession, product_id: int) -> Product:
+    product = await session.get(Product, product_id)
+    if product is None or not product.is_active:
+        raise CartError(gettext("This product is not sold any more."), product_id)
+    return product
+
+
+async def add_to_cart(session: AsyncSession, user: User, product_id: int, quantity: int) -> CartLine:
+    """Adds to the line of this product (or starts one); the total must still be whole packs."""
+    product = await _sold_product(session, product_id)
+    cart = await buyer_cart(session, user)
+    line = next((line for line in cart.lines if line.product_id == product_id), None)
+    problem = quantity_problem(product, quantity) or (
+        line is not None and quantity_problem(product, line.quantity + quantity)
+    )
+    if problem:
+        raise CartError(problem, product_id)
+    if line is None:
+        line = CartLine(company_id=cart.company_id, product_id=product_id, quantity=quantity, product=product)
+        cart.lines.append(line)
+    else:
+        line.quantity += quantity
+    _touch(cart)
+    await session.flush()
+    return line
+
+
+async def set_quantity(session: AsyncSession, user: User, product_id: int, quantity: int) -> None:
+    cart = await buyer_cart(session, user)
+    line = next((line for line in cart.lines if line.product_id == product_id), None)
+    if line is None:
+        raise CartError(gettext("This product is no longer in your cart."), product_id)
+    problem = quantity_problem(line.product, quantity)
+    if problem:
+        raise CartError(problem, product_id)
+    line.quantity = quantity
+    _touch(cart)
+    await session.flush()
+
+
+async def remove_line(session: AsyncSession, user: User, product_id: int) -> None:
+    cart = await buyer_cart(session, user)
+    cart.lines[:] = [line for line in cart.lines if line.product_id != product_id]
+    _touch(cart)
+    await session.flush()
+
+
+@dataclass(frozen=True)
+class CartItem:
+    line: CartLine
+    price: Price | None
+    """None when the product is not sold any more: shown, never ordered."""
+    net: Decimal
+
+    @property
+    def product(self) -> Product:
+        return self.line.product
+
+    @property
+    def available(self) -> bool:
+        return self.price is not None
+
+
+@dataclass(frozen=True)
+class PricedCart:
+    cart: Cart
+    items: list[CartItem]
+    totals: Totals
+    credit: CreditPicture
+    errors: dict[int, str] = field(default_factory=dict)
+    """Refusals to show next to lines, by product id."""
+
+    @property
+    def orderable(self) -> list[CartItem]:
+        return [item for item in self.items if item.available]
+
+    @property
+    def available_after(self) -> Decimal:
+        return self.credit.available_credit - self.totals.gross
+
+    @property
+    def exceeds_credit_by(self) -> Decimal:
+        return max(self.totals.gross - self.credit.available_credit, Decimal("0.00"))
+
+
+async def priced_cart(
+    session: AsyncSession, user: User, company: Company, *, today: date, grace_days: int,
+    errors: dict[int, str] | None = None, cart: Cart | None = None,
+) -> PricedCart:
+    """The cart at today's prices, with VAT per rate, totals and the credit picture before and after."""
+    cart = cart or await buyer_cart(session, user)
+    prices = await load_company_prices(session, company, today, [line.product_id for line in cart.lines])
+    items = []
+    for line in cart.lines:
+        if line.product.is_active:
+            price = prices.price(line.product, line.quantity)
+            items.append(CartItem(line, price, line_net(price.unit_price, line.quantity)))
+        else:
+            items.append(CartItem(line, None, Decimal("0.00")))
+    cart_totals = totals((item.net, item.product.vat_rate) for item in items if item.available)
+    picture = await credit_picture(session, company.id, today=today, grace_days=grace_days)
+    return PricedCart(cart=cart, items=items, totals=cart_totals, credit=picture, errors=errors or {})
+
+
+@dataclass
+class QuickRow:
+    number: int
+    text: str
+    sku: str = ""
+    quantity: int | None = None
+    error: str | None = None
+    product: Product | None = None
+
+
+@dataclass(frozen=True)
+class QuickOrderReport:
+    rows: list[QuickRow]
+    lines: dict[int, int]
+    """What would be added: product id → quantity (repeated SKUs summed)."""
+    products: dict[int, Product]
+
+    @property
+    def has_errors(self) -> bool:
+        return any(row.error for row in self.rows)
+
+
+_SEPARATORS = re.compile(r"[\t;,]+|\s+")
+_HEADER_WORDS = {"sku", "index", "product", "code", "symbol", "indeks", "kod"}
+
+
+def _split(line: str) -> tuple[str, str] | None:
+    """SKU and quantity from one pasted line: tabs, semicolons, commas or spaces between them.
+    The quantity is the last field, so "24,00" copied from a Polish Excel keeps its comma."""
+    stripped = line.strip().strip('"')
+    if not stripped:
+        return None
+    for separator in ("\t", ";"):
+        if separator in stripped:
+            fields = [part.strip().strip('"') for part in stripped.split(separator) if part.strip()]
+            return (fields[0], fields[-1]) if len(fields) >= 2 else (fields[0], "")
+    parts = _SEPARATORS.split(stripped, maxsplit=1)
+    return (parts[0], parts[1]) if len(parts) == 2 else (parts[0], "")
+
+
+async def check_quick_order(session: AsyncSession, text: str) -> QuickOrderReport:
+    """Every pasted line checked first, numbered as the buyer sees them; nothing is added here."""
+    rows: list[QuickRow] = []
+    for number, raw in enumerate(text.splitlines()[:1000], start=1):
+        split = _split(raw)
+        if split is None:
+            continue
+        sku, quantity_text = split
+        if number == 1 and sku.lower() in _HEADER_WORDS:
+            continue
+        row = QuickRow(number=number, text=raw.strip()[:200], sku=sku[:40])
+        row.quantity = parse_quantity(quantity_text)
+        if row.quantity is None:
+            row.error = gettext("The quantity must be a whole number.") if quantity_text else gettext("No quantity.")
+        rows.append(row)
+
+    skus = {row.sku.upper() for row in rows}
+    found: dict[str, Product] = {}
+    if skus:
+        found = {p.sku.upper(): p for p in await session.scalars(select(Product).where(func.upper(Product.sku).in_(skus)))}
+    summed: OrderedDict[int, int] = OrderedDict()
+    for row in rows:
+        row.product = found.get(row.sku.upper())
+        if row.product is None:
+            row.error = row.error or gettext("Unknown SKU.")
+        elif not row.product.is_active:
+            row.error = row.error or gettext("This product is not sold any more.")
+        if row.error is None and row.product is not None and row.quantity is not None:
+            summed[row.product.id] = summed.get(row.product.id, 0) + row.quantity
+
+    lines: dict[int, int] = {}
+    products = {row.product.id: row.product for row in rows if row.product is not None}
+    for product_id, quantity in summed.items():
+        problem = quantity_problem(products[product_id], quantity)
+        if problem is None:
+            lines[product_id] = quantity
+            continue
+        for row in rows:
+            if row.product is not None and row.product.id == product_id and row.error is None:
+                row.error = problem if row.quantity == quantity else gettext("Together %(total)d: %(problem)s") % {
+                    "total": quantity, "problem": problem}
+    return QuickOrderReport(rows=rows, lines=lines, products=products)
+
+
+async def add_quick_order(session: AsyncSession, user: User, text: str) -> QuickOrderReport:
+    """Adds the valid lines of the pasted text, checked again now; the rest is left out."""
+    report = await check_quick_order(session, text)
+    cart = await buyer_cart(session, user)
+    existing = {line.product_id: line for line in cart.lines}
+    for product_id, quantity in report.lines.items():
+        line = existing.get(product_id)
+        if line is not None:
+            line.quantity += quantity  # whole packs plus whole packs
+        else:
+            cart.lines.append(CartLine(company_id=cart.company_id, product_id=product_id, quantity=quantity,
+                                       product=report.products[product_id]))
+    _touch(cart)
+    await session.flush()
+    return report

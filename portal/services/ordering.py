@@ -1,0 +1,455 @@
+"""Orders: checkout into the approval queue (idempotent, one cart → one order),
+the order's allowed moves with their timeline, cancelling, reordering, and the
+company's order history."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload, selectinload
+
+from portal import clock
+from portal.i18n import format_datetime, gettext
+from portal.models import (
+    Address,
+    CartLine,
+    Company,
+    Order,
+    OrderEvent,
+    OrderFlag,
+    OrderLine,
+    OrderNumberSequence,
+    OrderSource,
+    OrderStatus,
+    Product,
+    User,
+)
+from portal.services.cart import buyer_cart, new_checkout_key, priced_cart, quantity_problem
+from portal.services.flags import FlaggedLine, order_flags
+from portal.services.pricing import PriceSource, line_net, load_company_prices
+
+MOVES: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.PENDING_APPROVAL: frozenset({OrderStatus.APPROVED, OrderStatus.REJECTED, OrderStatus.CANCELLED}),
+    OrderStatus.APPROVED: frozenset({OrderStatus.EXPORTED}),
+    OrderStatus.EXPORTED: frozenset({OrderStatus.INVOICED}),
+}
+"""The only moves an order can make; everything else is refused."""
+
+KEY_PATTERN = re.compile(r"[0-9a-f]{32}")
+PO_NUMBER_MAX = 50
+NOTE_MAX = 2000
+
+
+class OrderingError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class CompanyOnHold(OrderingError):
+    pass
+
+
+class CartChanged(OrderingError):
+    pass
+
+
+class CheckoutInvalid(OrderingError):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(gettext("Please correct the marked fields."))
+        self.errors = errors
+
+
+class MoveRefused(OrderingError):
+    """The order is no longer where the move starts from; `last_event` says who moved it, when."""
+
+    def __init__(self, message: str, order: Order, last_event: OrderEvent | None) -> None:
+        super().__init__(message)
+        self.order = order
+        self.last_event = last_event
+
+
+def next_working_day(day: date) -> date:
+    following = day + timedelta(days=1)
+    while following.weekday() >= 5:
+        following += timedelta(days=1)
+    return following
+
+
+@dataclass(frozen=True)
+class CheckoutForm:
+    key: str = ""
+    po_number: str = ""
+    delivery_date: str = ""
+    address_id: str = ""
+    note: str = ""
+
+    @classmethod
+    def from_data(cls, data: dict[str, object]) -> CheckoutForm:
+        def text(name: str) -> str:
+            return str(data.get(name, "") or "").strip()
+
+        return cls(text("key"), text("po_number"), text("delivery_date"), text("address_id"), text("note"))
+
+
+@dataclass(frozen=True)
+class Submission:
+    order: Order
+    created: bool
+    """False when this key had already made the order: a double click or a second tab."""
+
+
+async def _order_by_key(session: AsyncSession, company_id: int, key: str) -> Order | None:
+    return await session.scalar(select(Order).where(Order.idempotency_key == key, Order.company_id == company_id))
+
+
+async def next_order_number(session: AsyncSession, year: int) -> str:
+    """ORD-2026-000123: sequential per year; the counter row stays locked until the order commits."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(OrderNumberSequence)
+        .values(year=year, last_number=1)
+        .on_conflict_do_update(
+            index_elements=[OrderNumberSequence.year], set_={"last_number": OrderNumberSequence.last_number + 1}
+        )
+        .returning(OrderNumberSequence.last_number)
+    )
+    number = (await session.execute(statement)).scalar_one()
+    return f"ORD-{year}-{number:06d}"
+
+
+def _validate(form: CheckoutForm, company: Company, addresses: list[Address], today: date) -> tuple[date, Address]:
+    errors: dict[str, str] = {}
+    if company.po_number_required and not form.po_number:
+        errors["po_number"] = gettext("Your company asks for a purchase order number on every order.")
+    elif len(form.po_number) > PO_NUMBER_MAX:
+        errors["po_number"] = gettext("At most %(max)d characters.") % {"max": PO_NUMBER_MAX}
+    earliest = next_working_day(today)
+    delivery: date | None = None
+    try:
+        delivery = date.fromisoformat(form.delivery_date)
+    except ValueError:
+        errors["delivery_date"] = gettext("Enter a date, e.g. %(date)s.") % {"date": earliest.isoformat()}
+    if delivery is not None and delivery < earliest:
+        errors["delivery_date"] = gettext("The earliest delivery date is %(date)s.") % {"date": earliest.isoformat()}
+    elif delivery is not None and delivery > today + timedelta(days=366):
+        errors["delivery_date"] = gettext("Choose a date within a year.")
+    address = next((a for a in addresses if str(a.id) == form.address_id), None)
+    if address is None:
+        errors["address_id"] = gettext("Choose one of your company's delivery addresses.")
+    if len(form.note) > NOTE_MAX:
+        errors["note"] = gettext("At most %(max)d characters.") % {"max": NOTE_MAX}
+    if errors:
+        raise CheckoutInvalid(errors)
+    assert delivery is not None and address is not None
+    return delivery, address
+
+
+async def company_addresses(session: AsyncSession, company_id: int) -> list[Address]:
+    return list(await session.scalars(select(Address).where(Address.company_id == company_id).order_by(Address.id)))
+
+
+def refusal_text(refused: MoveRefused) -> str:
+    """"Already approved by Anna Kowalska at 27 Nov 2026, 10:14": what happened instead."""
+    event = refused.last_event
+    status = refused.order.status.value.replace("_", " ")
+    if event is None:
+        return gettext("This order is %(status)s; nothing was changed.") % {"status": status}
+    who = event.actor.full_name if event.actor else gettext("the system")
+    return gettext("Nothing was changed: this order was already %(status)s by %(who)s at %(when)s.") % {
+        "status": status, "who": who, "when": format_datetime(event.at)}
+
+
+def address_text(address: Address) -> str:
+    return f"{address.label}\n{address.street}\n{address.postal_code} {address.city}\n{address.country_code}"
+
+
+async def submit_order(
+    session: AsyncSession,
+    user: User,
+    company: Company,
+    form: CheckoutForm,
+    *,
+    today: date,
+    grace_days: int,
+    margin_floor: Decimal,
+) -> Submission:
+    """The cart becomes one order waiting for approval, in one transaction.
+
+    The form's key is the cart's checkout key of the moment the form was made:
+    the same key again (double click, retry, a second tab) finds the order it
+    already made, and a cart changed since then is refused rather than ordered
+    unseen."""
+    if not KEY_PATTERN.fullmatch(form.key):
+        raise CartChanged(gettext("This checkout form is out of date. Please review your cart and submit again."))
+    if existing := await _order_by_key(session, company.id, form.key):
+        return Submission(existing, created=False)
+    if company.on_hold:
+        raise CompanyOnHold(company.hold_reason or "")
+
+    cart = await buyer_cart(session, user, lock=True)
+    if cart.checkout_key != form.key:
+        if existing := await _order_by_key(session, company.id, form.key):
+            return Submission(existing, created=False)
+        raise CartChanged(gettext("Your cart changed since this form was opened. Please check it and submit again."))
+
+    addresses = await company_addresses(session, company.id)
+    delivery, address = _validate(form, company, addresses, today)
+    priced = await priced_cart(session, user, company, today=today, grace_days=grace_days, cart=cart)
+    items = priced.orderable
+    if not items:
+        raise CheckoutInvalid({"cart": gettext("Your cart has nothing that can be ordered.")})
+    for item in items:
+        if problem := quantity_problem(item.product, item.line.quantity):
+            raise CheckoutInvalid({"cart": f"{item.product.sku}: {problem}"})
+
+    products = {
+        p.id: p for p in await session.scalars(
+            select(Product).options(joinedload(Product.category)).where(Product.id.in_([i.product.id for i in items]))
+        )
+    }
+    order_lines = []
+    for item in items:
+        assert item.price is not None
+        product = products[item.product.id]
+        order_lines.append(
+            OrderLine(
+                company_id=company.id, product_id=product.id, sku=product.sku, name=product.name, unit=product.unit,
+                quantity=item.line.quantity, unit_price=item.price.unit_price, price_source=item.price.source.value,
+                price_note=_price_note(item.price.source, item.price.price_list_name, item.price.min_quantity),
+                unit_cost=product.cost, vat_rate=product.vat_rate, line_net=item.net,
+            )
+        )
+    cost_total = sum((line_net(line.unit_cost, line.quantity) for line in order_lines), Decimal("0.00"))
+    flags = await order_flags(
+        session, company, priced.credit,
+        [FlaggedLine(products[line.product_id], line.quantity, line.line_net, line_net(line.unit_cost, line.quantity))
+         for line in order_lines],
+        priced.totals.gross, margin_floor,
+    )
+    now = clock.now()
+    order = Order(
+        company_id=company.id, number=await next_order_number(session, today.year),
+        status=OrderStatus.PENDING_APPROVAL, source=OrderSource.PORTAL, buyer_id=user.id,
+        idempotency_key=form.key, po_number=form.po_number or None, requested_delivery_date=delivery,
+        delivery_address_id=address.id, delivery_address=address_text(address), note=form.note,
+        currency=company.currency, net_total=priced.totals.net, vat_total=priced.totals.vat,
+        gross_total=priced.totals.gross, cost_total=cost_total, payment_terms_days=company.payment_terms_days,
+        submitted_at=now, lines=order_lines,
+        flags=[OrderFlag(company_id=company.id, kind=f.kind, blocking=f.blocking, data=f.data) for f in flags],
+        events=[OrderEvent(company_id=company.id, at=now, actor_id=user.id, from_status=None,
+                           to_status=OrderStatus.PENDING_APPROVAL, reason="")],
+    )
+    session.add(order)
+    for line in [line for line in cart.lines if line.product.is_active]:
+        cart.lines.remove(line)
+    cart.checkout_key = new_checkout_key()
+    cart.updated_at = now
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Another request with this key won the race and committed first.
+        await session.rollback()
+        existing = await _order_by_key(session, company.id, form.key)
+        if existing is None:
+            raise
+        return Submission(existing, created=False)
+    return Submission(order, created=True)
+
+
+def _price_note(source: PriceSource, price_list_name: str | None, min_quantity: int) -> str:
+    note = {"contract": "contract", "price_list": f"price list {price_list_name or ''}".strip(),
+            "list_less_discount": "list price less discount"}[source.value]
+    return f"{note}, from {min_quantity}" if min_quantity > 1 else note
+
+
+async def move_order(
+    session: AsyncSession, order_id: int, to_status: OrderStatus, actor: User | None, reason: str = "",
+    *, expected_from: OrderStatus | None = None,
+) -> Order:
+    """Moves an order along the allowed path, recording who, when and why. The row is
+    locked first; an order that someone else already moved is left as it is."""
+    order = await session.scalar(
+        select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
+    )
+    assert order is not None
+    allowed = MOVES.get(order.status, frozenset())
+    if to_status not in allowed or (expected_from is not None and order.status is not expected_from):
+        last = await session.scalar(
+            select(OrderEvent).options(joinedload(OrderEvent.actor))
+            .where(OrderEvent.order_id == order.id).order_by(OrderEvent.id.desc()).limit(1)
+        )
+        raise MoveRefused(gettext("This order is no longer waiting for approval."), order, last)
+    event = OrderEvent(order_id=order.id, company_id=order.company_id, at=clock.now(), actor_id=actor.id if actor else None,
+                       from_status=order.status, to_status=to_status, reason=reason)
+    order.status = to_status
+    session.add(event)
+    await session.flush()
+    return order
+
+
+async def cancel_order(session: AsyncSession, user: User, order_id: int, reason: str) -> Order:
+    """A buyer of the company withdraws an order still waiting for approval."""
+    if await company_order(session, user.company_id or 0, order_id) is None:
+        raise LookupError(order_id)
+    return await move_order(session, order_id, OrderStatus.CANCELLED, user, reason.strip()[:NOTE_MAX],
+                            expected_from=OrderStatus.PENDING_APPROVAL)
+
+
+async def company_order(session: AsyncSession, company_id: int, order_id: int) -> Order | None:
+    """One order of this company with everything its page shows; another company's does not exist."""
+    return await session.scalar(
+        select(Order)
+        .options(
+            selectinload(Order.lines), selectinload(Order.flags),
+            selectinload(Order.events).joinedload(OrderEvent.actor), joinedload(Order.buyer),
+        )
+        .where(Order.id == order_id, Order.company_id == company_id)
+    )
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    status: OrderStatus | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    page: int = 1
+    per_page: int = 25
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, params: dict[str, str]) -> OrderFilter:
+        errors: dict[str, str] = {}
+        status = None
+        if raw := params.get("status", ""):
+            try:
+                status = OrderStatus(raw)
+            except ValueError:
+                errors["status"] = gettext("Unknown status; showing all.")
+        dates: dict[str, date | None] = {}
+        for name in ("date_from", "date_to"):
+            dates[name] = None
+            if raw := params.get(name, "").strip():
+                try:
+                    dates[name] = date.fromisoformat(raw)
+                except ValueError:
+                    errors[name] = gettext("Enter a date as YYYY-MM-DD.")
+        page = params.get("page", "1")
+        return cls(status, dates["date_from"], dates["date_to"],
+                   int(page) if page.isdigit() and 0 < len(page) < 7 and int(page) > 0 else 1, errors=errors)
+
+    def params(self, **changes: object) -> dict[str, object]:
+        values: dict[str, object] = {
+            "status": self.status.value if self.status else "",
+            "date_from": self.date_from.isoformat() if self.date_from else "",
+            "date_to": self.date_to.isoformat() if self.date_to else "",
+            "page": self.page,
+        }
+        values.update(changes)
+        return {k: v for k, v in values.items() if v not in ("", None)}
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    orders: list[Order]
+    total: int
+    filter: OrderFilter
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.filter.per_page))
+
+
+async def company_orders(session: AsyncSession, company_id: int, wanted: OrderFilter, zone) -> OrderPage:  # type: ignore[no-untyped-def]
+    """The company's orders, newest first, all buyers'; dates are the seller's calendar days."""
+    query = select(Order).where(Order.company_id == company_id)
+    if wanted.status is not None:
+        query = query.where(Order.status == wanted.status)
+    if wanted.date_from is not None:
+        query = query.where(Order.submitted_at >= datetime.combine(wanted.date_from, time(), zone))
+    if wanted.date_to is not None:
+        query = query.where(Order.submitted_at < datetime.combine(wanted.date_to + timedelta(days=1), time(), zone))
+    rows = (
+        await session.execute(
+            query.add_columns(func.count().over().label("total"))
+            .options(joinedload(Order.buyer))
+            .order_by(Order.submitted_at.desc(), Order.id.desc())
+            .limit(wanted.per_page)
+            .offset((wanted.page - 1) * wanted.per_page)
+        )
+    ).all()
+    return OrderPage(orders=[row[0] for row in rows], total=rows[0].total if rows else 0, filter=wanted)
+
+
+@dataclass(frozen=True)
+class ReorderLine:
+    line: OrderLine
+    product: Product | None
+    new_unit_price: Decimal | None
+    problem: str | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.product is not None and self.new_unit_price is not None and self.problem is None
+
+    @property
+    def price_changed(self) -> bool:
+        return self.available and self.new_unit_price != self.line.unit_price
+
+
+async def reorder_preview(
+    session: AsyncSession, company: Company, order_id: int, today: date
+) -> tuple[Order, list[ReorderLine]] | None:
+    """An earlier order's lines at today's prices: which changed price, which are not sold any more."""
+    order = await company_order(session, company.id, order_id)
+    if order is None:
+        return None
+    products = {
+        p.id: p for p in await session.scalars(select(Product).where(Product.id.in_([l.product_id for l in order.lines])))
+    }
+    prices = await load_company_prices(session, company, today, list(products))
+    result = []
+    for line in order.lines:
+        product = products.get(line.product_id)
+        if product is None or not product.is_active:
+            result.append(ReorderLine(line, None, None, gettext("Not sold any more; not added.")))
+            continue
+        problem = quantity_problem(product, line.quantity)
+        result.append(ReorderLine(line, product, prices.price(product, line.quantity).unit_price,
+                                  gettext("Now sold in packs of %(pack)d; not added.") % {"pack": product.pack_size}
+                                  if problem else None))
+    return order, result
+
+
+async def reorder(session: AsyncSession, user: User, company: Company, order_id: int, today: date) -> list[ReorderLine] | None:
+    """Puts the earlier order's available lines into the cart; the cart prices them at today's prices."""
+    preview = await reorder_preview(session, company, order_id, today)
+    if preview is None:
+        return None
+    _, lines = preview
+    cart = await buyer_cart(session, user)
+    existing = {line.product_id: line for line in cart.lines}
+    for item in lines:
+        if not item.available:
+            continue
+        assert item.product is not None
+        if (line := existing.get(item.product.id)) is not None:
+            line.quantity += item.line.quantity
+        else:
+            cart.lines.append(CartLine(company_id=company.id, product_id=item.product.id,
+                                       quantity=item.line.quantity, product=item.product))
+    cart.checkout_key = new_checkout_key()
+    cart.updated_at = clock.now()
+    await session.flush()
+    return lines
+
+

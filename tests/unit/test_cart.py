@@ -1,0 +1,151 @@
+"""The cart's rules: whole packs only, never rounded silently; quick order lines
+checked one by one, repeated SKUs summed."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.models import Product
+from portal.services.cart import (
+    CartError,
+    add_quick_order,
+    add_to_cart,
+    buyer_cart,
+    check_quick_order,
+    parse_quantity,
+    priced_cart,
+    quantity_problem,
+    remove_line,
+    set_quantity,
+)
+from tests.factories import make_company, make_invoice, make_product, make_user
+from datetime import date, timedelta
+
+TODAY = date(2026, 11, 27)
+
+
+@pytest.mark.parametrize(
+    ("pack", "quantity", "problem"),
+    [
+        (12, 24, None),
+        (12, 30, "Sold in packs of 12: 24 or 36?"),
+        (12, 5, "Sold in packs of 12: 12?"),
+        (12, 0, "Enter a quantity of at least 12."),
+        (1, 0, "Enter a quantity of at least 1."),
+        (1, 7, None),
+        (1, 1_000_001, "That is more than one order line can take."),
+    ],
+)
+def test_quantities_must_be_whole_packs(pack: int, quantity: int, problem: str | None) -> None:
+    assert quantity_problem(Product(pack_size=pack), quantity) == problem
+
+
+@pytest.mark.parametrize(
+    ("text", "quantity"),
+    [("24", 24), (" 24 ", 24), ("24,00", 24), ("24.0", 24), ("1\u00a0000", 1000), ("2.5", None), ("-3", None),
+     ("abc", None), ("", None), ("1e3", None)],
+)
+def test_quantities_as_typed_or_copied_from_excel(text: str, quantity: int | None) -> None:
+    assert parse_quantity(text) == quantity
+
+
+async def test_adding_the_same_product_sums_and_checks_the_total(session: AsyncSession) -> None:
+    buyer = await make_user(session)
+    glasses = await make_product(session, pack_size=6)
+    await add_to_cart(session, buyer, glasses.id, 6)
+    await add_to_cart(session, buyer, glasses.id, 12)
+    cart = await buyer_cart(session, buyer)
+    assert [(line.product_id, line.quantity) for line in cart.lines] == [(glasses.id, 18)]
+
+    with pytest.raises(CartError, match=r"Sold in packs of 6: 6\?"):
+        await add_to_cart(session, buyer, glasses.id, 3)
+    with pytest.raises(CartError, match="Sold in packs of 6: 6 or 12"):
+        await set_quantity(session, buyer, glasses.id, 10)
+    assert (await buyer_cart(session, buyer)).lines[0].quantity == 18  # nothing changed
+
+
+async def test_inactive_products_cannot_be_added(session: AsyncSession) -> None:
+    buyer = await make_user(session)
+    gone = await make_product(session, is_active=False)
+    with pytest.raises(CartError, match="not sold any more"):
+        await add_to_cart(session, buyer, gone.id, 1)
+    with pytest.raises(CartError, match="not sold any more"):
+        await add_to_cart(session, buyer, 987654, 1)
+
+
+async def test_every_change_gives_the_cart_a_new_checkout_key(session: AsyncSession) -> None:
+    buyer = await make_user(session)
+    product = await make_product(session)
+    keys = [(await buyer_cart(session, buyer)).checkout_key]
+    await add_to_cart(session, buyer, product.id, 1)
+    keys.append((await buyer_cart(session, buyer)).checkout_key)
+    await set_quantity(session, buyer, product.id, 2)
+    keys.append((await buyer_cart(session, buyer)).checkout_key)
+    await remove_line(session, buyer, product.id)
+    keys.append((await buyer_cart(session, buyer)).checkout_key)
+    assert len(set(keys)) == 4
+
+
+async def test_priced_cart_shows_totals_and_credit_after_the_order(session: AsyncSession) -> None:
+    company = await make_company(session, credit_limit=Decimal("1000.00"))
+    buyer = await make_user(session, company_id=company.id)
+    await make_invoice(session, company, gross="300.00", due=TODAY + timedelta(days=5))
+    paper = await make_product(session, list_price=Decimal("100.0000"), vat_rate=Decimal("23.00"))
+    milk = await make_product(session, list_price=Decimal("10.0000"), vat_rate=Decimal("5.00"), pack_size=6)
+    retired = await make_product(session, list_price=Decimal("50.0000"))
+    for product, quantity in [(paper, 5), (milk, 12), (retired, 1)]:
+        await add_to_cart(session, buyer, product.id, quantity)
+    retired.is_active = False
+    await session.flush()
+
+    priced = await priced_cart(session, buyer, company, today=TODAY, grace_days=7)
+
+    assert [item.available for item in priced.items] == [True, True, False]
+    assert (priced.totals.net, priced.totals.vat, priced.totals.gross) == (Decimal("620.00"), Decimal("121.00"), Decimal("741.00"))
+    assert priced.credit.available_credit == Decimal("700.00")
+    assert priced.available_after == Decimal("-41.00")
+    assert priced.exceeds_credit_by == Decimal("41.00")
+
+
+async def test_quick_order_checks_every_line_first(session: AsyncSession) -> None:
+    await make_product(session, sku="BEV-011", pack_size=6)
+    await make_product(session, sku="DAI-023")
+    await make_product(session, sku="OLD-001", is_active=False)
+    pasted = "\n".join([
+        "SKU\tQuantity",        # a header copied from Excel
+        "BEV-011\t12",          # tab
+        "dai-023;3",            # semicolon, lower case
+        "XYZ-999 4",            # unknown
+        "OLD-001,2",            # no longer sold
+        "BEV-011 7",            # bad pack size alone, but summed with line 2: 19
+        "DAI-023  2,00",        # spaces and a decimal comma
+        "DAI-023 two",          # not a number
+        "",
+        "BEV-011",              # no quantity
+    ])
+    report = await check_quick_order(session, pasted)
+
+    by_line = {row.number: row.error for row in report.rows}
+    assert by_line == {
+        2: "Together 19: Sold in packs of 6: 18 or 24?",
+        3: None,
+        4: "Unknown SKU.",
+        5: "This product is not sold any more.",
+        6: "Together 19: Sold in packs of 6: 18 or 24?",
+        7: None,
+        8: "The quantity must be a whole number.",
+        10: "No quantity.",
+    }
+    assert [(report.products[pid].sku, qty) for pid, qty in report.lines.items()] == [("DAI-023", 5)]
+
+
+async def test_quick_order_adds_only_the_valid_lines(session: AsyncSession) -> None:
+    buyer = await make_user(session)
+    await make_product(session, sku="A-1")
+    await make_product(session, sku="B-2", pack_size=10)
+    await add_quick_order(session, buyer, "A-1 2\nB-2 5\nA-1 3\nZZZ 1")
+    cart = await buyer_cart(session, buyer)
+    assert [(line.product.sku, line.quantity) for line in cart.lines] == [("A-1", 5)]
