@@ -12,7 +12,8 @@ from decimal import Decimal
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from babel import dates, numbers
+from babel import Locale, dates, numbers
+from babel.numbers import NumberPattern
 from babel.support import NullTranslations, Translations
 
 from portal.settings import PROJECT_ROOT
@@ -49,11 +50,25 @@ MONEY_PATTERNS = {"en": "\u00a4\u00a0#,##0.00"}
 other locales keep their own pattern ("1 240,00 zł")."""
 
 
+@cache
+def _locale(code: str) -> Locale:
+    return Locale.parse(code)
+
+
+@cache
+def _pattern(code: str, pattern: str | None, kind: str = "currency") -> NumberPattern:
+    """Parsed once per locale and pattern: parsing costs more than formatting."""
+    if pattern is not None:
+        return numbers.parse_pattern(pattern)
+    locale = _locale(code)
+    return locale.currency_formats["standard"] if kind == "currency" else locale.decimal_formats[None]
+
+
 def format_money(amount: Decimal | None, currency: str) -> str:
     if amount is None:
         return ""
-    locale = current_locale.get()
-    return numbers.format_currency(amount, currency, format=MONEY_PATTERNS.get(locale), locale=locale)
+    code = current_locale.get()
+    return _pattern(code, MONEY_PATTERNS.get(code)).apply(amount, _locale(code), currency=currency)
 
 
 UNIT_PRICE_PATTERNS = {"en": "\u00a4\u00a0#,##0.00##", "pl": "#,##0.00##\u00a0\u00a4"}
@@ -63,22 +78,23 @@ def format_unit_price(amount: Decimal | None, currency: str) -> str:
     """A unit price: at least two decimals, up to the four it is stored with."""
     if amount is None:
         return ""
-    locale = current_locale.get()
-    return numbers.format_currency(
-        amount, currency, format=UNIT_PRICE_PATTERNS.get(locale), currency_digits=False, locale=locale
+    code = current_locale.get()
+    return _pattern(code, UNIT_PRICE_PATTERNS.get(code, "#,##0.00##")).apply(
+        amount, _locale(code), currency=currency, currency_digits=False
     )
 
 
 def format_price_number(amount: Decimal) -> str:
     """A unit price without its currency, as in "from 50 pcs: 11.20"."""
-    return numbers.format_decimal(amount, format="#,##0.00##", locale=current_locale.get())
+    code = current_locale.get()
+    return _pattern(code, "#,##0.00##").apply(amount, _locale(code))
 
 
 def format_decimal(value: Decimal | int | None, digits: int = 2) -> str:
     if value is None:
         return ""
-    pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return numbers.format_decimal(value, format=pattern, locale=current_locale.get())
+    code = current_locale.get()
+    return _pattern(code, "#,##0" + ("." + "0" * digits if digits else "")).apply(value, _locale(code))
 
 
 def format_percent(value: Decimal | None) -> str:

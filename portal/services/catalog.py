@@ -7,12 +7,13 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
+from sqlalchemy.sql.elements import ColumnElement
 
 from portal.models import Company, Product, ProductCategory
 from portal.services.pricing import Price, load_company_prices, unit_price_sql
@@ -90,14 +91,24 @@ class CatalogRow:
 class CatalogPage:
     query: CatalogQuery
     rows: list[CatalogRow]
-    total: int
+    has_next: bool
     categories: list[ProductCategory]
     unknown_category: bool = False
-    page_out_of_range: bool = False
-    pages: int = field(init=False)
+    last_page: int | None = None
+    """Set only when the page asked for lies past the end: where the end is."""
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "pages", max(1, math.ceil(self.total / self.query.per_page)))
+    @property
+    def first_number(self) -> int:
+        return (self.query.page - 1) * self.query.per_page + 1
+
+    @property
+    def last_number(self) -> int:
+        return self.first_number + len(self.rows) - 1
+
+    @property
+    def total(self) -> int | None:
+        """Known without counting when this page is the last one."""
+        return None if self.has_next else self.first_number - 1 + len(self.rows)
 
 
 def _escape_like(term: str) -> str:
@@ -114,37 +125,42 @@ def _filtered(query: CatalogQuery, category_known: bool) -> Select:
     return statement
 
 
+def _order(query: CatalogQuery, company: Company, day: date) -> tuple[ColumnElement, ...]:
+    if query.sort == "price":
+        return (unit_price_sql(company, day), Product.name, Product.sku)
+    if query.sort == "sku":
+        return (Product.sku,)
+    return (Product.name, Product.sku)
+
+
 async def browse(session: AsyncSession, company: Company, query: CatalogQuery, day: date) -> CatalogPage:
+    """One page of the catalog in three queries: categories, the page, its prices. It
+    fetches one row more than it shows to know whether a next page exists, instead of
+    counting every match."""
     categories = list(await session.scalars(select(ProductCategory).order_by(ProductCategory.name)))
     category_known = query.category_id is not None and any(c.id == query.category_id for c in categories)
-    order = {
-        "name": (Product.name, Product.sku),
-        "sku": (Product.sku,),
-        "price": (unit_price_sql(company, day), Product.name, Product.sku),
-    }[query.sort]
-    statement = (
-        _filtered(query, category_known)
-        .add_columns(func.count().over().label("total"))
-        .options(joinedload(Product.category))
-        .order_by(*order)
-        .limit(query.per_page)
-        .offset((query.page - 1) * query.per_page)
+    filtered = _filtered(query, category_known)
+    products = list(
+        await session.scalars(
+            filtered.order_by(*_order(query, company, day))
+            .limit(query.per_page + 1)
+            .offset((query.page - 1) * query.per_page)
+        )
     )
-    results = (await session.execute(statement)).all()
-    products = [row[0] for row in results]
-    total = results[0].total if results else 0
-    out_of_range = False
-    if not results and query.page > 1:
-        total = await session.scalar(_filtered(query, category_known).with_only_columns(func.count())) or 0
-        out_of_range = True
+    has_next = len(products) > query.per_page
+    products = products[: query.per_page]
+    last_page = None
+    if not products and query.page > 1:
+        matches = await session.scalar(filtered.with_only_columns(func.count())) or 0
+        last_page = max(1, math.ceil(matches / query.per_page))
     prices = await load_company_prices(session, company, day, [p.id for p in products])
     return CatalogPage(
         query=query,
         rows=[CatalogRow(p, prices.price(p), availability(p)) for p in products],
-        total=total,
+        has_next=has_next,
         categories=categories,
         unknown_category=query.category_given and not category_known,
-        page_out_of_range=out_of_range,
+        last_page=last_page,
     )
 
 

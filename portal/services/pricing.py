@@ -11,11 +11,14 @@ from __future__ import annotations
 import enum
 from collections import defaultdict
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from bisect import bisect_right
+from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import and_, func, literal, or_, select, union_all
+from sqlalchemy import Integer, and_, any_, bindparam, func, literal, or_, select, union_all
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -35,9 +38,9 @@ LEVELS = (PriceSource.CONTRACT, PriceSource.PRICE_LIST)
 """Levels of negotiated prices, strongest first; the list price less discount comes after them."""
 
 
-@dataclass(frozen=True)
-class PriceEntry:
-    """One negotiated row: a contract price or a price-list break, valid on the day it was loaded for."""
+class PriceEntry(NamedTuple):
+    """One negotiated row: a contract price or a price-list break, valid on the day it was loaded for.
+    A tuple, because a page may load thousands."""
 
     source: PriceSource
     product_id: int
@@ -88,66 +91,94 @@ def list_less_discount(list_price: Decimal, discount_pct: Decimal) -> Decimal:
     return (list_price * (100 - discount_pct) / 100).quantize(UNIT_PRICE_PLACES, rounding=ROUND_HALF_UP)
 
 
-def _reached(entries: Iterable[PriceEntry], source: PriceSource, quantity: int) -> PriceEntry | None:
-    """The entry of one level that applies: the largest minimum quantity not above the
-    quantity; between equal minimum quantities, the lower price, so row order never matters."""
-    candidates = [e for e in entries if e.source is source and e.min_quantity <= quantity]
-    if not candidates:
-        return None
-    return min(candidates, key=lambda e: (-e.min_quantity, e.unit_price))
+def _best_by_quantity(entries: Iterable[PriceEntry], source: PriceSource) -> list[PriceEntry]:
+    """One entry per minimum quantity of one level, ascending; between entries with the
+    same minimum quantity the lower price wins, so row order never matters."""
+    best: dict[int, PriceEntry] = {}
+    for entry in entries:
+        if entry.source is source:
+            known = best.get(entry.min_quantity)
+            if known is None or entry.unit_price < known.unit_price:
+                best[entry.min_quantity] = entry
+    return [best[quantity] for quantity in sorted(best)]
+
+
+@dataclass(frozen=True)
+class PriceLadder:
+    """A product's unit price as a step function of quantity: from each quantity where a
+    negotiated row starts to apply, the row that wins there (None: list price less
+    discount). Built once per product, read many times."""
+
+    product_id: int
+    terms: PricingTerms
+    fallback: Decimal
+    quantities: list[int]
+    reached: list[PriceEntry | None]
+    unit_prices: list[Decimal]
+
+    @classmethod
+    def build(
+        cls, product_id: int, list_price: Decimal, entries: Collection[PriceEntry], terms: PricingTerms
+    ) -> PriceLadder:
+        levels = []
+        for source in LEVELS:
+            rows = _best_by_quantity(entries, source)
+            levels.append((rows, [row.min_quantity for row in rows]))
+        fallback = list_less_discount(list_price, terms.discount_pct)
+        quantities = sorted({1, *(entry.min_quantity for entry in entries)})
+        reached: list[PriceEntry | None] = []
+        for quantity in quantities:
+            winner = None
+            for rows, starts in levels:
+                index = bisect_right(starts, quantity) - 1
+                if index >= 0:
+                    winner = rows[index]
+                    break
+            reached.append(winner)
+        unit_prices = [fallback if entry is None else entry.unit_price for entry in reached]
+        return cls(product_id, terms, fallback, quantities, reached, unit_prices)
+
+    def _price(self, index: int, next_break: NextBreak | None = None) -> Price:
+        entry, terms = self.reached[index], self.terms
+        if entry is None:
+            return Price(self.product_id, self.fallback, terms.currency, PriceSource.LIST_LESS_DISCOUNT, 1,
+                         discount_pct=terms.discount_pct, next_break=next_break)
+        return Price(
+            self.product_id, entry.unit_price, terms.currency, entry.source, entry.min_quantity,
+            valid_to=entry.valid_to,
+            price_list_name=terms.price_list_name if entry.source is PriceSource.PRICE_LIST else None,
+            next_break=next_break,
+        )
+
+    def price(self, quantity: int) -> Price:
+        """The unit price for this quantity, with the next quantity that would cost less."""
+        index = max(bisect_right(self.quantities, quantity) - 1, 0)
+        current = self.unit_prices[index]
+        for later in range(index + 1, len(self.unit_prices)):
+            if self.unit_prices[later] < current:
+                return self._price(index, NextBreak(self.quantities[later], self.unit_prices[later]))
+        return self._price(index)
+
+    def breaks(self) -> list[Price]:
+        """The full table of quantity breaks: from 1 unit and from every quantity where the price drops."""
+        table: list[Price] = []
+        for index, unit_price in enumerate(self.unit_prices):
+            if not table or unit_price < table[-1].unit_price:
+                table.append(self._price(index))
+        return table
 
 
 def resolve_price(
     product_id: int, list_price: Decimal, entries: Collection[PriceEntry], quantity: int, terms: PricingTerms
 ) -> Price:
-    """The unit price for this quantity, with its source and the next cheaper break."""
-    price = _resolve_without_next(product_id, list_price, entries, quantity, terms)
-    for min_quantity in sorted({e.min_quantity for e in entries if e.min_quantity > quantity}):
-        cheaper = _resolve_without_next(product_id, list_price, entries, min_quantity, terms)
-        if cheaper.unit_price < price.unit_price:
-            return _with_next(price, NextBreak(min_quantity, cheaper.unit_price))
-    return price
-
-
-def _with_next(price: Price, next_break: NextBreak) -> Price:
-    return Price(**{**price.__dict__, "next_break": next_break})
-
-
-def _resolve_without_next(
-    product_id: int, list_price: Decimal, entries: Collection[PriceEntry], quantity: int, terms: PricingTerms
-) -> Price:
-    for source in LEVELS:
-        entry = _reached(entries, source, quantity)
-        if entry is not None:
-            return Price(
-                product_id=product_id,
-                unit_price=entry.unit_price,
-                currency=terms.currency,
-                source=source,
-                min_quantity=entry.min_quantity,
-                valid_to=entry.valid_to,
-                price_list_name=terms.price_list_name if source is PriceSource.PRICE_LIST else None,
-            )
-    return Price(
-        product_id=product_id,
-        unit_price=list_less_discount(list_price, terms.discount_pct),
-        currency=terms.currency,
-        source=PriceSource.LIST_LESS_DISCOUNT,
-        min_quantity=1,
-        discount_pct=terms.discount_pct,
-    )
+    """The unit price for (product, quantity): contract, else price list, else list price less discount."""
+    return PriceLadder.build(product_id, list_price, entries, terms).price(quantity)
 
 
 def price_breaks(
     product_id: int, list_price: Decimal, entries: Collection[PriceEntry], terms: PricingTerms
 ) -> list[Price]:
-    """The full table of quantity breaks: the price from 1 unit and from every quantity where it drops."""
-    table: list[Price] = []
-    for quantity in sorted({1, *(e.min_quantity for e in entries)}):
-        price = _resolve_without_next(product_id, list_price, entries, quantity, terms)
-        if not table or price.unit_price < table[-1].unit_price:
-            table.append(price)
-    return table
+    return PriceLadder.build(product_id, list_price, entries, terms).breaks()
 
 
 @dataclass(frozen=True)
@@ -156,12 +187,20 @@ class CompanyPrices:
 
     terms: PricingTerms
     entries: dict[int, list[PriceEntry]]
+    _ladders: dict[int, PriceLadder] = field(default_factory=dict, compare=False, repr=False)
+
+    def ladder(self, product: Product) -> PriceLadder:
+        ladder = self._ladders.get(product.id)
+        if ladder is None:
+            ladder = PriceLadder.build(product.id, product.list_price, self.entries.get(product.id, []), self.terms)
+            self._ladders[product.id] = ladder
+        return ladder
 
     def price(self, product: Product, quantity: int = 1) -> Price:
-        return resolve_price(product.id, product.list_price, self.entries.get(product.id, []), quantity, self.terms)
+        return self.ladder(product).price(quantity)
 
     def breaks(self, product: Product) -> list[Price]:
-        return price_breaks(product.id, product.list_price, self.entries.get(product.id, []), self.terms)
+        return self.ladder(product).breaks()
 
 
 def valid_on(model: type[ContractPrice] | type[PriceListItem], day: date) -> ColumnElement[bool]:
@@ -192,9 +231,8 @@ async def load_company_prices(
         PriceListItem.valid_to,
     ).where(PriceListItem.price_list_id == company.price_list_id, valid_on(PriceListItem, day))
     if product_ids is not None:
-        ids = list(product_ids)
-        contract = contract.where(ContractPrice.product_id.in_(ids))
-        price_list = price_list.where(PriceListItem.product_id.in_(ids))
+        contract = contract.where(_one_of(session, ContractPrice.product_id, product_ids))
+        price_list = price_list.where(_one_of(session, PriceListItem.product_id, product_ids))
     rows = union_all(contract, price_list).subquery()
     query = select(rows.c.source, rows.c.product_id, rows.c.unit_price, rows.c.min_quantity, rows.c.valid_to)
     if company.price_list_id is not None:
@@ -202,22 +240,24 @@ async def load_company_prices(
         query = query.add_columns(list_name.label("price_list_name"))
     entries: dict[int, list[PriceEntry]] = defaultdict(list)
     price_list_name: str | None = None
-    for row in (await session.execute(query)).all():
-        entries[row.product_id].append(
-            PriceEntry(
-                source=PriceSource(row.source),
-                product_id=row.product_id,
-                unit_price=Decimal(row.unit_price).quantize(UNIT_PRICE_PLACES),
-                min_quantity=row.min_quantity,
-                valid_to=row.valid_to,
-            )
-        )
-        price_list_name = getattr(row, "price_list_name", None) or price_list_name
+    sources = {source.value: source for source in PriceSource}
+    for row in (await session.execute(query)).tuples():
+        source, product_id, unit_price, min_quantity, valid_to, *name = row
+        entries[product_id].append(PriceEntry(sources[source], product_id, unit_price, min_quantity, valid_to))
+        price_list_name = (name[0] if name else None) or price_list_name
     terms = PricingTerms(
         currency=company.currency, discount_pct=company.general_discount_pct, price_list_name=price_list_name
     )
     return CompanyPrices(terms=terms, entries=dict(entries))
 
+
+
+def _one_of(session: AsyncSession, column: ColumnElement[int], ids: Collection[int]) -> ColumnElement[bool]:
+    """`column IN ids`; on PostgreSQL as one array parameter, so a thousand ids make one
+    short statement that the driver can prepare once, not a thousand parameters."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("product_ids", list(ids), type_=ARRAY(Integer)))
+    return column.in_(list(ids))
 
 
 def unit_price_sql(company: Company, day: date) -> ColumnElement[Decimal]:
