@@ -28,12 +28,15 @@ from litestar.template import TemplateConfig
 from sqlalchemy import event, select
 from sqlalchemy.orm import joinedload
 
-from portal import i18n
-from portal.models import User, WebSession
+from portal import clock, i18n
+from portal.models import Role, User, WebSession
+from portal.services import approvals
 from portal.settings import PROJECT_ROOT, Settings
 from portal.web import formatting
 from portal.web.auth import AuthController
+from portal.web.approvals import QueueController
 from portal.web.catalog import CatalogController
+from portal.web.customers import CustomersController
 from portal.web.ordering import CartController, CheckoutController, OrdersController
 from portal.web.guards import HOME_BY_ROLE
 from portal.web.home import HomeController
@@ -86,8 +89,10 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
             order_status=formatting.order_status,
             flag_text=formatting.flag_text,
             waiting_for=formatting.waiting_for,
+            event_text=formatting.event_text,
         )
         environment.globals["query"] = query_string
+        environment.globals["month_bars"] = formatting.month_bars
         environment.globals["home_by_role"] = {role.value: path for role, path in HOME_BY_ROLE.items()}
 
     return TemplateConfig(directory=PROJECT_ROOT / "templates", engine=JinjaTemplateEngine, engine_callback=configure)
@@ -113,6 +118,10 @@ def session_auth(db: SQLAlchemyAsyncConfig, settings: Settings) -> SessionAuth[U
         )
         if user is not None:
             i18n.use_locale(user.locale, user.timezone)
+            if user.role in (Role.ACCOUNT_MANAGER, Role.ADMIN):
+                connection.state.queue_count = await approvals.pending_count(
+                    db_session, user, clock.today(settings.seller_zone)
+                )
         return user
 
     return SessionAuth[User, PortalSessionBackend](
@@ -169,6 +178,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CartController,
             CheckoutController,
             OrdersController,
+            QueueController,
+            CustomersController,
             create_static_files_router(path="/static", directories=[PROJECT_ROOT / "static"], name="static"),
         ],
         plugins=[SQLAlchemyPlugin(config=db), HTMXPlugin(), FlashPlugin(config=FlashConfig(template_config=templates))],

@@ -15,6 +15,7 @@ from portal.models import (
     Address,
     Order,
     OrderEvent,
+    OrderFlag,
     OrderLine,
     OrderSource,
     OrderStatus,
@@ -293,6 +294,7 @@ ORDER_HISTORY = {
     "Northwind Trading": (6, 1, 1),
     "Baltic Foods": (4, 0, 1),
     "Vistula Hotels": (3, 1, 0),
+    "Carpathia Catering": (2, 0, 1),  # submitted before the account was put on hold
     "Mazovia Office Supplies": (2, 0, 1),
     "Pomerania Retail": (2, 0, 0),
     "Silesia Build": (2, 0, 0),
@@ -376,4 +378,23 @@ async def _orders(
                 cost_total=sum((line_net(l.unit_cost, l.quantity) for l in lines), Decimal("0.00")),
                 payment_terms_days=company.payment_terms_days, submitted_at=submitted, lines=lines, events=events,
             ))
+    await session.flush()
+    await _flag_pending(session, today)
+
+
+async def _flag_pending(session: AsyncSession, today: date) -> None:
+    """The blocking flags the waiting demo orders would have been given at checkout."""
+    from portal.services.credit import credit_pictures
+    from portal.services.flags import credit_flags
+
+    pictures = {p.company.id: p for p in await credit_pictures(session, today=today, grace_days=7)}
+    pending = await session.scalars(select(Order).where(Order.status == OrderStatus.PENDING_APPROVAL))
+    for order in pending:
+        picture = pictures[order.company_id]
+        without_this = picture.available_credit + order.gross_total
+        for flag in credit_flags(picture, order.gross_total):
+            if flag.kind.value == "exceeds_credit" and order.gross_total <= without_this:
+                continue
+            session.add(OrderFlag(order_id=order.id, company_id=order.company_id, kind=flag.kind,
+                                  blocking=flag.blocking, data=flag.data))
     await session.flush()

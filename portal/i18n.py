@@ -109,6 +109,11 @@ def format_date(value: date | None) -> str:
     return dates.format_date(value, format="medium", locale=current_locale.get())
 
 
+def format_date_short(value: date) -> str:
+    """A month for a chart axis: "Nov"."""
+    return dates.format_date(value, format="MMM", locale=current_locale.get())
+
+
 def format_datetime(value: datetime | None) -> str:
     """A UTC moment shown in the reader's own time zone."""
     if value is None:

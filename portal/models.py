@@ -339,6 +339,7 @@ class Order(Base):
     submitted_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
 
     buyer: Mapped[User | None] = relationship()
+    company: Mapped[Company] = relationship()
     lines: Mapped[list[OrderLine]] = relationship(order_by="OrderLine.id", cascade="all, delete-orphan")
     flags: Mapped[list[OrderFlag]] = relationship(order_by="OrderFlag.id", cascade="all, delete-orphan")
     events: Mapped[list[OrderEvent]] = relationship(order_by="OrderEvent.id", cascade="all, delete-orphan")
@@ -419,8 +420,12 @@ class OrderEvent(Base):
     from_status: Mapped[OrderStatus | None] = mapped_column(_enum(OrderStatus, "order_status"))
     to_status: Mapped[OrderStatus] = mapped_column(_enum(OrderStatus, "order_status"))
     reason: Mapped[str] = mapped_column(Text, default="")
+    on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    """The account manager a deputy decided for, while covering their absence."""
 
-    actor: Mapped[User | None] = relationship()
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+    on_behalf_of: Mapped[User | None] = relationship(foreign_keys=[on_behalf_of_id])
+    order: Mapped[Order] = relationship(viewonly=True)
 
 
 class OrderNumberSequence(Base):
@@ -430,3 +435,40 @@ class OrderNumberSequence(Base):
 
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Deputy(Base):
+    """Out-of-office cover: from `starts_on` to `ends_on` (inclusive) the deputy sees and
+    decides the queue of the manager's companies."""
+
+    __tablename__ = "deputies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    manager_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    deputy_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    manager: Mapped[User] = relationship(foreign_keys=[manager_id])
+    deputy: Mapped[User] = relationship(foreign_keys=[deputy_id])
+
+    __table_args__ = (
+        CheckConstraint("starts_on <= ends_on", name="range_order"),
+        CheckConstraint("manager_id <> deputy_id", name="not_self"),
+    )
+
+
+class CustomerNote(Base):
+    """What staff learned about a customer (calls, agreements), kept with the customer."""
+
+    __tablename__ = "customer_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    author: Mapped[User] = relationship()

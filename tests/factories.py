@@ -150,3 +150,36 @@ async def add_contract_price(
     session.add(ContractPrice(company_id=company.id, product_id=product.id, unit_price=Decimal(price),
                               min_quantity=min_quantity, valid_from=valid_from, valid_to=valid_to))
     await session.flush()
+
+
+async def make_order(
+    session: AsyncSession, company: Company, *, gross: str, status: Any = None, buyer: Any = None,
+    flags: list[Any] | None = None, submitted_at: Any = None, product: Product | None = None, quantity: int = 1,
+) -> Any:
+    """An order as checkout makes it, with one line of `gross` at 0 % VAT (so net = gross)."""
+    from datetime import UTC, datetime
+
+    from portal.models import Order, OrderEvent, OrderFlag, OrderLine, OrderStatus
+
+    status = status or OrderStatus.PENDING_APPROVAL
+    product = product or await make_product(session)
+    amount = Decimal(gross)
+    when = submitted_at or datetime.now(UTC)
+    order = Order(
+        company_id=company.id, number=f"ORD-T-{next(_numbers):06d}", status=status, buyer_id=buyer.id if buyer else None,
+        idempotency_key=f"key-{next(_numbers)}", requested_delivery_date=date(2026, 12, 1), delivery_address="HQ",
+        currency=company.currency, net_total=amount, vat_total=Decimal("0.00"), gross_total=amount,
+        cost_total=(amount * Decimal("0.7")).quantize(Decimal("0.01")), payment_terms_days=company.payment_terms_days,
+        submitted_at=when,
+        lines=[OrderLine(company_id=company.id, product_id=product.id, sku=product.sku, name=product.name,
+                         unit=product.unit, quantity=quantity, unit_price=(amount / quantity).quantize(Decimal("0.0001")),
+                         price_source="list_less_discount", unit_cost=(amount * Decimal("0.7") / quantity).quantize(Decimal("0.0001")),
+                         vat_rate=Decimal("0.00"), line_net=amount)],
+        flags=[OrderFlag(company_id=company.id, kind=kind, blocking=kind.blocking, data=data or {})
+               for kind, data in (flags or [])],
+        events=[OrderEvent(company_id=company.id, at=when, actor_id=buyer.id if buyer else None, from_status=None,
+                           to_status=OrderStatus.PENDING_APPROVAL)],
+    )
+    session.add(order)
+    await session.flush()
+    return order

@@ -1,12 +1,24 @@
-"""Which customer companies a user may look at: a buyer only their own, an
-account manager those assigned to them, an admin all."""
+"""Customers as staff see them: which companies a user may look at, each customer's
+profile, timeline, notes and reorder rhythm, and who manages it."""
 
 from __future__ import annotations
 
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload, selectinload
 
-from portal.models import Company, Role, User
+from portal import clock
+from portal.i18n import gettext
+from portal.models import Company, CustomerNote, Order, OrderEvent, Role, User
+from portal.services.credit import CreditPicture, credit_picture
+from portal.services.flags import COUNTED
 
 
 def can_view_as_customer(user: User) -> bool:
@@ -34,3 +46,191 @@ async def viewable_company(session: AsyncSession, user: User, company_id: int | 
 
 async def viewable_companies(session: AsyncSession, user: User) -> list[Company]:
     return list(await session.scalars(_viewable(user)))
+
+
+NOTE_MAX = 5000
+LATE_FACTOR = 1.5
+"""A customer is later than usual when the days since its last order exceed this many median gaps."""
+
+
+class NoteRefused(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    month: date
+    orders: int
+    revenue: Decimal
+    margin: Decimal
+
+
+@dataclass(frozen=True)
+class Rhythm:
+    """How a customer buys: the last 12 months, and whether it is later than usual now."""
+
+    months: list[MonthFigures]
+    median_gap_days: float | None
+    days_since_last: int | None
+
+    @property
+    def late(self) -> bool:
+        return (
+            self.median_gap_days is not None
+            and self.days_since_last is not None
+            and self.days_since_last > LATE_FACTOR * self.median_gap_days
+        )
+
+    @property
+    def revenue(self) -> Decimal:
+        return sum((m.revenue for m in self.months), Decimal("0.00"))
+
+    @property
+    def margin(self) -> Decimal:
+        return sum((m.margin for m in self.months), Decimal("0.00"))
+
+
+def _months_back(today: date, count: int) -> list[date]:
+    first = today.replace(day=1)
+    months = []
+    for _ in range(count):
+        months.append(first)
+        first = (first - timedelta(days=1)).replace(day=1)
+    return months[::-1]
+
+
+async def rhythms(session: AsyncSession, company_ids: list[int], today: date, zone: ZoneInfo) -> dict[int, Rhythm]:
+    """Reorder rhythm and value of many customers in one query."""
+    since = datetime.combine(_months_back(today, 12)[0], time(), zone)
+    rows = await session.execute(
+        select(Order.company_id, Order.submitted_at, Order.net_total, Order.cost_total)
+        .where(Order.company_id.in_(company_ids), Order.status.in_(COUNTED), Order.submitted_at >= since)
+        .order_by(Order.company_id, Order.submitted_at)
+    )
+    by_company: dict[int, list[tuple[date, Decimal, Decimal]]] = defaultdict(list)
+    for company_id, submitted_at, net, cost in rows:
+        by_company[company_id].append((submitted_at.astimezone(zone).date(), net, cost))
+    months = _months_back(today, 12)
+    result = {}
+    for company_id in company_ids:
+        orders = by_company.get(company_id, [])
+        figures = []
+        for month in months:
+            inside = [(net, cost) for day, net, cost in orders if day.replace(day=1) == month]
+            figures.append(MonthFigures(month, len(inside), sum((n for n, _ in inside), Decimal("0.00")),
+                                        sum((n - c for n, c in inside), Decimal("0.00"))))
+        days = sorted({day for day, _, _ in orders})
+        gaps = [(later - earlier).days for earlier, later in zip(days, days[1:])]
+        result[company_id] = Rhythm(
+            months=figures,
+            median_gap_days=float(statistics.median(gaps)) if gaps else None,
+            days_since_last=(today - days[-1]).days if days else None,
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: str
+    """"order" (a move of an order), "note"."""
+    subject: object
+
+
+@dataclass(frozen=True)
+class CustomerProfile:
+    company: Company
+    picture: CreditPicture
+    buyers: list[User]
+    rhythm: Rhythm
+    timeline: list[TimelineEntry]
+    page: int
+    has_more: bool
+    managers: list[User]
+
+
+TIMELINE_PAGE = 20
+
+
+async def customer_profile(
+    session: AsyncSession, company_id: int, *, page: int, today: date, grace_days: int, zone: ZoneInfo
+) -> CustomerProfile | None:
+    """The organisation's memory of one customer: profile, rhythm, and everything that happened, newest first."""
+    if await session.get(Company, company_id) is None:
+        return None
+    picture = await credit_picture(session, company_id, today=today, grace_days=grace_days)
+    company = await session.scalar(
+        select(Company).options(selectinload(Company.addresses)).where(Company.id == company_id)
+    )
+    assert company is not None
+    buyers = list(await session.scalars(select(User).where(User.company_id == company_id).order_by(User.full_name)))
+    depth = page * TIMELINE_PAGE + 1
+    events = await session.scalars(
+        select(OrderEvent).options(joinedload(OrderEvent.actor), joinedload(OrderEvent.on_behalf_of),
+                                   joinedload(OrderEvent.order))
+        .where(OrderEvent.company_id == company_id).order_by(OrderEvent.at.desc(), OrderEvent.id.desc()).limit(depth)
+    )
+    notes = await session.scalars(
+        select(CustomerNote).options(joinedload(CustomerNote.author))
+        .where(CustomerNote.company_id == company_id).order_by(CustomerNote.created_at.desc()).limit(depth)
+    )
+    entries = sorted(
+        [TimelineEntry(e.at, "order", e) for e in events] + [TimelineEntry(n.created_at, "note", n) for n in notes],
+        key=lambda entry: entry.at, reverse=True,
+    )
+    start = (page - 1) * TIMELINE_PAGE
+    managers = list(await session.scalars(
+        select(User).where(User.role == Role.ACCOUNT_MANAGER, User.is_active).order_by(User.full_name)
+    ))
+    return CustomerProfile(
+        company=company, picture=picture, buyers=buyers,
+        rhythm=(await rhythms(session, [company_id], today, zone))[company_id],
+        timeline=entries[start:start + TIMELINE_PAGE], page=page, has_more=len(entries) > start + TIMELINE_PAGE,
+        managers=managers,
+    )
+
+
+def _note_body(body: str) -> str:
+    body = body.strip()
+    if not body:
+        raise NoteRefused(gettext("Write something first."))
+    if len(body) > NOTE_MAX:
+        raise NoteRefused(gettext("A note holds at most %(max)d characters.") % {"max": NOTE_MAX})
+    return body
+
+
+async def add_note(session: AsyncSession, author: User, company_id: int, body: str) -> CustomerNote:
+    if await session.get(Company, company_id) is None:
+        raise LookupError(company_id)
+    note = CustomerNote(company_id=company_id, author_id=author.id, body=_note_body(body))
+    session.add(note)
+    await session.flush()
+    return note
+
+
+async def edit_note(session: AsyncSession, author: User, company_id: int, note_id: int, body: str) -> CustomerNote:
+    """Only the author edits a note."""
+    note = await session.get(CustomerNote, note_id)
+    if note is None or note.company_id != company_id:
+        raise LookupError(note_id)
+    if note.author_id != author.id:
+        raise NoteRefused(gettext("Only the author can change a note."))
+    note.body = _note_body(body)
+    note.updated_at = clock.now()
+    await session.flush()
+    return note
+
+
+async def reassign(session: AsyncSession, company_id: int, manager_id: int | None) -> Company:
+    """An admin gives the customer to another account manager."""
+    company = await session.get(Company, company_id)
+    if company is None:
+        raise LookupError(company_id)
+    manager = await session.get(User, manager_id) if manager_id else None
+    if manager is None or manager.role is not Role.ACCOUNT_MANAGER or not manager.is_active:
+        raise NoteRefused(gettext("Choose an active account manager."))
+    company.account_manager_id = manager.id
+    await session.flush()
+    return company

@@ -158,6 +158,17 @@ async def company_addresses(session: AsyncSession, company_id: int) -> list[Addr
     return list(await session.scalars(select(Address).where(Address.company_id == company_id).order_by(Address.id)))
 
 
+async def refusal(session: AsyncSession, order: Order) -> MoveRefused:
+    """Why a move cannot be made: the order was moved already, by whom and when."""
+    last = await session.scalar(
+        select(OrderEvent).options(joinedload(OrderEvent.actor))
+        .where(OrderEvent.order_id == order.id).order_by(OrderEvent.id.desc()).limit(1)
+    )
+    refused = MoveRefused(gettext("This order is no longer waiting for approval."), order, last)
+    refused.message = refusal_text(refused)
+    return refused
+
+
 def refusal_text(refused: MoveRefused) -> str:
     """"Already approved by Anna Kowalska at 27 Nov 2026, 10:14": what happened instead."""
     event = refused.last_event
@@ -274,7 +285,7 @@ def _price_note(source: PriceSource, price_list_name: str | None, min_quantity: 
 
 async def move_order(
     session: AsyncSession, order_id: int, to_status: OrderStatus, actor: User | None, reason: str = "",
-    *, expected_from: OrderStatus | None = None,
+    *, expected_from: OrderStatus | None = None, on_behalf_of_id: int | None = None,
 ) -> Order:
     """Moves an order along the allowed path, recording who, when and why. The row is
     locked first; an order that someone else already moved is left as it is."""
@@ -284,13 +295,9 @@ async def move_order(
     assert order is not None
     allowed = MOVES.get(order.status, frozenset())
     if to_status not in allowed or (expected_from is not None and order.status is not expected_from):
-        last = await session.scalar(
-            select(OrderEvent).options(joinedload(OrderEvent.actor))
-            .where(OrderEvent.order_id == order.id).order_by(OrderEvent.id.desc()).limit(1)
-        )
-        raise MoveRefused(gettext("This order is no longer waiting for approval."), order, last)
+        raise await refusal(session, order)
     event = OrderEvent(order_id=order.id, company_id=order.company_id, at=clock.now(), actor_id=actor.id if actor else None,
-                       from_status=order.status, to_status=to_status, reason=reason)
+                       from_status=order.status, to_status=to_status, reason=reason, on_behalf_of_id=on_behalf_of_id)
     order.status = to_status
     session.add(event)
     await session.flush()
@@ -311,7 +318,8 @@ async def company_order(session: AsyncSession, company_id: int, order_id: int) -
         select(Order)
         .options(
             selectinload(Order.lines), selectinload(Order.flags),
-            selectinload(Order.events).joinedload(OrderEvent.actor), joinedload(Order.buyer),
+            selectinload(Order.events).joinedload(OrderEvent.actor),
+            selectinload(Order.events).joinedload(OrderEvent.on_behalf_of), joinedload(Order.buyer),
         )
         .where(Order.id == order_id, Order.company_id == company_id)
     )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
-from portal.i18n import format_date, format_decimal, format_money, format_price_number, gettext
-from portal.models import FlagKind, Order, OrderFlag, OrderStatus
+from portal.i18n import format_date, format_date_short, format_decimal, format_money, format_price_number, gettext
+from portal.models import FlagKind, Order, OrderEvent, OrderFlag, OrderStatus
 from portal.services.catalog import Availability
+from portal.services.customers import MonthFigures
 from portal.services.pricing import Price, PriceSource
 
 
@@ -104,3 +106,38 @@ def waiting_for(order: Order) -> str:
     if FlagKind.EXCEEDS_CREDIT in kinds:
         return gettext("Waiting for credit: your account manager can approve it once credit is available.")
     return gettext("Waiting for your account manager.")
+
+
+def event_text(event: OrderEvent) -> str:
+    """One line of an order's timeline: what happened, who did it, for whom."""
+    if event.from_status is None:
+        what = gettext("Submitted")
+    else:
+        what = order_status(event.to_status)
+    who = event.actor.full_name if event.actor else gettext("the system")
+    if event.on_behalf_of is not None:
+        who = gettext("%(deputy)s for %(manager)s") % {"deputy": who, "manager": event.on_behalf_of.full_name}
+    return f"{what} · {who}"
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: int
+    y: int
+    height: int
+    margin_y: int
+    margin_height: int
+    label: str
+    month: MonthFigures
+
+
+def month_bars(months: list[MonthFigures], *, height: int = 120, width: int = 28, gap: int = 8) -> list[Bar]:
+    """Bar geometry for the revenue chart: revenue bars with the margin inside them."""
+    top = max((m.revenue for m in months), default=Decimal("0")) or Decimal("1")
+    bars = []
+    for index, month in enumerate(months):
+        bar = int(month.revenue * height / top)
+        inner = int(max(month.margin, Decimal("0")) * height / top)
+        bars.append(Bar(x=index * (width + gap), y=height - bar, height=bar, margin_y=height - inner,
+                        margin_height=inner, label=format_date_short(month.month), month=month))
+    return bars

@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.services import credit, directory
+from portal.services import credit, customers, directory
 from portal.web.context import PortalRequest, seller_today, settings_of
 from portal.web.guards import HOME_BY_ROLE, account_managers, admins_only, buyers_only, finance_staff
 
@@ -40,13 +40,17 @@ class HomeController(Controller):
 
     @get("/manager", guards=[account_managers], name="manager_home")
     async def manager_home(self, request: PortalRequest, db_session: NamedDependency[AsyncSession]) -> Template:
+        settings = settings_of(request)
         pictures = await credit.credit_pictures(
             db_session,
             today=seller_today(request),
-            grace_days=settings_of(request).past_due_grace_days,
+            grace_days=settings.past_due_grace_days,
             account_manager_id=request.user.id,
         )
-        return Template("home/manager.html", context={"pictures": pictures})
+        rhythms = await customers.rhythms(
+            db_session, [p.company.id for p in pictures], seller_today(request), settings.seller_zone
+        )
+        return Template("home/manager.html", context={"pictures": pictures, "rhythms": rhythms})
 
     @get("/finance", guards=[finance_staff], name="finance_home")
     async def finance_home(

@@ -238,7 +238,7 @@ class OrdersController(Controller):
         except LookupError:
             raise NotFoundException() from None
         except ordering.MoveRefused as refused:
-            flash(request, ordering.refusal_text(refused), "error")
+            flash(request, refused.message, "error")
             return Redirect(f"/orders/{order_id}", status_code=303)
         await db_session.commit()
         flash(request, gettext("Order %(number)s cancelled.") % {"number": order.number}, "success")

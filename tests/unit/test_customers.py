@@ -1,0 +1,85 @@
+"""The customer's memory: reorder rhythm, notes that stay with the customer, reassignment."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.models import OrderStatus, Role
+from portal.services import customers
+from tests.factories import make_company, make_order, make_user
+
+TODAY = date(2026, 11, 27)
+ZONE = ZoneInfo("Europe/Warsaw")
+
+
+def at(days_ago: int) -> datetime:
+    return datetime.combine(TODAY - timedelta(days=days_ago), datetime.min.time(), UTC).replace(hour=10)
+
+
+async def test_rhythm_counts_months_and_flags_a_customer_later_than_usual(session: AsyncSession) -> None:
+    company = await make_company(session)
+    for days_ago in (100, 80, 60, 40):  # every 20 days, the last 40 days ago
+        await make_order(session, company, gross="100.00", status=OrderStatus.INVOICED, submitted_at=at(days_ago))
+    await make_order(session, company, gross="999.00", status=OrderStatus.REJECTED, submitted_at=at(5))
+
+    rhythm = (await customers.rhythms(session, [company.id], TODAY, ZONE))[company.id]
+
+    assert (rhythm.median_gap_days, rhythm.days_since_last, rhythm.late) == (20.0, 40, True)
+    assert len(rhythm.months) == 12 and rhythm.months[-1].month == date(2026, 11, 1)
+    assert sum(m.orders for m in rhythm.months) == 4
+    assert rhythm.revenue == Decimal("400.00") and rhythm.margin == Decimal("120.00")
+
+
+async def test_a_regular_customer_is_not_late(session: AsyncSession) -> None:
+    company = await make_company(session)
+    for days_ago in (60, 40, 20, 5):
+        await make_order(session, company, gross="10.00", status=OrderStatus.APPROVED, submitted_at=at(days_ago))
+    rhythm = (await customers.rhythms(session, [company.id], TODAY, ZONE))[company.id]
+    assert (rhythm.days_since_last, rhythm.late) == (5, False)
+
+
+async def test_a_customer_without_orders_has_no_rhythm(session: AsyncSession) -> None:
+    company = await make_company(session)
+    rhythm = (await customers.rhythms(session, [company.id], TODAY, ZONE))[company.id]
+    assert (rhythm.median_gap_days, rhythm.days_since_last, rhythm.late) == (None, None, False)
+
+
+async def test_notes_are_edited_by_their_author_only(session: AsyncSession) -> None:
+    company = await make_company(session)
+    author = await make_user(session, Role.ACCOUNT_MANAGER)
+    colleague = await make_user(session, Role.FINANCE)
+    note = await customers.add_note(session, author, company.id, "  Promised payment by Friday. ")
+    assert note.body == "Promised payment by Friday."
+    with pytest.raises(customers.NoteRefused, match="Only the author"):
+        await customers.edit_note(session, colleague, company.id, note.id, "changed")
+    with pytest.raises(customers.NoteRefused, match="Write something"):
+        await customers.add_note(session, author, company.id, "   ")
+    edited = await customers.edit_note(session, author, company.id, note.id, "Paid on Friday.")
+    assert edited.body == "Paid on Friday."
+    with pytest.raises(LookupError):
+        await customers.edit_note(session, author, company.id + 1, note.id, "elsewhere")
+
+
+async def test_profile_timeline_mixes_order_moves_and_notes_newest_first(session: AsyncSession) -> None:
+    company = await make_company(session)
+    manager = await make_user(session, Role.ACCOUNT_MANAGER)
+    await make_order(session, company, gross="10.00", submitted_at=at(3))
+    await customers.add_note(session, manager, company.id, "Called about the delivery.")
+    profile = await customers.customer_profile(session, company.id, page=1, today=TODAY, grace_days=7, zone=ZONE)
+    assert profile is not None
+    assert [entry.kind for entry in profile.timeline] == ["note", "order"]
+    assert await customers.customer_profile(session, 987654, page=1, today=TODAY, grace_days=7, zone=ZONE) is None
+
+
+async def test_reassigning_needs_an_active_account_manager(session: AsyncSession) -> None:
+    company = await make_company(session)
+    finance = await make_user(session, Role.FINANCE)
+    manager = await make_user(session, Role.ACCOUNT_MANAGER)
+    with pytest.raises(customers.NoteRefused):
+        await customers.reassign(session, company.id, finance.id)
+    assert (await customers.reassign(session, company.id, manager.id)).account_manager_id == manager.id
