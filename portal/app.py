@@ -37,6 +37,7 @@ from portal.web.auth import AuthController
 from portal.web.approvals import QueueController
 from portal.web.catalog import CatalogController
 from portal.web.customers import CustomersController
+from portal.web.lists import ListsController
 from portal.web.ordering import CartController, CheckoutController, OrdersController
 from portal.web.guards import HOME_BY_ROLE
 from portal.web.home import HomeController
@@ -180,6 +181,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             OrdersController,
             QueueController,
             CustomersController,
+            ListsController,
             create_static_files_router(path="/static", directories=[PROJECT_ROOT / "static"], name="static"),
         ],
         plugins=[SQLAlchemyPlugin(config=db), HTMXPlugin(), FlashPlugin(config=FlashConfig(template_config=templates))],

@@ -472,3 +472,46 @@ class CustomerNote(Base):
     updated_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     author: Mapped[User] = relationship()
+
+
+class ShoppingList(Base):
+    """A list of a company's usual purchases, shared by all its buyers; not a cart, it survives checkout."""
+
+    __tablename__ = "shopping_lists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
+    lines: Mapped[list[ShoppingListLine]] = relationship(
+        order_by="ShoppingListLine.id", cascade="all, delete-orphan", back_populates="shopping_list"
+    )
+
+
+class ShoppingListLine(Base):
+    __tablename__ = "shopping_list_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("shopping_lists.id", ondelete="CASCADE"))
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    price_when_added: Mapped[Decimal | None] = mapped_column(UnitPrice)
+    """The company's unit price when the line was added, to show what changed since."""
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    shopping_list: Mapped[ShoppingList] = relationship(back_populates="lines")
+    product: Mapped[Product] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("list_id", "product_id"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+    )

@@ -19,7 +19,7 @@ from portal.models import FlagKind, Role
 from portal.services import approvals
 from portal.services.approvals import QueueFilter
 from portal.services.ordering import MoveRefused
-from portal.web.context import PortalRequest, is_partial, query_params, seller_today, settings_of
+from portal.web.context import PortalRequest, discard_changes, is_partial, query_params, seller_today, settings_of
 from portal.web.guards import allow
 
 deciders = [allow(Role.ACCOUNT_MANAGER, Role.ADMIN)]
@@ -78,7 +78,7 @@ class QueueController(Controller):
         except approvals.NotAllowed as refused:
             raise PermissionDeniedException(refused.message) from None
         except (approvals.DecisionRefused, MoveRefused) as refused:
-            await db_session.rollback()
+            await discard_changes(request, db_session)
             return await _review_page(request, db_session, order_id, error=refused.message, note=note, status_code=409)
         await db_session.commit()
         if is_partial(request):
@@ -100,7 +100,7 @@ class QueueController(Controller):
         except approvals.NotAllowed as refused:
             raise PermissionDeniedException(refused.message) from None
         except (approvals.DecisionRefused, MoveRefused) as refused:
-            await db_session.rollback()
+            await discard_changes(request, db_session)
             return await _review_page(request, db_session, order_id, error=refused.message, reason=reason,
                                       status_code=409 if isinstance(refused, MoveRefused) else 400)
         await db_session.commit()

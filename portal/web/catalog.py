@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.i18n import gettext
 from portal.models import Company, Role
-from portal.services import catalog, customers
+from portal.services import catalog, customers, lists
 from portal.services.catalog import CatalogQuery
 from portal.web import formatting
 from portal.web.context import PortalRequest, is_partial, query_params, seller_today
@@ -76,9 +76,11 @@ class CatalogController(Controller):
         detail = customer and await catalog.product_detail(db_session, customer, product_id, seller_today(request))
         if not detail:
             raise NotFoundException()
+        company_lists = await lists.company_lists(db_session, customer.id) if request.user.role is Role.BUYER else []
         return Template(
             "catalog/product.html",
-            context={"detail": detail, "company": customer, "view": _view_params(request, customer)},
+            context={"detail": detail, "company": customer, "view": _view_params(request, customer),
+                     "lists": company_lists},
         )
 
     @get("/price-list.csv", name="price_list_csv")

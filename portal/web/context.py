@@ -7,6 +7,7 @@ from typing import Any, TypeAlias
 
 from litestar import Request
 from litestar.datastructures import State
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal import clock
 from portal.models import User
@@ -32,3 +33,11 @@ def is_partial(request: PortalRequest) -> bool:
     """An htmx request that swaps a fragment; a history restore needs the whole page."""
     headers = request.headers
     return headers.get("hx-request") == "true" and headers.get("hx-history-restore-request") != "true"
+
+
+async def discard_changes(request: PortalRequest, db_session: AsyncSession) -> None:
+    """Roll back a refused change, so nothing half-made is saved; the signed-in user is
+    read again for the page that explains the refusal."""
+    await db_session.rollback()
+    await db_session.refresh(request.user)
+    await db_session.refresh(request.user, ["company"])

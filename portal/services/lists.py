@@ -1,0 +1,362 @@
+"""Shopping lists: the company's memory of what it buys, shared by its buyers.
+Lines are changed one at a time, so two buyers editing at once never lose each
+other's lines; the later change of the same line wins. "Your usual items" is a
+list the order history writes by itself."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload, selectinload
+
+from portal import clock
+from portal.i18n import gettext
+from portal.models import (
+    Cart,
+    CartLine,
+    Company,
+    Order,
+    OrderLine,
+    Product,
+    ShoppingList,
+    ShoppingListLine,
+    User,
+)
+from portal.services.cart import buyer_cart, new_checkout_key, quantity_problem
+from portal.services.flags import COUNTED
+from portal.services.ordering import company_order
+from portal.services.pricing import CompanyPrices, Price, line_net, load_company_prices
+
+NAME_MAX = 100
+NOTE_MAX = 200
+USUAL_MONTHS = 6
+USUAL_MIN_MONTHS = 3
+
+
+class ListError(Exception):
+    def __init__(self, message: str, field: str = "", line_id: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.line_id = line_id
+
+
+class ListGone(ListError):
+    """The list was deleted, perhaps by another buyer while this one was looking at it."""
+
+    def __init__(self) -> None:
+        super().__init__(gettext("This list no longer exists: another buyer of your company may have deleted it."))
+
+
+def _name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise ListError(gettext("Give the list a name."), "name")
+    if len(name) > NAME_MAX:
+        raise ListError(gettext("At most %(max)d characters.") % {"max": NAME_MAX}, "name")
+    return name
+
+
+async def company_lists(session: AsyncSession, company_id: int) -> list[tuple[ShoppingList, int]]:
+    """The company's lists with their number of lines, by name."""
+    counts = (
+        select(ShoppingListLine.list_id, func.count().label("lines")).group_by(ShoppingListLine.list_id).subquery()
+    )
+    rows = await session.execute(
+        select(ShoppingList, func.coalesce(counts.c.lines, 0))
+        .outerjoin(counts, counts.c.list_id == ShoppingList.id)
+        .options(joinedload(ShoppingList.updated_by))
+        .where(ShoppingList.company_id == company_id)
+        .order_by(ShoppingList.name, ShoppingList.id)
+    )
+    return [(shopping_list, int(lines)) for shopping_list, lines in rows.all()]
+
+
+async def _list(session: AsyncSession, company_id: int, list_id: int, *, lines: bool = True) -> ShoppingList:
+    query = select(ShoppingList).where(ShoppingList.id == list_id, ShoppingList.company_id == company_id)
+    if lines:
+        query = query.options(selectinload(ShoppingList.lines).joinedload(ShoppingListLine.product),
+                              joinedload(ShoppingList.created_by), joinedload(ShoppingList.updated_by))
+    shopping_list = await session.scalar(query)
+    if shopping_list is None:
+        raise ListGone()
+    return shopping_list
+
+
+def _touch(shopping_list: ShoppingList, user: User) -> None:
+    shopping_list.updated_by_id = user.id
+    shopping_list.updated_at = clock.now()
+
+
+async def create_list(
+    session: AsyncSession, user: User, name: str, description: str = "", lines: dict[int, int] | None = None,
+    *, today: date,
+) -> ShoppingList:
+    """A new list, empty or with (product id → quantity) lines priced as of today."""
+    company = user.company
+    assert company is not None
+    shopping_list = ShoppingList(company_id=company.id, name=_name(name), description=description.strip()[:2000],
+                                 created_by_id=user.id, updated_by_id=user.id, lines=[])
+    if lines:
+        products = {p.id: p for p in await session.scalars(select(Product).where(Product.id.in_(list(lines))))}
+        prices = await load_company_prices(session, company, today, list(products))
+        for product_id, quantity in lines.items():
+            product = products[product_id]
+            shopping_list.lines.append(ShoppingListLine(
+                company_id=company.id, product_id=product_id, quantity=quantity, product=product,
+                price_when_added=prices.price(product, quantity).unit_price,
+            ))
+    session.add(shopping_list)
+    await session.flush()
+    return shopping_list
+
+
+async def list_from_cart(session: AsyncSession, user: User, name: str, *, today: date) -> ShoppingList:
+    cart = await buyer_cart(session, user)
+    if not cart.lines:
+        raise ListError(gettext("Your cart is empty."), "name")
+    return await create_list(session, user, name, lines={l.product_id: l.quantity for l in cart.lines}, today=today)
+
+
+async def list_from_order(session: AsyncSession, user: User, order_id: int, name: str, *, today: date) -> ShoppingList:
+    order = await company_order(session, user.company_id or 0, order_id)
+    if order is None:
+        raise LookupError(order_id)
+    lines: dict[int, int] = {}
+    for line in order.lines:
+        lines[line.product_id] = lines.get(line.product_id, 0) + line.quantity
+    return await create_list(session, user, name or gettext("From order %(number)s") % {"number": order.number},
+                             lines=lines, today=today)
+
+
+async def rename_list(session: AsyncSession, user: User, list_id: int, name: str, description: str) -> ShoppingList:
+    shopping_list = await _list(session, user.company_id or 0, list_id, lines=False)
+    shopping_list.name = _name(name)
+    shopping_list.description = description.strip()[:2000]
+    _touch(shopping_list, user)
+    await session.flush()
+    return shopping_list
+
+
+async def duplicate_list(session: AsyncSession, user: User, list_id: int) -> ShoppingList:
+    original = await _list(session, user.company_id or 0, list_id)
+    copy = ShoppingList(
+        company_id=original.company_id, name=_name(gettext("Copy of %(name)s") % {"name": original.name})[:NAME_MAX],
+        description=original.description, created_by_id=user.id, updated_by_id=user.id,
+        lines=[ShoppingListLine(company_id=line.company_id, product_id=line.product_id, quantity=line.quantity,
+                                note=line.note, price_when_added=line.price_when_added) for line in original.lines],
+    )
+    session.add(copy)
+    await session.flush()
+    return copy
+
+
+async def delete_list(session: AsyncSession, user: User, list_id: int) -> str:
+    shopping_list = await _list(session, user.company_id or 0, list_id, lines=False)
+    name = shopping_list.name
+    await session.delete(shopping_list)
+    await session.flush()
+    return name
+
+
+async def add_product(
+    session: AsyncSession, user: User, list_id: int, product_id: int, quantity: int, *, today: date
+) -> ShoppingListLine:
+    """Adds to the product's line of the list (or starts one), in whole packs."""
+    shopping_list = await _list(session, user.company_id or 0, list_id)
+    product = await session.get(Product, product_id)
+    if product is None or not product.is_active:
+        raise ListError(gettext("This product is not sold any more."), "product")
+    line = next((line for line in shopping_list.lines if line.product_id == product_id), None)
+    total = quantity + (line.quantity if line else 0)
+    if problem := quantity_problem(product, quantity) or quantity_problem(product, total):
+        raise ListError(problem, "quantity")
+    if line is None:
+        prices = await load_company_prices(session, user.company, today, [product_id])  # type: ignore[arg-type]
+        line = ShoppingListLine(company_id=shopping_list.company_id, product_id=product_id, quantity=quantity,
+                                product=product, price_when_added=prices.price(product, quantity).unit_price)
+        shopping_list.lines.append(line)
+    else:
+        line.quantity = total
+        line.updated_at = clock.now()
+    _touch(shopping_list, user)
+    await session.flush()
+    return line
+
+
+async def _line(session: AsyncSession, user: User, list_id: int, line_id: int) -> ShoppingListLine:
+    shopping_list = await _list(session, user.company_id or 0, list_id, lines=False)
+    line = await session.scalar(
+        select(ShoppingListLine).options(joinedload(ShoppingListLine.product))
+        .where(ShoppingListLine.id == line_id, ShoppingListLine.list_id == list_id)
+    )
+    if line is None:
+        raise ListError(gettext("This line was removed meanwhile."), "line", line_id)
+    _touch(shopping_list, user)
+    return line
+
+
+async def change_line(
+    session: AsyncSession, user: User, list_id: int, line_id: int, quantity: int | None, note: str
+) -> ShoppingListLine:
+    """One line's quantity and note; the other lines are not touched, so concurrent edits of
+    other lines all survive, and the later change of this line wins."""
+    line = await _line(session, user, list_id, line_id)
+    if quantity is None:
+        raise ListError(gettext("Enter the quantity as a whole number."), "quantity", line_id)
+    if problem := quantity_problem(line.product, quantity):
+        raise ListError(problem, "quantity", line_id)
+    if len(note.strip()) > NOTE_MAX:
+        raise ListError(gettext("At most %(max)d characters.") % {"max": NOTE_MAX}, "note", line_id)
+    line.quantity, line.note, line.updated_at = quantity, note.strip(), clock.now()
+    await session.flush()
+    return line
+
+
+async def remove_line(session: AsyncSession, user: User, list_id: int, line_id: int) -> None:
+    line = await _line(session, user, list_id, line_id)
+    await session.delete(line)
+    await session.flush()
+
+
+@dataclass(frozen=True)
+class ListItem:
+    line: ShoppingListLine
+    price: Price | None
+    """Today's price for the line's quantity; None when the product is not sold any more."""
+    net: Decimal
+
+    @property
+    def product(self) -> Product:
+        return self.line.product
+
+    @property
+    def price_changed(self) -> bool:
+        return (self.price is not None and self.line.price_when_added is not None
+                and self.price.unit_price != self.line.price_when_added)
+
+
+@dataclass(frozen=True)
+class PricedList:
+    shopping_list: ShoppingList
+    items: list[ListItem]
+    total: Decimal
+
+
+def _priced(lines: list[ShoppingListLine], prices: CompanyPrices) -> list[ListItem]:
+    items = []
+    for line in lines:
+        if line.product.is_active:
+            price = prices.price(line.product, line.quantity)
+            items.append(ListItem(line, price, line_net(price.unit_price, line.quantity)))
+        else:
+            items.append(ListItem(line, None, Decimal("0.00")))
+    return items
+
+
+async def priced_list(session: AsyncSession, company: Company, list_id: int, today: date) -> PricedList:
+    """The list at today's prices for this company, with its total."""
+    shopping_list = await _list(session, company.id, list_id)
+    prices = await load_company_prices(session, company, today, [line.product_id for line in shopping_list.lines])
+    items = _priced(shopping_list.lines, prices)
+    return PricedList(shopping_list, items, sum((item.net for item in items), Decimal("0.00")))
+
+
+@dataclass(frozen=True)
+class CartReport:
+    added: list[str]
+    skipped: list[str]
+
+
+async def _into_cart(session: AsyncSession, cart: Cart, wanted: list[tuple[Product, int]]) -> CartReport:
+    existing = {line.product_id: line for line in cart.lines}
+    added, skipped = [], []
+    for product, quantity in wanted:
+        if not product.is_active:
+            skipped.append(gettext("%(sku)s is not sold any more.") % {"sku": product.sku})
+            continue
+        if problem := quantity_problem(product, quantity):
+            skipped.append(f"{product.sku}: {problem}")
+            continue
+        if (line := existing.get(product.id)) is not None:
+            line.quantity += quantity
+        else:
+            cart.lines.append(CartLine(company_id=cart.company_id, product_id=product.id, quantity=quantity,
+                                       product=product))
+        added.append(product.sku)
+    cart.checkout_key = new_checkout_key()
+    cart.updated_at = clock.now()
+    await session.flush()
+    return CartReport(added, skipped)
+
+
+async def list_to_cart(
+    session: AsyncSession, user: User, list_id: int, line_ids: list[int] | None = None
+) -> CartReport:
+    """All lines, or the chosen ones, into the cart (priced there at today's prices). The list stays as it is."""
+    shopping_list = await _list(session, user.company_id or 0, list_id)
+    lines = [line for line in shopping_list.lines if line_ids is None or line.id in line_ids]
+    if not lines:
+        raise ListError(gettext("Choose at least one line."), "lines")
+    return await _into_cart(session, await buyer_cart(session, user), [(l.product, l.quantity) for l in lines])
+
+
+@dataclass(frozen=True)
+class UsualItem:
+    product: Product
+    quantity: int
+    months: int
+    price: Price | None = None
+
+
+async def usual_items(session: AsyncSession, company: Company, today: date, zone: ZoneInfo) -> list[UsualItem]:
+    """Products the company ordered in at least 3 of the last 6 months, with their median
+    quantity (rounded up to whole packs); worked out afresh on every view."""
+    first_month = today.replace(day=1)
+    for _ in range(USUAL_MONTHS - 1):
+        first_month = (first_month - timedelta(days=1)).replace(day=1)
+    rows = await session.execute(
+        select(OrderLine.product_id, OrderLine.quantity, Order.submitted_at)
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(Order.company_id == company.id, Order.status.in_(COUNTED),
+               Order.submitted_at >= datetime.combine(first_month, time(), zone))
+    )
+    months: dict[int, set[tuple[int, int]]] = defaultdict(set)
+    quantities: dict[int, list[int]] = defaultdict(list)
+    for product_id, quantity, submitted_at in rows:
+        local = submitted_at.astimezone(zone)
+        months[product_id].add((local.year, local.month))
+        quantities[product_id].append(quantity)
+    chosen = [pid for pid, seen in months.items() if len(seen) >= USUAL_MIN_MONTHS]
+    products = {p.id: p for p in await session.scalars(
+        select(Product).where(Product.id.in_(chosen), Product.is_active).order_by(Product.name)
+    )} if chosen else {}
+    prices = await load_company_prices(session, company, today, list(products))
+    items = []
+    for product in sorted(products.values(), key=lambda p: p.name):
+        median = statistics.median(quantities[product.id])
+        quantity = max(product.pack_size, math.ceil(median / product.pack_size) * product.pack_size)
+        items.append(UsualItem(product, quantity, len(months[product.id]), prices.price(product, quantity)))
+    return items
+
+
+async def usual_to_cart(session: AsyncSession, user: User, today: date, zone: ZoneInfo) -> CartReport:
+    items = await usual_items(session, user.company, today, zone)  # type: ignore[arg-type]
+    if not items:
+        raise ListError(gettext("There are no usual items yet."), "lines")
+    return await _into_cart(session, await buyer_cart(session, user), [(i.product, i.quantity) for i in items])
+
+
+async def save_usual(session: AsyncSession, user: User, name: str, today: date, zone: ZoneInfo) -> ShoppingList:
+    items = await usual_items(session, user.company, today, zone)  # type: ignore[arg-type]
+    if not items:
+        raise ListError(gettext("There are no usual items yet."), "name")
+    return await create_list(session, user, name, lines={i.product.id: i.quantity for i in items}, today=today)
