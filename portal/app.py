@@ -34,10 +34,12 @@ from portal.settings import PROJECT_ROOT, Settings
 from portal.web import formatting
 from portal.web.auth import AuthController
 from portal.web.catalog import CatalogController
+from portal.web.finance import CustomerCreditController, FinanceController
 from portal.web.ordering import CartController, CheckoutController, OrdersController
 from portal.web.guards import HOME_BY_ROLE
 from portal.web.home import HomeController
 from portal.web.security_headers import security_headers
+from portal.web.statement import StatementController
 from portal.web.sessions import PortalSessionBackend, PortalSessionConfig
 
 PUBLIC_PATHS = ["^/login$", "^/static/", "^/health$", "^/favicon.ico$"]
@@ -86,6 +88,7 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
             order_status=formatting.order_status,
             flag_text=formatting.flag_text,
             waiting_for=formatting.waiting_for,
+            credit_event=formatting.credit_event,
         )
         environment.globals["query"] = query_string
         environment.globals["home_by_role"] = {role.value: path for role, path in HOME_BY_ROLE.items()}
@@ -169,6 +172,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CartController,
             CheckoutController,
             OrdersController,
+            FinanceController,
+            CustomerCreditController,
+            StatementController,
             create_static_files_router(path="/static", directories=[PROJECT_ROOT / "static"], name="static"),
         ],
         plugins=[SQLAlchemyPlugin(config=db), HTMXPlugin(), FlashPlugin(config=FlashConfig(template_config=templates))],

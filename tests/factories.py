@@ -150,3 +150,23 @@ async def add_contract_price(
     session.add(ContractPrice(company_id=company.id, product_id=product.id, unit_price=Decimal(price),
                               min_quantity=min_quantity, valid_from=valid_from, valid_to=valid_to))
     await session.flush()
+
+
+async def make_order(session: AsyncSession, company: Company, *, gross: str, status: Any = None, **fields: Any) -> Any:
+    """An order of the company in the given state, with its totals and no lines."""
+    from portal.models import Order, OrderStatus
+
+    number = next(_numbers)
+    gross_total = Decimal(gross)
+    values: dict[str, Any] = {
+        "company_id": company.id, "number": f"ORD-T-{number:06d}", "status": status or OrderStatus.APPROVED,
+        "idempotency_key": f"test-{number}", "requested_delivery_date": date(2026, 12, 1),
+        "delivery_address": "ul. Prosta 1\n00-001 Warszawa", "currency": company.currency,
+        "net_total": gross_total, "vat_total": Decimal("0.00"), "gross_total": gross_total,
+        "cost_total": Decimal("0.00"), "payment_terms_days": company.payment_terms_days,
+    }
+    values.update(fields)
+    order = Order(**values)
+    session.add(order)
+    await session.flush()
+    return order

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from portal.i18n import format_date, format_decimal, format_money, format_price_number, gettext
-from portal.models import FlagKind, Order, OrderFlag, OrderStatus
+from portal.models import CreditEvent, CreditEventKind, FlagKind, Order, OrderFlag, OrderStatus
 from portal.services.catalog import Availability
 from portal.services.pricing import Price, PriceSource
 
@@ -104,3 +104,16 @@ def waiting_for(order: Order) -> str:
     if FlagKind.EXCEEDS_CREDIT in kinds:
         return gettext("Waiting for credit: your account manager can approve it once credit is available.")
     return gettext("Waiting for your account manager.")
+
+
+def credit_event(event: CreditEvent, currency: str) -> str:
+    """One entry of the credit history in words: "Limit PLN 40,000.00 → PLN 45,000.00"."""
+    match event.kind:
+        case CreditEventKind.LIMIT_CHANGED:
+            return gettext("Limit %(old)s → %(new)s") % {
+                "old": format_money(event.old_limit, currency), "new": format_money(event.new_limit, currency)}
+        case CreditEventKind.HOLD:
+            return gettext("Put on hold")
+        case CreditEventKind.RELEASE:
+            return gettext("Released from hold")
+    return event.kind.value

@@ -17,7 +17,7 @@ from tests.conftest import backend, postgres_admin_url, _postgres_admin
 EXPECTED_TABLES = {
     "companies", "addresses", "users", "login_throttles", "product_categories", "products", "price_lists",
     "price_list_items", "contract_prices", "invoices", "web_sessions", "carts", "cart_lines", "orders",
-    "order_lines", "order_flags", "order_events", "order_number_sequences",
+    "order_lines", "order_flags", "order_events", "order_number_sequences", "payments", "credit_events",
 }
 
 
