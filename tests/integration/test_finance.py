@@ -52,10 +52,6 @@ def finance_urls(company_id: int) -> tuple[list[str], list[str]]:
     return gets, posts
 
 
-async def token(client: AsyncTestClient) -> str:
-    return csrf_from((await client.get("/login")).text)
-
-
 @pytest.mark.parametrize("role", list(Role))
 async def test_only_finance_and_admin_open_or_change_anything_under_finance(
     client: AsyncTestClient, session: AsyncSession, accounts: dict, role: Role
