@@ -38,10 +38,12 @@ from portal.web.approvals import QueueController
 from portal.web.catalog import CatalogController
 from portal.web.customers import CustomersController
 from portal.web.lists import ListsController
+from portal.web.finance import CustomerCreditController, FinanceController
 from portal.web.ordering import CartController, CheckoutController, OrdersController
 from portal.web.guards import HOME_BY_ROLE
 from portal.web.home import HomeController
 from portal.web.security_headers import security_headers
+from portal.web.statement import StatementController
 from portal.web.sessions import PortalSessionBackend, PortalSessionConfig
 
 PUBLIC_PATHS = ["^/login$", "^/static/", "^/health$", "^/favicon.ico$"]
@@ -91,6 +93,7 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
             flag_text=formatting.flag_text,
             waiting_for=formatting.waiting_for,
             event_text=formatting.event_text,
+            credit_event=formatting.credit_event,
         )
         environment.globals["query"] = query_string
         environment.globals["month_bars"] = formatting.month_bars
@@ -182,6 +185,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             QueueController,
             CustomersController,
             ListsController,
+            FinanceController,
+            CustomerCreditController,
+            StatementController,
             create_static_files_router(path="/static", directories=[PROJECT_ROOT / "static"], name="static"),
         ],
         plugins=[SQLAlchemyPlugin(config=db), HTMXPlugin(), FlashPlugin(config=FlashConfig(template_config=templates))],

@@ -13,6 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.models import (
     Address,
+    CreditEvent,
+    CreditEventKind,
+    Payment,
     Order,
     OrderEvent,
     OrderFlag,
@@ -170,6 +173,9 @@ async def load_demo_data(session: AsyncSession, today: date) -> None:
     _invoices(session, rng, companies, today)
     await session.flush()
     await _orders(session, rng, products, companies, staff, today)
+    await _invoices_of_orders_and_payments(session, today)
+    _credit_history(session, companies, staff, today)
+    await _flag_pending(session, today)
 
 
 def _catalog(session: AsyncSession, rng: random.Random) -> list[Product]:
@@ -379,7 +385,6 @@ async def _orders(
                 payment_terms_days=company.payment_terms_days, submitted_at=submitted, lines=lines, events=events,
             ))
     await session.flush()
-    await _flag_pending(session, today)
 
 
 async def _flag_pending(session: AsyncSession, today: date) -> None:
@@ -398,3 +403,45 @@ async def _flag_pending(session: AsyncSession, today: date) -> None:
             session.add(OrderFlag(order_id=order.id, company_id=order.company_id, kind=flag.kind,
                                   blocking=flag.blocking, data=flag.data))
     await session.flush()
+
+
+async def _invoices_of_orders_and_payments(session: AsyncSession, today: date) -> None:
+    """The paid history invoices bill the invoiced orders (linked by order number, for
+    the same amount), and every amount paid is a payment the ERP reported."""
+    invoices = list(await session.scalars(select(Invoice).order_by(Invoice.issue_date, Invoice.id)))
+    orders = list(await session.scalars(
+        select(Order).where(Order.status == OrderStatus.INVOICED).order_by(Order.submitted_at, Order.id)
+    ))
+    for company_id in {invoice.company_id for invoice in invoices}:
+        paid = [i for i in invoices if i.company_id == company_id and i.paid_amount == i.gross_amount]
+        for invoice, order in zip(paid, [o for o in orders if o.company_id == company_id]):
+            invoice.order_number = order.number
+            invoice.gross_amount = invoice.paid_amount = order.gross_total
+    for invoice in invoices:
+        if invoice.paid_amount > 0:
+            paid_on = max(min(invoice.due_date - timedelta(days=2), today), invoice.issue_date)
+            session.add(Payment(company_id=invoice.company_id, invoice_id=invoice.id, reference=f"DEMO/{invoice.number}",
+                                paid_on=paid_on, amount=invoice.paid_amount))
+    await session.flush()
+
+
+def _credit_history(session: AsyncSession, companies: dict[str, Company], staff: dict[str, User], today: date) -> None:
+    from datetime import UTC, datetime, time
+
+    finance = staff["finance@seller.example"]
+
+    def at(days_ago: int) -> datetime:
+        return datetime.combine(today - timedelta(days=days_ago), time(10, 30), UTC)
+
+    northwind, mazovia, carpathia = (companies[name] for name in
+                                     ("Northwind Trading", "Mazovia Office Supplies", "Carpathia Catering"))
+    session.add_all([
+        CreditEvent(company_id=northwind.id, kind=CreditEventKind.LIMIT_CHANGED, old_limit=Decimal("50000.00"),
+                    new_limit=northwind.credit_limit, actor_id=finance.id, at=at(31),
+                    reason="Volume grew with the new Warsaw outlets; two years of payments on time."),
+        CreditEvent(company_id=mazovia.id, kind=CreditEventKind.LIMIT_CHANGED, old_limit=Decimal("20000.00"),
+                    new_limit=mazovia.credit_limit, actor_id=finance.id, at=at(60),
+                    reason="Payments slipping past terms since the summer."),
+        CreditEvent(company_id=carpathia.id, kind=CreditEventKind.HOLD, actor_id=finance.id, at=at(20),
+                    reason=carpathia.hold_reason or ""),
+    ])

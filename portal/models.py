@@ -239,6 +239,9 @@ class Invoice(Base):
     currency: Mapped[str] = mapped_column(String(3), default="PLN")
     gross_amount: Mapped[Decimal] = mapped_column(Amount)
     paid_amount: Mapped[Decimal] = mapped_column(Amount, default=Decimal("0.00"))
+    """The sum of the invoice's payments, kept in the transaction that records each one."""
+    order_number: Mapped[str | None] = mapped_column(String(30), index=True)
+    """The portal order this invoice bills: that order no longer counts as an order in exposure."""
 
     company: Mapped[Company] = relationship()
 
@@ -515,3 +518,43 @@ class ShoppingListLine(Base):
         UniqueConstraint("list_id", "product_id"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
     )
+class Payment(Base):
+    """A payment of one invoice, as the ERP reports it; its reference makes a re-import change nothing."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
+    reference: Mapped[str] = mapped_column(String(100), unique=True)
+    paid_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Amount)
+    recorded_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+
+class CreditEventKind(enum.StrEnum):
+    LIMIT_CHANGED = "limit_changed"
+    HOLD = "hold"
+    RELEASE = "release"
+
+
+class CreditEvent(Base):
+    """The company's credit history: limit changes, holds and releases with who, when and why.
+    Append-only: the database itself refuses to update or delete a row (triggers in migration 0003)."""
+
+    __tablename__ = "credit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))
+    kind: Mapped[CreditEventKind] = mapped_column(_enum(CreditEventKind, "credit_event_kind"))
+    old_limit: Mapped[Decimal | None] = mapped_column(Amount)
+    new_limit: Mapped[Decimal | None] = mapped_column(Amount)
+    reason: Mapped[str] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    actor: Mapped[User | None] = relationship()
+
+    __table_args__ = (Index("ix_credit_events_company_at", "company_id", "at"),)

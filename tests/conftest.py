@@ -76,9 +76,15 @@ async def wipe(engine: AsyncEngine) -> None:
         if connection.dialect.name == "postgresql":
             await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
+            # The append-only triggers refuse DELETE; between tests they step aside.
+            triggers = (await connection.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))).all()
+            for name, _ in triggers:
+                await connection.execute(text(f'DROP TRIGGER "{name}"'))
             await connection.execute(text("PRAGMA foreign_keys=OFF"))
             for table in tables:
                 await connection.execute(text(f"DELETE FROM {table}"))
+            for _, sql in triggers:
+                await connection.execute(text(sql))
 
 
 @pytest.fixture

@@ -36,6 +36,7 @@ def postgres_reachable(url: str) -> bool:
 def run_leg(name: str, args: list[str], env: dict[str, str]) -> tuple[bool, dict[str, int], float]:
     print(f"\n=== {name} ===", flush=True)
     report = RESULTS / f"{name}.xml"
+    report.unlink(missing_ok=True)
     started = time.monotonic()
     code = subprocess.call([sys.executable, "-m", "pytest", *args, f"--junitxml={report}"], cwd=ROOT, env=env)
     elapsed = time.monotonic() - started

@@ -16,6 +16,7 @@ from portal.models import Amount, Company, Invoice, Order, OrderStatus
 
 ZERO = Decimal("0.00")
 ORDERS_AWAITING_INVOICE = (OrderStatus.APPROVED, OrderStatus.EXPORTED)
+HIGH_UTILISATION_PCT = Decimal("80")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,13 @@ class CreditPicture:
     def on_hold(self) -> bool:
         return self.company.on_hold
 
+    @property
+    def highly_utilised(self) -> bool:
+        """Over `HIGH_UTILISATION_PCT` of the limit used, or anything owed against a zero limit."""
+        if self.credit_limit <= 0:
+            return self.exposure > 0
+        return self.exposure * 100 > self.credit_limit * HIGH_UTILISATION_PCT
+
 
 def _credit_query(today: date) -> Select:
     balance = Invoice.gross_amount - Invoice.paid_amount
@@ -69,7 +77,9 @@ def _credit_query(today: date) -> Select:
         .subquery()
     )
     pending = Order.status == OrderStatus.PENDING_APPROVAL
-    approved = Order.status.in_(ORDERS_AWAITING_INVOICE)
+    # An order billed by an invoice counts through that invoice's balance, never twice.
+    invoiced = select(Invoice.id).where(Invoice.order_number == Order.number).exists()
+    approved = and_(Order.status.in_(ORDERS_AWAITING_INVOICE), ~invoiced)
     orders = (
         select(
             Order.company_id,
@@ -164,7 +174,21 @@ SORT_KEYS = {
     "available": lambda p: p.available_credit,
     "utilisation": lambda p: p.utilisation_pct if p.utilisation_pct is not None else Decimal("-1"),
     "overdue": lambda p: p.overdue_amount,
+    "oldest_overdue": lambda p: p.oldest_overdue_days,
 }
+
+FILTERS = {
+    "highly_utilised": lambda p: p.highly_utilised,
+    "past_due": lambda p: p.past_due,
+    "on_hold": lambda p: p.on_hold,
+}
+"""What the credit overview can narrow to: over 80 % utilised, past due, on hold."""
+
+
+def filter_pictures(pictures: list[CreditPicture], show: str) -> list[CreditPicture]:
+    """Only the pictures that match one of `FILTERS`; an unknown filter shows all."""
+    keep = FILTERS.get(show)
+    return [p for p in pictures if keep(p)] if keep else pictures
 
 
 def sort_pictures(pictures: list[CreditPicture], key: str, descending: bool) -> list[CreditPicture]:
@@ -174,8 +198,6 @@ def sort_pictures(pictures: list[CreditPicture], key: str, descending: bool) -> 
 
 def days_overdue(invoice: Invoice, today: date) -> int:
     return max((today - invoice.due_date).days, 0)
-
-
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from portal import clock
 from portal.i18n import gettext
-from portal.models import Company, CustomerNote, Order, OrderEvent, Role, User
+from portal.models import Company, CreditEvent, CustomerNote, Order, OrderEvent, Role, User
 from portal.services.credit import CreditPicture, credit_picture
 from portal.services.flags import COUNTED
 
@@ -135,7 +135,7 @@ async def rhythms(session: AsyncSession, company_ids: list[int], today: date, zo
 class TimelineEntry:
     at: datetime
     kind: str
-    """"order" (a move of an order), "note"."""
+    """One of: "order" (a move of an order), "note", "credit" (a limit change, hold or release)."""
     subject: object
 
 
@@ -176,8 +176,14 @@ async def customer_profile(
         select(CustomerNote).options(joinedload(CustomerNote.author))
         .where(CustomerNote.company_id == company_id).order_by(CustomerNote.created_at.desc()).limit(depth)
     )
+    credit_events = await session.scalars(
+        select(CreditEvent).options(joinedload(CreditEvent.actor))
+        .where(CreditEvent.company_id == company_id).order_by(CreditEvent.at.desc(), CreditEvent.id.desc()).limit(depth)
+    )
     entries = sorted(
-        [TimelineEntry(e.at, "order", e) for e in events] + [TimelineEntry(n.created_at, "note", n) for n in notes],
+        [TimelineEntry(e.at, "order", e) for e in events]
+        + [TimelineEntry(n.created_at, "note", n) for n in notes]
+        + [TimelineEntry(c.at, "credit", c) for c in credit_events],
         key=lambda entry: entry.at, reverse=True,
     )
     start = (page - 1) * TIMELINE_PAGE

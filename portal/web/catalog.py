@@ -3,8 +3,6 @@ product's break table, and the company's price list as CSV."""
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from litestar import Controller, Response, get
@@ -20,6 +18,7 @@ from portal.services import catalog, customers, lists
 from portal.services.catalog import CatalogQuery
 from portal.web import formatting
 from portal.web.context import PortalRequest, is_partial, query_params, seller_today
+from portal.web.downloads import csv_download
 from portal.web.guards import allow
 
 CSV_COLUMNS = ("SKU", "Name", "Unit", "Min qty", "Net unit price", "Currency", "Valid to", "Source")
@@ -91,28 +90,20 @@ class CatalogController(Controller):
             raise NotFoundException()
         today = seller_today(request)
         lines = await catalog.price_list(db_session, customer, today)
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow([gettext(column) for column in CSV_COLUMNS])
-        for line in lines:
-            price, product = line.price, line.product
-            writer.writerow(
-                [
-                    product.sku,
-                    product.name,
-                    product.unit,
-                    price.min_quantity,
-                    f"{price.unit_price:.4f}",
-                    price.currency,
-                    price.valid_to.isoformat() if price.valid_to else "",
-                    formatting.price_source(price, product.unit),
-                ]
-            )
-        filename = f"price-list-{customer.tax_id}-{today.isoformat()}.csv"
-        return Response(
-            ("\ufeff" + buffer.getvalue()).encode("utf-8"),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        rows = (
+            [
+                line.product.sku,
+                line.product.name,
+                line.product.unit,
+                line.price.min_quantity,
+                f"{line.price.unit_price:.4f}",
+                line.price.currency,
+                line.price.valid_to.isoformat() if line.price.valid_to else "",
+                formatting.price_source(line.price, line.product.unit),
+            ]
+            for line in lines
         )
+        return csv_download(f"price-list-{customer.tax_id}-{today.isoformat()}.csv",
+                            [gettext(column) for column in CSV_COLUMNS], rows)
 
 

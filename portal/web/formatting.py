@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from portal.i18n import format_date, format_date_short, format_decimal, format_money, format_price_number, gettext
-from portal.models import FlagKind, Order, OrderEvent, OrderFlag, OrderStatus
+from portal.models import CreditEvent, CreditEventKind, FlagKind, Order, OrderEvent, OrderFlag, OrderStatus
 from portal.services.catalog import Availability
 from portal.services.customers import MonthFigures
 from portal.services.pricing import Price, PriceSource
@@ -141,3 +141,14 @@ def month_bars(months: list[MonthFigures], *, height: int = 120, width: int = 28
         bars.append(Bar(x=index * (width + gap), y=height - bar, height=bar, margin_y=height - inner,
                         margin_height=inner, label=format_date_short(month.month), month=month))
     return bars
+def credit_event(event: CreditEvent, currency: str) -> str:
+    """One entry of the credit history in words: "Limit PLN 40,000.00 → PLN 45,000.00"."""
+    match event.kind:
+        case CreditEventKind.LIMIT_CHANGED:
+            return gettext("Limit %(old)s → %(new)s") % {
+                "old": format_money(event.old_limit, currency), "new": format_money(event.new_limit, currency)}
+        case CreditEventKind.HOLD:
+            return gettext("Put on hold")
+        case CreditEventKind.RELEASE:
+            return gettext("Released from hold")
+    return event.kind.value

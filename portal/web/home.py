@@ -5,13 +5,13 @@ from __future__ import annotations
 from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.services import credit, customers, directory
 from portal.web.context import PortalRequest, seller_today, settings_of
-from portal.web.guards import HOME_BY_ROLE, account_managers, admins_only, buyers_only, finance_staff
+from portal.web.guards import HOME_BY_ROLE, account_managers, admins_only, buyers_only
 
 
 class HomeController(Controller):
@@ -51,28 +51,6 @@ class HomeController(Controller):
             db_session, [p.company.id for p in pictures], seller_today(request), settings.seller_zone
         )
         return Template("home/manager.html", context={"pictures": pictures, "rhythms": rhythms})
-
-    @get("/finance", guards=[finance_staff], name="finance_home")
-    async def finance_home(
-        self,
-        request: PortalRequest,
-        db_session: NamedDependency[AsyncSession],
-        sort: FromQuery[str] = "name",
-        direction: FromQuery[str] = "asc",
-    ) -> Template:
-        sort = sort if sort in credit.SORT_KEYS else "name"
-        descending = direction == "desc"
-        pictures = await credit.credit_pictures(
-            db_session, today=seller_today(request), grace_days=settings_of(request).past_due_grace_days
-        )
-        return Template(
-            "home/finance.html",
-            context={
-                "pictures": credit.sort_pictures(pictures, sort, descending),
-                "sort": sort,
-                "descending": descending,
-            },
-        )
 
     @get("/admin", guards=[admins_only], name="admin_home")
     async def admin_home(self, db_session: NamedDependency[AsyncSession]) -> Template:

@@ -1,0 +1,128 @@
+"""Credit control by finance: changing a company's credit limit, holding and
+releasing its account. Every change appends to the company's credit history in
+the same transaction; a change made by someone else in the meantime is never
+overwritten (each update is conditional on the value the user saw)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from portal import clock
+from portal.i18n import format_money, gettext
+from portal.models import Company, CreditEvent, CreditEventKind, User
+from portal.services.amounts import MAX_AMOUNT
+
+REASON_MAX = 2000
+
+
+class CreditControlError(Exception):
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        """The form field the message belongs next to; empty for the whole form."""
+
+
+class ChangedMeanwhile(CreditControlError):
+    """Someone changed the company since the page was shown; nothing was written."""
+
+
+def _reason(reason: str) -> str:
+    cleaned = reason.strip()
+    if not cleaned:
+        raise CreditControlError(gettext("Give a reason: it is kept in the credit history."), "reason")
+    if len(cleaned) > REASON_MAX:
+        raise CreditControlError(gettext("At most %(max)d characters.") % {"max": REASON_MAX}, "reason")
+    return cleaned
+
+
+async def _company(session: AsyncSession, company_id: int) -> Company:
+    company = await session.scalar(
+        select(Company).where(Company.id == company_id).execution_options(populate_existing=True)
+    )
+    if company is None:
+        raise LookupError(company_id)
+    return company
+
+
+async def _record(session: AsyncSession, event: CreditEvent) -> CreditEvent:
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def change_limit(
+    session: AsyncSession, actor: User, company_id: int, expected_old: Decimal, new: Decimal, reason: str
+) -> CreditEvent:
+    """Sets the limit from `expected_old` (the value the user saw) to `new`. If the
+    limit is no longer `expected_old`, raises `ChangedMeanwhile` and changes nothing."""
+    reason = _reason(reason)
+    if new < 0:
+        raise CreditControlError(gettext("A credit limit cannot be negative."), "new_limit")
+    if new > MAX_AMOUNT:
+        raise CreditControlError(gettext("That is more than a credit limit can hold."), "new_limit")
+    if new == expected_old:
+        raise CreditControlError(gettext("The limit is already that amount."), "new_limit")
+    result = await session.execute(
+        update(Company)
+        .where(Company.id == company_id, Company.credit_limit == expected_old)
+        .values(credit_limit=new)
+        .execution_options(synchronize_session=False)
+    )
+    company = await _company(session, company_id)
+    if result.rowcount != 1:
+        raise ChangedMeanwhile(
+            gettext("The limit was changed by someone else meanwhile: it is now %(current)s. "
+                    "Nothing was saved; check the history and try again.") % {"current": format_money(company.credit_limit, company.currency)}
+        )
+    return await _record(session, CreditEvent(
+        company_id=company_id, kind=CreditEventKind.LIMIT_CHANGED, old_limit=expected_old, new_limit=new,
+        reason=reason, actor_id=actor.id, at=clock.now(),
+    ))
+
+
+async def hold_account(session: AsyncSession, actor: User, company_id: int, reason: str) -> CreditEvent:
+    """Puts the account on hold: its buyers see the reason and cannot submit orders."""
+    reason = _reason(reason)
+    result = await session.execute(
+        update(Company)
+        .where(Company.id == company_id, Company.on_hold.is_(False))
+        .values(on_hold=True, hold_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    company = await _company(session, company_id)
+    if result.rowcount != 1:
+        raise ChangedMeanwhile(gettext("%(company)s is already on hold; nothing was changed.") % {"company": company.name})
+    return await _record(session, CreditEvent(
+        company_id=company_id, kind=CreditEventKind.HOLD, reason=reason, actor_id=actor.id, at=clock.now(),
+    ))
+
+
+async def release_account(session: AsyncSession, actor: User, company_id: int, reason: str) -> CreditEvent:
+    """Ends a hold; the reason of the release goes to the history next to the hold's."""
+    reason = _reason(reason)
+    result = await session.execute(
+        update(Company)
+        .where(Company.id == company_id, Company.on_hold.is_(True))
+        .values(on_hold=False, hold_reason=None)
+        .execution_options(synchronize_session=False)
+    )
+    company = await _company(session, company_id)
+    if result.rowcount != 1:
+        raise ChangedMeanwhile(gettext("%(company)s is not on hold; nothing was changed.") % {"company": company.name})
+    return await _record(session, CreditEvent(
+        company_id=company_id, kind=CreditEventKind.RELEASE, reason=reason, actor_id=actor.id, at=clock.now(),
+    ))
+
+
+async def credit_history(session: AsyncSession, company_id: int) -> list[CreditEvent]:
+    """The company's credit history, newest first."""
+    return list(await session.scalars(
+        select(CreditEvent).options(joinedload(CreditEvent.actor))
+        .where(CreditEvent.company_id == company_id)
+        .order_by(CreditEvent.at.desc(), CreditEvent.id.desc())
+    ))

@@ -1,0 +1,243 @@
+"""ERP imports: every row checked first with its row number, then all applied or
+nothing; the same file again changes nothing; an invoiced order counts once."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.models import Invoice, Order, OrderEvent, OrderStatus, Payment, Role
+from portal.services.credit import credit_picture
+from portal.services.imports import ImportKind, ImportRefused, Outcome, apply_import, check_import
+from tests.factories import make_company, make_invoice, make_order, make_user
+
+TODAY = date(2026, 11, 27)
+INVOICES = ImportKind.INVOICES
+PAYMENTS = ImportKind.PAYMENTS
+
+
+@pytest.fixture
+async def erp(session: AsyncSession) -> dict:
+    company = await make_company(session, name="Pomerania Retail", tax_id="PL9550006006", credit_limit=Decimal("40000.00"))
+    other = await make_company(session, name="Warta Clinics", tax_id="PL7770008008")
+    finance = await make_user(session, Role.FINANCE)
+    await session.commit()
+    return {"company": company, "other": other, "finance": finance}
+
+
+def csv(*lines: str) -> bytes:
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+async def snapshot(session: AsyncSession) -> list[tuple]:
+    """Everything an import may touch, to compare before and after."""
+    session.expunge_all()
+    invoices = [(i.number, i.gross_amount, i.paid_amount, i.order_number) for i in await session.scalars(select(Invoice).order_by(Invoice.id))]
+    payments = [(p.reference, p.amount) for p in await session.scalars(select(Payment).order_by(Payment.id))]
+    orders = [(o.number, o.status) for o in await session.scalars(select(Order).order_by(Order.id))]
+    events = [(e.order_id, e.to_status) for e in await session.scalars(select(OrderEvent).order_by(OrderEvent.id))]
+    return [tuple(invoices), tuple(payments), tuple(orders), tuple(events)]
+
+
+async def errors_by_row(session: AsyncSession, kind: ImportKind, content: bytes) -> dict[int, list[str]]:
+    report = await check_import(session, kind, content, today=TODAY)
+    return {row.number: row.errors for row in report.rows if row.errors}
+
+
+async def test_invoices_are_imported_with_semicolons_decimal_commas_and_a_bom(session: AsyncSession, erp: dict) -> None:
+    content = "\ufeffInvoice number;Tax ID;Issue date;Due date;Gross;Currency\r\n" \
+              "FV/1;PL 955-000-60-06;2026-11-01;2026-12-01;1 230,50;pln\r\n" \
+              "FV/2;PL9550006006;01.11.2026;15.11.2026;99,99;PLN\r\n"
+    report = await apply_import(session, INVOICES, content.encode("utf-8"), erp["finance"], today=TODAY)
+    await session.commit()
+
+    assert report.count(Outcome.NEW) == 2
+    stored = {i.number: i for i in await session.scalars(select(Invoice))}
+    assert stored["FV/1"].gross_amount == Decimal("1230.50") and stored["FV/1"].paid_amount == Decimal("0.00")
+    assert stored["FV/2"].due_date == date(2026, 11, 15)
+    picture = await credit_picture(session, erp["company"].id, today=TODAY, grace_days=7)
+    assert picture.unpaid_invoices == Decimal("1330.49")
+
+
+async def test_every_invoice_row_is_checked_and_reported_by_its_row_number(session: AsyncSession, erp: dict) -> None:
+    content = csv(
+        "invoice_number,tax_id,issue_date,due_date,gross,currency",
+        "FV/1,PL9550006006,2026-11-01,2026-12-01,100.00,PLN",
+        "FV/2,PL0000000000,2026-11-01,2026-12-01,100.00,PLN",
+        "FV/3,PL9550006006,2026-13-01,2026-12-01,100.00,PLN",
+        "FV/4,PL9550006006,2026-11-01,2026-10-01,100.00,PLN",
+        'FV/5,PL9550006006,2026-11-01,2026-12-01,"1,234",PLN',
+        "FV/6,PL9550006006,2026-11-01,2026-12-01,100.00,EUR",
+        "FV/1,PL9550006006,2026-11-01,2026-12-01,200.00,PLN",
+        "",
+        ",PL9550006006,2026-11-01,2026-12-01,-5,PLN",
+    )
+    errors = await errors_by_row(session, INVOICES, content)
+
+    assert 2 not in errors
+    assert errors[3] == ["No customer company has the tax id “PL0000000000”."]
+    assert errors[4] == ["The issue date “2026-13-01” is not a date (YYYY-MM-DD)."]
+    assert errors[5] == ["The due date is before the issue date."]
+    assert errors[6] == ["The gross amount “1,234” is not an amount."]
+    assert errors[7] == ["The currency EUR is not the company's currency PLN."]
+    assert errors[8] == ["Invoice FV/1 is also in row 2 with other figures."]
+    assert errors[10] == ["No invoice number.", "The gross amount cannot be negative."]
+
+
+async def test_a_missing_column_is_reported_before_any_row(session: AsyncSession, erp: dict) -> None:
+    report = await check_import(session, INVOICES, csv("invoice_number,tax_id,due_date,gross", "FV/1,X,2026-01-01,1"), today=TODAY)
+    assert not report.ok
+    assert "Row 1: the header has no column “issue_date”." in report.file_errors
+    assert (await check_import(session, PAYMENTS, b"\xff\xfe", today=TODAY)).file_errors == [
+        "The file is not UTF-8 text. In Excel, save it as “CSV UTF-8”."]
+
+
+async def test_one_bad_row_leaves_the_database_exactly_as_it_was(session: AsyncSession, erp: dict) -> None:
+    invoice = await make_invoice(session, erp["company"], gross="1000.00", paid="100.00", due=date(2026, 12, 10))
+    order = await make_order(session, erp["company"], gross="500.00", status=OrderStatus.APPROVED)
+    await session.commit()
+    before = await snapshot(session)
+    invoices = csv(
+        "invoice_number,tax_id,issue_date,due_date,gross,currency,order_number",
+        f"FV/NEW,PL9550006006,2026-11-20,2026-12-20,500.00,PLN,{order.number}",
+        "FV/BAD,PL9550006006,2026-11-20,not a date,500.00,PLN,",
+    )
+    payments = csv(
+        "invoice_number,paid_on,amount,reference",
+        f"{invoice.number},2026-11-20,100.00,BANK-1",
+        f"{invoice.number},2026-11-21,1000.00,BANK-2",
+    )
+
+    for kind, content in [(INVOICES, invoices), (PAYMENTS, payments)]:
+        with pytest.raises(ImportRefused) as refused:
+            await apply_import(session, kind, content, erp["finance"], today=TODAY)
+        assert [row.number for row in refused.value.report.rows if row.errors] == [3]
+        await session.commit()  # even a commit afterwards finds nothing to write
+
+    assert await snapshot(session) == before
+
+
+async def test_reimporting_the_same_files_changes_nothing(session: AsyncSession, erp: dict) -> None:
+    invoices = csv("invoice_number,tax_id,issue_date,due_date,gross,currency",
+                   "FV/1,PL9550006006,2026-11-01,2026-12-01,1000.00,PLN")
+    payments = csv("invoice_number,paid_on,amount", "FV/1,2026-11-20,250.00", "FV/1,2026-11-20,250.00")
+    await apply_import(session, INVOICES, invoices, erp["finance"], today=TODAY)
+    report = await apply_import(session, PAYMENTS, payments, erp["finance"], today=TODAY)
+    await session.commit()
+    assert report.count(Outcome.NEW) == 2  # two equal payments on one day are two payments
+    after_first = await snapshot(session)
+
+    again_invoices = await apply_import(session, INVOICES, invoices, erp["finance"], today=TODAY)
+    again_payments = await apply_import(session, PAYMENTS, payments, erp["finance"], today=TODAY)
+    await session.commit()
+
+    assert (again_invoices.count(Outcome.UNCHANGED), again_invoices.count(Outcome.NEW)) == (1, 0)
+    assert (again_payments.count(Outcome.UNCHANGED), again_payments.count(Outcome.NEW)) == (2, 0)
+    assert await snapshot(session) == after_first
+    invoice = await session.scalar(select(Invoice).where(Invoice.number == "FV/1"))
+    assert invoice is not None and invoice.paid_amount == Decimal("500.00")
+
+
+async def test_a_known_invoice_number_with_other_figures_is_an_error(session: AsyncSession, erp: dict) -> None:
+    await apply_import(session, INVOICES, csv("invoice_number,tax_id,issue_date,due_date,gross,currency",
+                                              "FV/1,PL9550006006,2026-11-01,2026-12-01,1000.00,PLN"), erp["finance"], today=TODAY)
+    errors = await errors_by_row(session, INVOICES, csv("invoice_number,tax_id,issue_date,due_date,gross,currency",
+                                                        "FV/1,PL9550006006,2026-11-01,2026-12-01,1100.00,PLN"))
+    assert errors == {2: ["Invoice FV/1 was imported before with other figures (gross PLN\xa01,000.00, "
+                          "issued 2026-11-01, due 2026-12-01)."]}
+
+
+async def test_payments_are_checked_against_the_balance_row_by_row(session: AsyncSession, erp: dict) -> None:
+    invoice = await make_invoice(session, erp["company"], gross="1000.00", paid="400.00", due=date(2026, 12, 10))
+    await session.commit()
+    number = invoice.number
+    content = csv(
+        "invoice_number;paid_on;amount;reference".replace(";", ","),
+        f"{number},2026-11-20,500.00,BANK-1",
+        f"{number},2026-11-21,100.01,BANK-2",  # 600 open, 500 of it paid by row 2
+        "FV/NOPE,2026-11-21,1.00,BANK-3",
+        f"{number},2026-11-28,1.00,BANK-4",
+        f"{number},yesterday,0,BANK-5",
+        f"{number},2026-11-20,500.00,BANK-1",
+        f"{number},2026-11-20,400.00,BANK-1",
+    )
+    errors = await errors_by_row(session, PAYMENTS, content)
+
+    assert errors == {
+        3: [f"The payment of PLN\xa0100.01 exceeds the balance PLN\xa0100.00 of invoice {number}."],
+        4: ["No invoice FV/NOPE; import the invoice first."],
+        5: ["The payment date 2026-11-28 is in the future."],
+        6: ["The payment date “yesterday” is not a date (YYYY-MM-DD).", "The amount must be more than zero."],
+        8: ["The reference BANK-1 is also in row 2 for another payment."],
+    }
+
+
+async def test_an_overpayment_is_refused_and_a_full_payment_accepted(session: AsyncSession, erp: dict) -> None:
+    invoice = await make_invoice(session, erp["company"], gross="1000.00", paid="400.00", due=date(2026, 12, 10))
+    await session.commit()
+    number = invoice.number
+    with pytest.raises(ImportRefused):
+        await apply_import(session, PAYMENTS, csv("invoice_number,paid_on,amount", f"{number},2026-11-20,600.01"),
+                           erp["finance"], today=TODAY)
+    await apply_import(session, PAYMENTS, csv("invoice_number,paid_on,amount", f'{number},2026-11-20,"600,00"'),
+                       erp["finance"], today=TODAY)
+    await session.commit()
+    picture = await credit_picture(session, erp["company"].id, today=TODAY, grace_days=7)
+    assert picture.unpaid_invoices == Decimal("0.00")
+    payment = await session.scalar(select(Payment))
+    assert payment is not None and (payment.amount, payment.company_id) == (Decimal("600.00"), erp["company"].id)
+
+
+async def test_an_invoiced_order_moves_to_invoiced_and_counts_once(session: AsyncSession, erp: dict) -> None:
+    company = erp["company"]
+    approved = await make_order(session, company, gross="1230.00", status=OrderStatus.APPROVED)
+    exported = await make_order(session, company, gross="400.00", status=OrderStatus.EXPORTED)
+    pending = await make_order(session, company, gross="50.00", status=OrderStatus.PENDING_APPROVAL)
+    await session.commit()
+    before = await credit_picture(session, company.id, today=TODAY, grace_days=7)
+    assert before.exposure == Decimal("1680.00")
+
+    content = csv(
+        "invoice_number,tax_id,issue_date,due_date,gross,currency,order_number",
+        f"FV/10,PL9550006006,2026-11-25,2026-12-25,1230.00,PLN,{approved.number}",
+        f"FV/11,PL9550006006,2026-11-25,2026-12-25,400.00,PLN,{exported.number}",
+    )
+    await apply_import(session, INVOICES, content, erp["finance"], today=TODAY)
+    await session.commit()
+
+    after = await credit_picture(session, company.id, today=TODAY, grace_days=7)
+    assert (after.unpaid_invoices, after.approved_orders, after.pending_orders) == (
+        Decimal("1630.00"), Decimal("0.00"), Decimal("50.00"))
+    assert after.exposure == before.exposure
+    session.expunge_all()
+    moved = await session.get(Order, approved.id)
+    assert moved is not None and moved.status is OrderStatus.INVOICED
+    timeline = list(await session.scalars(select(OrderEvent).where(OrderEvent.order_id == approved.id).order_by(OrderEvent.id)))
+    timeline = timeline[1:]  # after its submission
+    assert [(e.from_status, e.to_status, e.reason) for e in timeline] == [
+        (OrderStatus.APPROVED, OrderStatus.EXPORTED, "Invoice FV/10 from the ERP"),
+        (OrderStatus.EXPORTED, OrderStatus.INVOICED, "Invoice FV/10 from the ERP"),
+    ]
+    assert timeline[0].actor_id == erp["finance"].id
+    assert (await session.get(Order, pending.id)).status is OrderStatus.PENDING_APPROVAL  # type: ignore[union-attr]
+
+
+async def test_only_approved_orders_of_the_same_company_can_be_invoiced(session: AsyncSession, erp: dict) -> None:
+    pending = await make_order(session, erp["company"], gross="10.00", status=OrderStatus.PENDING_APPROVAL)
+    theirs = await make_order(session, erp["other"], gross="10.00", status=OrderStatus.APPROVED)
+    await session.commit()
+    errors = await errors_by_row(session, INVOICES, csv(
+        "invoice_number,tax_id,issue_date,due_date,gross,currency,order_number",
+        f"FV/1,PL9550006006,2026-11-25,2026-12-25,10.00,PLN,{pending.number}",
+        f"FV/2,PL9550006006,2026-11-25,2026-12-25,10.00,PLN,{theirs.number}",
+        "FV/3,PL9550006006,2026-11-25,2026-12-25,10.00,PLN,ORD-NONE",
+    ))
+    assert errors == {
+        2: [f"Order {pending.number} is pending approval; only approved orders are invoiced."],
+        3: [f"No order {theirs.number} of this company."],
+        4: ["No order ORD-NONE of this company."],
+    }
