@@ -3,7 +3,6 @@ per e-mail address, and creating users."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select

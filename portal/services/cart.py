@@ -271,15 +271,39 @@ async def check_quick_order(session: AsyncSession, text: str) -> QuickOrderRepor
 async def add_quick_order(session: AsyncSession, user: User, text: str) -> QuickOrderReport:
     """Adds the valid lines of the pasted text, checked again now; the rest is left out."""
     report = await check_quick_order(session, text)
+    await put_in_cart(session, user, [(report.products[pid], quantity) for pid, quantity in report.lines.items()])
+    return report
+
+
+@dataclass(frozen=True)
+class PutReport:
+    added: list[str]
+    """SKUs added."""
+    skipped: list[str]
+    """Why each of the others was left out."""
+
+
+async def put_in_cart(session: AsyncSession, user: User, wanted: list[tuple[Product, int]]) -> PutReport:
+    """Many lines into the cart at once (from a list, a past order, a paste): each is added to
+    the product's line or starts one; a product not sold any more or a quantity that is not
+    whole packs is left out and said."""
     cart = await buyer_cart(session, user)
     existing = {line.product_id: line for line in cart.lines}
-    for product_id, quantity in report.lines.items():
-        line = existing.get(product_id)
-        if line is not None:
+    added, skipped = [], []
+    for product, quantity in wanted:
+        if not product.is_active:
+            skipped.append(gettext("%(sku)s is not sold any more.") % {"sku": product.sku})
+            continue
+        if problem := quantity_problem(product, quantity):
+            skipped.append(f"{product.sku}: {problem}")
+            continue
+        if (line := existing.get(product.id)) is not None:
             line.quantity += quantity  # whole packs plus whole packs
         else:
-            cart.lines.append(CartLine(company_id=cart.company_id, product_id=product_id, quantity=quantity,
-                                       product=report.products[product_id]))
+            line = CartLine(company_id=cart.company_id, product_id=product.id, quantity=quantity, product=product)
+            cart.lines.append(line)
+            existing[product.id] = line
+        added.append(product.sku)
     _touch(cart)
     await session.flush()
-    return report
+    return PutReport(added, skipped)

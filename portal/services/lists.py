@@ -20,8 +20,6 @@ from sqlalchemy.orm import joinedload, selectinload
 from portal import clock
 from portal.i18n import gettext
 from portal.models import (
-    Cart,
-    CartLine,
     Company,
     Order,
     OrderLine,
@@ -30,7 +28,7 @@ from portal.models import (
     ShoppingListLine,
     User,
 )
-from portal.services.cart import buyer_cart, new_checkout_key, quantity_problem
+from portal.services.cart import PutReport, buyer_cart, put_in_cart, quantity_problem
 from portal.services.flags import COUNTED
 from portal.services.ordering import company_order
 from portal.services.pricing import CompanyPrices, Price, line_net, load_company_prices
@@ -270,43 +268,15 @@ async def priced_list(session: AsyncSession, company: Company, list_id: int, tod
     return PricedList(shopping_list, items, sum((item.net for item in items), Decimal("0.00")))
 
 
-@dataclass(frozen=True)
-class CartReport:
-    added: list[str]
-    skipped: list[str]
-
-
-async def _into_cart(session: AsyncSession, cart: Cart, wanted: list[tuple[Product, int]]) -> CartReport:
-    existing = {line.product_id: line for line in cart.lines}
-    added, skipped = [], []
-    for product, quantity in wanted:
-        if not product.is_active:
-            skipped.append(gettext("%(sku)s is not sold any more.") % {"sku": product.sku})
-            continue
-        if problem := quantity_problem(product, quantity):
-            skipped.append(f"{product.sku}: {problem}")
-            continue
-        if (line := existing.get(product.id)) is not None:
-            line.quantity += quantity
-        else:
-            cart.lines.append(CartLine(company_id=cart.company_id, product_id=product.id, quantity=quantity,
-                                       product=product))
-        added.append(product.sku)
-    cart.checkout_key = new_checkout_key()
-    cart.updated_at = clock.now()
-    await session.flush()
-    return CartReport(added, skipped)
-
-
 async def list_to_cart(
     session: AsyncSession, user: User, list_id: int, line_ids: list[int] | None = None
-) -> CartReport:
+) -> PutReport:
     """All lines, or the chosen ones, into the cart (priced there at today's prices). The list stays as it is."""
     shopping_list = await _list(session, user.company_id or 0, list_id)
     lines = [line for line in shopping_list.lines if line_ids is None or line.id in line_ids]
     if not lines:
         raise ListError(gettext("Choose at least one line."), "lines")
-    return await _into_cart(session, await buyer_cart(session, user), [(l.product, l.quantity) for l in lines])
+    return await put_in_cart(session, user, [(line.product, line.quantity) for line in lines])
 
 
 @dataclass(frozen=True)
@@ -348,11 +318,11 @@ async def usual_items(session: AsyncSession, company: Company, today: date, zone
     return items
 
 
-async def usual_to_cart(session: AsyncSession, user: User, today: date, zone: ZoneInfo) -> CartReport:
+async def usual_to_cart(session: AsyncSession, user: User, today: date, zone: ZoneInfo) -> PutReport:
     items = await usual_items(session, user.company, today, zone)  # type: ignore[arg-type]
     if not items:
         raise ListError(gettext("There are no usual items yet."), "lines")
-    return await _into_cart(session, await buyer_cart(session, user), [(i.product, i.quantity) for i in items])
+    return await put_in_cart(session, user, [(item.product, item.quantity) for item in items])
 
 
 async def save_usual(session: AsyncSession, user: User, name: str, today: date, zone: ZoneInfo) -> ShoppingList:

@@ -20,7 +20,6 @@ from portal import clock
 from portal.i18n import format_datetime, gettext
 from portal.models import (
     Address,
-    CartLine,
     Company,
     Order,
     OrderEvent,
@@ -32,7 +31,7 @@ from portal.models import (
     Product,
     User,
 )
-from portal.services.cart import buyer_cart, new_checkout_key, priced_cart, quantity_problem
+from portal.services.cart import buyer_cart, new_checkout_key, priced_cart, put_in_cart, quantity_problem
 from portal.services.flags import FlaggedLine, order_flags
 from portal.services.pricing import PriceSource, line_net, load_company_prices
 
@@ -444,20 +443,8 @@ async def reorder(session: AsyncSession, user: User, company: Company, order_id:
     if preview is None:
         return None
     _, lines = preview
-    cart = await buyer_cart(session, user)
-    existing = {line.product_id: line for line in cart.lines}
-    for item in lines:
-        if not item.available:
-            continue
-        assert item.product is not None
-        if (line := existing.get(item.product.id)) is not None:
-            line.quantity += item.line.quantity
-        else:
-            cart.lines.append(CartLine(company_id=company.id, product_id=item.product.id,
-                                       quantity=item.line.quantity, product=item.product))
-    cart.checkout_key = new_checkout_key()
-    cart.updated_at = clock.now()
-    await session.flush()
+    await put_in_cart(session, user, [(item.product, item.line.quantity) for item in lines
+                                      if item.available and item.product is not None])
     return lines
 
 

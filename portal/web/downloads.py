@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import csv
+import re
 import io
 from collections.abc import Iterable, Sequence
 
 from litestar import Response
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+NUMBER = re.compile(r"[+-]?\d+([.,]\d+)?")
+
+
+def _inert(value: object) -> object:
+    """Text that a spreadsheet would run as a formula (a company named "=HYPERLINK(…)")
+    is written with a leading apostrophe; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def csv_download(filename: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> Response[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([_inert(value) for value in row] for row in rows)
     return Response(
         ("\ufeff" + buffer.getvalue()).encode("utf-8"),
         media_type="text/csv; charset=utf-8",

@@ -16,7 +16,8 @@ from portal.i18n import gettext
 from portal.models import Role
 from portal.services import lists
 from portal.services.cart import parse_quantity
-from portal.services.lists import CartReport, ListError, ListGone
+from portal.services.cart import PutReport
+from portal.services.lists import ListError, ListGone
 from portal.web.auth import safe_next
 from portal.web.context import PortalRequest, discard_changes, is_partial, seller_today, settings_of
 from portal.web.guards import allow
@@ -27,7 +28,7 @@ def gone() -> Template:
     return Template("lists/gone.html", status_code=404)
 
 
-def _report(request: PortalRequest, report: CartReport) -> None:
+def _report(request: PortalRequest, report: PutReport) -> None:
     flash(request, gettext("Added %(count)d lines to your cart at today's prices.") % {"count": len(report.added)},
           "success")
     for message in report.skipped:

@@ -32,7 +32,7 @@ def test_cart_quick_order_checkout_cancel_and_reorder(page: Page) -> None:
     net_before = page.locator("[data-total=net]").inner_text()
     line.locator("input[name=quantity]").fill("0")
     line.locator("input[name=quantity]").press("Enter")
-    expect(page.locator(f"tr[data-sku='BEV-012'] .line-error")).to_have_text(f"Enter a quantity of at least {pack}.")
+    expect(page.locator("tr[data-sku='BEV-012'] .line-error")).to_have_text(f"Enter a quantity of at least {pack}.")
     page.locator("tr[data-sku='BEV-012'] input[name=quantity]").fill(str(pack * 3))
     page.locator("tr[data-sku='BEV-012'] input[name=quantity]").press("Enter")
     expect(page.locator("[data-total=net]")).not_to_have_text(net_before)
