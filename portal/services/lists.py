@@ -167,8 +167,8 @@ async def delete_list(session: AsyncSession, user: User, list_id: int) -> str:
 
 async def add_product(
     session: AsyncSession, user: User, list_id: int, product_id: int, quantity: int, *, today: date
-) -> ShoppingListLine:
-    """Adds to the product's line of the list (or starts one), in whole packs."""
+) -> ShoppingList:
+    """Adds to the product's line of the list (or starts one), in whole packs; returns the list."""
     shopping_list = await _list(session, user.company_id or 0, list_id)
     product = await session.get(Product, product_id)
     if product is None or not product.is_active:
@@ -187,7 +187,7 @@ async def add_product(
         line.updated_at = clock.now()
     _touch(shopping_list, user)
     await session.flush()
-    return line
+    return shopping_list
 
 
 async def _line(session: AsyncSession, user: User, list_id: int, line_id: int) -> ShoppingListLine:

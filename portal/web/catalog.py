@@ -57,10 +57,12 @@ class CatalogController(Controller):
             companies = await customers.viewable_companies(db_session, request.user)
             return Template("catalog/choose_company.html", context={"companies": companies})
         page = await catalog.browse(db_session, customer, CatalogQuery.parse(query_params(request)), seller_today(request))
+        company_lists = await lists.company_lists(db_session, customer.id) if request.user.role is Role.BUYER else []
         template = "catalog/_partials/results.html" if is_partial(request) else "catalog/index.html"
         return Template(
             template,
-            context={"page": page, "company": customer, "view": _view_params(request, customer)},
+            context={"page": page, "company": customer, "view": _view_params(request, customer),
+                     "lists": company_lists},
             headers={"Vary": "HX-Request"},
         )
 

@@ -106,14 +106,14 @@ class ListsController(Controller):
             else:
                 target = (await lists.create_list(db_session, request.user, str(data.get("new_name", "")),
                                                   today=seller_today(request))).id
-            line = await lists.add_product(db_session, request.user, target, product_ids[0], quantity,
-                                           today=seller_today(request))
+            shopping_list = await lists.add_product(db_session, request.user, target, product_ids[0], quantity,
+                                                    today=seller_today(request))
         except ListError as refused:
             await discard_changes(request, db_session)
             flash(request, refused.message, "error")
             return Redirect(back, status_code=303)
         await db_session.commit()
-        flash(request, gettext("Added to the list “%(name)s”.") % {"name": line.shopping_list.name}, "success")
+        flash(request, gettext("Added to the list “%(name)s”.") % {"name": shopping_list.name}, "success")
         return Redirect(back, status_code=303)
 
     @get("/usual", name="usual_items")

@@ -13,7 +13,7 @@ from tests.browser.test_sign_in import sign_in
 
 def pack_size_of(page: Page, sku: str) -> int:
     page.goto(f"/catalog?q={sku}")
-    return int(page.locator(f"tr[data-sku='{sku}'] input[name=quantity]").input_value())
+    return int(page.locator(f"tr[data-sku='{sku}'] .add-form:not(.add-to-list) input[name=quantity]").input_value())
 
 
 def test_cart_quick_order_checkout_cancel_and_reorder(page: Page) -> None:

@@ -69,3 +69,22 @@ async def test_list_posts_need_the_csrf_token(client: AsyncTestClient, shared: d
     for path in ["/lists", "/lists/add", f"/lists/{shared['list'].id}/cart", f"/lists/{shared['list'].id}/delete",
                  "/lists/usual/cart", "/lists/usual/save"]:
         assert (await client.post(path, data={"name": "x"})).status_code == 403, path
+
+
+async def test_add_from_the_catalog_to_a_list_or_a_new_one(client: AsyncTestClient, shared: dict) -> None:
+    await sign_in(client, "tom@northwind.example")
+    catalog = await client.get("/catalog")
+    assert 'action="/lists/add"' in catalog.text and ">Bar supplies</option>" in catalog.text
+    token = csrf_from(catalog.text)
+    glasses = str(shared["glasses"].id)
+    more = await client.post("/lists/add", data={"product_id": glasses, "list_id": str(shared["list"].id), "quantity": "6",
+                                                 "next": "/catalog", "_csrf_token": token})
+    assert "Added to the list “Bar supplies”." in text_of(more.text)
+    refused = await client.post("/lists/add", data={"product_id": glasses, "list_id": "", "new_name": "Party",
+                                                    "quantity": "4", "next": "/catalog", "_csrf_token": token})
+    assert "Sold in packs of 6: 6?" in text_of(refused.text) and ">Party</option>" not in refused.text
+    created = await client.post("/lists/add", data={"product_id": glasses, "list_id": "", "new_name": "Party",
+                                                    "quantity": "6", "next": "/catalog", "_csrf_token": token})
+    assert "Added to the list “Party”." in text_of(created.text)
+    page = (await client.get(f"/lists/{shared['list'].id}")).text
+    assert 'value="18"' in page  # 12 + 6
