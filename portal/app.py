@@ -38,6 +38,7 @@ from portal.web.approvals import QueueController
 from portal.web.catalog import CatalogController
 from portal.web.customers import CustomersController
 from portal.web.lists import ListsController
+from portal.web.schedules import NotificationsController, SchedulesController
 from portal.web.finance import CustomerCreditController, FinanceController
 from portal.web.ordering import CartController, CheckoutController, OrdersController
 from portal.web.guards import HOME_BY_ROLE
@@ -178,6 +179,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             health,
             AuthController,
             HomeController,
+            SchedulesController,
+            NotificationsController,
             CatalogController,
             CartController,
             CheckoutController,

@@ -1,4 +1,4 @@
-"""The `portal` command: database migrations, demo data, users, and the web server."""
+"""The `portal` command: database migrations, demo data, users, the web server and the worker."""
 
 from __future__ import annotations
 
@@ -113,6 +113,37 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def worker(settings: Settings, args: argparse.Namespace) -> int:
+    """Orders the recurring deliveries that are due and sends the queued e-mails; `--once` for cron and tests."""
+    import logging
+    import time
+    from datetime import date
+
+    from portal.services import notifications, schedules
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    sender = notifications.sender_for(settings)
+
+    async def one_pass(today: date) -> None:
+        engine = create_async_engine(settings.database_url)
+        try:
+            maker = async_sessionmaker(engine, expire_on_commit=False)
+            report = await schedules.run_pass(maker, today, grace_days=settings.past_due_grace_days,
+                                              margin_floor=settings.margin_floor_pct)
+            delivery = await notifications.deliver_pending(maker, sender)
+            print(f"{today.isoformat()}: {report.generated} generated, {report.missed} missed; "
+                  f"{delivery.sent} e-mails sent, {delivery.failed} failed.", flush=True)
+        finally:
+            await engine.dispose()
+
+    while True:
+        today = date.fromisoformat(args.today) if args.today else clock.today(settings.seller_zone)
+        asyncio.run(one_pass(today))
+        if args.once:
+            return 0
+        time.sleep(args.sleep)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="portal", description="B2B buyer portal")
     commands = root.add_subparsers(dest="command", required=True)
@@ -140,6 +171,12 @@ def parser() -> argparse.ArgumentParser:
     web.add_argument("--workers", type=int, default=1)
     web.add_argument("--reload", action="store_true")
     web.set_defaults(run=serve)
+
+    work = commands.add_parser("worker", help="order recurring deliveries and send e-mails")
+    work.add_argument("--once", action="store_true", help="one pass, then exit")
+    work.add_argument("--today", help="the day to run for, YYYY-MM-DD (default: the seller's today)")
+    work.add_argument("--sleep", type=float, default=60.0, help="seconds between passes")
+    work.set_defaults(run=worker)
     return root
 
 

@@ -176,6 +176,20 @@ async def load_demo_data(session: AsyncSession, today: date) -> None:
     await _invoices_of_orders_and_payments(session, today)
     _credit_history(session, companies, staff, today)
     await _flag_pending(session, today)
+    await _recurring_delivery(session, products, companies["Vistula Hotels"], today)
+
+
+async def _recurring_delivery(session: AsyncSession, products: list[Product], company: Company, today: date) -> None:
+    """Vistula Hotels' weekly linen: its next delivery is ordered by `portal worker --once` today."""
+    from portal.models import Frequency
+    from portal.services.schedules import ScheduleForm, create_schedule
+
+    buyer = await session.scalar(select(User).where(User.company_id == company.id).order_by(User.id))
+    address = await session.scalar(select(Address).where(Address.company_id == company.id, Address.is_default.is_(True)))
+    assert buyer is not None and address is not None
+    lines = [(product, product.pack_size * 4) for product in products if product.is_active][:3]
+    form = ScheduleForm("Weekly linen and amenities", address.id, Frequency.WEEKLY, today + timedelta(days=2), 2)
+    await create_schedule(session, buyer, form, lines, today)
 
 
 def _catalog(session: AsyncSession, rng: random.Random) -> list[Product]:

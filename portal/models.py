@@ -391,6 +391,8 @@ class FlagKind(enum.StrEnum):
     UNUSUAL_QUANTITY = "unusual_quantity"
     PRICE_CHANGED = "price_changed"
     FIRST_ORDER = "first_order"
+    NOT_SOLD = "not_sold"
+    """A recurring delivery's product that is no longer sold: left out of the order."""
 
     @property
     def blocking(self) -> bool:
@@ -558,3 +560,136 @@ class CreditEvent(Base):
     actor: Mapped[User | None] = relationship()
 
     __table_args__ = (Index("ix_credit_events_company_at", "company_id", "at"),)
+
+
+class Frequency(enum.StrEnum):
+    WEEKLY = "weekly"
+    """Every `interval_weeks` weeks on the weekday of the first delivery (1 = weekly)."""
+    MONTHLY = "monthly"
+    """Every month on `month_day`, the month's last day where the month is shorter."""
+
+
+class DeliverySchedule(Base):
+    """A company's recurring delivery: the same lines delivered on a rhythm, each
+    occurrence ordered by the worker `lead_days` before its delivery date."""
+
+    __tablename__ = "delivery_schedules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    address_id: Mapped[int] = mapped_column(ForeignKey("addresses.id"))
+    frequency: Mapped[Frequency] = mapped_column(_enum(Frequency, "frequency"))
+    interval_weeks: Mapped[int] = mapped_column(Integer, default=1)
+    month_day: Mapped[int] = mapped_column(Integer, default=1)
+    first_delivery: Mapped[date] = mapped_column(Date)
+    lead_days: Mapped[int] = mapped_column(Integer, default=2)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_delivery: Mapped[date | None] = mapped_column(Date)
+    """The first delivery date not yet generated, skipped or missed."""
+    next_generation_on: Mapped[date | None] = mapped_column(Date, index=True)
+    """`next_delivery` less the lead time: the day the worker orders it."""
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    confirmed_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    address: Mapped[Address] = relationship()
+    lines: Mapped[list[ScheduleLine]] = relationship(order_by="ScheduleLine.id", cascade="all, delete-orphan")
+
+    __table_args__ = (
+        CheckConstraint("interval_weeks BETWEEN 1 AND 52", name="interval_weeks_range"),
+        CheckConstraint("month_day BETWEEN 1 AND 31", name="month_day_range"),
+        CheckConstraint("lead_days BETWEEN 0 AND 60", name="lead_days_range"),
+    )
+
+
+class ScheduleLine(Base):
+    __tablename__ = "schedule_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("delivery_schedules.id", ondelete="CASCADE"), index=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    confirmed_price: Mapped[Decimal | None] = mapped_column(UnitPrice)
+    """The unit price the buyer saw when the line was last confirmed; a generated order is flagged if it differs."""
+
+    product: Mapped[Product] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "product_id"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+    )
+
+
+class OccurrenceStatus(enum.StrEnum):
+    GENERATED = "generated"
+    MISSED = "missed"
+    SKIPPED = "skipped"
+
+
+class ScheduleOccurrence(Base):
+    """What became of one delivery date of a schedule; the unique key makes it happen once."""
+
+    __tablename__ = "schedule_occurrences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("delivery_schedules.id", ondelete="CASCADE"))
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    delivery_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[OccurrenceStatus] = mapped_column(_enum(OccurrenceStatus, "occurrence_status"))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    __table_args__ = (UniqueConstraint("schedule_id", "delivery_date"),)
+
+
+class NotificationKind(enum.StrEnum):
+    ORDER_SUBMITTED = "order_submitted"
+    ORDER_DECIDED = "order_decided"
+    RECURRING_GENERATED = "recurring_generated"
+    RECURRING_MISSED = "recurring_missed"
+    CREDIT_CHANGED = "credit_changed"
+
+    @property
+    def optional(self) -> bool:
+        """The decision on one's own order always arrives."""
+        return self is not NotificationKind.ORDER_DECIDED
+
+
+class MessageStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxMessage(Base):
+    """An e-mail written in the transaction of the change it tells about, sent later by the worker."""
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[NotificationKind] = mapped_column(_enum(NotificationKind, "notification_kind"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    link: Mapped[str] = mapped_column(String(500))
+    status: Mapped[MessageStatus] = mapped_column(_enum(MessageStatus, "message_status"), default=MessageStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=clock.now)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (Index("ix_outbox_messages_status_next", "status", "next_attempt_at"),)
+
+
+class NotificationOptOut(Base):
+    """A kind of notification a user chose not to receive."""
+
+    __tablename__ = "notification_opt_outs"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[NotificationKind] = mapped_column(_enum(NotificationKind, "notification_kind"), primary_key=True)

@@ -31,6 +31,15 @@ class Settings:
     past_due_grace_days: int
     session_max_age_seconds: int
     margin_floor_pct: Decimal = Decimal("10")
+    base_url: str = "http://localhost:8000"
+    """Where links in e-mails point."""
+    smtp_host: str = ""
+    """Empty: e-mails are written to the log (development)."""
+    smtp_port: int = 25
+    smtp_tls: bool = False
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_sender: str = "portal@localhost"
     """Lines below this margin are flagged for the approver, unless their category sets its own floor."""
 
     @property
@@ -56,6 +65,13 @@ class Settings:
             past_due_grace_days=int(env.get("PORTAL_PAST_DUE_GRACE_DAYS", "7")),
             session_max_age_seconds=int(env.get("PORTAL_SESSION_MAX_AGE", str(12 * 3600))),
             margin_floor_pct=Decimal(env.get("PORTAL_MARGIN_FLOOR_PCT", "10")),
+            base_url=env.get("PORTAL_BASE_URL", "http://localhost:8000"),
+            smtp_host=env.get("PORTAL_SMTP_HOST", ""),
+            smtp_port=int(env.get("PORTAL_SMTP_PORT", "25")),
+            smtp_tls=env.get("PORTAL_SMTP_TLS", "").lower() in {"1", "true", "yes"},
+            smtp_user=env.get("PORTAL_SMTP_USER", ""),
+            smtp_password=env.get("PORTAL_SMTP_PASSWORD", ""),
+            smtp_sender=env.get("PORTAL_SMTP_SENDER", "portal@localhost"),
         )
         settings.validate()
         return settings

@@ -124,3 +124,14 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock(datetime(2026, 11, 27, 9, 0, tzinfo=UTC))
     monkeypatch.setattr(clock, "now", fake)
     return fake
+
+
+@pytest.fixture
+def smtp_server() -> Iterator["SmtpServer"]:
+    """A real SMTP server on a free port, stopped after the test."""
+    from tests.smtp import SmtpServer
+
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()

@@ -183,3 +183,21 @@ async def make_order(
     session.add(order)
     await session.flush()
     return order
+
+
+async def make_schedule(
+    session: AsyncSession, company: Company, lines: list[tuple[Product, int]], *, first: date,
+    frequency: str = "weekly", interval_weeks: int = 1, month_day: int | None = None, lead_days: int = 2,
+    today: date | None = None, created_by: Any = None, name: str = "Weekly linen",
+) -> Any:
+    """A schedule saved the way a buyer saves one, starting from `today` (default: the day before `first`)."""
+    from portal.models import Address, Frequency
+    from portal.services import schedules
+
+    address = Address(company_id=company.id, label="Main", street="Street 1", postal_code="00-001", city="Warsaw",
+                      is_default=True)
+    session.add(address)
+    await session.flush()
+    buyer = created_by or await make_user(session, company_id=company.id)
+    form = schedules.ScheduleForm(name, address.id, Frequency(frequency), first, lead_days, interval_weeks, month_day)
+    return await schedules.create_schedule(session, buyer, form, lines, today or first - timedelta(days=lead_days + 1))

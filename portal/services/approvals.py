@@ -18,6 +18,7 @@ from portal.i18n import gettext
 from portal.models import (
     Company,
     Deputy,
+    NotificationKind,
     FlagKind,
     Invoice,
     Order,
@@ -30,6 +31,7 @@ from portal.models import (
 )
 from portal.services.credit import CreditPicture, credit_picture, overdue_invoices
 from portal.services.flags import COUNTED, Flag, margin_pct
+from portal.services import notifications
 from portal.services.ordering import MoveRefused, move_order, refusal
 
 NOTE_MAX = 2000
@@ -132,8 +134,10 @@ async def approve_order(
         raise ApprovalBlocked(blockers)
     if warnings_of(order) and not warnings_confirmed:
         raise WarningsNotConfirmed(gettext("Confirm that you have reviewed the warnings."))
-    return await move_order(session, order.id, OrderStatus.APPROVED, user, note.strip()[:NOTE_MAX],
-                            expected_from=OrderStatus.PENDING_APPROVAL, on_behalf_of_id=on_behalf_of)
+    order = await move_order(session, order.id, OrderStatus.APPROVED, user, note.strip()[:NOTE_MAX],
+                             expected_from=OrderStatus.PENDING_APPROVAL, on_behalf_of_id=on_behalf_of)
+    await _tell_buyer(session, order, "approved", note.strip())
+    return order
 
 
 async def reject_order(session: AsyncSession, user: User, order_id: int, *, reason: str, today: date) -> Order:
@@ -147,8 +151,22 @@ async def reject_order(session: AsyncSession, user: User, order_id: int, *, reas
         raise NotAllowed(gettext("Only the company's account manager, their deputy or an admin can decide."))
     if not reason.strip():
         raise DecisionRefused(gettext("Give the buyer a reason for the rejection."))
-    return await move_order(session, order.id, OrderStatus.REJECTED, user, reason.strip()[:NOTE_MAX],
-                            expected_from=OrderStatus.PENDING_APPROVAL, on_behalf_of_id=on_behalf_of)
+    order = await move_order(session, order.id, OrderStatus.REJECTED, user, reason.strip()[:NOTE_MAX],
+                             expected_from=OrderStatus.PENDING_APPROVAL, on_behalf_of_id=on_behalf_of)
+    await _tell_buyer(session, order, "rejected", reason.strip())
+    return order
+
+
+async def _tell_buyer(session: AsyncSession, order: Order, decision: str, reason: str) -> None:
+    """The buyer who submitted hears the decision; a recurring order's buyers all do."""
+    if order.buyer_id is not None:
+        buyers = [await session.get(User, order.buyer_id)]
+    else:
+        buyers = await notifications.company_buyers(session, order.company_id)
+    await notifications.notify(
+        session, NotificationKind.ORDER_DECIDED, [b for b in buyers if b is not None],
+        f"Order {order.number} was {decision}", "order_decided",
+        {"order": order, "decision": decision, "reason": reason}, f"/orders/{order.id}")
 
 
 @dataclass(frozen=True)

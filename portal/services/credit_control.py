@@ -13,7 +13,8 @@ from sqlalchemy.orm import joinedload
 
 from portal import clock
 from portal.i18n import format_money, gettext
-from portal.models import Company, CreditEvent, CreditEventKind, User
+from portal.models import Company, CreditEvent, CreditEventKind, NotificationKind, User
+from portal.services import notifications
 from portal.services.amounts import MAX_AMOUNT
 
 REASON_MAX = 2000
@@ -49,9 +50,17 @@ async def _company(session: AsyncSession, company_id: int) -> Company:
     return company
 
 
-async def _record(session: AsyncSession, event: CreditEvent) -> CreditEvent:
+async def _record(session: AsyncSession, event: CreditEvent, what: str) -> CreditEvent:
+    """Records the event and tells the account manager and the company's buyers, in the same transaction."""
     session.add(event)
     await session.flush()
+    company = await _company(session, event.company_id)
+    people = [await notifications.account_manager(session, company),
+              *await notifications.company_buyers(session, company.id)]
+    await notifications.notify(
+        session, NotificationKind.CREDIT_CHANGED, [p for p in people if p is not None], f"{company.name}: {what}",
+        "credit_changed", {"what": f"{company.name}: {what}.", "reason": event.reason, "company": company},
+        "/dashboard")
     return event
 
 
@@ -82,7 +91,7 @@ async def change_limit(
     return await _record(session, CreditEvent(
         company_id=company_id, kind=CreditEventKind.LIMIT_CHANGED, old_limit=expected_old, new_limit=new,
         reason=reason, actor_id=actor.id, at=clock.now(),
-    ))
+    ), f"credit limit changed to {format_money(new, company.currency)}")
 
 
 async def hold_account(session: AsyncSession, actor: User, company_id: int, reason: str) -> CreditEvent:
@@ -99,7 +108,7 @@ async def hold_account(session: AsyncSession, actor: User, company_id: int, reas
         raise ChangedMeanwhile(gettext("%(company)s is already on hold; nothing was changed.") % {"company": company.name})
     return await _record(session, CreditEvent(
         company_id=company_id, kind=CreditEventKind.HOLD, reason=reason, actor_id=actor.id, at=clock.now(),
-    ))
+    ), "account put on hold")
 
 
 async def release_account(session: AsyncSession, actor: User, company_id: int, reason: str) -> CreditEvent:
@@ -116,7 +125,7 @@ async def release_account(session: AsyncSession, actor: User, company_id: int, r
         raise ChangedMeanwhile(gettext("%(company)s is not on hold; nothing was changed.") % {"company": company.name})
     return await _record(session, CreditEvent(
         company_id=company_id, kind=CreditEventKind.RELEASE, reason=reason, actor_id=actor.id, at=clock.now(),
-    ))
+    ), "hold released")
 
 
 async def credit_history(session: AsyncSession, company_id: int) -> list[CreditEvent]:

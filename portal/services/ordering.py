@@ -20,6 +20,7 @@ from portal import clock
 from portal.i18n import format_datetime, gettext
 from portal.models import (
     Address,
+    NotificationKind,
     Company,
     Order,
     OrderEvent,
@@ -31,8 +32,11 @@ from portal.models import (
     Product,
     User,
 )
+from portal.services import notifications
 from portal.services.cart import buyer_cart, new_checkout_key, priced_cart, put_in_cart, quantity_problem
-from portal.services.flags import FlaggedLine, order_flags
+from portal.services.credit import credit_picture
+from portal.services.flags import Flag, FlaggedLine, order_flags
+from portal.services.totals import totals
 from portal.services.pricing import PriceSource, line_net, load_company_prices
 
 MOVES: dict[OrderStatus, frozenset[OrderStatus]] = {
@@ -222,44 +226,12 @@ async def submit_order(
         if problem := quantity_problem(item.product, item.line.quantity):
             raise CheckoutInvalid({"cart": f"{item.product.sku}: {problem}"})
 
-    products = {
-        p.id: p for p in await session.scalars(
-            select(Product).options(joinedload(Product.category)).where(Product.id.in_([i.product.id for i in items]))
-        )
-    }
-    order_lines = []
-    for item in items:
-        assert item.price is not None
-        product = products[item.product.id]
-        order_lines.append(
-            OrderLine(
-                company_id=company.id, product_id=product.id, sku=product.sku, name=product.name, unit=product.unit,
-                quantity=item.line.quantity, unit_price=item.price.unit_price, price_source=item.price.source.value,
-                price_note=_price_note(item.price.source, item.price.price_list_name, item.price.min_quantity),
-                unit_cost=product.cost, vat_rate=product.vat_rate, line_net=item.net,
-            )
-        )
-    cost_total = sum((line_net(line.unit_cost, line.quantity) for line in order_lines), Decimal("0.00"))
-    flags = await order_flags(
-        session, company, priced.credit,
-        [FlaggedLine(products[line.product_id], line.quantity, line.line_net, line_net(line.unit_cost, line.quantity))
-         for line in order_lines],
-        priced.totals.gross, margin_floor,
+    order = await place_order(
+        session, company, [(item.product, item.line.quantity) for item in items], today=today, grace_days=grace_days,
+        margin_floor=margin_floor, buyer=user, key=form.key, source=OrderSource.PORTAL, delivery=delivery,
+        address=address, po_number=form.po_number, note=form.note,
     )
-    now = clock.now()
-    order = Order(
-        company_id=company.id, number=await next_order_number(session, today.year),
-        status=OrderStatus.PENDING_APPROVAL, source=OrderSource.PORTAL, buyer_id=user.id,
-        idempotency_key=form.key, po_number=form.po_number or None, requested_delivery_date=delivery,
-        delivery_address_id=address.id, delivery_address=address_text(address), note=form.note,
-        currency=company.currency, net_total=priced.totals.net, vat_total=priced.totals.vat,
-        gross_total=priced.totals.gross, cost_total=cost_total, payment_terms_days=company.payment_terms_days,
-        submitted_at=now, lines=order_lines,
-        flags=[OrderFlag(company_id=company.id, kind=f.kind, blocking=f.blocking, data=f.data) for f in flags],
-        events=[OrderEvent(company_id=company.id, at=now, actor_id=user.id, from_status=None,
-                           to_status=OrderStatus.PENDING_APPROVAL, reason="")],
-    )
-    session.add(order)
+    now = order.submitted_at
     for line in [line for line in cart.lines if line.product.is_active]:
         cart.lines.remove(line)
     cart.checkout_key = new_checkout_key()
@@ -273,7 +245,64 @@ async def submit_order(
         if existing is None:
             raise
         return Submission(existing, created=False)
+    await notifications.notify(
+        session, NotificationKind.ORDER_SUBMITTED, await notifications.managers_on_duty(session, company, today),
+        f"Order {order.number} from {company.name} waits for approval", "order_submitted",
+        {"order": order, "company": company, "buyer": user.full_name, "gross": f"{order.gross_total} {order.currency}"},
+        f"/queue/orders/{order.id}")
     return Submission(order, created=True)
+
+
+async def place_order(
+    session: AsyncSession, company: Company, wanted: list[tuple[Product, int]], *, today: date, grace_days: int,
+    margin_floor: Decimal, buyer: User | None, key: str, source: OrderSource, delivery: date, address: Address,
+    po_number: str = "", note: str = "", extra_flags: list[Flag] | None = None,
+) -> Order:
+    """An order waiting for approval from (product, quantity) lines at `today`'s prices, with its
+    totals, flags, number and first event; added to the session, not flushed. Checkout and the
+    recurring deliveries both make their orders here."""
+    products = {
+        p.id: p for p in await session.scalars(
+            select(Product).options(joinedload(Product.category)).where(Product.id.in_([p.id for p, _ in wanted]))
+        )
+    }
+    prices = await load_company_prices(session, company, today, list(products))
+    order_lines = []
+    for wanted_product, quantity in wanted:
+        product = products[wanted_product.id]
+        price = prices.price(product, quantity)
+        order_lines.append(
+            OrderLine(
+                company_id=company.id, product_id=product.id, sku=product.sku, name=product.name, unit=product.unit,
+                quantity=quantity, unit_price=price.unit_price, price_source=price.source.value,
+                price_note=_price_note(price.source, price.price_list_name, price.min_quantity),
+                unit_cost=product.cost, vat_rate=product.vat_rate, line_net=line_net(price.unit_price, quantity),
+            )
+        )
+    order_totals = totals((line.line_net, line.vat_rate) for line in order_lines)
+    picture = await credit_picture(session, company.id, today=today, grace_days=grace_days)
+    cost_total = sum((line_net(line.unit_cost, line.quantity) for line in order_lines), Decimal("0.00"))
+    flags = await order_flags(
+        session, company, picture,
+        [FlaggedLine(products[line.product_id], line.quantity, line.line_net, line_net(line.unit_cost, line.quantity))
+         for line in order_lines],
+        order_totals.gross, margin_floor,
+    ) + (extra_flags or [])
+    now = clock.now()
+    order = Order(
+        company_id=company.id, number=await next_order_number(session, today.year),
+        status=OrderStatus.PENDING_APPROVAL, source=source, buyer_id=buyer.id if buyer else None,
+        idempotency_key=key, po_number=po_number or None, requested_delivery_date=delivery,
+        delivery_address_id=address.id, delivery_address=address_text(address), note=note,
+        currency=company.currency, net_total=order_totals.net, vat_total=order_totals.vat,
+        gross_total=order_totals.gross, cost_total=cost_total, payment_terms_days=company.payment_terms_days,
+        submitted_at=now, lines=order_lines,
+        flags=[OrderFlag(company_id=company.id, kind=f.kind, blocking=f.blocking, data=f.data) for f in flags],
+        events=[OrderEvent(company_id=company.id, at=now, actor_id=buyer.id if buyer else None, from_status=None,
+                           to_status=OrderStatus.PENDING_APPROVAL, reason="")],
+    )
+    session.add(order)
+    return order
 
 
 def _price_note(source: PriceSource, price_list_name: str | None, min_quantity: int) -> str:

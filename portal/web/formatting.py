@@ -91,6 +91,8 @@ def flag_text(flag: OrderFlag, currency: str) -> str:
         case FlagKind.PRICE_CHANGED:
             return gettext("%(sku)s: price changed from %(old)s to %(new)s.") % {
                 "sku": data["sku"], "old": money("old"), "new": money("new")}
+        case FlagKind.NOT_SOLD:
+            return gettext("%(sku)s is not sold any more; left out of this recurring delivery.") % {"sku": data["sku"]}
         case FlagKind.FIRST_ORDER:
             return gettext("First order of this company.")
     return flag.kind.value

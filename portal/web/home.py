@@ -9,7 +9,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.services import credit, customers, directory
+from portal.services import credit, customers, directory, notifications, schedules
 from portal.web.context import PortalRequest, seller_today, settings_of
 from portal.web.guards import HOME_BY_ROLE, account_managers, admins_only, buyers_only
 
@@ -27,7 +27,8 @@ class HomeController(Controller):
             today=seller_today(request),
             grace_days=settings_of(request).past_due_grace_days,
         )
-        return Template("home/buyer.html", context={"account": account, "today": seller_today(request)})
+        upcoming = await schedules.next_deliveries(db_session, request.user.company_id)
+        return Template("home/buyer.html", context={"account": account, "today": seller_today(request), "upcoming": upcoming})
 
     @get("/invoices/{invoice_id:int}", guards=[buyers_only], name="invoice")
     async def invoice(
@@ -54,4 +55,5 @@ class HomeController(Controller):
 
     @get("/admin", guards=[admins_only], name="admin_home")
     async def admin_home(self, db_session: NamedDependency[AsyncSession]) -> Template:
-        return Template("home/admin.html", context={"counts": await directory.counts(db_session)})
+        return Template("home/admin.html", context={"counts": await directory.counts(db_session),
+                                                    "failed": await notifications.failed_messages(db_session)})

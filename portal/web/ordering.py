@@ -19,7 +19,7 @@ from typing_extensions import Annotated
 from portal.i18n import gettext
 from portal.models import OrderStatus, Role
 from portal.services import cart as carts
-from portal.services import ordering
+from portal.services import ordering, schedules
 from portal.services.cart import CartError, parse_quantity
 from portal.services.ordering import CheckoutForm, OrderFilter
 from portal.web.auth import safe_next
@@ -226,7 +226,8 @@ class OrdersController(Controller):
         order = await ordering.company_order(db_session, request.user.company_id, order_id)
         if order is None:
             raise NotFoundException()
-        return Template("orders/show.html", context={"order": order})
+        schedule = await schedules.schedule_of_order(db_session, request.user.company_id, order.id)
+        return Template("orders/show.html", context={"order": order, "schedule": schedule})
 
     @post("/{order_id:int}/cancel", name="cancel_order")
     async def cancel(

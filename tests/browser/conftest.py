@@ -54,13 +54,21 @@ def _wait_until_up(url: str, server: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def portal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def portal_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment of the portal's processes: the server, and the worker a test runs."""
     folder = tmp_path_factory.mktemp("portal")
-    env = {
+    return {
         **os.environ,
         "PORTAL_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'portal.db'}",
         "PORTAL_ENV": "development",
+        "PORTAL_FOLDER": str(folder),
     }
+
+
+@pytest.fixture(scope="session")
+def portal_server(portal_env: dict[str, str]) -> Iterator[str]:
+    env = portal_env
+    folder = Path(env["PORTAL_FOLDER"])
     portal = [sys.executable, "-m", "portal.cli"]
     subprocess.run([*portal, "db", "upgrade"], env=env, check=True, cwd=PROJECT_ROOT, capture_output=True)
     subprocess.run([*portal, "demo-data"], env=env, check=True, cwd=PROJECT_ROOT, capture_output=True)

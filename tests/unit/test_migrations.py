@@ -18,7 +18,8 @@ EXPECTED_TABLES = {
     "companies", "addresses", "users", "login_throttles", "product_categories", "products", "price_lists",
     "price_list_items", "contract_prices", "invoices", "web_sessions", "carts", "cart_lines", "orders",
     "order_lines", "order_flags", "order_events", "order_number_sequences", "deputies", "customer_notes",
-    "shopping_lists", "shopping_list_lines", "payments", "credit_events",
+    "shopping_lists", "shopping_list_lines", "payments", "credit_events", "delivery_schedules", "schedule_lines",
+    "schedule_occurrences", "outbox_messages", "notification_opt_outs",
 }
 
 

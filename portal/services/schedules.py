@@ -1,0 +1,457 @@
+"""Recurring deliveries: the dates a schedule delivers on, what a buyer may change, and the
+worker's pass that orders each occurrence exactly once, lead time before its delivery date."""
+
+from __future__ import annotations
+
+import calendar
+import logging
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
+
+from portal import clock
+from portal.i18n import gettext
+from portal.models import (
+    Address,
+    Company,
+    DeliverySchedule,
+    FlagKind,
+    Frequency,
+    NotificationKind,
+    OccurrenceStatus,
+    Order,
+    OrderFlag,
+    OrderSource,
+    Product,
+    ScheduleLine,
+    ScheduleOccurrence,
+    ShoppingList,
+    User,
+)
+from portal.services import notifications
+from portal.services.cart import buyer_cart, quantity_problem
+from portal.services.flags import Flag
+from portal.services.ordering import place_order
+from portal.services.pricing import load_company_prices
+
+log = logging.getLogger("portal.schedules")
+PREVIEW = 5
+
+
+class ScheduleError(Exception):
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Rhythm:
+    frequency: Frequency
+    first_delivery: date
+    interval_weeks: int = 1
+    month_day: int = 1
+
+
+def _rhythm(schedule: DeliverySchedule | Rhythm) -> Rhythm:
+    if isinstance(schedule, Rhythm):
+        return schedule
+    return Rhythm(schedule.frequency, schedule.first_delivery, schedule.interval_weeks, schedule.month_day)
+
+
+def month_date(year: int, month: int, day: int) -> date:
+    """The day of the month, or the month's last day where the month is shorter."""
+    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
+
+
+def delivery_dates(schedule: DeliverySchedule | Rhythm, start: date, count: int,
+                   skips: frozenset[date] = frozenset()) -> list[date]:
+    """The first `count` delivery dates on or after `start`, leaving out skipped ones."""
+    rhythm = _rhythm(schedule)
+    start = max(start, rhythm.first_delivery)
+    found: list[date] = []
+    if rhythm.frequency is Frequency.WEEKLY:
+        step = 7 * rhythm.interval_weeks
+        periods = max(0, -(-(start - rhythm.first_delivery).days // step))
+        day = rhythm.first_delivery + timedelta(days=periods * step)
+        while len(found) < count:
+            if day not in skips:
+                found.append(day)
+            day += timedelta(days=step)
+        return found
+    year, month = start.year, start.month
+    while len(found) < count:
+        day = month_date(year, month, rhythm.month_day)
+        if day >= start and day not in skips:
+            found.append(day)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return found
+
+
+def next_delivery_after(schedule: DeliverySchedule | Rhythm, day: date) -> date:
+    return delivery_dates(schedule, day + timedelta(days=1), 1)[0]
+
+
+def first_due_from(schedule: DeliverySchedule | Rhythm, lead_days: int, today: date) -> date:
+    """The first delivery whose ordering day is today or later: where a new or resumed schedule starts."""
+    return delivery_dates(schedule, today + timedelta(days=lead_days), 1)[0]
+
+
+def missed(delivery: date, lead_days: int, today: date) -> bool:
+    """An occurrence reached after its ordering day is still ordered late while its delivery date is
+    ahead; once the delivery date has come, it is missed."""
+    return delivery - timedelta(days=lead_days) < today and delivery <= today
+
+
+def _set_next(schedule: DeliverySchedule, delivery: date) -> None:
+    schedule.next_delivery = delivery
+    schedule.next_generation_on = delivery - timedelta(days=schedule.lead_days)
+
+
+# --- what buyers do -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ScheduleForm:
+    name: str
+    address_id: int
+    frequency: Frequency
+    first_delivery: date
+    lead_days: int
+    interval_weeks: int = 1
+    month_day: int | None = None
+
+    @classmethod
+    def parse(cls, data: dict[str, object]) -> ScheduleForm:
+        def text(name: str) -> str:
+            return str(data.get(name, "") or "").strip()
+
+        def number(name: str, low: int, high: int, default: int) -> int:
+            raw = text(name) or str(default)
+            if not raw.isdigit() or not low <= int(raw) <= high:
+                raise ScheduleError(gettext("Enter a whole number from %(low)d to %(high)d.") % {"low": low, "high": high}, name)
+            return int(raw)
+
+        name = text("name")
+        if not name or len(name) > 100:
+            raise ScheduleError(gettext("Give the schedule a name of at most 100 characters."), "name")
+        try:
+            frequency = Frequency(text("frequency") or "weekly")
+        except ValueError:
+            raise ScheduleError(gettext("Choose weekly or monthly."), "frequency") from None
+        try:
+            first = date.fromisoformat(text("first_delivery"))
+        except ValueError:
+            raise ScheduleError(gettext("Enter the first delivery date as YYYY-MM-DD."), "first_delivery") from None
+        address = text("address_id")
+        return cls(name, int(address) if address.isdigit() and len(address) < 10 else 0, frequency, first,
+                   number("lead_days", 0, 60, 2), number("interval_weeks", 1, 52, 1),
+                   number("month_day", 1, 31, first.day) if frequency is Frequency.MONTHLY else None)
+
+    def rhythm(self) -> Rhythm:
+        return Rhythm(self.frequency, self.first_delivery, self.interval_weeks, self.month_day or self.first_delivery.day)
+
+
+async def source_lines(session: AsyncSession, user: User, source: str, source_id: int | None) -> list[tuple[Product, int]]:
+    """The lines a new schedule starts from: a list, the cart, or a past order of the company."""
+    company_id = user.company_id
+    if source == "cart":
+        cart = await buyer_cart(session, user)
+        return [(line.product, line.quantity) for line in cart.lines]
+    if source == "list":
+        found = await session.scalar(select(ShoppingList).options(selectinload(ShoppingList.lines))
+                                     .where(ShoppingList.id == source_id, ShoppingList.company_id == company_id))
+        if found is None:
+            raise LookupError(source_id)
+        products = {p.id: p for p in await session.scalars(select(Product).where(Product.id.in_([l.product_id for l in found.lines])))}
+        return [(products[l.product_id], l.quantity) for l in found.lines]
+    if source == "order":
+        order = await session.scalar(select(Order).options(selectinload(Order.lines))
+                                     .where(Order.id == source_id, Order.company_id == company_id))
+        if order is None:
+            raise LookupError(source_id)
+        products = {p.id: p for p in await session.scalars(select(Product).where(Product.id.in_([l.product_id for l in order.lines])))}
+        return [(products[l.product_id], l.quantity) for l in order.lines]
+    raise LookupError(source)
+
+
+async def _confirmed_prices(session: AsyncSession, company: Company, today: date, lines: list[ScheduleLine]) -> None:
+    prices = await load_company_prices(session, company, today, [line.product_id for line in lines])
+    for line in lines:
+        product = await session.get(Product, line.product_id)
+        if product is not None and product.is_active:
+            line.confirmed_price = prices.price(product, line.quantity).unit_price
+
+
+async def create_schedule(session: AsyncSession, user: User, form: ScheduleForm,
+                          lines: list[tuple[Product, int]], today: date) -> DeliverySchedule:
+    company = await session.get(Company, user.company_id)
+    assert company is not None
+    address = await session.scalar(select(Address).where(Address.id == form.address_id, Address.company_id == company.id))
+    if address is None:
+        raise ScheduleError(gettext("Choose one of your company's delivery addresses."), "address_id")
+    wanted = [(p, q) for p, q in lines if p.is_active]
+    if not wanted:
+        raise ScheduleError(gettext("A schedule needs at least one product that is sold."), "lines")
+    if form.first_delivery <= today:
+        raise ScheduleError(gettext("The first delivery must be after today."), "first_delivery")
+    schedule = DeliverySchedule(
+        company_id=company.id, name=form.name, address_id=address.id, frequency=form.frequency,
+        interval_weeks=form.interval_weeks if form.frequency is Frequency.WEEKLY else 1,
+        month_day=form.month_day or form.first_delivery.day, first_delivery=form.first_delivery,
+        lead_days=form.lead_days, paused=False, created_by_id=user.id, confirmed_at=clock.now(),
+        lines=[ScheduleLine(company_id=company.id, product_id=p.id, quantity=q) for p, q in wanted],
+    )
+    _set_next(schedule, first_due_from(schedule, schedule.lead_days, today))
+    await _confirmed_prices(session, company, today, schedule.lines)
+    session.add(schedule)
+    await session.flush()
+    return schedule
+
+
+async def company_schedule(session: AsyncSession, company_id: int, schedule_id: int, *, lock: bool = False) -> DeliverySchedule:
+    """One schedule of this company; another company's does not exist."""
+    query = (select(DeliverySchedule)
+             .options(selectinload(DeliverySchedule.lines).joinedload(ScheduleLine.product),
+                      selectinload(DeliverySchedule.address))
+             .where(DeliverySchedule.id == schedule_id, DeliverySchedule.company_id == company_id))
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    schedule = await session.scalar(query)
+    if schedule is None:
+        raise LookupError(schedule_id)
+    return schedule
+
+
+async def company_schedules(session: AsyncSession, company_id: int) -> list[DeliverySchedule]:
+    return list(await session.scalars(
+        select(DeliverySchedule).options(selectinload(DeliverySchedule.lines))
+        .where(DeliverySchedule.company_id == company_id).order_by(DeliverySchedule.name, DeliverySchedule.id)))
+
+
+async def skipped_dates(session: AsyncSession, schedule_id: int) -> frozenset[date]:
+    return frozenset(await session.scalars(select(ScheduleOccurrence.delivery_date).where(
+        ScheduleOccurrence.schedule_id == schedule_id, ScheduleOccurrence.status == OccurrenceStatus.SKIPPED)))
+
+
+async def upcoming(session: AsyncSession, schedule: DeliverySchedule, count: int = PREVIEW) -> list[date]:
+    """The next delivery dates still to be ordered."""
+    if schedule.next_delivery is None or schedule.paused:
+        return []
+    return delivery_dates(schedule, schedule.next_delivery, count, await skipped_dates(session, schedule.id))
+
+
+async def next_deliveries(session: AsyncSession, company_id: int, count: int = PREVIEW) -> list[tuple[date, DeliverySchedule]]:
+    """The company's next deliveries across its active schedules, soonest first: the dashboard panel."""
+    found = []
+    for schedule in await company_schedules(session, company_id):
+        found += [(day, schedule) for day in await upcoming(session, schedule, count)]
+    return sorted(found, key=lambda item: (item[0], item[1].id))[:count]
+
+
+async def occurrences(session: AsyncSession, schedule_id: int) -> list[ScheduleOccurrence]:
+    return list(await session.scalars(select(ScheduleOccurrence).where(ScheduleOccurrence.schedule_id == schedule_id)
+                                      .order_by(ScheduleOccurrence.delivery_date.desc()).limit(20)))
+
+
+async def schedule_of_order(session: AsyncSession, company_id: int, order_id: int) -> DeliverySchedule | None:
+    return await session.scalar(select(DeliverySchedule).join(
+        ScheduleOccurrence, ScheduleOccurrence.schedule_id == DeliverySchedule.id).where(
+        ScheduleOccurrence.order_id == order_id, DeliverySchedule.company_id == company_id))
+
+
+async def pause(session: AsyncSession, user: User, schedule_id: int) -> DeliverySchedule:
+    schedule = await company_schedule(session, user.company_id or 0, schedule_id, lock=True)
+    schedule.paused = True
+    await session.flush()
+    return schedule
+
+
+async def resume(session: AsyncSession, user: User, schedule_id: int, today: date) -> DeliverySchedule:
+    """Occurrences whose ordering day passed while paused are not ordered: it starts again from the next one."""
+    schedule = await company_schedule(session, user.company_id or 0, schedule_id, lock=True)
+    if schedule.paused:
+        schedule.paused = False
+        start = max(schedule.next_delivery or schedule.first_delivery, first_due_from(schedule, schedule.lead_days, today))
+        _set_next(schedule, delivery_dates(schedule, start, 1)[0])
+    await session.flush()
+    return schedule
+
+
+async def skip(session: AsyncSession, user: User, schedule_id: int, delivery: date) -> None:
+    schedule = await company_schedule(session, user.company_id or 0, schedule_id, lock=True)
+    if delivery not in await upcoming(session, schedule, 52):
+        raise ScheduleError(gettext("That date is not one of the schedule's coming deliveries."), "delivery_date")
+    session.add(ScheduleOccurrence(schedule_id=schedule.id, company_id=schedule.company_id, delivery_date=delivery,
+                                   status=OccurrenceStatus.SKIPPED, note=f"skipped by {user.full_name}"))
+    await session.flush()
+
+
+async def change_line(session: AsyncSession, user: User, schedule_id: int, line_id: int, quantity: int, today: date) -> None:
+    """A new quantity (0 removes the line), from the next occurrence not yet ordered; the line's price is confirmed anew."""
+    schedule = await company_schedule(session, user.company_id or 0, schedule_id, lock=True)
+    line = next((l for l in schedule.lines if l.id == line_id), None)
+    if line is None:
+        raise LookupError(line_id)
+    if quantity == 0:
+        if len(schedule.lines) == 1:
+            raise ScheduleError(gettext("A schedule keeps at least one line; delete the schedule instead."), "lines")
+        schedule.lines.remove(line)
+    else:
+        if problem := quantity_problem(line.product, quantity):
+            raise ScheduleError(problem, "lines")
+        line.quantity = quantity
+        company = await session.get(Company, schedule.company_id)
+        assert company is not None
+        await _confirmed_prices(session, company, today, [line])
+    schedule.confirmed_at = clock.now()
+    await session.flush()
+
+
+async def delete(session: AsyncSession, user: User, schedule_id: int) -> str:
+    schedule = await company_schedule(session, user.company_id or 0, schedule_id, lock=True)
+    await session.delete(schedule)
+    await session.flush()
+    return schedule.name
+
+
+# --- the worker ------------------------------------------------------------------------------
+
+@dataclass
+class PassReport:
+    generated: int = 0
+    missed: int = 0
+    skipped: int = 0
+
+
+async def _claim(session: AsyncSession, today: date, passed: set[int]) -> DeliverySchedule | None:
+    query = (select(DeliverySchedule)
+             .where(DeliverySchedule.paused.is_(False), DeliverySchedule.next_generation_on <= today)
+             .order_by(DeliverySchedule.next_generation_on, DeliverySchedule.id).limit(1))
+    if passed:
+        query = query.where(DeliverySchedule.id.not_in(passed))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return await session.scalar(query.execution_options(populate_existing=True))
+
+
+async def run_pass(session_maker: async_sessionmaker[AsyncSession], today: date, *, grace_days: int = 7,
+                   margin_floor: Decimal = Decimal("10")) -> PassReport:
+    """Orders every occurrence whose ordering day has come, one transaction per occurrence.
+    A worker that dies mid-pass loses only its open transaction; the next pass does it again."""
+    report = PassReport()
+    failed: set[int] = set()
+    while True:
+        async with session_maker() as session:
+            try:
+                async with session.begin():
+                    schedule = await _claim(session, today, failed)
+                    if schedule is None:
+                        return report
+                    try:
+                        await _occurrence(session, schedule, today, report, grace_days, margin_floor)
+                    except IntegrityError:
+                        raise
+                    except Exception:
+                        log.exception("Schedule %s could not be processed", schedule.id)
+                        failed.add(schedule.id)
+                        raise
+            except IntegrityError:
+                continue  # another worker recorded this occurrence first
+            except Exception:  # noqa: BLE001 - one broken schedule does not stop the others
+                continue
+
+
+async def _occurrence(session: AsyncSession, schedule: DeliverySchedule, today: date, report: PassReport,
+                      grace_days: int, margin_floor: Decimal) -> None:
+    delivery = schedule.next_delivery
+    assert delivery is not None
+    existing = await session.scalar(select(ScheduleOccurrence).where(
+        ScheduleOccurrence.schedule_id == schedule.id, ScheduleOccurrence.delivery_date == delivery))
+    company = await session.get(Company, schedule.company_id)
+    assert company is not None
+    if existing is not None:
+        report.skipped += 1
+    elif missed(delivery, schedule.lead_days, today):
+        await _record_missed(session, schedule, company, delivery, gettext("no order was made before the delivery date."))
+        report.missed += 1
+    else:
+        occurrence = ScheduleOccurrence(schedule_id=schedule.id, company_id=company.id, delivery_date=delivery,
+                                        status=OccurrenceStatus.GENERATED)
+        session.add(occurrence)
+        await session.flush()  # the unique key speaks before any order is made
+        order = await _order(session, schedule, company, delivery, today, grace_days, margin_floor)
+        if order is None:
+            occurrence.status = OccurrenceStatus.MISSED
+            occurrence.note = gettext("none of the products is sold any more.")
+            await _tell_missed(session, schedule, company, delivery, occurrence.note)
+            report.missed += 1
+        else:
+            occurrence.order_id = order.id
+            report.generated += 1
+    _set_next(schedule, next_delivery_after(schedule, delivery))
+    await session.flush()
+
+
+async def _record_missed(session: AsyncSession, schedule: DeliverySchedule, company: Company, delivery: date, reason: str) -> None:
+    session.add(ScheduleOccurrence(schedule_id=schedule.id, company_id=company.id, delivery_date=delivery,
+                                   status=OccurrenceStatus.MISSED, note=reason))
+    await session.flush()
+    await _tell_missed(session, schedule, company, delivery, reason)
+
+
+async def _people(session: AsyncSession, company: Company) -> list[User]:
+    manager = await notifications.account_manager(session, company)
+    return [*await notifications.company_buyers(session, company.id), *([manager] if manager else [])]
+
+
+async def _tell_missed(session: AsyncSession, schedule: DeliverySchedule, company: Company, delivery: date, reason: str) -> None:
+    await notifications.notify(
+        session, NotificationKind.RECURRING_MISSED, await _people(session, company),
+        f"Recurring delivery “{schedule.name}” of {delivery.isoformat()} was missed", "recurring_missed",
+        {"schedule": schedule, "company": company, "delivery_date": delivery.isoformat(), "reason": reason},
+        f"/schedules/{schedule.id}")
+
+
+async def _order(session: AsyncSession, schedule: DeliverySchedule, company: Company, delivery: date, today: date,
+                 grace_days: int, margin_floor: Decimal) -> Order | None:
+    lines = list(await session.scalars(select(ScheduleLine).options(selectinload(ScheduleLine.product))
+                                       .where(ScheduleLine.schedule_id == schedule.id).order_by(ScheduleLine.id)))
+    sold = [line for line in lines if line.product.is_active]
+    gone = [line.product for line in lines if not line.product.is_active]
+    left_out = [f"{product.sku} {product.name}" for product in gone]
+    if not sold:
+        return None
+    address = await session.get(Address, schedule.address_id)
+    assert address is not None
+    extra = [Flag(FlagKind.NOT_SOLD, {"sku": product.sku, "name": product.name}) for product in gone]
+    order = await place_order(
+        session, company, [(line.product, line.quantity) for line in sold], today=today, grace_days=grace_days,
+        margin_floor=margin_floor, buyer=await session.get(User, schedule.created_by_id) if schedule.created_by_id else None,
+        key=f"schedule-{schedule.id}-{delivery.isoformat()}", source=OrderSource.RECURRING, delivery=delivery,
+        address=address, note=f"Recurring delivery “{schedule.name}”",
+    )
+    confirmed = {line.product_id: line.confirmed_price for line in sold}
+    changed = []
+    for order_line in order.lines:
+        before = confirmed.get(order_line.product_id)
+        if before is not None and before != order_line.unit_price:
+            changed.append(f"{order_line.sku}: {before} → {order_line.unit_price}")
+            extra.append(Flag(FlagKind.PRICE_CHANGED, {"sku": order_line.sku, "old": str(before),
+                                                       "new": str(order_line.unit_price)}))
+    order.flags += [OrderFlag(company_id=company.id, kind=f.kind, blocking=f.blocking, data=f.data) for f in extra]
+    await session.flush()
+    subject = f"Recurring delivery “{schedule.name}”: order {order.number} for {delivery.isoformat()}"
+    context = {"schedule": schedule, "company": company, "order": order, "delivery_date": delivery.isoformat(),
+               "left_out": left_out, "changed": changed}
+    await notifications.notify(session, NotificationKind.RECURRING_GENERATED,
+                               await notifications.company_buyers(session, company.id), subject,
+                               "recurring_generated", context, f"/orders/{order.id}")
+    await notifications.notify(session, NotificationKind.RECURRING_GENERATED,
+                               await notifications.managers_on_duty(session, company, today), subject,
+                               "recurring_generated", context, f"/queue/orders/{order.id}")
+    return order

@@ -1,0 +1,176 @@
+"""Recurring deliveries of a buyer's company, and each user's notification choices."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, URLEncodedBody
+from litestar.plugins.flash import flash
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.i18n import gettext
+from portal.models import Frequency, NotificationKind, Role
+from portal.services import notifications, schedules
+from portal.services.cart import parse_quantity
+from portal.services.ordering import company_addresses
+from portal.services.schedules import ScheduleError, ScheduleForm
+from portal.web.context import PortalRequest, discard_changes, query_params, seller_today
+from portal.web.guards import allow
+
+
+def _source(params: dict[str, Any]) -> tuple[str, int | None]:
+    source = str(params.get("source", "cart"))
+    raw = str(params.get("source_id", ""))
+    return source, int(raw) if raw.isdigit() and len(raw) < 10 else None
+
+
+class SchedulesController(Controller):
+    path = "/schedules"
+    guards = [allow(Role.BUYER)]
+
+    async def _new_page(self, request: PortalRequest, db_session: AsyncSession, params: dict[str, Any],
+                        error: ScheduleError | None = None, status_code: int = 200) -> Template:
+        source, source_id = _source(params)
+        try:
+            lines = await schedules.source_lines(db_session, request.user, source, source_id)
+        except LookupError:
+            raise NotFoundException() from None
+        today = seller_today(request)
+        form = {"first_delivery": (today + timedelta(days=7)).isoformat(), "lead_days": "2", "frequency": "weekly",
+                "interval_weeks": "1", **params}
+        preview: list = []
+        if error is None and params.get("name") is not None:
+            try:
+                preview = schedules.delivery_dates(ScheduleForm.parse(form).rhythm(), today + timedelta(days=1), 5)
+            except ScheduleError as refused:
+                error = refused
+        return Template("schedules/new.html", status_code=status_code, context={
+            "lines": lines, "source": source, "source_id": source_id or "", "form": form, "preview": preview,
+            "error": error, "addresses": await company_addresses(db_session, request.user.company_id),
+            "frequencies": list(Frequency)})
+
+    @get("/", name="schedules")
+    async def index(self, request: PortalRequest, db_session: NamedDependency[AsyncSession]) -> Template:
+        return Template("schedules/index.html", context={
+            "schedules": await schedules.company_schedules(db_session, request.user.company_id),
+            "upcoming": await schedules.next_deliveries(db_session, request.user.company_id, 10)})
+
+    @get("/new", name="new_schedule")
+    async def new(self, request: PortalRequest, db_session: NamedDependency[AsyncSession]) -> Template:
+        """The form; with its fields filled in, the next five delivery dates before saving."""
+        return await self._new_page(request, db_session, query_params(request))
+
+    @post("/", name="create_schedule")
+    async def create(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
+                     data: URLEncodedBody[dict[str, Any]]) -> Template | Redirect:
+        source, source_id = _source(data)
+        try:
+            lines = await schedules.source_lines(db_session, request.user, source, source_id)
+            created = await schedules.create_schedule(db_session, request.user, ScheduleForm.parse(data), lines,
+                                                      seller_today(request))
+        except LookupError:
+            raise NotFoundException() from None
+        except ScheduleError as refused:
+            await discard_changes(request, db_session)
+            return await self._new_page(request, db_session, data, refused, 400)
+        await db_session.commit()
+        flash(request, gettext("Recurring delivery “%(name)s” saved.") % {"name": created.name}, "success")
+        return Redirect(f"/schedules/{created.id}", status_code=303)
+
+    @get("/{schedule_id:int}", name="schedule")
+    async def show(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
+                   schedule_id: FromPath[int]) -> Template:
+        try:
+            schedule = await schedules.company_schedule(db_session, request.user.company_id, schedule_id)
+        except LookupError:
+            raise NotFoundException() from None
+        return Template("schedules/show.html", context={
+            "schedule": schedule, "upcoming": await schedules.upcoming(db_session, schedule),
+            "occurrences": await schedules.occurrences(db_session, schedule.id)})
+
+    async def _change(self, request: PortalRequest, db_session: AsyncSession, schedule_id: int, work,  # type: ignore[no-untyped-def]
+                      done: str) -> Redirect:
+        try:
+            await work()
+        except LookupError:
+            raise NotFoundException() from None
+        except ScheduleError as refused:
+            await discard_changes(request, db_session)
+            flash(request, refused.message, "error")
+            return Redirect(f"/schedules/{schedule_id}", status_code=303)
+        await db_session.commit()
+        flash(request, done, "success")
+        return Redirect(f"/schedules/{schedule_id}", status_code=303)
+
+    @post("/{schedule_id:int}/pause", name="pause_schedule")
+    async def pause(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
+                    schedule_id: FromPath[int]) -> Redirect:
+        return await self._change(request, db_session, schedule_id,
+                                  lambda: schedules.pause(db_session, request.user, schedule_id), gettext("Paused."))
+
+    @post("/{schedule_id:int}/resume", name="resume_schedule")
+    async def resume(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
+                     schedule_id: FromPath[int]) -> Redirect:
+        return await self._change(request, db_session, schedule_id, lambda: schedules.resume(
+            db_session, request.user, schedule_id, seller_today(request)), gettext("Resumed."))
+
+    @post("/{schedule_id:int}/skip", name="skip_occurrence")
+    async def skip(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
+                   schedule_id: FromPath[int], data: URLEncodedBody[dict[str, Any]]) -> Redirect:
+        async def work() -> None:
+            try:
+                day = date.fromisoformat(str(data.get("delivery_date", "")))
+            except ValueError:
+                raise ScheduleError(gettext("Choose one of the coming deliveries."), "delivery_date") from None
+            await schedules.skip(db_session, request.user, schedule_id, day)
+
+        return await self._change(request, db_session, schedule_id, work, gettext("That delivery will be skipped."))
+
+    @post("/{schedule_id:int}/lines/{line_id:int}", name="change_schedule_line")
+    async def change_line(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
+                          schedule_id: FromPath[int], line_id: FromPath[int],
+                          data: URLEncodedBody[dict[str, Any]]) -> Redirect:
+        async def work() -> None:
+            quantity = 0 if data.get("remove") else parse_quantity(str(data.get("quantity", "")))
+            if quantity is None:
+                raise ScheduleError(gettext("Enter the quantity as a whole number."), "lines")
+            await schedules.change_line(db_session, request.user, schedule_id, line_id, quantity, seller_today(request))
+
+        return await self._change(request, db_session, schedule_id, work,
+                                  gettext("Saved: the next delivery not yet ordered uses the new lines."))
+
+    @post("/{schedule_id:int}/delete", name="delete_schedule")
+    async def delete(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
+                     schedule_id: FromPath[int]) -> Redirect:
+        try:
+            name = await schedules.delete(db_session, request.user, schedule_id)
+        except LookupError:
+            raise NotFoundException() from None
+        await db_session.commit()
+        flash(request, gettext("Recurring delivery “%(name)s” deleted.") % {"name": name}, "success")
+        return Redirect("/schedules", status_code=303)
+
+
+class NotificationsController(Controller):
+    path = "/account/notifications"
+
+    @get("/", name="notification_preferences")
+    async def show(self, request: PortalRequest, db_session: NamedDependency[AsyncSession]) -> Template:
+        off = await notifications.opted_out_kinds(db_session, request.user)
+        return Template("account/notifications.html", context={"kinds": list(NotificationKind), "off": off})
+
+    @post("/", name="save_notification_preferences")
+    async def save(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
+                   data: URLEncodedBody[dict[str, Any]]) -> Redirect:
+        values = data.get("kind", [])
+        values = values if isinstance(values, list) else [values]
+        wanted = {kind for kind in NotificationKind if kind.value in values}
+        await notifications.set_preferences(db_session, request.user, wanted)
+        await db_session.commit()
+        flash(request, gettext("Your e-mail choices are saved."), "success")
+        return Redirect("/account/notifications", status_code=303)

@@ -1,0 +1,141 @@
+"""Recurring deliveries and their e-mails over HTTP: a buyer saves a schedule after seeing its
+dates, the worker orders it, the account manager is told and approves, the buyer hears the decision."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from portal.models import Address, DeliverySchedule, Deputy, Order, Role
+from portal.services import lists
+from portal.services.notifications import SmtpSender, deliver_pending
+from portal.services.ordering import CheckoutForm, submit_order
+from portal.services.cart import add_to_cart, buyer_cart
+from portal.services.schedules import run_pass
+from tests.factories import csrf_from, make_company, make_product, make_schedule, make_user, sign_in, text_of
+from tests.smtp import Inbox
+
+TODAY = date(2026, 11, 27)
+
+
+@pytest.fixture
+async def hotel(session: AsyncSession, frozen_clock) -> dict:  # type: ignore[no-untyped-def]
+    manager = await make_user(session, Role.ACCOUNT_MANAGER, email="anna@seller.example", full_name="Anna Kowalska")
+    deputy = await make_user(session, Role.ACCOUNT_MANAGER, email="piotr@seller.example")
+    session.add(Deputy(manager_id=manager.id, deputy_id=deputy.id, starts_on=TODAY, ends_on=TODAY))
+    company = await make_company(session, name="Vistula Hotels", account_manager_id=manager.id)
+    session.add(Address(company_id=company.id, label="Hotel", street="Wiślana 1", postal_code="00-001",
+                        city="Warszawa", is_default=True))
+    buyer = await make_user(session, company_id=company.id, email="ewa@vistula.example")
+    other = await make_user(session, company_id=(await make_company(session, name="Baltic Foods")).id,
+                            email="bart@baltic.example")
+    towels = await make_product(session, sku="TWL-1", name="Towels", list_price=Decimal("10.0000"))
+    await session.refresh(buyer, ["company"])
+    linen = await lists.create_list(session, buyer, "Linen", lines={towels.id: 20}, today=TODAY)
+    await session.commit()
+    return {"manager": manager, "deputy": deputy, "company": company, "buyer": buyer, "list": linen, "other": other,
+            "towels": towels}
+
+
+def sender(server) -> SmtpSender:  # type: ignore[no-untyped-def]
+    return SmtpSender("127.0.0.1", server.port, "portal@seller.example")
+
+
+async def test_a_schedule_is_ordered_approved_and_both_sides_are_told(
+    client: AsyncTestClient, hotel: dict, session: AsyncSession, engine: AsyncEngine, smtp_server  # type: ignore[no-untyped-def]
+) -> None:
+    await sign_in(client, "ewa@vistula.example")
+    params = {"source": "list", "source_id": str(hotel["list"].id), "name": "Weekly linen", "frequency": "weekly",
+              "interval_weeks": "1", "first_delivery": "2026-12-04", "lead_days": "2"}
+    preview = await client.get("/schedules/new", params=params)
+    assert preview.status_code == 200
+    assert "Next five deliveries Dec 4, 2026 Dec 11, 2026 Dec 18, 2026 Dec 25, 2026 Jan 1, 2027" in text_of(preview.text)
+    address = await session.scalar(select(Address.id).where(Address.company_id == hotel["company"].id))
+    saved = await client.post("/schedules", data={**params, "address_id": str(address), "_csrf_token": csrf_from(preview.text)})
+    assert "Recurring delivery “Weekly linen” saved." in text_of(saved.text)
+    assert "Weekly linen" in text_of((await client.get("/dashboard")).text)
+
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    assert (await run_pass(maker, date(2026, 12, 2))).generated == 1
+    await deliver_pending(maker, sender(smtp_server))
+    (told,) = smtp_server.inbox.to("anna@seller.example")
+    order = await session.scalar(select(Order))
+    assert order is not None and "Weekly linen" in told["Subject"] and order.number in told["Subject"]
+    assert f"http://localhost:8000/queue/orders/{order.id}" in Inbox.text(told)
+    page = await client.get(f"/orders/{order.id}")
+    assert "From the recurring delivery Weekly linen" in text_of(page.text)
+
+    await client.get("/logout")
+    client.cookies.clear()
+    await sign_in(client, "anna@seller.example")
+    review = await client.get(f"/queue/orders/{order.id}")
+    approved = await client.post(f"/queue/orders/{order.id}/approve",
+                                 data={"note": "", "confirm_warnings": "yes", "_csrf_token": csrf_from(review.text)})
+    assert approved.status_code == 200 and f"Order {order.number} approved." in text_of(approved.text)
+    await deliver_pending(maker, sender(smtp_server))
+    decision = [m for m in smtp_server.inbox.to("ewa@vistula.example") if "approved" in m["Subject"]]
+    assert len(decision) == 1 and f"/orders/{order.id}" in Inbox.text(decision[0])
+
+
+async def test_another_companys_schedule_is_404_for_every_url(client: AsyncTestClient, hotel: dict, session: AsyncSession) -> None:
+    plan = await make_schedule(session, hotel["company"], [(hotel["towels"], 5)], first=date(2026, 12, 4),
+                               created_by=hotel["buyer"], today=TODAY)
+    await session.commit()
+    await sign_in(client, "bart@baltic.example")
+    token = csrf_from((await client.get("/schedules")).text)
+    assert "Weekly linen" not in (await client.get("/schedules")).text
+    assert (await client.get(f"/schedules/{plan.id}")).status_code == 404
+    assert (await client.get("/schedules/new", params={"source": "list", "source_id": hotel["list"].id})).status_code == 404
+    for path in ["pause", "resume", "skip", "delete", f"lines/{plan.lines[0].id}"]:
+        response = await client.post(f"/schedules/{plan.id}/{path}",
+                                     data={"delivery_date": "2026-12-04", "quantity": "1", "_csrf_token": token})
+        assert response.status_code == 404, path
+    assert (await client.post(f"/schedules/{plan.id}/pause")).status_code == 403  # no CSRF token
+
+
+async def test_pause_skip_edit_and_delete_over_http(client: AsyncTestClient, hotel: dict, session: AsyncSession) -> None:
+    plan = await make_schedule(session, hotel["company"], [(hotel["towels"], 5)], first=date(2026, 12, 4),
+                               created_by=hotel["buyer"], today=TODAY)
+    await session.commit()
+    await sign_in(client, "ewa@vistula.example")
+    page = await client.get(f"/schedules/{plan.id}")
+    token = csrf_from(page.text)
+    skipped = await client.post(f"/schedules/{plan.id}/skip", data={"delivery_date": "2026-12-04", "_csrf_token": token})
+    assert "That delivery will be skipped." in text_of(skipped.text)
+    assert "Dec 4, 2026 Skip" not in text_of(skipped.text.split('id="upcoming"')[1].split("</ul>")[0])
+    edited = await client.post(f"/schedules/{plan.id}/lines/{plan.lines[0].id}", data={"quantity": "8", "_csrf_token": token})
+    assert 'value="8"' in edited.text
+    paused = await client.post(f"/schedules/{plan.id}/pause", data={"_csrf_token": token})
+    assert "Paused: nothing is ordered until you resume." in text_of(paused.text)
+    resumed = await client.post(f"/schedules/{plan.id}/resume", data={"_csrf_token": token})
+    assert "Resumed." in text_of(resumed.text)
+    deleted = await client.post(f"/schedules/{plan.id}/delete", data={"_csrf_token": token})
+    assert "deleted" in text_of(deleted.text)
+    assert await session.scalar(select(DeliverySchedule.id)) is None
+
+
+async def test_submitting_tells_the_manager_and_the_deputy_and_preferences_are_kept(
+    client: AsyncTestClient, hotel: dict, session: AsyncSession, engine: AsyncEngine, smtp_server  # type: ignore[no-untyped-def]
+) -> None:
+    buyer, company = hotel["buyer"], hotel["company"]
+    await add_to_cart(session, buyer, hotel["towels"].id, 3)
+    cart = await buyer_cart(session, buyer)
+    address = await session.scalar(select(Address.id).where(Address.company_id == company.id))
+    await submit_order(session, buyer, company, CheckoutForm(cart.checkout_key, "", "2026-11-30", str(address), ""),
+                       today=TODAY, grace_days=7, margin_floor=Decimal("10"))
+    await session.commit()
+    await deliver_pending(async_sessionmaker(engine, expire_on_commit=False), sender(smtp_server))
+    assert {m["To"] for m in smtp_server.inbox.messages} == {"anna@seller.example", "piotr@seller.example"}
+    assert "waits for approval" in smtp_server.inbox.messages[0]["Subject"]
+
+    await sign_in(client, "anna@seller.example")
+    page = await client.get("/account/notifications")
+    saved = await client.post("/account/notifications", data={"kind": ["order_submitted"], "_csrf_token": csrf_from(page.text)})
+    assert "Your e-mail choices are saved." in text_of(saved.text)
+    assert 'value="credit_changed" >' in saved.text or 'value="credit_changed"  ' in saved.text
+    assert 'value="order_submitted" checked' in saved.text

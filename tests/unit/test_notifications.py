@@ -1,0 +1,110 @@
+"""E-mail notifications: written in the transaction of the change, sent by the worker over
+SMTP to a real server, retried with backoff, never sent twice, marked failed in the end."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from portal import clock
+from portal.models import MessageStatus, NotificationKind, OutboxMessage, Role
+from portal.services import approvals, credit_control, notifications
+from portal.services.notifications import MAX_ATTEMPTS, SmtpSender, deliver_pending
+from tests.factories import make_company, make_order, make_user
+from tests.smtp import Inbox
+
+TODAY = date(2026, 11, 27)
+
+
+def smtp(server) -> SmtpSender:  # type: ignore[no-untyped-def]
+    return SmtpSender("127.0.0.1", server.port, "portal@seller.example")
+
+
+async def people(session: AsyncSession):  # type: ignore[no-untyped-def]
+    manager = await make_user(session, Role.ACCOUNT_MANAGER, full_name="Anna Kowalska")
+    company = await make_company(session, account_manager_id=manager.id, name="Vistula Hotels")
+    buyer = await make_user(session, company_id=company.id)
+    return manager, company, buyer
+
+
+async def test_the_rejection_reaches_the_buyer_with_reason_and_link(session: AsyncSession, engine: AsyncEngine, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    manager, company, buyer = await people(session)
+    order = await make_order(session, company, gross="300.00", buyer=buyer)
+    await approvals.reject_order(session, manager, order.id, reason="Wrong address", today=TODAY)
+    await session.commit()
+
+    result = await deliver_pending(async_sessionmaker(engine, expire_on_commit=False), smtp(smtp_server))
+
+    assert result.sent == 1
+    (mail,) = smtp_server.inbox.to(buyer.email)
+    assert mail["Subject"] == f"Order {order.number} was rejected"
+    assert "Wrong address" in Inbox.text(mail)
+    assert f"http://localhost:8000/orders/{order.id}" in Inbox.text(mail)
+
+
+async def test_a_message_is_never_sent_twice(session: AsyncSession, engine: AsyncEngine, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    manager, company, buyer = await people(session)
+    await credit_control.hold_account(session, manager, company.id, "Overdue invoices")
+    await session.commit()
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    assert (await deliver_pending(maker, smtp(smtp_server))).sent == 2
+    assert (await deliver_pending(maker, smtp(smtp_server))).sent == 0
+    assert sorted(m["To"] for m in smtp_server.inbox.messages) == sorted([manager.email, buyer.email])
+    assert "on hold" in smtp_server.inbox.messages[0]["Subject"]
+
+
+async def test_messages_queued_while_the_server_is_down_arrive_once_when_it_is_back(
+    session: AsyncSession, engine: AsyncEngine, smtp_server  # type: ignore[no-untyped-def]
+) -> None:
+    manager, company, buyer = await people(session)
+    orders = [await make_order(session, company, gross="100.00", buyer=buyer) for _ in range(3)]
+    for order in orders:
+        await approvals.reject_order(session, manager, order.id, reason="Duplicate", today=TODAY)
+    await session.commit()
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+
+    smtp_server.stop()
+    down = await deliver_pending(maker, smtp(smtp_server))
+    assert down.failed == 3 and down.sent == 0
+    waiting = list(await session.scalars(select(OutboxMessage).execution_options(populate_existing=True)))
+    assert all(m.status is MessageStatus.PENDING and m.attempts == 1 for m in waiting)
+
+    smtp_server.start()
+    assert (await deliver_pending(maker, smtp(smtp_server))).sent == 0  # backoff: not due yet
+    later = clock.now() + timedelta(minutes=3)
+    assert (await deliver_pending(maker, smtp(smtp_server), later)).sent == 3
+    assert (await deliver_pending(maker, smtp(smtp_server), later + timedelta(hours=1))).sent == 0
+    assert sorted(m["Subject"] for m in smtp_server.inbox.to(buyer.email)) == sorted(
+        f"Order {o.number} was rejected" for o in orders)
+
+
+async def test_a_message_that_keeps_failing_is_marked_failed_and_shown_to_admins(
+    session: AsyncSession, engine: AsyncEngine, smtp_server  # type: ignore[no-untyped-def]
+) -> None:
+    manager, company, buyer = await people(session)
+    await credit_control.change_limit(session, manager, company.id, company.credit_limit, Decimal("500.00"), "Review")
+    await session.commit()
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    smtp_server.stop()
+    moment = clock.now()
+    for attempt in range(MAX_ATTEMPTS):
+        await deliver_pending(maker, smtp(smtp_server), moment)
+        moment += timedelta(minutes=2 ** (attempt + 1) + 1)
+    failed = await notifications.failed_messages(session)
+    assert {m.recipient for m in failed} == {manager.email, buyer.email}
+    assert all(m.attempts == MAX_ATTEMPTS and m.last_error for m in failed)
+
+
+async def test_opted_out_kinds_are_not_sent_but_decisions_always_are(session: AsyncSession) -> None:
+    manager, company, buyer = await people(session)
+    await notifications.set_preferences(session, buyer, set())
+    await credit_control.hold_account(session, manager, company.id, "Overdue")
+    order = await make_order(session, company, gross="100.00", buyer=buyer)
+    await approvals.reject_order(session, manager, order.id, reason="No", today=TODAY)
+    kinds = {(m.recipient, m.kind) for m in await session.scalars(select(OutboxMessage))}
+    assert (buyer.email, NotificationKind.CREDIT_CHANGED) not in kinds
+    assert (manager.email, NotificationKind.CREDIT_CHANGED) in kinds
+    assert (buyer.email, NotificationKind.ORDER_DECIDED) in kinds
