@@ -94,38 +94,34 @@ async def change_limit(
     ), f"credit limit changed to {format_money(new, company.currency)}")
 
 
-async def hold_account(session: AsyncSession, actor: User, company_id: int, reason: str) -> CreditEvent:
-    """Puts the account on hold: its buyers see the reason and cannot submit orders."""
+async def _set_hold(session: AsyncSession, actor: User, company_id: int, reason: str, *, hold: bool) -> CreditEvent:
+    """Holds or releases in one conditional update, so two people doing it at once change it once."""
     reason = _reason(reason)
     result = await session.execute(
         update(Company)
-        .where(Company.id == company_id, Company.on_hold.is_(False))
-        .values(on_hold=True, hold_reason=reason)
+        .where(Company.id == company_id, Company.on_hold.is_(not hold))
+        .values(on_hold=hold, hold_reason=reason if hold else None)
         .execution_options(synchronize_session=False)
     )
     company = await _company(session, company_id)
     if result.rowcount != 1:
-        raise ChangedMeanwhile(gettext("%(company)s is already on hold; nothing was changed.") % {"company": company.name})
+        message = (gettext("%(company)s is already on hold; nothing was changed.") if hold
+                   else gettext("%(company)s is not on hold; nothing was changed."))
+        raise ChangedMeanwhile(message % {"company": company.name})
     return await _record(session, CreditEvent(
-        company_id=company_id, kind=CreditEventKind.HOLD, reason=reason, actor_id=actor.id, at=clock.now(),
-    ), "account put on hold")
+        company_id=company_id, kind=CreditEventKind.HOLD if hold else CreditEventKind.RELEASE, reason=reason,
+        actor_id=actor.id, at=clock.now(),
+    ), "account put on hold" if hold else "hold released")
+
+
+async def hold_account(session: AsyncSession, actor: User, company_id: int, reason: str) -> CreditEvent:
+    """Puts the account on hold: its buyers see the reason and cannot submit orders."""
+    return await _set_hold(session, actor, company_id, reason, hold=True)
 
 
 async def release_account(session: AsyncSession, actor: User, company_id: int, reason: str) -> CreditEvent:
     """Ends a hold; the reason of the release goes to the history next to the hold's."""
-    reason = _reason(reason)
-    result = await session.execute(
-        update(Company)
-        .where(Company.id == company_id, Company.on_hold.is_(True))
-        .values(on_hold=False, hold_reason=None)
-        .execution_options(synchronize_session=False)
-    )
-    company = await _company(session, company_id)
-    if result.rowcount != 1:
-        raise ChangedMeanwhile(gettext("%(company)s is not on hold; nothing was changed.") % {"company": company.name})
-    return await _record(session, CreditEvent(
-        company_id=company_id, kind=CreditEventKind.RELEASE, reason=reason, actor_id=actor.id, at=clock.now(),
-    ), "hold released")
+    return await _set_hold(session, actor, company_id, reason, hold=False)
 
 
 async def credit_history(session: AsyncSession, company_id: int) -> list[CreditEvent]:
