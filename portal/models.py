@@ -659,6 +659,9 @@ class NotificationKind(enum.StrEnum):
 
 class MessageStatus(enum.StrEnum):
     PENDING = "pending"
+    SENDING = "sending"
+    """Claimed and committed before the mail server is asked: a worker that dies before recording the
+    outcome leaves the message here, shown to admins, rather than ever sending it a second time."""
     SENT = "sent"
     FAILED = "failed"
 
@@ -681,6 +684,7 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=clock.now)
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    claimed_at: Mapped[datetime | None] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()
 
     __table_args__ = (Index("ix_outbox_messages_status_next", "status", "next_attempt_at"),)

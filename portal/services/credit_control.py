@@ -55,12 +55,11 @@ async def _record(session: AsyncSession, event: CreditEvent, what: str) -> Credi
     session.add(event)
     await session.flush()
     company = await _company(session, event.company_id)
-    people = [await notifications.account_manager(session, company),
-              *await notifications.company_buyers(session, company.id)]
-    await notifications.notify(
-        session, NotificationKind.CREDIT_CHANGED, [p for p in people if p is not None], f"{company.name}: {what}",
-        "credit_changed", {"what": f"{company.name}: {what}.", "reason": event.reason, "company": company},
-        "/dashboard")
+    subject, context = f"{company.name}: {what}", {"what": f"{company.name}: {what}.", "reason": event.reason, "company": company}
+    await notifications.notify(session, NotificationKind.CREDIT_CHANGED, [await notifications.account_manager(session, company)],
+                               subject, "credit_changed", context, f"/customers/{company.id}/credit")
+    await notifications.notify(session, NotificationKind.CREDIT_CHANGED, await notifications.company_buyers(session, company.id),
+                               subject, "credit_changed", context, "/dashboard")
     return event
 
 

@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from typing import Any, Protocol
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal import clock
@@ -47,7 +47,7 @@ def base_url() -> str:
 
 
 async def notify(
-    session: AsyncSession, kind: NotificationKind, recipients: Iterable[User], subject: str, template: str,
+    session: AsyncSession, kind: NotificationKind, recipients: Iterable[User | None], subject: str, template: str,
     context: dict[str, Any], link: str,
 ) -> list[OutboxMessage]:
     """Queues one message per recipient who wants this kind, in the caller's transaction."""
@@ -110,12 +110,6 @@ async def set_preferences(session: AsyncSession, user: User, wanted: set[Notific
     await session.flush()
 
 
-async def failed_messages(session: AsyncSession, limit: int = 50) -> list[OutboxMessage]:
-    return list(await session.scalars(
-        select(OutboxMessage).where(OutboxMessage.status == MessageStatus.FAILED)
-        .order_by(OutboxMessage.id.desc()).limit(limit)))
-
-
 class Sender(Protocol):
     async def send(self, message: OutboxMessage) -> None: ...
 
@@ -174,36 +168,85 @@ class Delivery:
     failed: int
 
 
+INTERRUPTED_AFTER = timedelta(minutes=15)
+"""A message still `sending` this long after its claim was interrupted: its worker died between asking
+the mail server and recording the answer. Whether it arrived is unknown, so an admin decides."""
+
+
+async def _claim(session_maker: async_sessionmaker[AsyncSession], now: datetime, tried: set[int]) -> OutboxMessage | None:
+    """Takes the next due message, with its row locked (SKIP LOCKED on PostgreSQL, so workers share
+    the queue), and commits it as `sending` before anything is sent."""
+    async with session_maker() as session, session.begin():
+        query = (select(OutboxMessage)
+                 .where(OutboxMessage.status == MessageStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+                 .order_by(OutboxMessage.id).limit(1))
+        if tried:
+            query = query.where(OutboxMessage.id.not_in(tried))
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        message = await session.scalar(query)
+        if message is not None:
+            message.status = MessageStatus.SENDING
+            message.claimed_at = clock.now()
+            await session.flush()
+            session.expunge(message)  # read while it is sent, after this transaction has ended
+        return message
+
+
+async def _record(session_maker: async_sessionmaker[AsyncSession], message: OutboxMessage, now: datetime,
+                  error: Exception | None) -> None:
+    async with session_maker() as session, session.begin():
+        if error is None:
+            values: dict[str, Any] = {"status": MessageStatus.SENT, "sent_at": clock.now()}
+        else:
+            attempts = message.attempts + 1
+            values = {"attempts": attempts, "last_error": f"{type(error).__name__}: {error}"[:2000],
+                      "next_attempt_at": now + backoff(attempts),
+                      "status": MessageStatus.FAILED if attempts >= MAX_ATTEMPTS else MessageStatus.PENDING}
+        await session.execute(update(OutboxMessage).where(
+            OutboxMessage.id == message.id, OutboxMessage.status == MessageStatus.SENDING).values(**values))
+
+
 async def deliver_pending(session_maker: async_sessionmaker[AsyncSession], sender: Sender, now: datetime | None = None) -> Delivery:
-    """Sends the due messages one at a time. Each is claimed with its row locked (SKIP LOCKED on
-    PostgreSQL, so workers share the queue) and marked sent in the same transaction."""
+    """Sends the due messages one at a time: claimed in one transaction, sent, and the outcome recorded
+    in another. A failure goes back to the queue with exponential backoff, or is marked failed after
+    MAX_ATTEMPTS; a message the mail server accepted is never claimed again."""
     now = now or clock.now()
     sent = failed = 0
     tried: set[int] = set()
-    while True:
-        async with session_maker() as session, session.begin():
-            query = (select(OutboxMessage)
-                     .where(OutboxMessage.status == MessageStatus.PENDING, OutboxMessage.next_attempt_at <= now)
-                     .order_by(OutboxMessage.id).limit(1))
-            if tried:
-                query = query.where(OutboxMessage.id.not_in(tried))
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            message = await session.scalar(query)
-            if message is None:
-                return Delivery(sent, failed)
-            tried.add(message.id)
-            try:
-                await sender.send(message)
-            except Exception as error:  # noqa: BLE001 - any failure of the mail server is retried
-                message.attempts += 1
-                message.last_error = f"{type(error).__name__}: {error}"[:2000]
-                message.next_attempt_at = now + backoff(message.attempts)
-                if message.attempts >= MAX_ATTEMPTS:
-                    message.status = MessageStatus.FAILED
-                failed += 1
-                log.warning("Sending message %s failed (attempt %s): %s", message.id, message.attempts, error)
-            else:
-                message.status = MessageStatus.SENT
-                message.sent_at = clock.now()
-                sent += 1
+    while (message := await _claim(session_maker, now, tried)) is not None:
+        tried.add(message.id)
+        try:
+            await sender.send(message)
+        except Exception as error:  # noqa: BLE001 - any failure of the mail server is retried
+            await _record(session_maker, message, now, error)
+            failed += 1
+            log.warning("Sending message %s failed (attempt %s): %s", message.id, message.attempts + 1, error)
+        else:
+            await _record(session_maker, message, now, None)
+            sent += 1
+    return Delivery(sent, failed)
+
+
+async def messages_for_admins(session: AsyncSession, now: datetime | None = None, limit: int = 50) -> list[OutboxMessage]:
+    """Messages that need a person: failed for good, or interrupted mid-send."""
+    stale = (now or clock.now()) - INTERRUPTED_AFTER
+    return list(await session.scalars(
+        select(OutboxMessage).where(or_(
+            OutboxMessage.status == MessageStatus.FAILED,
+            (OutboxMessage.status == MessageStatus.SENDING) & (OutboxMessage.claimed_at < stale)))
+        .order_by(OutboxMessage.id.desc()).limit(limit)))
+
+
+async def send_again(session: AsyncSession, message_id: int, now: datetime | None = None) -> OutboxMessage:
+    """An admin's decision: a failed or interrupted message goes back to the queue with fresh attempts."""
+    stale = (now or clock.now()) - INTERRUPTED_AFTER
+    message = await session.scalar(
+        update(OutboxMessage).where(OutboxMessage.id == message_id, or_(
+            OutboxMessage.status == MessageStatus.FAILED,
+            (OutboxMessage.status == MessageStatus.SENDING) & (OutboxMessage.claimed_at < stale)))
+        .values(status=MessageStatus.PENDING, attempts=0, next_attempt_at=clock.now(), claimed_at=None)
+        .returning(OutboxMessage).execution_options(populate_existing=True))
+    if message is None:
+        raise LookupError(message_id)
+    return message

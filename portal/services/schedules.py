@@ -335,7 +335,9 @@ async def _claim(session: AsyncSession, today: date, passed: set[int]) -> Delive
     if passed:
         query = query.where(DeliverySchedule.id.not_in(passed))
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+        # NO KEY UPDATE: workers and buyers' edits exclude each other, but a row merely referring to the
+        # schedule (an occurrence, a line) does not hide the schedule from the pass.
+        query = query.with_for_update(skip_locked=True, key_share=True)
     return await session.scalar(query.execution_options(populate_existing=True))
 
 

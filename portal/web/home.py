@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get
+from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
+from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.i18n import gettext
 from portal.services import credit, customers, directory, notifications, schedules
 from portal.web.context import PortalRequest, seller_today, settings_of
 from portal.web.guards import HOME_BY_ROLE, account_managers, admins_only, buyers_only
@@ -56,4 +58,15 @@ class HomeController(Controller):
     @get("/admin", guards=[admins_only], name="admin_home")
     async def admin_home(self, db_session: NamedDependency[AsyncSession]) -> Template:
         return Template("home/admin.html", context={"counts": await directory.counts(db_session),
-                                                    "failed": await notifications.failed_messages(db_session)})
+                                                    "stuck": await notifications.messages_for_admins(db_session)})
+
+    @post("/admin/messages/{message_id:int}/send-again", guards=[admins_only], name="send_again")
+    async def send_again(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
+                         message_id: FromPath[int]) -> Redirect:
+        try:
+            message = await notifications.send_again(db_session, message_id)
+        except LookupError:
+            raise NotFoundException() from None
+        await db_session.commit()
+        flash(request, gettext("The e-mail to %(to)s is queued again.") % {"to": message.recipient}, "success")
+        return Redirect("/admin", status_code=303)

@@ -10,8 +10,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal import clock
-from portal.models import Role
-from tests.factories import make_company, make_invoice, make_product, make_user, sign_in, text_of
+from portal.models import MessageStatus, NotificationKind, OutboxMessage, Role
+from tests.factories import make_company, make_invoice, make_product, make_user, csrf_from, sign_in, text_of
 from tests.queries import counted_statements
 
 
@@ -110,6 +110,37 @@ async def test_admin_home_counts_what_the_portal_holds(client: AsyncTestClient, 
     assert "Customer companies 1" in page
     assert "Users 2 (1 active)" in page
     assert "Products 4 (3 active)" in page
+
+
+async def test_admins_see_failed_and_interrupted_e_mails_and_send_one_again(client: AsyncTestClient, session: AsyncSession) -> None:
+    admin = await make_user(session, Role.ADMIN)
+    long_ago = clock.now() - timedelta(hours=2)
+
+    def message(status: MessageStatus, subject: str) -> OutboxMessage:
+        return OutboxMessage(kind=NotificationKind.ORDER_DECIDED, recipient="buyer@hotel.example", subject=subject,
+                             body_text="", body_html="", link="/orders/1", status=status, attempts=6,
+                             last_error="ConnectionRefusedError", claimed_at=long_ago, next_attempt_at=long_ago)
+
+    failed, interrupted, sending = (message(MessageStatus.FAILED, "Gave up"), message(MessageStatus.SENDING, "Cut off"),
+                                    message(MessageStatus.SENDING, "On its way"))
+    sending.claimed_at = clock.now()
+    session.add_all([failed, interrupted, sending, message(MessageStatus.SENT, "Arrived")])
+    await session.commit()
+    await sign_in(client, admin.email)
+
+    html = (await client.get("/admin")).text
+    page = text_of(html)
+    assert "Gave up" in page and "Cut off" in page and "interrupted" in page
+    assert "On its way" not in page and "Arrived" not in page
+    assert (await client.post(f"/admin/messages/{interrupted.id}/send-again")).status_code == 403  # no CSRF token
+    answer = await client.post(f"/admin/messages/{interrupted.id}/send-again", data={"_csrf_token": csrf_from(html)})
+    assert "The e-mail to buyer@hotel.example is queued again." in text_of(answer.text)
+    assert (await client.post(f"/admin/messages/{sending.id}/send-again", data={"_csrf_token": csrf_from(html)})).status_code == 404
+    await session.refresh(interrupted)
+    await session.refresh(sending)
+    assert sending.status is MessageStatus.SENDING
+    assert interrupted.status is MessageStatus.PENDING and interrupted.attempts == 0
+    assert "Cut off" not in text_of((await client.get("/admin")).text)
 
 
 @pytest.mark.parametrize("path", ["/finance", "/manager"])

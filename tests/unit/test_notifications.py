@@ -3,9 +3,11 @@ SMTP to a real server, retried with backoff, never sent twice, marked failed in 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -54,6 +56,45 @@ async def test_a_message_is_never_sent_twice(session: AsyncSession, engine: Asyn
     assert (await deliver_pending(maker, smtp(smtp_server))).sent == 0
     assert sorted(m["To"] for m in smtp_server.inbox.messages) == sorted([manager.email, buyer.email])
     assert "on hold" in smtp_server.inbox.messages[0]["Subject"]
+    (to_manager,) = smtp_server.inbox.to(manager.email)
+    assert f"http://localhost:8000/customers/{company.id}/credit" in Inbox.text(to_manager)
+    (to_buyer,) = smtp_server.inbox.to(buyer.email)
+    assert "http://localhost:8000/dashboard" in Inbox.text(to_buyer)
+
+
+@dataclass
+class DiesAfterSending:
+    """Hands the message to the mail server, then the worker process dies before it records that."""
+
+    server: SmtpSender
+
+    async def send(self, message: OutboxMessage) -> None:
+        await self.server.send(message)
+        raise SystemExit(1)
+
+
+async def test_a_worker_dying_after_the_server_accepted_never_sends_the_message_again(
+    session: AsyncSession, engine: AsyncEngine, smtp_server  # type: ignore[no-untyped-def]
+) -> None:
+    manager, company, buyer = await people(session)
+    order = await make_order(session, company, gross="100.00", buyer=buyer)
+    await approvals.reject_order(session, manager, order.id, reason="Duplicate", today=TODAY)
+    await session.commit()
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+
+    with pytest.raises(SystemExit):
+        await deliver_pending(maker, DiesAfterSending(smtp(smtp_server)))
+    assert len(smtp_server.inbox.to(buyer.email)) == 1
+    restarted = await deliver_pending(maker, smtp(smtp_server), clock.now() + timedelta(days=1))
+    assert restarted.sent == 0 and len(smtp_server.inbox.messages) == 1
+
+    (message,) = await session.scalars(select(OutboxMessage).execution_options(populate_existing=True))
+    assert message.status is MessageStatus.SENDING
+    assert await notifications.messages_for_admins(session) == []  # it may still be on its way
+    later = clock.now() + notifications.INTERRUPTED_AFTER + timedelta(minutes=1)
+    assert [m.id for m in await notifications.messages_for_admins(session, later)] == [message.id]
+    with pytest.raises(LookupError):
+        await notifications.send_again(session, message.id)  # not yet interrupted
 
 
 async def test_messages_queued_while_the_server_is_down_arrive_once_when_it_is_back(
@@ -93,9 +134,18 @@ async def test_a_message_that_keeps_failing_is_marked_failed_and_shown_to_admins
     for attempt in range(MAX_ATTEMPTS):
         await deliver_pending(maker, smtp(smtp_server), moment)
         moment += timedelta(minutes=2 ** (attempt + 1) + 1)
-    failed = await notifications.failed_messages(session)
+    failed = await notifications.messages_for_admins(session)
     assert {m.recipient for m in failed} == {manager.email, buyer.email}
-    assert all(m.attempts == MAX_ATTEMPTS and m.last_error for m in failed)
+    assert all(m.status is MessageStatus.FAILED and m.attempts == MAX_ATTEMPTS and m.last_error for m in failed)
+    assert (await deliver_pending(maker, smtp(smtp_server), moment + timedelta(days=30))).failed == 0  # given up
+
+    smtp_server.start()
+    again = next(m for m in failed if m.recipient == buyer.email)
+    await notifications.send_again(session, again.id)
+    await session.commit()
+    assert (await deliver_pending(maker, smtp(smtp_server))).sent == 1
+    assert [m["To"] for m in smtp_server.inbox.messages] == [buyer.email]
+    assert [m.recipient for m in await notifications.messages_for_admins(session)] == [manager.email]
 
 
 async def test_opted_out_kinds_are_not_sent_but_decisions_always_are(session: AsyncSession) -> None:

@@ -3,19 +3,21 @@ exactly the expected orders and no duplicate; a worker killed mid-pass and resta
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import time
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from portal.models import OccurrenceStatus, Order, OrderSource, ScheduleOccurrence
-from portal.services.schedules import delivery_dates
+from portal.services.schedules import delivery_dates, missed
 from portal.settings import PROJECT_ROOT
 from tests.conftest import backend
 from tests.factories import make_company, make_product, make_schedule
@@ -26,10 +28,10 @@ START = date(2026, 12, 1)
 DAYS = 31
 
 
-def worker(database_url: str, day: date) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PORTAL_DATABASE_URL": database_url, "PORTAL_ENV": "test"}
+def worker(database_url: str, day: date, name: str = "worker", output: Any = subprocess.PIPE) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PORTAL_DATABASE_URL": database_url, "PORTAL_ENV": "test", "PGAPPNAME": name}
     return subprocess.Popen([sys.executable, "-m", "portal.cli", "worker", "--once", "--today", day.isoformat()],
-                            cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
 
 
 async def schedules_for_a_month(session: AsyncSession, count: int):  # type: ignore[no-untyped-def]
@@ -77,18 +79,56 @@ async def test_three_workers_over_a_month_make_each_order_exactly_once(session: 
     assert await session.scalar(select(func.count(func.distinct(Order.number)))) == recurring
 
 
-async def test_a_worker_killed_mid_pass_and_restarted_loses_nothing(session: AsyncSession, database_url: str) -> None:
+async def wait_for(check, what: str, seconds: float = 60) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not await check():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_worker_killed_mid_pass_and_restarted_loses_nothing(
+    session: AsyncSession, engine: AsyncEngine, database_url: str
+) -> None:
     plans = await schedules_for_a_month(session, 40)
-    day = START + timedelta(days=20)
-    victim = worker(database_url, day)
-    time.sleep(2.5)  # the imports take about a second; then it is part-way through the pass
-    victim.kill()
-    victim.wait()
+    day = START + timedelta(days=8)  # the first week passed without a worker: some missed, the rest ordered
+    lead = {plan.id: plan.lead_days for plan in plans}
+    in_pass_order = sorted(expected(plans, day), key=lambda item: (item[1] - timedelta(days=lead[item[0]]), item[0]))
+    held = next(item for item in in_pass_order[len(in_pass_order) // 2:] if not missed(item[1], lead[item[0]], day))
+    # Another transaction holds the key of one occurrence to be ordered half-way through the pass: the
+    # worker waits on it there, its own transaction open, and is killed.
+    async with engine.connect() as blocker:
+        await blocker.execute(insert(ScheduleOccurrence).values(
+            schedule_id=held[0], company_id=next(p.company_id for p in plans if p.id == held[0]), delivery_date=held[1],
+            status=OccurrenceStatus.SKIPPED))
+        victim = worker(database_url, day, name="victim", output=subprocess.DEVNULL)  # nobody reads it before the kill
+
+        async def victim_connections() -> list[str | None]:
+            await blocker.execute(text("SELECT pg_stat_clear_snapshot()"))  # fresh activity inside this transaction
+            return list(await blocker.scalars(text(
+                "SELECT wait_event_type FROM pg_stat_activity WHERE application_name = 'victim'")))
+
+        async def victim_waits() -> bool:
+            return "Lock" in await victim_connections()
+
+        async def victim_gone() -> bool:
+            return not await victim_connections()
+
+        await wait_for(victim_waits, "the worker to reach the held occurrence")
+        done_before_kill = await session.scalar(select(func.count()).select_from(ScheduleOccurrence))
+        victim.kill()
+        victim.wait()
+        await blocker.rollback()
+        await wait_for(victim_gone, "the killed worker's connection to close")
+    assert done_before_kill == in_pass_order.index(held)  # everything before it, nothing after
+
     restarted = worker(database_url, day)
     output = restarted.communicate(timeout=180)[0]
     assert restarted.returncode == 0, output.decode()
-    generated = await made(session)
-    assert len(generated) == len(set(generated))
     handled = {tuple(row) for row in await session.execute(
         select(ScheduleOccurrence.schedule_id, ScheduleOccurrence.delivery_date))}
-    assert handled == expected(plans, day)
+    assert handled == set(in_pass_order)
+    generated = await made(session)
+    assert held in generated and len(generated) == len(set(generated))
+    assert set(generated) == {item for item in in_pass_order if not missed(item[1], lead[item[0]], day)}
+    orders = await session.scalar(select(func.count()).select_from(Order).where(Order.source == OrderSource.RECURRING))
+    assert orders == len(generated)
