@@ -224,6 +224,14 @@ def _split(line: str) -> tuple[str, str] | None:
     return (parts[0], parts[1]) if len(parts) == 2 else (parts[0], "")
 
 
+async def products_by_sku(session: AsyncSession, skus: set[str]) -> dict[str, Product]:
+    """The products of these SKUs, sold or not, keyed by upper-case SKU: SKUs are typed in any case."""
+    wanted = {sku.upper() for sku in skus}
+    if not wanted:
+        return {}
+    return {p.sku.upper(): p for p in await session.scalars(select(Product).where(func.upper(Product.sku).in_(wanted)))}
+
+
 async def check_quick_order(session: AsyncSession, text: str) -> QuickOrderReport:
     """Every pasted line checked first, numbered as the buyer sees them; nothing is added here."""
     rows: list[QuickRow] = []
@@ -240,10 +248,7 @@ async def check_quick_order(session: AsyncSession, text: str) -> QuickOrderRepor
             row.error = gettext("The quantity must be a whole number.") if quantity_text else gettext("No quantity.")
         rows.append(row)
 
-    skus = {row.sku.upper() for row in rows}
-    found: dict[str, Product] = {}
-    if skus:
-        found = {p.sku.upper(): p for p in await session.scalars(select(Product).where(func.upper(Product.sku).in_(skus)))}
+    found = await products_by_sku(session, {row.sku for row in rows})
     summed: OrderedDict[int, int] = OrderedDict()
     for row in rows:
         row.product = found.get(row.sku.upper())

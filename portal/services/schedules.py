@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import delete as delete_rows
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
@@ -34,7 +35,7 @@ from portal.models import (
     User,
 )
 from portal.services import notifications
-from portal.services.cart import buyer_cart, quantity_problem
+from portal.services.cart import buyer_cart, products_by_sku, quantity_problem
 from portal.services.flags import Flag
 from portal.services.ordering import place_order
 from portal.services.pricing import load_company_prices
@@ -108,6 +109,10 @@ def missed(delivery: date, lead_days: int, today: date) -> bool:
     return delivery - timedelta(days=lead_days) < today and delivery <= today
 
 
+def _delivers_on(schedule: DeliverySchedule | Rhythm, day: date) -> bool:
+    return delivery_dates(schedule, day, 1)[0] == day
+
+
 def _set_next(schedule: DeliverySchedule, delivery: date) -> None:
     schedule.next_delivery = delivery
     schedule.next_generation_on = delivery - timedelta(days=schedule.lead_days)
@@ -153,7 +158,17 @@ class ScheduleForm:
                    number("month_day", 1, 31, first.day) if frequency is Frequency.MONTHLY else None)
 
     def rhythm(self) -> Rhythm:
-        return Rhythm(self.frequency, self.first_delivery, self.interval_weeks, self.month_day or self.first_delivery.day)
+        weeks = self.interval_weeks if self.frequency is Frequency.WEEKLY else 1
+        return Rhythm(self.frequency, self.first_delivery, weeks, self.month_day or self.first_delivery.day)
+
+    @staticmethod
+    def values_of(schedule: DeliverySchedule, today: date) -> dict[str, str]:
+        """The form as an edit starts: the schedule as it is, its first delivery being the next one still ahead."""
+        anchor = delivery_dates(schedule, max(schedule.next_delivery or schedule.first_delivery, today + timedelta(days=1)), 1)[0]
+        return {"name": schedule.name, "address_id": str(schedule.address_id), "frequency": schedule.frequency.value,
+                "interval_weeks": str(schedule.interval_weeks),
+                "month_day": str(schedule.month_day) if schedule.frequency is Frequency.MONTHLY else "",
+                "first_delivery": anchor.isoformat(), "lead_days": str(schedule.lead_days)}
 
 
 async def source_lines(session: AsyncSession, user: User, source: str, source_id: int | None) -> list[tuple[Product, int]]:
@@ -187,27 +202,46 @@ async def _confirmed_prices(session: AsyncSession, company: Company, today: date
             line.confirmed_price = prices.price(product, line.quantity).unit_price
 
 
-async def create_schedule(session: AsyncSession, user: User, form: ScheduleForm,
-                          lines: list[tuple[Product, int]], today: date) -> DeliverySchedule:
-    company = await session.get(Company, user.company_id)
-    assert company is not None
-    address = await session.scalar(select(Address).where(Address.id == form.address_id, Address.company_id == company.id))
+async def _confirm(session: AsyncSession, schedule: DeliverySchedule, today: date, lines: list[ScheduleLine]) -> None:
+    """The buyer has seen the schedule as it is now: a generated order is flagged where a price differs from these."""
+    if lines:
+        company = await session.get(Company, schedule.company_id)
+        assert company is not None
+        await _confirmed_prices(session, company, today, lines)
+    schedule.confirmed_at = clock.now()
+
+
+async def _checked_address(session: AsyncSession, company_id: int, form: ScheduleForm, today: date) -> Address:
+    """What a rhythm needs besides a well-formed form: one of the company's addresses, a first delivery still ahead."""
+    address = await session.scalar(select(Address).where(Address.id == form.address_id, Address.company_id == company_id))
     if address is None:
         raise ScheduleError(gettext("Choose one of your company's delivery addresses."), "address_id")
+    if form.first_delivery <= today:
+        raise ScheduleError(gettext("The first delivery must be after today."), "first_delivery")
+    return address
+
+
+def _apply(schedule: DeliverySchedule, form: ScheduleForm, address: Address) -> None:
+    rhythm = form.rhythm()
+    schedule.name, schedule.address_id, schedule.address = form.name, address.id, address
+    schedule.frequency, schedule.first_delivery = rhythm.frequency, rhythm.first_delivery
+    schedule.interval_weeks, schedule.month_day, schedule.lead_days = rhythm.interval_weeks, rhythm.month_day, form.lead_days
+
+
+async def create_schedule(session: AsyncSession, user: User, form: ScheduleForm,
+                          lines: list[tuple[Product, int]], today: date) -> DeliverySchedule:
+    company_id = user.company_id or 0
+    address = await _checked_address(session, company_id, form, today)
     wanted = [(p, q) for p, q in lines if p.is_active]
     if not wanted:
         raise ScheduleError(gettext("A schedule needs at least one product that is sold."), "lines")
-    if form.first_delivery <= today:
-        raise ScheduleError(gettext("The first delivery must be after today."), "first_delivery")
     schedule = DeliverySchedule(
-        company_id=company.id, name=form.name, address_id=address.id, frequency=form.frequency,
-        interval_weeks=form.interval_weeks if form.frequency is Frequency.WEEKLY else 1,
-        month_day=form.month_day or form.first_delivery.day, first_delivery=form.first_delivery,
-        lead_days=form.lead_days, paused=False, created_by_id=user.id, confirmed_at=clock.now(),
-        lines=[ScheduleLine(company_id=company.id, product_id=p.id, quantity=q) for p, q in wanted],
+        company_id=company_id, paused=False, created_by_id=user.id,
+        lines=[ScheduleLine(company_id=company_id, product_id=p.id, quantity=q) for p, q in wanted],
     )
+    _apply(schedule, form, address)
     _set_next(schedule, first_due_from(schedule, schedule.lead_days, today))
-    await _confirmed_prices(session, company, today, schedule.lines)
+    await _confirm(session, schedule, today, schedule.lines)
     session.add(schedule)
     await session.flush()
     return schedule
@@ -236,6 +270,19 @@ async def company_schedules(session: AsyncSession, company_id: int) -> list[Deli
 async def skipped_dates(session: AsyncSession, schedule_id: int) -> frozenset[date]:
     return frozenset(await session.scalars(select(ScheduleOccurrence.delivery_date).where(
         ScheduleOccurrence.schedule_id == schedule_id, ScheduleOccurrence.status == OccurrenceStatus.SKIPPED)))
+
+
+async def pending_skips(session: AsyncSession, schedule: DeliverySchedule) -> list[date]:
+    """Skipped dates the worker has not reached yet: these can still be undone; the others are history."""
+    start = schedule.next_delivery
+    return sorted(day for day in await skipped_dates(session, schedule.id) if start is not None and day >= start)
+
+
+async def _drop_skips(session: AsyncSession, schedule_id: int, days: list[date]) -> None:
+    if days:
+        await session.execute(delete_rows(ScheduleOccurrence).where(
+            ScheduleOccurrence.schedule_id == schedule_id, ScheduleOccurrence.status == OccurrenceStatus.SKIPPED,
+            ScheduleOccurrence.delivery_date.in_(days)))
 
 
 async def upcoming(session: AsyncSession, schedule: DeliverySchedule, count: int = PREVIEW) -> list[date]:
@@ -291,6 +338,73 @@ async def skip(session: AsyncSession, user: User, schedule_id: int, delivery: da
     await session.flush()
 
 
+async def unskip(session: AsyncSession, user: User, schedule_id: int, delivery: date) -> None:
+    """A skipped date still ahead is delivered after all."""
+    schedule = await company_schedule(session, user.company_id or 0, schedule_id, lock=True)
+    if delivery not in await pending_skips(session, schedule):
+        raise ScheduleError(gettext("That delivery is not skipped."), "delivery_date")
+    await _drop_skips(session, schedule.id, [delivery])
+    await session.flush()
+
+
+async def _first_open(session: AsyncSession, schedule_id: int, rhythm: Rhythm, lead_days: int, today: date) -> date:
+    """Where a changed rhythm starts: its first date still ordered in time, after every date already ordered or
+    missed, so that no delivery is ordered twice."""
+    start = first_due_from(rhythm, lead_days, today)
+    handled = await session.scalar(select(func.max(ScheduleOccurrence.delivery_date)).where(
+        ScheduleOccurrence.schedule_id == schedule_id,
+        ScheduleOccurrence.status.in_((OccurrenceStatus.GENERATED, OccurrenceStatus.MISSED))))
+    return start if handled is None or start > handled else next_delivery_after(rhythm, handled)
+
+
+async def planned_dates(session: AsyncSession, schedule: DeliverySchedule, form: ScheduleForm, today: date,
+                        count: int = PREVIEW) -> list[date]:
+    """The next deliveries the schedule would have under the form, before the change is saved."""
+    await _checked_address(session, schedule.company_id, form, today)
+    rhythm = form.rhythm()
+    start = await _first_open(session, schedule.id, rhythm, form.lead_days, today)
+    return delivery_dates(rhythm, start, count, await skipped_dates(session, schedule.id))
+
+
+async def edit(session: AsyncSession, user: User, schedule_id: int, form: ScheduleForm, today: date) -> DeliverySchedule:
+    """A new name, address or rhythm, from the next occurrence not yet ordered: what was ordered or missed stays
+    as history. Skips on dates the new rhythm still delivers on are kept; a paused schedule stays paused."""
+    schedule = await company_schedule(session, user.company_id or 0, schedule_id, lock=True)
+    address = await _checked_address(session, schedule.company_id, form, today)
+    skipped = await pending_skips(session, schedule)
+    _apply(schedule, form, address)
+    _set_next(schedule, await _first_open(session, schedule.id, form.rhythm(), form.lead_days, today))
+    start = schedule.next_delivery or today
+    await _drop_skips(session, schedule.id, [day for day in skipped if day < start or not _delivers_on(schedule, day)])
+    await _confirm(session, schedule, today, [])
+    await session.flush()
+    return schedule
+
+
+async def add_line(session: AsyncSession, user: User, schedule_id: int, sku: str, quantity: int,
+                   today: date) -> tuple[ScheduleLine, bool]:
+    """A product by its SKU, from the next occurrence not yet ordered; a product already on the schedule gets
+    the quantity added to its line (the second value says so). The line's price is confirmed anew."""
+    schedule = await company_schedule(session, user.company_id or 0, schedule_id, lock=True)
+    product = (await products_by_sku(session, {sku})).get(sku.upper())
+    if product is None:
+        raise ScheduleError(gettext("No product with SKU %(sku)s.") % {"sku": sku}, "sku")
+    if not product.is_active:
+        raise ScheduleError(gettext("This product is not sold any more."), "sku")
+    line = next((l for l in schedule.lines if l.product_id == product.id), None)
+    joined = line is not None
+    if problem := quantity_problem(product, quantity) or (line is not None and quantity_problem(product, line.quantity + quantity)):
+        raise ScheduleError(problem, "quantity")
+    if line is None:
+        line = ScheduleLine(company_id=schedule.company_id, product_id=product.id, quantity=quantity, product=product)
+        schedule.lines.append(line)
+    else:
+        line.quantity += quantity
+    await _confirm(session, schedule, today, [line])
+    await session.flush()
+    return line, joined
+
+
 async def change_line(session: AsyncSession, user: User, schedule_id: int, line_id: int, quantity: int, today: date) -> None:
     """A new quantity (0 removes the line), from the next occurrence not yet ordered; the line's price is confirmed anew."""
     schedule = await company_schedule(session, user.company_id or 0, schedule_id, lock=True)
@@ -305,10 +419,7 @@ async def change_line(session: AsyncSession, user: User, schedule_id: int, line_
         if problem := quantity_problem(line.product, quantity):
             raise ScheduleError(problem, "lines")
         line.quantity = quantity
-        company = await session.get(Company, schedule.company_id)
-        assert company is not None
-        await _confirmed_prices(session, company, today, [line])
-    schedule.confirmed_at = clock.now()
+    await _confirm(session, schedule, today, [line] if quantity else [])
     await session.flush()
 
 

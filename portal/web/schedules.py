@@ -29,6 +29,20 @@ def _source(params: dict[str, Any]) -> tuple[str, int | None]:
     return source, int(raw) if raw.isdigit() and len(raw) < 10 else None
 
 
+def _delivery_date(data: dict[str, Any]) -> date:
+    try:
+        return date.fromisoformat(str(data.get("delivery_date", "")))
+    except ValueError:
+        raise ScheduleError(gettext("Choose one of the coming deliveries."), "delivery_date") from None
+
+
+def _quantity(data: dict[str, Any]) -> int:
+    quantity = parse_quantity(str(data.get("quantity", "")))
+    if quantity is None:
+        raise ScheduleError(gettext("Enter the quantity as a whole number."), "quantity")
+    return quantity
+
+
 class SchedulesController(Controller):
     path = "/schedules"
     guards = [allow(Role.BUYER)]
@@ -91,12 +105,52 @@ class SchedulesController(Controller):
             raise NotFoundException() from None
         return Template("schedules/show.html", context={
             "schedule": schedule, "upcoming": await schedules.upcoming(db_session, schedule),
+            "skipped": await schedules.pending_skips(db_session, schedule),
             "occurrences": await schedules.occurrences(db_session, schedule.id)})
 
-    async def _change(self, request: PortalRequest, db_session: AsyncSession, schedule_id: int, work,  # type: ignore[no-untyped-def]
-                      done: str) -> Redirect:
+    async def _edit_page(self, request: PortalRequest, db_session: AsyncSession, schedule_id: int,
+                         params: dict[str, Any], error: ScheduleError | None = None, status_code: int = 200) -> Template:
         try:
-            await work()
+            schedule = await schedules.company_schedule(db_session, request.user.company_id, schedule_id)
+        except LookupError:
+            raise NotFoundException() from None
+        today = seller_today(request)
+        form = {**ScheduleForm.values_of(schedule, today), **params}
+        preview: list = []
+        if error is None:
+            try:
+                preview = await schedules.planned_dates(db_session, schedule, ScheduleForm.parse(form), today)
+            except ScheduleError as refused:
+                error = refused
+        return Template("schedules/edit.html", status_code=status_code, context={
+            "schedule": schedule, "form": form, "preview": preview, "error": error,
+            "addresses": await company_addresses(db_session, request.user.company_id)})
+
+    @get("/{schedule_id:int}/edit", name="edit_schedule_form")
+    async def edit_form(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
+                        schedule_id: FromPath[int]) -> Template:
+        """The schedule's values to change, with the next five delivery dates they give before saving."""
+        return await self._edit_page(request, db_session, schedule_id, query_params(request))
+
+    @post("/{schedule_id:int}/edit", name="edit_schedule")
+    async def edit(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
+                   schedule_id: FromPath[int], data: URLEncodedBody[dict[str, Any]]) -> Template | Redirect:
+        try:
+            await schedules.edit(db_session, request.user, schedule_id, ScheduleForm.parse(data), seller_today(request))
+        except LookupError:
+            raise NotFoundException() from None
+        except ScheduleError as refused:
+            await discard_changes(request, db_session)
+            return await self._edit_page(request, db_session, schedule_id, data, refused, 400)
+        await db_session.commit()
+        flash(request, gettext("Saved: the next delivery not yet ordered follows the new rhythm."), "success")
+        return Redirect(f"/schedules/{schedule_id}", status_code=303)
+
+    async def _change(self, request: PortalRequest, db_session: AsyncSession, schedule_id: int, work,  # type: ignore[no-untyped-def]
+                      done: str = "") -> Redirect:
+        """Runs one change and comes back to the schedule with its outcome; `work` may return the message itself."""
+        try:
+            outcome = await work()
         except LookupError:
             raise NotFoundException() from None
         except ScheduleError as refused:
@@ -104,7 +158,7 @@ class SchedulesController(Controller):
             flash(request, refused.message, "error")
             return Redirect(f"/schedules/{schedule_id}", status_code=303)
         await db_session.commit()
-        flash(request, done, "success")
+        flash(request, outcome if isinstance(outcome, str) else done, "success")
         return Redirect(f"/schedules/{schedule_id}", status_code=303)
 
     @post("/{schedule_id:int}/pause", name="pause_schedule")
@@ -122,23 +176,35 @@ class SchedulesController(Controller):
     @post("/{schedule_id:int}/skip", name="skip_occurrence")
     async def skip(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
                    schedule_id: FromPath[int], data: URLEncodedBody[dict[str, Any]]) -> Redirect:
-        async def work() -> None:
-            try:
-                day = date.fromisoformat(str(data.get("delivery_date", "")))
-            except ValueError:
-                raise ScheduleError(gettext("Choose one of the coming deliveries."), "delivery_date") from None
-            await schedules.skip(db_session, request.user, schedule_id, day)
+        return await self._change(request, db_session, schedule_id, lambda: schedules.skip(
+            db_session, request.user, schedule_id, _delivery_date(data)), gettext("That delivery will be skipped."))
 
-        return await self._change(request, db_session, schedule_id, work, gettext("That delivery will be skipped."))
+    @post("/{schedule_id:int}/unskip", name="unskip_occurrence")
+    async def unskip(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
+                     schedule_id: FromPath[int], data: URLEncodedBody[dict[str, Any]]) -> Redirect:
+        return await self._change(request, db_session, schedule_id, lambda: schedules.unskip(
+            db_session, request.user, schedule_id, _delivery_date(data)), gettext("That delivery will be made after all."))
+
+    @post("/{schedule_id:int}/lines", name="add_schedule_line")
+    async def add_line(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
+                       schedule_id: FromPath[int], data: URLEncodedBody[dict[str, Any]]) -> Redirect:
+        async def work() -> str:
+            sku, quantity = str(data.get("sku", "")).strip()[:40], _quantity(data)
+            line, joined = await schedules.add_line(db_session, request.user, schedule_id, sku, quantity,
+                                                    seller_today(request))
+            values = {"sku": line.product.sku, "quantity": line.quantity}
+            if joined:
+                return gettext("%(sku)s was already on the schedule: now %(quantity)d on each delivery.") % values
+            return gettext("%(sku)s added: %(quantity)d on each delivery from the next one not yet ordered.") % values
+
+        return await self._change(request, db_session, schedule_id, work)
 
     @post("/{schedule_id:int}/lines/{line_id:int}", name="change_schedule_line")
     async def change_line(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
                           schedule_id: FromPath[int], line_id: FromPath[int],
                           data: URLEncodedBody[dict[str, Any]]) -> Redirect:
         async def work() -> None:
-            quantity = 0 if data.get("remove") else parse_quantity(str(data.get("quantity", "")))
-            if quantity is None:
-                raise ScheduleError(gettext("Enter the quantity as a whole number."), "lines")
+            quantity = 0 if data.get("remove") else _quantity(data)
             await schedules.change_line(db_session, request.user, schedule_id, line_id, quantity, seller_today(request))
 
         return await self._change(request, db_session, schedule_id, work,

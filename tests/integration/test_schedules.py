@@ -91,9 +91,11 @@ async def test_another_companys_schedule_is_404_for_every_url(client: AsyncTestC
     assert "Weekly linen" not in (await client.get("/schedules")).text
     assert (await client.get(f"/schedules/{plan.id}")).status_code == 404
     assert (await client.get("/schedules/new", params={"source": "list", "source_id": hotel["list"].id})).status_code == 404
-    for path in ["pause", "resume", "skip", "delete", f"lines/{plan.lines[0].id}"]:
-        response = await client.post(f"/schedules/{plan.id}/{path}",
-                                     data={"delivery_date": "2026-12-04", "quantity": "1", "_csrf_token": token})
+    assert (await client.get(f"/schedules/{plan.id}/edit")).status_code == 404
+    for path in ["pause", "resume", "skip", "unskip", "edit", "lines", "delete", f"lines/{plan.lines[0].id}"]:
+        response = await client.post(f"/schedules/{plan.id}/{path}", data={
+            "delivery_date": "2026-12-04", "quantity": "1", "sku": "TWL-1", "name": "Mine", "first_delivery": "2026-12-08",
+            "_csrf_token": token})
         assert response.status_code == 404, path
     assert (await client.post(f"/schedules/{plan.id}/pause")).status_code == 403  # no CSRF token
 
@@ -139,3 +141,73 @@ async def test_submitting_tells_the_manager_and_the_deputy_and_preferences_are_k
     assert "Your e-mail choices are saved." in text_of(saved.text)
     assert 'value="credit_changed" >' in saved.text or 'value="credit_changed"  ' in saved.text
     assert 'value="order_submitted" checked' in saved.text
+
+
+async def test_a_schedule_is_edited_after_seeing_its_new_dates(client: AsyncTestClient, hotel: dict, session: AsyncSession) -> None:
+    plan = await make_schedule(session, hotel["company"], [(hotel["towels"], 5)], first=date(2026, 12, 4),
+                               created_by=hotel["buyer"], today=TODAY)
+    await session.commit()
+    hotel_address = await session.scalar(select(Address.id).where(Address.label == "Hotel"))
+    await sign_in(client, "ewa@vistula.example")
+    page = await client.get(f"/schedules/{plan.id}/edit")
+    assert page.status_code == 200
+    assert 'name="name" maxlength="100" value="Weekly linen"' in page.text
+    assert 'value="2026-12-04"' in page.text and f'<option value="{plan.address_id}" selected' in page.text
+    assert "Next five deliveries Dec 4, 2026 Dec 11, 2026 Dec 18, 2026 Dec 25, 2026 Jan 1, 2027" in text_of(page.text)
+
+    wanted = {"name": "Monthly linen", "address_id": str(hotel_address), "frequency": "monthly", "month_day": "31",
+              "interval_weeks": "1", "first_delivery": "2026-12-31", "lead_days": "3"}
+    preview = await client.get(f"/schedules/{plan.id}/edit", params=wanted)
+    assert "Next five deliveries Dec 31, 2026 Jan 31, 2027 Feb 28, 2027 Mar 31, 2027 Apr 30, 2027" in text_of(preview.text)
+    saved = await client.post(f"/schedules/{plan.id}/edit", data={**wanted, "_csrf_token": csrf_from(preview.text)},
+                              follow_redirects=False)
+    assert (saved.status_code, saved.headers["location"]) == (303, f"/schedules/{plan.id}")
+    shown = text_of((await client.get(f"/schedules/{plan.id}")).text)
+    assert "Saved: the next delivery not yet ordered follows the new rhythm." in shown
+    assert "Monthly linen" in shown and "monthly on day 31, ordered 3 days ahead · Hotel, Warszawa" in shown
+    assert "Coming deliveries Dec 31, 2026 Skip Jan 31, 2027" in shown
+
+
+async def test_a_refused_edit_shows_the_form_again_with_the_reason_next_to_the_field(
+    client: AsyncTestClient, hotel: dict, session: AsyncSession
+) -> None:
+    plan = await make_schedule(session, hotel["company"], [(hotel["towels"], 5)], first=date(2026, 12, 4),
+                               created_by=hotel["buyer"], today=TODAY)
+    await session.commit()
+    await sign_in(client, "ewa@vistula.example")
+    page = await client.get(f"/schedules/{plan.id}/edit")
+    refused = await client.post(f"/schedules/{plan.id}/edit", data={
+        "name": "Renamed", "address_id": str(plan.address_id), "frequency": "weekly", "interval_weeks": "1",
+        "first_delivery": "2026-11-27", "lead_days": "2", "_csrf_token": csrf_from(page.text)})
+    assert refused.status_code == 400
+    assert '<p class="field-error" id="first_delivery-error" role="alert">The first delivery must be after today.</p>' in refused.text
+    assert 'value="Renamed"' in refused.text
+    await session.refresh(plan)
+    assert (plan.name, plan.first_delivery) == ("Weekly linen", date(2026, 12, 4))
+
+
+async def test_a_product_is_added_by_sku_and_a_skip_undone(client: AsyncTestClient, hotel: dict, session: AsyncSession) -> None:
+    await make_product(session, sku="SOAP-6", name="Soap", pack_size=6)
+    plan = await make_schedule(session, hotel["company"], [(hotel["towels"], 5)], first=date(2026, 12, 4),
+                               created_by=hotel["buyer"], today=TODAY)
+    await session.commit()
+    await sign_in(client, "ewa@vistula.example")
+    token = csrf_from((await client.get(f"/schedules/{plan.id}")).text)
+
+    added = await client.post(f"/schedules/{plan.id}/lines", data={"sku": "soap-6", "quantity": "12", "_csrf_token": token})
+    assert "SOAP-6 added: 12 on each delivery from the next one not yet ordered." in text_of(added.text)
+    assert '<tr data-sku="SOAP-6">' in added.text
+    again = await client.post(f"/schedules/{plan.id}/lines", data={"sku": "TWL-1", "quantity": "5", "_csrf_token": token})
+    assert "TWL-1 was already on the schedule: now 10 on each delivery." in text_of(again.text)
+    unknown = await client.post(f"/schedules/{plan.id}/lines", data={"sku": "NOPE-9", "quantity": "1", "_csrf_token": token})
+    assert "No product with SKU NOPE-9." in text_of(unknown.text)
+    packs = await client.post(f"/schedules/{plan.id}/lines", data={"sku": "SOAP-6", "quantity": "4", "_csrf_token": token})
+    assert "Sold in packs of 6: 6?" in text_of(packs.text)
+
+    skipped = await client.post(f"/schedules/{plan.id}/skip", data={"delivery_date": "2026-12-11", "_csrf_token": token})
+    assert "Skipped Dec 11, 2026 Undo skip" in text_of(skipped.text)
+    undone = await client.post(f"/schedules/{plan.id}/unskip", data={"delivery_date": "2026-12-11", "_csrf_token": token})
+    assert "That delivery will be made after all." in text_of(undone.text)
+    assert 'id="skipped"' not in undone.text and "Dec 11, 2026 Skip" in text_of(undone.text)
+    again = await client.post(f"/schedules/{plan.id}/unskip", data={"delivery_date": "2026-12-11", "_csrf_token": token})
+    assert "That delivery is not skipped." in text_of(again.text)

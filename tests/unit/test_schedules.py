@@ -9,8 +9,12 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+import pytest
+
 from portal.models import (
+    Address,
     FlagKind,
+    Frequency,
     NotificationKind,
     OccurrenceStatus,
     Order,
@@ -22,7 +26,7 @@ from portal.models import (
     ScheduleOccurrence,
 )
 from portal.services import schedules
-from portal.services.schedules import run_pass
+from portal.services.schedules import ScheduleError, ScheduleForm, run_pass
 from tests.factories import make_company, make_product, make_schedule, make_user
 
 D = date.fromisoformat
@@ -128,3 +132,150 @@ async def test_the_dashboard_shows_the_next_deliveries_of_the_company(session: A
     _, company, _, plan, _, _ = await arrange(session, first=D("2027-01-31"), frequency="monthly", month_day=31)
     upcoming = await schedules.next_deliveries(session, company.id, 3)
     assert [day for day, _ in upcoming] == [D("2027-01-31"), D("2027-02-28"), D("2027-03-31")]
+
+
+async def reloaded(session: AsyncSession, plan):  # type: ignore[no-untyped-def]
+    """The schedule as the database has it now; the lock that reads it so is let go for the worker."""
+    schedule = await schedules.company_schedule(session, plan.company_id, plan.id, lock=True)
+    await session.commit()
+    return schedule
+
+
+async def test_an_edit_applies_from_the_next_occurrence_not_yet_ordered(session: AsyncSession, engine: AsyncEngine) -> None:
+    _, company, buyer, plan, _, _ = await arrange(session)
+    store = Address(company_id=company.id, label="Store", street="Portowa 2", postal_code="80-001", city="Gdańsk")
+    session.add(store)
+    await session.commit()
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    assert (await run_pass(maker, D("2026-12-02"))).generated == 1  # Friday 4 December is ordered
+
+    # Monthly on the 4th from 4 December: that date is ordered already, so January's is the next.
+    form = ScheduleForm("Monthly linen", store.id, Frequency.MONTHLY, D("2026-12-04"), 1, month_day=4)
+    await schedules.edit(session, buyer, plan.id, form, D("2026-12-03"))
+    await session.commit()
+    plan = await reloaded(session, plan)
+    assert (plan.next_delivery, plan.next_generation_on, plan.paused) == (D("2027-01-04"), D("2027-01-03"), False)
+    assert await schedules.upcoming(session, plan, 3) == [D("2027-01-04"), D("2027-02-04"), D("2027-03-04")]
+
+    assert (await run_pass(maker, D("2026-12-09"))).generated == 0  # Friday 11 December is no longer delivered
+    assert (await run_pass(maker, D("2027-01-03"))).generated == 1
+    first, second = await orders(session)
+    assert [first.requested_delivery_date, second.requested_delivery_date] == [D("2026-12-04"), D("2027-01-04")]
+    assert "Gdańsk" not in first.delivery_address and "Gdańsk" in second.delivery_address
+    assert "Monthly linen" in second.note
+
+
+async def test_an_edit_keeps_the_skips_the_new_rhythm_still_delivers_on_and_a_paused_schedule_paused(
+    session: AsyncSession, engine: AsyncEngine
+) -> None:
+    _, _, buyer, plan, _, _ = await arrange(session, today=D("2026-11-27"))
+    for friday in ("2026-12-11", "2026-12-18"):
+        await schedules.skip(session, buyer, plan.id, D(friday))
+    await schedules.pause(session, buyer, plan.id)
+    # Every other Friday from 4 December: 11 December is no longer a delivery, 18 December stays skipped.
+    form = ScheduleForm("Weekly linen", plan.address_id, Frequency.WEEKLY, D("2026-12-04"), 2, interval_weeks=2)
+    await schedules.edit(session, buyer, plan.id, form, D("2026-11-28"))
+    await session.commit()
+    plan = await reloaded(session, plan)
+    assert (plan.paused, plan.next_delivery, plan.interval_weeks) == (True, D("2026-12-04"), 2)
+    assert await schedules.pending_skips(session, plan) == [D("2026-12-18")]
+
+    await schedules.resume(session, buyer, plan.id, D("2026-11-28"))
+    await session.commit()
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    for day in ("2026-12-02", "2026-12-09", "2026-12-16", "2026-12-30"):
+        await run_pass(maker, D(day))
+    assert [o.requested_delivery_date for o in await orders(session)] == [D("2026-12-04"), D("2027-01-01")]
+
+
+@pytest.mark.parametrize(("fields", "field", "message"), [
+    ({"name": ""}, "name", "Give the schedule a name of at most 100 characters."),
+    ({"first_delivery": "2026-12-01"}, "first_delivery", "The first delivery must be after today."),
+    ({"address_id": "elsewhere"}, "address_id", "Choose one of your company's delivery addresses."),
+    ({"interval_weeks": "0"}, "interval_weeks", "Enter a whole number from 1 to 52."),
+])
+async def test_a_refused_edit_changes_nothing(session: AsyncSession, fields: dict, field: str, message: str) -> None:
+    _, _, buyer, plan, _, _ = await arrange(session)
+    foreign = await make_schedule(session, await make_company(session), [(await make_product(session), 1)],
+                                  first=D("2026-12-04"))
+    await session.commit()
+    before = {c: getattr(plan, c) for c in ("name", "address_id", "frequency", "interval_weeks", "month_day",
+                                             "first_delivery", "lead_days", "next_delivery", "confirmed_at")}
+    data = {"name": "Renamed", "address_id": str(plan.address_id), "frequency": "weekly", "interval_weeks": "1",
+            "first_delivery": "2026-12-08", "lead_days": "1", **fields}
+    if data["address_id"] == "elsewhere":
+        data["address_id"] = str(foreign.address_id)
+    company_id, plan_id = plan.company_id, plan.id
+    with pytest.raises(ScheduleError) as refused:
+        await schedules.edit(session, buyer, plan_id, ScheduleForm.parse(data), D("2026-12-01"))
+    await session.rollback()
+    assert (refused.value.field, refused.value.message) == (field, message)
+    plan = await schedules.company_schedule(session, company_id, plan_id)
+    assert {c: getattr(plan, c) for c in before} == before
+
+
+async def test_another_companys_schedule_cannot_be_edited(session: AsyncSession) -> None:
+    _, _, _, plan, _, _ = await arrange(session)
+    stranger = await make_user(session)
+    form = ScheduleForm("Mine now", plan.address_id, Frequency.WEEKLY, D("2026-12-08"), 2)
+    with pytest.raises(LookupError):
+        await schedules.edit(session, stranger, plan.id, form, D("2026-12-01"))
+
+
+async def test_an_added_product_and_a_raised_quantity_are_in_the_next_order(session: AsyncSession, engine: AsyncEngine) -> None:
+    _, _, buyer, plan, towels, soap = await arrange(session)
+    gloves = await make_product(session, sku="GLV-12", pack_size=12, list_price=Decimal("2.0000"))
+    await session.commit()
+    line, joined = await schedules.add_line(session, buyer, plan.id, "glv-12", 24, D("2026-12-01"))
+    assert (line.product_id, line.quantity, line.confirmed_price, joined) == (gloves.id, 24, Decimal("2.0000"), False)
+    line, joined = await schedules.add_line(session, buyer, plan.id, soap.sku, 3, D("2026-12-01"))
+    assert (line.product_id, line.quantity, joined) == (soap.id, 5, True)
+    await session.commit()
+    await run_pass(async_sessionmaker(engine, expire_on_commit=False), D("2026-12-02"))
+    (order,) = await orders(session)
+    await session.refresh(order, ["lines"])
+    assert sorted((l.sku, l.quantity) for l in order.lines) == sorted([(towels.sku, 5), (soap.sku, 5), ("GLV-12", 24)])
+    assert await session.scalar(select(func.count()).select_from(OrderFlag).where(
+        OrderFlag.kind == FlagKind.PRICE_CHANGED)) == 0
+
+
+@pytest.mark.parametrize(("sku", "quantity", "message"), [
+    ("NOPE-1", 12, "No product with SKU NOPE-1."),
+    ("OLD-1", 12, "This product is not sold any more."),
+    ("GLV-12", 10, "Sold in packs of 12: 12?"),
+])
+async def test_a_product_is_added_only_when_sold_and_in_whole_packs(session: AsyncSession, sku: str, quantity: int,
+                                                                     message: str) -> None:
+    _, _, buyer, plan, _, _ = await arrange(session)
+    await make_product(session, sku="GLV-12", pack_size=12)
+    await make_product(session, sku="OLD-1", is_active=False)
+    await session.commit()
+    company_id, plan_id = plan.company_id, plan.id
+    with pytest.raises(ScheduleError) as refused:
+        await schedules.add_line(session, buyer, plan_id, sku, quantity, D("2026-12-01"))
+    assert refused.value.message == message
+    await session.rollback()
+    assert len((await schedules.company_schedule(session, company_id, plan_id)).lines) == 2
+
+
+async def test_an_undone_skip_is_ordered_again(session: AsyncSession, engine: AsyncEngine) -> None:
+    _, _, buyer, plan, _, _ = await arrange(session)
+    await schedules.skip(session, buyer, plan.id, D("2026-12-04"))
+    await session.commit()
+    assert await schedules.pending_skips(session, await reloaded(session, plan)) == [D("2026-12-04")]
+    await schedules.unskip(session, buyer, plan.id, D("2026-12-04"))
+    await session.commit()
+    await run_pass(async_sessionmaker(engine, expire_on_commit=False), D("2026-12-02"))
+    assert [o.requested_delivery_date for o in await orders(session)] == [D("2026-12-04")]
+
+
+async def test_only_a_skip_still_ahead_can_be_undone(session: AsyncSession, engine: AsyncEngine) -> None:
+    _, _, buyer, plan, _, _ = await arrange(session)
+    await schedules.skip(session, buyer, plan.id, D("2026-12-04"))
+    await session.commit()
+    await run_pass(async_sessionmaker(engine, expire_on_commit=False), D("2026-12-02"))  # passes the skipped 4 December
+    plan_id = plan.id
+    for day in ("2026-12-04", "2026-12-11"):
+        with pytest.raises(ScheduleError, match="That delivery is not skipped."):
+            await schedules.unskip(session, buyer, plan_id, D(day))
+    assert await schedules.skipped_dates(session, plan_id) == {D("2026-12-04")}
