@@ -119,7 +119,7 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
     import time
     from datetime import date
 
-    from portal.services import notifications, schedules
+    from portal.services import notifications, recurring
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     sender = notifications.sender_for(settings)
@@ -128,7 +128,7 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
         engine = create_async_engine(settings.database_url)
         try:
             maker = async_sessionmaker(engine, expire_on_commit=False)
-            report = await schedules.run_pass(maker, today, grace_days=settings.past_due_grace_days,
+            report = await recurring.run_pass(maker, today, grace_days=settings.past_due_grace_days,
                                               margin_floor=settings.margin_floor_pct)
             delivery = await notifications.deliver_pending(maker, sender)
             print(f"{today.isoformat()}: {report.generated} generated, {report.missed} missed; "

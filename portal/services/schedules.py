@@ -1,18 +1,15 @@
-"""Recurring deliveries: the dates a schedule delivers on, what a buyer may change, and the
-worker's pass that orders each occurrence exactly once, lead time before its delivery date."""
+"""Recurring deliveries: the dates a schedule delivers on and what a buyer may change. The worker's
+pass that orders each occurrence is in `recurring`."""
 
 from __future__ import annotations
 
 import calendar
-import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 
 from sqlalchemy import delete as delete_rows
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from portal import clock
@@ -21,26 +18,18 @@ from portal.models import (
     Address,
     Company,
     DeliverySchedule,
-    FlagKind,
     Frequency,
-    NotificationKind,
     OccurrenceStatus,
     Order,
-    OrderFlag,
-    OrderSource,
     Product,
     ScheduleLine,
     ScheduleOccurrence,
     ShoppingList,
     User,
 )
-from portal.services import notifications
 from portal.services.cart import buyer_cart, products_by_sku, quantity_problem
-from portal.services.flags import Flag
-from portal.services.ordering import place_order
 from portal.services.pricing import load_company_prices
 
-log = logging.getLogger("portal.schedules")
 PREVIEW = 5
 
 
@@ -113,7 +102,7 @@ def _delivers_on(schedule: DeliverySchedule | Rhythm, day: date) -> bool:
     return delivery_dates(schedule, day, 1)[0] == day
 
 
-def _set_next(schedule: DeliverySchedule, delivery: date) -> None:
+def set_next(schedule: DeliverySchedule, delivery: date) -> None:
     schedule.next_delivery = delivery
     schedule.next_generation_on = delivery - timedelta(days=schedule.lead_days)
 
@@ -240,7 +229,7 @@ async def create_schedule(session: AsyncSession, user: User, form: ScheduleForm,
         lines=[ScheduleLine(company_id=company_id, product_id=p.id, quantity=q) for p, q in wanted],
     )
     _apply(schedule, form, address)
-    _set_next(schedule, first_due_from(schedule, schedule.lead_days, today))
+    set_next(schedule, first_due_from(schedule, schedule.lead_days, today))
     await _confirm(session, schedule, today, schedule.lines)
     session.add(schedule)
     await session.flush()
@@ -285,18 +274,29 @@ async def _drop_skips(session: AsyncSession, schedule_id: int, days: list[date])
             ScheduleOccurrence.delivery_date.in_(days)))
 
 
+def _coming(schedule: DeliverySchedule, count: int, skips: frozenset[date]) -> list[date]:
+    if schedule.next_delivery is None or schedule.paused:
+        return []
+    return delivery_dates(schedule, schedule.next_delivery, count, skips)
+
+
 async def upcoming(session: AsyncSession, schedule: DeliverySchedule, count: int = PREVIEW) -> list[date]:
     """The next delivery dates still to be ordered."""
     if schedule.next_delivery is None or schedule.paused:
         return []
-    return delivery_dates(schedule, schedule.next_delivery, count, await skipped_dates(session, schedule.id))
+    return _coming(schedule, count, await skipped_dates(session, schedule.id))
 
 
 async def next_deliveries(session: AsyncSession, company_id: int, count: int = PREVIEW) -> list[tuple[date, DeliverySchedule]]:
-    """The company's next deliveries across its active schedules, soonest first: the dashboard panel."""
-    found = []
-    for schedule in await company_schedules(session, company_id):
-        found += [(day, schedule) for day in await upcoming(session, schedule, count)]
+    """The company's next deliveries across its active schedules, soonest first: the dashboard panel.
+    Two queries however many schedules: the schedules, and all their skipped dates."""
+    skips: dict[int, set[date]] = {}
+    for schedule_id, day in await session.execute(
+            select(ScheduleOccurrence.schedule_id, ScheduleOccurrence.delivery_date).where(
+                ScheduleOccurrence.company_id == company_id, ScheduleOccurrence.status == OccurrenceStatus.SKIPPED)):
+        skips.setdefault(schedule_id, set()).add(day)
+    found = [(day, schedule) for schedule in await company_schedules(session, company_id)
+             for day in _coming(schedule, count, frozenset(skips.get(schedule.id, ())))]
     return sorted(found, key=lambda item: (item[0], item[1].id))[:count]
 
 
@@ -324,7 +324,7 @@ async def resume(session: AsyncSession, user: User, schedule_id: int, today: dat
     if schedule.paused:
         schedule.paused = False
         start = max(schedule.next_delivery or schedule.first_delivery, first_due_from(schedule, schedule.lead_days, today))
-        _set_next(schedule, delivery_dates(schedule, start, 1)[0])
+        set_next(schedule, delivery_dates(schedule, start, 1)[0])
     await session.flush()
     return schedule
 
@@ -373,7 +373,7 @@ async def edit(session: AsyncSession, user: User, schedule_id: int, form: Schedu
     address = await _checked_address(session, schedule.company_id, form, today)
     skipped = await pending_skips(session, schedule)
     _apply(schedule, form, address)
-    _set_next(schedule, await _first_open(session, schedule.id, form.rhythm(), form.lead_days, today))
+    set_next(schedule, await _first_open(session, schedule.id, form.rhythm(), form.lead_days, today))
     start = schedule.next_delivery or today
     await _drop_skips(session, schedule.id, [day for day in skipped if day < start or not _delivers_on(schedule, day)])
     await _confirm(session, schedule, today, [])
@@ -428,143 +428,3 @@ async def delete(session: AsyncSession, user: User, schedule_id: int) -> str:
     await session.delete(schedule)
     await session.flush()
     return schedule.name
-
-
-# --- the worker ------------------------------------------------------------------------------
-
-@dataclass
-class PassReport:
-    generated: int = 0
-    missed: int = 0
-    skipped: int = 0
-
-
-async def _claim(session: AsyncSession, today: date, passed: set[int]) -> DeliverySchedule | None:
-    query = (select(DeliverySchedule)
-             .where(DeliverySchedule.paused.is_(False), DeliverySchedule.next_generation_on <= today)
-             .order_by(DeliverySchedule.next_generation_on, DeliverySchedule.id).limit(1))
-    if passed:
-        query = query.where(DeliverySchedule.id.not_in(passed))
-    if session.get_bind().dialect.name == "postgresql":
-        # NO KEY UPDATE: workers and buyers' edits exclude each other, but a row merely referring to the
-        # schedule (an occurrence, a line) does not hide the schedule from the pass.
-        query = query.with_for_update(skip_locked=True, key_share=True)
-    return await session.scalar(query.execution_options(populate_existing=True))
-
-
-async def run_pass(session_maker: async_sessionmaker[AsyncSession], today: date, *, grace_days: int = 7,
-                   margin_floor: Decimal = Decimal("10")) -> PassReport:
-    """Orders every occurrence whose ordering day has come, one transaction per occurrence.
-    A worker that dies mid-pass loses only its open transaction; the next pass does it again."""
-    report = PassReport()
-    failed: set[int] = set()
-    while True:
-        async with session_maker() as session:
-            try:
-                async with session.begin():
-                    schedule = await _claim(session, today, failed)
-                    if schedule is None:
-                        return report
-                    try:
-                        await _occurrence(session, schedule, today, report, grace_days, margin_floor)
-                    except IntegrityError:
-                        raise
-                    except Exception:
-                        log.exception("Schedule %s could not be processed", schedule.id)
-                        failed.add(schedule.id)
-                        raise
-            except IntegrityError:
-                continue  # another worker recorded this occurrence first
-            except Exception:  # noqa: BLE001 - one broken schedule does not stop the others
-                continue
-
-
-async def _occurrence(session: AsyncSession, schedule: DeliverySchedule, today: date, report: PassReport,
-                      grace_days: int, margin_floor: Decimal) -> None:
-    delivery = schedule.next_delivery
-    assert delivery is not None
-    existing = await session.scalar(select(ScheduleOccurrence).where(
-        ScheduleOccurrence.schedule_id == schedule.id, ScheduleOccurrence.delivery_date == delivery))
-    company = await session.get(Company, schedule.company_id)
-    assert company is not None
-    if existing is not None:
-        report.skipped += 1
-    elif missed(delivery, schedule.lead_days, today):
-        await _record_missed(session, schedule, company, delivery, gettext("no order was made before the delivery date."))
-        report.missed += 1
-    else:
-        occurrence = ScheduleOccurrence(schedule_id=schedule.id, company_id=company.id, delivery_date=delivery,
-                                        status=OccurrenceStatus.GENERATED)
-        session.add(occurrence)
-        await session.flush()  # the unique key speaks before any order is made
-        order = await _order(session, schedule, company, delivery, today, grace_days, margin_floor)
-        if order is None:
-            occurrence.status = OccurrenceStatus.MISSED
-            occurrence.note = gettext("none of the products is sold any more.")
-            await _tell_missed(session, schedule, company, delivery, occurrence.note)
-            report.missed += 1
-        else:
-            occurrence.order_id = order.id
-            report.generated += 1
-    _set_next(schedule, next_delivery_after(schedule, delivery))
-    await session.flush()
-
-
-async def _record_missed(session: AsyncSession, schedule: DeliverySchedule, company: Company, delivery: date, reason: str) -> None:
-    session.add(ScheduleOccurrence(schedule_id=schedule.id, company_id=company.id, delivery_date=delivery,
-                                   status=OccurrenceStatus.MISSED, note=reason))
-    await session.flush()
-    await _tell_missed(session, schedule, company, delivery, reason)
-
-
-async def _people(session: AsyncSession, company: Company) -> list[User]:
-    manager = await notifications.account_manager(session, company)
-    return [*await notifications.company_buyers(session, company.id), *([manager] if manager else [])]
-
-
-async def _tell_missed(session: AsyncSession, schedule: DeliverySchedule, company: Company, delivery: date, reason: str) -> None:
-    await notifications.notify(
-        session, NotificationKind.RECURRING_MISSED, await _people(session, company),
-        f"Recurring delivery “{schedule.name}” of {delivery.isoformat()} was missed", "recurring_missed",
-        {"schedule": schedule, "company": company, "delivery_date": delivery.isoformat(), "reason": reason},
-        f"/schedules/{schedule.id}")
-
-
-async def _order(session: AsyncSession, schedule: DeliverySchedule, company: Company, delivery: date, today: date,
-                 grace_days: int, margin_floor: Decimal) -> Order | None:
-    lines = list(await session.scalars(select(ScheduleLine).options(selectinload(ScheduleLine.product))
-                                       .where(ScheduleLine.schedule_id == schedule.id).order_by(ScheduleLine.id)))
-    sold = [line for line in lines if line.product.is_active]
-    gone = [line.product for line in lines if not line.product.is_active]
-    left_out = [f"{product.sku} {product.name}" for product in gone]
-    if not sold:
-        return None
-    address = await session.get(Address, schedule.address_id)
-    assert address is not None
-    extra = [Flag(FlagKind.NOT_SOLD, {"sku": product.sku, "name": product.name}) for product in gone]
-    order = await place_order(
-        session, company, [(line.product, line.quantity) for line in sold], today=today, grace_days=grace_days,
-        margin_floor=margin_floor, buyer=await session.get(User, schedule.created_by_id) if schedule.created_by_id else None,
-        key=f"schedule-{schedule.id}-{delivery.isoformat()}", source=OrderSource.RECURRING, delivery=delivery,
-        address=address, note=f"Recurring delivery “{schedule.name}”",
-    )
-    confirmed = {line.product_id: line.confirmed_price for line in sold}
-    changed = []
-    for order_line in order.lines:
-        before = confirmed.get(order_line.product_id)
-        if before is not None and before != order_line.unit_price:
-            changed.append(f"{order_line.sku}: {before} → {order_line.unit_price}")
-            extra.append(Flag(FlagKind.PRICE_CHANGED, {"sku": order_line.sku, "old": str(before),
-                                                       "new": str(order_line.unit_price)}))
-    order.flags += [OrderFlag(company_id=company.id, kind=f.kind, blocking=f.blocking, data=f.data) for f in extra]
-    await session.flush()
-    subject = f"Recurring delivery “{schedule.name}”: order {order.number} for {delivery.isoformat()}"
-    context = {"schedule": schedule, "company": company, "order": order, "delivery_date": delivery.isoformat(),
-               "left_out": left_out, "changed": changed}
-    await notifications.notify(session, NotificationKind.RECURRING_GENERATED,
-                               await notifications.company_buyers(session, company.id), subject,
-                               "recurring_generated", context, f"/orders/{order.id}")
-    await notifications.notify(session, NotificationKind.RECURRING_GENERATED,
-                               await notifications.managers_on_duty(session, company, today), subject,
-                               "recurring_generated", context, f"/queue/orders/{order.id}")
-    return order

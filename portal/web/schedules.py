@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -41,6 +42,15 @@ def _quantity(data: dict[str, Any]) -> int:
     if quantity is None:
         raise ScheduleError(gettext("Enter the quantity as a whole number."), "quantity")
     return quantity
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A change the schedule page refused: the message, the form it is shown next to, what was typed."""
+
+    message: str
+    where: str
+    entered: dict[str, Any]
 
 
 class SchedulesController(Controller):
@@ -96,17 +106,22 @@ class SchedulesController(Controller):
         flash(request, gettext("Recurring delivery “%(name)s” saved.") % {"name": created.name}, "success")
         return Redirect(f"/schedules/{created.id}", status_code=303)
 
-    @get("/{schedule_id:int}", name="schedule")
-    async def show(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
-                   schedule_id: FromPath[int]) -> Template:
+    async def _show_page(self, request: PortalRequest, db_session: AsyncSession, schedule_id: int,
+                         refusal: Refusal | None = None) -> Template:
         try:
             schedule = await schedules.company_schedule(db_session, request.user.company_id, schedule_id)
         except LookupError:
             raise NotFoundException() from None
-        return Template("schedules/show.html", context={
-            "schedule": schedule, "upcoming": await schedules.upcoming(db_session, schedule),
-            "skipped": await schedules.pending_skips(db_session, schedule),
-            "occurrences": await schedules.occurrences(db_session, schedule.id)})
+        skipped = await schedules.pending_skips(db_session, schedule)
+        past = [o for o in await schedules.occurrences(db_session, schedule.id) if o.delivery_date not in skipped]
+        return Template("schedules/show.html", status_code=400 if refusal else 200, context={
+            "schedule": schedule, "upcoming": await schedules.upcoming(db_session, schedule), "skipped": skipped,
+            "occurrences": past, "refusal": refusal})
+
+    @get("/{schedule_id:int}", name="schedule")
+    async def show(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
+                   schedule_id: FromPath[int]) -> Template:
+        return await self._show_page(request, db_session, schedule_id)
 
     async def _edit_page(self, request: PortalRequest, db_session: AsyncSession, schedule_id: int,
                          params: dict[str, Any], error: ScheduleError | None = None, status_code: int = 200) -> Template:
@@ -147,47 +162,49 @@ class SchedulesController(Controller):
         return Redirect(f"/schedules/{schedule_id}", status_code=303)
 
     async def _change(self, request: PortalRequest, db_session: AsyncSession, schedule_id: int, work,  # type: ignore[no-untyped-def]
-                      done: str = "") -> Redirect:
-        """Runs one change and comes back to the schedule with its outcome; `work` may return the message itself."""
+                      done: str = "", where: str = "", entered: dict[str, Any] | None = None) -> Template | Redirect:
+        """Runs one change and comes back to the schedule with its outcome; `work` may return the message itself.
+        A refusal shows the schedule again with the message next to the form it concerns (`where`)."""
         try:
             outcome = await work()
         except LookupError:
             raise NotFoundException() from None
         except ScheduleError as refused:
             await discard_changes(request, db_session)
-            flash(request, refused.message, "error")
-            return Redirect(f"/schedules/{schedule_id}", status_code=303)
+            return await self._show_page(request, db_session, schedule_id, Refusal(refused.message, where, entered or {}))
         await db_session.commit()
         flash(request, outcome if isinstance(outcome, str) else done, "success")
         return Redirect(f"/schedules/{schedule_id}", status_code=303)
 
     @post("/{schedule_id:int}/pause", name="pause_schedule")
     async def pause(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
-                    schedule_id: FromPath[int]) -> Redirect:
+                    schedule_id: FromPath[int]) -> Template | Redirect:
         return await self._change(request, db_session, schedule_id,
                                   lambda: schedules.pause(db_session, request.user, schedule_id), gettext("Paused."))
 
     @post("/{schedule_id:int}/resume", name="resume_schedule")
     async def resume(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
-                     schedule_id: FromPath[int]) -> Redirect:
+                     schedule_id: FromPath[int]) -> Template | Redirect:
         return await self._change(request, db_session, schedule_id, lambda: schedules.resume(
             db_session, request.user, schedule_id, seller_today(request)), gettext("Resumed."))
 
     @post("/{schedule_id:int}/skip", name="skip_occurrence")
     async def skip(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
-                   schedule_id: FromPath[int], data: URLEncodedBody[dict[str, Any]]) -> Redirect:
+                   schedule_id: FromPath[int], data: URLEncodedBody[dict[str, Any]]) -> Template | Redirect:
         return await self._change(request, db_session, schedule_id, lambda: schedules.skip(
-            db_session, request.user, schedule_id, _delivery_date(data)), gettext("That delivery will be skipped."))
+            db_session, request.user, schedule_id, _delivery_date(data)), gettext("That delivery will be skipped."),
+            where="upcoming")
 
     @post("/{schedule_id:int}/unskip", name="unskip_occurrence")
     async def unskip(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
-                     schedule_id: FromPath[int], data: URLEncodedBody[dict[str, Any]]) -> Redirect:
+                     schedule_id: FromPath[int], data: URLEncodedBody[dict[str, Any]]) -> Template | Redirect:
         return await self._change(request, db_session, schedule_id, lambda: schedules.unskip(
-            db_session, request.user, schedule_id, _delivery_date(data)), gettext("That delivery will be made after all."))
+            db_session, request.user, schedule_id, _delivery_date(data)), gettext("That delivery will be made after all."),
+            where="upcoming")
 
     @post("/{schedule_id:int}/lines", name="add_schedule_line")
     async def add_line(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
-                       schedule_id: FromPath[int], data: URLEncodedBody[dict[str, Any]]) -> Redirect:
+                       schedule_id: FromPath[int], data: URLEncodedBody[dict[str, Any]]) -> Template | Redirect:
         async def work() -> str:
             sku, quantity = str(data.get("sku", "")).strip()[:40], _quantity(data)
             line, joined = await schedules.add_line(db_session, request.user, schedule_id, sku, quantity,
@@ -197,18 +214,19 @@ class SchedulesController(Controller):
                 return gettext("%(sku)s was already on the schedule: now %(quantity)d on each delivery.") % values
             return gettext("%(sku)s added: %(quantity)d on each delivery from the next one not yet ordered.") % values
 
-        return await self._change(request, db_session, schedule_id, work)
+        return await self._change(request, db_session, schedule_id, work, where="add-line", entered=data)
 
     @post("/{schedule_id:int}/lines/{line_id:int}", name="change_schedule_line")
     async def change_line(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
                           schedule_id: FromPath[int], line_id: FromPath[int],
-                          data: URLEncodedBody[dict[str, Any]]) -> Redirect:
+                          data: URLEncodedBody[dict[str, Any]]) -> Template | Redirect:
         async def work() -> None:
             quantity = 0 if data.get("remove") else _quantity(data)
             await schedules.change_line(db_session, request.user, schedule_id, line_id, quantity, seller_today(request))
 
         return await self._change(request, db_session, schedule_id, work,
-                                  gettext("Saved: the next delivery not yet ordered uses the new lines."))
+                                  gettext("Saved: the next delivery not yet ordered uses the new lines."),
+                                  where=f"line-{line_id}", entered=data)
 
     @post("/{schedule_id:int}/delete", name="delete_schedule")
     async def delete(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],

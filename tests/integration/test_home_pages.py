@@ -10,8 +10,10 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal import clock
+from portal.i18n import format_date
+from portal.services import schedules
 from portal.models import MessageStatus, NotificationKind, OutboxMessage, Role
-from tests.factories import make_company, make_invoice, make_product, make_user, csrf_from, sign_in, text_of
+from tests.factories import make_company, make_invoice, make_product, make_schedule, make_user, csrf_from, sign_in, text_of
 from tests.queries import counted_statements
 
 
@@ -166,3 +168,34 @@ async def test_company_lists_cost_the_same_queries_for_3_and_30_companies(
     # session, user, the page's credit pictures; a manager's page adds the queue counter
     # (their covers, their pending orders) and the reorder rhythms
     assert many <= (3 if path == "/finance" else 6)
+
+
+@pytest.mark.parametrize("path", ["/dashboard", "/schedules"])
+async def test_next_deliveries_cost_the_same_queries_for_2_and_8_schedules(
+    client: AsyncTestClient, session: AsyncSession, path: str
+) -> None:
+    company = await make_company(session)
+    buyer = await make_user(session, company_id=company.id)
+    product = await make_product(session)
+    await session.commit()
+    await sign_in(client, buyer.email)
+
+    async def statements_for(count: int) -> tuple[int, str]:
+        for _ in range(count):
+            schedule = await make_schedule(session, company, [(product, 1)], first=seller_today() + timedelta(days=9),
+                                           created_by=buyer, today=seller_today())
+            skipped = await schedules.upcoming(session, schedule, 2)
+            await schedules.skip(session, buyer, schedule.id, skipped[1])
+        await session.commit()
+        with counted_statements(client.app) as statements:
+            page = await client.get(path)
+            assert page.status_code == 200
+        return len(statements), text_of(page.text)
+
+    few, _ = await statements_for(2)
+    many, page = await statements_for(6)
+    assert few == many
+    first, skipped = seller_today() + timedelta(days=9), seller_today() + timedelta(days=16)
+    assert format_date(first) in page
+    coming = await schedules.next_deliveries(session, company.id, 24)
+    assert len(coming) == 24 and skipped not in {day for day, _ in coming} and first in {day for day, _ in coming}

@@ -11,12 +11,12 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from portal.models import Address, DeliverySchedule, Deputy, Order, Role
+from portal.models import Address, DeliverySchedule, Deputy, Order, Role, ScheduleLine
 from portal.services import lists
 from portal.services.notifications import SmtpSender, deliver_pending
 from portal.services.ordering import CheckoutForm, submit_order
 from portal.services.cart import add_to_cart, buyer_cart
-from portal.services.schedules import run_pass
+from portal.services.recurring import run_pass
 from tests.factories import csrf_from, make_company, make_product, make_schedule, make_user, sign_in, text_of
 from tests.smtp import Inbox
 
@@ -200,14 +200,24 @@ async def test_a_product_is_added_by_sku_and_a_skip_undone(client: AsyncTestClie
     again = await client.post(f"/schedules/{plan.id}/lines", data={"sku": "TWL-1", "quantity": "5", "_csrf_token": token})
     assert "TWL-1 was already on the schedule: now 10 on each delivery." in text_of(again.text)
     unknown = await client.post(f"/schedules/{plan.id}/lines", data={"sku": "NOPE-9", "quantity": "1", "_csrf_token": token})
-    assert "No product with SKU NOPE-9." in text_of(unknown.text)
+    assert unknown.status_code == 400
+    assert '<p class="field-error" role="alert" id="add-line-error">No product with SKU NOPE-9.</p>' in unknown.text
+    assert 'value="NOPE-9"' in unknown.text  # what was typed stays in the form
     packs = await client.post(f"/schedules/{plan.id}/lines", data={"sku": "SOAP-6", "quantity": "4", "_csrf_token": token})
-    assert "Sold in packs of 6: 6?" in text_of(packs.text)
+    assert 'id="add-line-error">Sold in packs of 6: 6?</p>' in packs.text
+    soap = next(line for line in await session.scalars(select(ScheduleLine).where(ScheduleLine.schedule_id == plan.id))
+                if line.quantity == 12)
+    wrong = await client.post(f"/schedules/{plan.id}/lines/{soap.id}", data={"quantity": "4", "_csrf_token": token})
+    assert wrong.status_code == 400
+    assert f'id="line-{soap.id}-error">Sold in packs of 6: 6?' in wrong.text and 'value="4"' in wrong.text
+    await session.refresh(soap)
+    assert soap.quantity == 12
 
     skipped = await client.post(f"/schedules/{plan.id}/skip", data={"delivery_date": "2026-12-11", "_csrf_token": token})
     assert "Skipped Dec 11, 2026 Undo skip" in text_of(skipped.text)
+    assert "Past deliveries Nothing ordered yet." in text_of(skipped.text)  # a skip still ahead is not history
     undone = await client.post(f"/schedules/{plan.id}/unskip", data={"delivery_date": "2026-12-11", "_csrf_token": token})
     assert "That delivery will be made after all." in text_of(undone.text)
     assert 'id="skipped"' not in undone.text and "Dec 11, 2026 Skip" in text_of(undone.text)
     again = await client.post(f"/schedules/{plan.id}/unskip", data={"delivery_date": "2026-12-11", "_csrf_token": token})
-    assert "That delivery is not skipped." in text_of(again.text)
+    assert again.status_code == 400 and 'id="upcoming-error">That delivery is not skipped.</p>' in again.text

@@ -3,7 +3,7 @@ flagged where a price changed or a product is no longer sold; late or missed whe
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -26,7 +26,8 @@ from portal.models import (
     ScheduleOccurrence,
 )
 from portal.services import schedules
-from portal.services.schedules import ScheduleError, ScheduleForm, run_pass
+from portal.services.recurring import run_pass
+from portal.services.schedules import ScheduleError, ScheduleForm
 from tests.factories import make_company, make_product, make_schedule, make_user
 
 D = date.fromisoformat
