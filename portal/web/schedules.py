@@ -70,7 +70,9 @@ class SchedulesController(Controller):
         preview: list = []
         if error is None and params.get("name") is not None:
             try:
-                preview = schedules.delivery_dates(ScheduleForm.parse(form).rhythm(), today + timedelta(days=1), 5)
+                parsed = ScheduleForm.parse(form)
+                preview = schedules.delivery_dates(parsed.rhythm(), schedules.first_due_from(
+                    parsed.rhythm(), parsed.lead_days, today), schedules.PREVIEW)
             except ScheduleError as refused:
                 error = refused
         return Template("schedules/new.html", status_code=status_code, context={
@@ -92,6 +94,9 @@ class SchedulesController(Controller):
     @post("/", name="create_schedule")
     async def create(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
                      data: URLEncodedBody[dict[str, Any]]) -> Template | Redirect:
+        """Saves the schedule; with `preview`, shows the next five delivery dates the form gives instead."""
+        if data.get("preview"):
+            return await self._new_page(request, db_session, data)
         source, source_id = _source(data)
         try:
             lines = await schedules.source_lines(db_session, request.user, source, source_id)
@@ -150,6 +155,9 @@ class SchedulesController(Controller):
     @post("/{schedule_id:int}/edit", name="edit_schedule")
     async def edit(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
                    schedule_id: FromPath[int], data: URLEncodedBody[dict[str, Any]]) -> Template | Redirect:
+        """Saves the changes; with `preview`, shows the next five delivery dates they give instead."""
+        if data.get("preview"):
+            return await self._edit_page(request, db_session, schedule_id, data)
         try:
             await schedules.edit(db_session, request.user, schedule_id, ScheduleForm.parse(data), seller_today(request))
         except LookupError:

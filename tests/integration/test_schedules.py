@@ -52,9 +52,14 @@ async def test_a_schedule_is_ordered_approved_and_both_sides_are_told(
     await sign_in(client, "ewa@vistula.example")
     params = {"source": "list", "source_id": str(hotel["list"].id), "name": "Weekly linen", "frequency": "weekly",
               "interval_weeks": "1", "first_delivery": "2026-12-04", "lead_days": "2"}
-    preview = await client.get("/schedules/new", params=params)
-    assert preview.status_code == 200
+    form = await client.get("/schedules/new", params={"source": "list", "source_id": str(hotel["list"].id)})
+    assert '<form method="post" action="/schedules"' in form.text  # the CSRF token never travels in a URL
+    preview = await client.post("/schedules", data={**params, "preview": "1", "_csrf_token": csrf_from(form.text)})
+    assert preview.status_code == 200 and await session.scalar(select(DeliverySchedule.id)) is None
     assert "Next five deliveries Dec 4, 2026 Dec 11, 2026 Dec 18, 2026 Dec 25, 2026 Jan 1, 2027" in text_of(preview.text)
+    too_soon = await client.post("/schedules", data={**params, "first_delivery": "2026-11-28", "preview": "1",
+                                                     "_csrf_token": csrf_from(form.text)})
+    assert "Next five deliveries Dec 5, 2026 Dec 12, 2026" in text_of(too_soon.text)  # 28 Nov had to be ordered yesterday
     address = await session.scalar(select(Address.id).where(Address.company_id == hotel["company"].id))
     saved = await client.post("/schedules", data={**params, "address_id": str(address), "_csrf_token": csrf_from(preview.text)})
     assert "Recurring delivery “Weekly linen” saved." in text_of(saved.text)
@@ -157,8 +162,10 @@ async def test_a_schedule_is_edited_after_seeing_its_new_dates(client: AsyncTest
 
     wanted = {"name": "Monthly linen", "address_id": str(hotel_address), "frequency": "monthly", "month_day": "31",
               "interval_weeks": "1", "first_delivery": "2026-12-31", "lead_days": "3"}
-    preview = await client.get(f"/schedules/{plan.id}/edit", params=wanted)
+    preview = await client.post(f"/schedules/{plan.id}/edit", data={**wanted, "preview": "1", "_csrf_token": csrf_from(page.text)})
     assert "Next five deliveries Dec 31, 2026 Jan 31, 2027 Feb 28, 2027 Mar 31, 2027 Apr 30, 2027" in text_of(preview.text)
+    await session.refresh(plan)
+    assert plan.name == "Weekly linen"  # a preview saves nothing
     saved = await client.post(f"/schedules/{plan.id}/edit", data={**wanted, "_csrf_token": csrf_from(preview.text)},
                               follow_redirects=False)
     assert (saved.status_code, saved.headers["location"]) == (303, f"/schedules/{plan.id}")
