@@ -261,10 +261,14 @@ async def skipped_dates(session: AsyncSession, schedule_id: int) -> frozenset[da
         ScheduleOccurrence.schedule_id == schedule_id, ScheduleOccurrence.status == OccurrenceStatus.SKIPPED)))
 
 
+def _pending(schedule: DeliverySchedule, skips: frozenset[date]) -> list[date]:
+    start = schedule.next_delivery
+    return sorted(day for day in skips if start is not None and day >= start)
+
+
 async def pending_skips(session: AsyncSession, schedule: DeliverySchedule) -> list[date]:
     """Skipped dates the worker has not reached yet: these can still be undone; the others are history."""
-    start = schedule.next_delivery
-    return sorted(day for day in await skipped_dates(session, schedule.id) if start is not None and day >= start)
+    return _pending(schedule, await skipped_dates(session, schedule.id))
 
 
 async def _drop_skips(session: AsyncSession, schedule_id: int, days: list[date]) -> None:
@@ -285,6 +289,12 @@ async def upcoming(session: AsyncSession, schedule: DeliverySchedule, count: int
     if schedule.next_delivery is None or schedule.paused:
         return []
     return _coming(schedule, count, await skipped_dates(session, schedule.id))
+
+
+async def outlook(session: AsyncSession, schedule: DeliverySchedule, count: int = PREVIEW) -> tuple[list[date], list[date]]:
+    """The schedule page's coming deliveries and the skips still ahead, from one read of the skipped dates."""
+    skips = await skipped_dates(session, schedule.id)
+    return _coming(schedule, count, skips), _pending(schedule, skips)
 
 
 async def next_deliveries(session: AsyncSession, company_id: int, count: int = PREVIEW) -> list[tuple[date, DeliverySchedule]]:
@@ -386,6 +396,8 @@ async def add_line(session: AsyncSession, user: User, schedule_id: int, sku: str
     """A product by its SKU, from the next occurrence not yet ordered; a product already on the schedule gets
     the quantity added to its line (the second value says so). The line's price is confirmed anew."""
     schedule = await company_schedule(session, user.company_id or 0, schedule_id, lock=True)
+    if not sku:
+        raise ScheduleError(gettext("Enter the SKU of the product to add."), "sku")
     product = (await products_by_sku(session, {sku})).get(sku.upper())
     if product is None:
         raise ScheduleError(gettext("No product with SKU %(sku)s.") % {"sku": sku}, "sku")

@@ -117,11 +117,10 @@ class SchedulesController(Controller):
             schedule = await schedules.company_schedule(db_session, request.user.company_id, schedule_id)
         except LookupError:
             raise NotFoundException() from None
-        skipped = await schedules.pending_skips(db_session, schedule)
+        upcoming, skipped = await schedules.outlook(db_session, schedule)
         past = [o for o in await schedules.occurrences(db_session, schedule.id) if o.delivery_date not in skipped]
         return Template("schedules/show.html", status_code=400 if refusal else 200, context={
-            "schedule": schedule, "upcoming": await schedules.upcoming(db_session, schedule), "skipped": skipped,
-            "occurrences": past, "refusal": refusal})
+            "schedule": schedule, "upcoming": upcoming, "skipped": skipped, "occurrences": past, "refusal": refusal})
 
     @get("/{schedule_id:int}", name="schedule")
     async def show(self, request: PortalRequest, db_session: NamedDependency[AsyncSession],

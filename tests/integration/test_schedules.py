@@ -210,6 +210,8 @@ async def test_a_product_is_added_by_sku_and_a_skip_undone(client: AsyncTestClie
     assert unknown.status_code == 400
     assert '<p class="field-error" role="alert" id="add-line-error">No product with SKU NOPE-9.</p>' in unknown.text
     assert 'value="NOPE-9"' in unknown.text  # what was typed stays in the form
+    blank = await client.post(f"/schedules/{plan.id}/lines", data={"sku": "  ", "quantity": "1", "_csrf_token": token})
+    assert blank.status_code == 400 and 'id="add-line-error">Enter the SKU of the product to add.</p>' in blank.text
     packs = await client.post(f"/schedules/{plan.id}/lines", data={"sku": "SOAP-6", "quantity": "4", "_csrf_token": token})
     assert 'id="add-line-error">Sold in packs of 6: 6?</p>' in packs.text
     soap = next(line for line in await session.scalars(select(ScheduleLine).where(ScheduleLine.schedule_id == plan.id))
