@@ -4,14 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: run test test-sqlite test-postgresql test-browser install clean
+.PHONY: run test test-sqlite test-postgresql test-browser lint install clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/activate
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -23,6 +23,11 @@ run: install
 
 test: install
 	$(PY) -m tests.run_all
+
+lint: install
+	$(BIN)/ruff check portal tests bench
+	$(BIN)/ruff format --check portal tests bench
+	$(BIN)/mypy
 
 test-sqlite: install
 	$(PY) -m pytest tests --ignore=tests/browser

@@ -12,18 +12,18 @@ from advanced_alchemy.extensions.litestar import (
 )
 from advanced_alchemy.extensions.litestar.store import SQLAlchemyStore
 from jinja2 import Environment
-from litestar import Litestar, Request, Response, get
+from litestar import Litestar, get
 from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar.exceptions import NotFoundException
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.session.server_side import ServerSideSessionBackend
 from litestar.plugins.flash import FlashConfig, FlashPlugin
-from litestar.plugins.htmx import ClientRedirect, HTMXPlugin
+from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import Redirect, Template
 from litestar.security.session_auth import SessionAuth
 from litestar.static_files import create_static_files_router
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template import TemplateConfig
 from sqlalchemy import event, select
 from sqlalchemy.orm import joinedload
@@ -31,21 +31,25 @@ from sqlalchemy.orm import joinedload
 from portal import clock, i18n
 from portal.models import Role, User, WebSession
 from portal.services import approvals
-from portal.settings import PROJECT_ROOT, Settings
+from portal.settings import STATIC_DIR, TEMPLATES_DIR, Settings
 from portal.web import formatting
-from portal.web.auth import AuthController
 from portal.web.approvals import QueueController
+from portal.web.auth import AuthController
 from portal.web.catalog import CatalogController
+from portal.web.context import DEPENDENCIES
 from portal.web.customers import CustomersController
-from portal.web.lists import ListsController
-from portal.web.schedules import NotificationsController, SchedulesController
+from portal.web.errors import EXCEPTION_HANDLERS
 from portal.web.finance import CustomerCreditController, FinanceController
-from portal.web.ordering import CartController, CheckoutController, OrdersController
-from portal.web.guards import HOME_BY_ROLE
+from portal.web.guards import home_route
 from portal.web.home import HomeController
+from portal.web.inputs import TYPE_DECODERS, BlankFieldsMiddleware
+from portal.web.lists import ListsController
+from portal.web.ordering import CartController, CheckoutController, OrdersController
+from portal.web.permissions import can
+from portal.web.schedules import NotificationsController, SchedulesController
 from portal.web.security_headers import security_headers
+from portal.web.sessions import PortalSessionConfig
 from portal.web.statement import StatementController
-from portal.web.sessions import PortalSessionBackend, PortalSessionConfig
 
 PUBLIC_PATHS = ["^/login$", "^/static/", "^/health$", "^/favicon.ico$"]
 
@@ -53,6 +57,13 @@ PUBLIC_PATHS = ["^/login$", "^/static/", "^/health$", "^/favicon.ico$"]
 @get("/health", name="health", exclude_from_auth=True)
 async def health() -> dict[str, str]:
     return {"status": "ok"}
+
+
+def plain_static_path(connection: ASGIConnection[Any, Any, Any, Any], _: Any) -> None:
+    """A static path with NUL or an over-long name names no file: 404, before the file system is asked."""
+    path = connection.scope["path"]
+    if "\x00" in path or len(path) > 500 or any(len(part) > 200 for part in path.split("/")):
+        raise NotFoundException()
 
 
 def database_config(settings: Settings) -> SQLAlchemyAsyncConfig:
@@ -98,13 +109,14 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
         )
         environment.globals["query"] = query_string
         environment.globals["month_bars"] = formatting.month_bars
-        environment.globals["home_by_role"] = {role.value: path for role, path in HOME_BY_ROLE.items()}
+        environment.globals["home_route"] = home_route
+        environment.globals["can"] = can
 
-    return TemplateConfig(directory=PROJECT_ROOT / "templates", engine=JinjaTemplateEngine, engine_callback=configure)
+    return TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine, engine_callback=configure)
 
 
 def query_string(*parts: dict[str, Any], **changes: Any) -> str:
-    """"?a=1&b=2" from dicts of URL parameters, later ones winning; empty values dropped."""
+    """ "?a=1&b=2" from dicts of URL parameters, later ones winning; empty values dropped."""
     merged: dict[str, Any] = {}
     for part in (*parts, changes):
         merged.update(part)
@@ -112,7 +124,7 @@ def query_string(*parts: dict[str, Any], **changes: Any) -> str:
     return "?" + urlencode(kept) if kept else ""
 
 
-def session_auth(db: SQLAlchemyAsyncConfig, settings: Settings) -> SessionAuth[User, PortalSessionBackend]:
+def session_auth(db: SQLAlchemyAsyncConfig, settings: Settings) -> SessionAuth[User, ServerSideSessionBackend]:
     async def retrieve_user(session: dict[str, Any], connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
         user_id = session.get("user_id")
         if not isinstance(user_id, int):
@@ -129,7 +141,7 @@ def session_auth(db: SQLAlchemyAsyncConfig, settings: Settings) -> SessionAuth[U
                 )
         return user
 
-    return SessionAuth[User, PortalSessionBackend](
+    return SessionAuth[User, ServerSideSessionBackend](
         retrieve_user_handler=retrieve_user,
         session_backend_config=PortalSessionConfig(
             max_age=settings.session_max_age_seconds,
@@ -140,33 +152,6 @@ def session_auth(db: SQLAlchemyAsyncConfig, settings: Settings) -> SessionAuth[U
         ),
         exclude=PUBLIC_PATHS,
     )
-
-
-def _wants_htmx(request: Request[Any, Any, Any]) -> bool:
-    return request.headers.get("hx-request") == "true"
-
-
-def not_signed_in(request: Request[Any, Any, Any], _: NotAuthorizedException) -> Response[Any]:
-    target = "/login"
-    if request.method == "GET" and request.url.path != "/":
-        target += f"?next={request.url.path}"
-    if _wants_htmx(request):
-        return ClientRedirect(target)
-    return Redirect(target, status_code=303)
-
-
-def error_page(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    status = exc.status_code
-    return Template(
-        "errors/error.html",
-        context={"status": status, "detail": exc.detail if status == 403 else None},
-        status_code=status,
-    )
-
-
-def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    request.logger.exception("unhandled error", exc_info=exc)
-    return Template("errors/error.html", context={"status": 500, "detail": None}, status_code=500)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -191,7 +176,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             FinanceController,
             CustomerCreditController,
             StatementController,
-            create_static_files_router(path="/static", directories=[PROJECT_ROOT / "static"], name="static"),
+            create_static_files_router(
+                path="/static", directories=[STATIC_DIR], name="static", guards=[plain_static_path]
+            ),
         ],
         plugins=[SQLAlchemyPlugin(config=db), HTMXPlugin(), FlashPlugin(config=FlashConfig(template_config=templates))],
         template_config=templates,
@@ -204,13 +191,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_httponly=True,
             cookie_samesite="lax",
         ),
-        exception_handlers={
-            NotAuthorizedException: not_signed_in,
-            PermissionDeniedException: error_page,
-            NotFoundException: error_page,
-            HTTPException: error_page,
-            HTTP_500_INTERNAL_SERVER_ERROR: server_error,
-        },
-        state=State({"settings": settings}),
+        exception_handlers=EXCEPTION_HANDLERS,
+        dependencies=DEPENDENCIES,
+        type_decoders=TYPE_DECODERS,
+        middleware=[DefineMiddleware(BlankFieldsMiddleware)],
+        openapi_config=None,
+        state=State({"settings": settings, "db_config": db}),
         debug=False,
     )

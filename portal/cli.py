@@ -7,13 +7,15 @@ import asyncio
 import getpass
 import os
 import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from portal import clock, migrate
 from portal.models import Company, Role
-from portal.settings import PROJECT_ROOT, Settings
+from portal.settings import PACKAGE_DIR, TEMPLATES_DIR, Settings
 
 
 def _ensure_sqlite_folder(url: str) -> None:
@@ -23,7 +25,7 @@ def _ensure_sqlite_folder(url: str) -> None:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
 
 
-async def _in_transaction(settings: Settings, work) -> object:  # type: ignore[no-untyped-def]
+async def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
     engine = create_async_engine(settings.database_url)
     try:
         async with async_sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
@@ -106,7 +108,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         workers=args.workers,
         reload=args.reload,
-        reload_dirs=[str(PROJECT_ROOT / "portal"), str(PROJECT_ROOT / "templates")] if args.reload else None,
+        reload_dirs=[str(PACKAGE_DIR), str(TEMPLATES_DIR)] if args.reload else None,
         proxy_headers=True,
         log_level="info",
     )
@@ -128,11 +130,15 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
         engine = create_async_engine(settings.database_url)
         try:
             maker = async_sessionmaker(engine, expire_on_commit=False)
-            report = await recurring.run_pass(maker, today, grace_days=settings.past_due_grace_days,
-                                              margin_floor=settings.margin_floor_pct)
+            report = await recurring.run_pass(
+                maker, today, grace_days=settings.past_due_grace_days, margin_floor=settings.margin_floor_pct
+            )
             delivery = await notifications.deliver_pending(maker, sender)
-            print(f"{today.isoformat()}: {report.generated} generated, {report.missed} missed; "
-                  f"{delivery.sent} e-mails sent, {delivery.failed} failed.", flush=True)
+            print(
+                f"{today.isoformat()}: {report.generated} generated, {report.missed} missed; "
+                f"{delivery.sent} e-mails sent, {delivery.failed} failed.",
+                flush=True,
+            )
         finally:
             await engine.dispose()
 

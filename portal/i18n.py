@@ -16,12 +16,12 @@ from babel import Locale, dates, numbers
 from babel.numbers import NumberPattern
 from babel.support import NullTranslations, Translations
 
-from portal.settings import PROJECT_ROOT
+from portal.settings import PACKAGE_DIR
 
 LOCALES = ("en", "pl")
 DEFAULT_LOCALE = "en"
 DEFAULT_TIMEZONE = "Europe/Warsaw"
-CATALOGS = PROJECT_ROOT / "portal" / "locale"
+CATALOGS = PACKAGE_DIR / "locale"
 
 current_locale: ContextVar[str] = ContextVar("current_locale", default=DEFAULT_LOCALE)
 current_timezone: ContextVar[str] = ContextVar("current_timezone", default=DEFAULT_TIMEZONE)

@@ -12,7 +12,22 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+"""The checkout the portal runs from; an installed portal keeps its data files in `portal/_data`."""
+
+
+def resource_dir(name: str) -> Path:
+    """`templates`, `static` or `migrations`: inside the installed package, else in the checkout."""
+    installed = PACKAGE_DIR / "_data" / name
+    return installed if installed.is_dir() else PROJECT_ROOT / name
+
+
+TEMPLATES_DIR = resource_dir("templates")
+STATIC_DIR = resource_dir("static")
+MIGRATIONS_DIR = resource_dir("migrations")
+WORK_DIR = PROJECT_ROOT if (PROJECT_ROOT / "pyproject.toml").is_file() else Path.cwd()
+"""Where `var/portal.db` lives by default: the checkout, or for an installed portal the current directory."""
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"
 
 
@@ -54,9 +69,7 @@ class Settings:
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         settings = cls(
-            database_url=env.get(
-                "PORTAL_DATABASE_URL", f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'portal.db'}"
-            ),
+            database_url=env.get("PORTAL_DATABASE_URL", f"sqlite+aiosqlite:///{WORK_DIR / 'var' / 'portal.db'}"),
             secret_key=env.get("PORTAL_SECRET_KEY", DEVELOPMENT_SECRET_KEY),
             env=env.get("PORTAL_ENV", "development"),
             host=env.get("PORTAL_HOST", "127.0.0.1"),

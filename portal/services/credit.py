@@ -55,11 +55,64 @@ class CreditPicture:
         return self.company.on_hold
 
     @property
+    def over_limit(self) -> bool:
+        """Owes more than the limit allows: available credit below zero."""
+        return self.available_credit < 0
+
+    @property
+    def standing(self) -> str:
+        """The one word for the account's state, worst first: on_hold, past_due, over_limit,
+        highly_utilised (over 80 % of the limit used), overdue (within the grace period) or good."""
+        if self.on_hold:
+            return "on_hold"
+        if self.past_due:
+            return "past_due"
+        if self.over_limit:
+            return "over_limit"
+        if self.highly_utilised:
+            return "highly_utilised"
+        return "overdue" if self.overdue_amount > 0 else "good"
+
+    @property
     def highly_utilised(self) -> bool:
         """Over `HIGH_UTILISATION_PCT` of the limit used, or anything owed against a zero limit."""
         if self.credit_limit <= 0:
             return self.exposure > 0
         return self.exposure * 100 > self.credit_limit * HIGH_UTILISATION_PCT
+
+
+@dataclass(frozen=True)
+class OrderCredit:
+    """The credit picture of one order (or of a cart about to become one), the same figures for
+    the buyer at checkout, the approver on the queue and review page, the approval itself and
+    the e-mails: exposure without this order, this order's gross value, available before it
+    and after approving it. "Exceeds available credit" compares exactly these numbers."""
+
+    credit_limit: Decimal
+    exposure_without: Decimal
+    gross: Decimal
+    available_before: Decimal
+
+    @property
+    def available_after(self) -> Decimal:
+        return self.available_before - self.gross
+
+    @property
+    def exceeds(self) -> bool:
+        return self.gross > self.available_before
+
+    @property
+    def shortfall(self) -> Decimal:
+        return max(self.gross - self.available_before, ZERO)
+
+
+def order_credit(picture: CreditPicture, gross: Decimal, *, pending: bool) -> OrderCredit:
+    """`pending`: the order is waiting for approval, so its gross value is already in the
+    picture's exposure and is taken out; a cart (not yet an order) is not in it."""
+    without = picture.exposure - gross if pending else picture.exposure
+    available = picture.available_credit + gross if pending else picture.available_credit
+    return OrderCredit(credit_limit=picture.credit_limit, exposure_without=without, gross=gross,
+                       available_before=available)
 
 
 def _credit_query(today: date) -> Select:

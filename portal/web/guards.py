@@ -10,7 +10,7 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
 from litestar.types import Guard
 
-from portal.models import Role
+from portal.models import Role, User
 
 HOME_BY_ROLE: dict[Role, str] = {
     Role.BUYER: "/dashboard",
@@ -18,6 +18,17 @@ HOME_BY_ROLE: dict[Role, str] = {
     Role.FINANCE: "/finance",
     Role.ADMIN: "/admin",
 }
+HOME_ROUTE: dict[Role, str] = {
+    Role.BUYER: "dashboard",
+    Role.ACCOUNT_MANAGER: "manager_home",
+    Role.FINANCE: "finance_home",
+    Role.ADMIN: "admin_home",
+}
+"""Each role's home page, by route name (for `url_for`)."""
+
+
+def home_route(user: User) -> str:
+    return HOME_ROUTE[user.role]
 
 
 def allow(*roles: Role) -> Guard:

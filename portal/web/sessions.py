@@ -37,7 +37,9 @@ class PortalSessionBackend(ServerSideSessionBackend):
         has_cookie = bool(connection.cookies.get(self.config.key))
         if scope.get(_ROTATE) and not scope.get(_NEW_ID):
             if has_cookie:
-                await self.delete(connection.cookies[self.config.key], store=self.config.get_store_from_app(scope["app"]))
+                await self.delete(
+                    connection.cookies[self.config.key], store=self.config.get_store_from_app(scope["app"])
+                )
             scope[_NEW_ID] = self.generate_session_id()  # type: ignore[literal-required]
         elif scope_session is Empty or not scope_session:
             if not has_cookie:
@@ -49,4 +51,4 @@ class PortalSessionBackend(ServerSideSessionBackend):
 
 @dataclass
 class PortalSessionConfig(ServerSideSessionConfig):
-    _backend_class = PortalSessionBackend  # type: ignore[assignment]
+    _backend_class = PortalSessionBackend
