@@ -65,32 +65,98 @@ BATCH = 5_000
 
 # 40 categories: (name, SKU prefix, VAT rate, unit).
 CATEGORIES: list[tuple[str, str, str, str]] = [
-    ("Beverages", "BEV", "5", "pcs"), ("Dairy", "DAI", "5", "pcs"), ("Dry goods", "DRY", "5", "kg"),
-    ("Frozen food", "FRZ", "8", "kg"), ("Bakery", "BAK", "5", "pcs"), ("Meat", "MEA", "5", "kg"),
-    ("Fish & seafood", "FSH", "5", "kg"), ("Fruit", "FRU", "5", "kg"), ("Vegetables", "VEG", "5", "kg"),
-    ("Spices", "SPI", "5", "pcs"), ("Sauces", "SAU", "5", "pcs"), ("Confectionery", "CON", "8", "pcs"),
-    ("Snacks", "SNK", "8", "pcs"), ("Ready meals", "RDY", "8", "pcs"), ("Baby food", "BAB", "5", "pcs"),
-    ("Pet food", "PET", "8", "kg"), ("Cleaning", "CLN", "23", "pcs"), ("Paper & hygiene", "PAP", "23", "pack"),
-    ("Packaging", "PCK", "23", "pack"), ("Office supplies", "OFF", "23", "pcs"), ("Kitchen equipment", "KIT", "23", "pcs"),
-    ("Protective wear", "PPE", "8", "box"), ("Tableware", "TAB", "23", "pcs"), ("Glassware", "GLA", "23", "pcs"),
-    ("Cutlery", "CUT", "23", "pcs"), ("Textiles", "TEX", "23", "pcs"), ("Furniture", "FUR", "23", "pcs"),
-    ("Lighting", "LIG", "23", "pcs"), ("Electrical", "ELE", "23", "pcs"), ("Tools", "TOO", "23", "pcs"),
-    ("Garden", "GAR", "8", "pcs"), ("Pharmacy", "PHA", "8", "box"), ("Cosmetics", "COS", "23", "pcs"),
-    ("Laundry", "LAU", "23", "kg"), ("Batteries", "BAT", "23", "pack"), ("Stationery", "STA", "23", "pcs"),
-    ("IT accessories", "ITA", "23", "pcs"), ("Books", "BOO", "5", "pcs"), ("Wine & spirits", "WIN", "23", "pcs"),
+    ("Beverages", "BEV", "5", "pcs"),
+    ("Dairy", "DAI", "5", "pcs"),
+    ("Dry goods", "DRY", "5", "kg"),
+    ("Frozen food", "FRZ", "8", "kg"),
+    ("Bakery", "BAK", "5", "pcs"),
+    ("Meat", "MEA", "5", "kg"),
+    ("Fish & seafood", "FSH", "5", "kg"),
+    ("Fruit", "FRU", "5", "kg"),
+    ("Vegetables", "VEG", "5", "kg"),
+    ("Spices", "SPI", "5", "pcs"),
+    ("Sauces", "SAU", "5", "pcs"),
+    ("Confectionery", "CON", "8", "pcs"),
+    ("Snacks", "SNK", "8", "pcs"),
+    ("Ready meals", "RDY", "8", "pcs"),
+    ("Baby food", "BAB", "5", "pcs"),
+    ("Pet food", "PET", "8", "kg"),
+    ("Cleaning", "CLN", "23", "pcs"),
+    ("Paper & hygiene", "PAP", "23", "pack"),
+    ("Packaging", "PCK", "23", "pack"),
+    ("Office supplies", "OFF", "23", "pcs"),
+    ("Kitchen equipment", "KIT", "23", "pcs"),
+    ("Protective wear", "PPE", "8", "box"),
+    ("Tableware", "TAB", "23", "pcs"),
+    ("Glassware", "GLA", "23", "pcs"),
+    ("Cutlery", "CUT", "23", "pcs"),
+    ("Textiles", "TEX", "23", "pcs"),
+    ("Furniture", "FUR", "23", "pcs"),
+    ("Lighting", "LIG", "23", "pcs"),
+    ("Electrical", "ELE", "23", "pcs"),
+    ("Tools", "TOO", "23", "pcs"),
+    ("Garden", "GAR", "8", "pcs"),
+    ("Pharmacy", "PHA", "8", "box"),
+    ("Cosmetics", "COS", "23", "pcs"),
+    ("Laundry", "LAU", "23", "kg"),
+    ("Batteries", "BAT", "23", "pack"),
+    ("Stationery", "STA", "23", "pcs"),
+    ("IT accessories", "ITA", "23", "pcs"),
+    ("Books", "BOO", "5", "pcs"),
+    ("Wine & spirits", "WIN", "23", "pcs"),
     ("Tobacco-free goods", "TFG", "23", "pcs"),
 ]
 ADJECTIVES = [
-    "Premium", "Classic", "Organic", "Eco", "Professional", "Economy", "Deluxe", "Compact", "Heavy-duty", "Fresh",
-    "Natural", "Extra", "Select", "Basic", "Smart", "Ultra", "Gold", "Silver", "Nordic", "Alpine",
+    "Premium",
+    "Classic",
+    "Organic",
+    "Eco",
+    "Professional",
+    "Economy",
+    "Deluxe",
+    "Compact",
+    "Heavy-duty",
+    "Fresh",
+    "Natural",
+    "Extra",
+    "Select",
+    "Basic",
+    "Smart",
+    "Ultra",
+    "Gold",
+    "Silver",
+    "Nordic",
+    "Alpine",
 ]
 NOUNS = [
-    "mix", "set", "pack", "box", "bundle", "refill", "roll", "bottle", "tin", "jar", "bag", "tray", "sheet",
-    "block", "bar", "cup", "kit", "case", "carton", "sachet",
+    "mix",
+    "set",
+    "pack",
+    "box",
+    "bundle",
+    "refill",
+    "roll",
+    "bottle",
+    "tin",
+    "jar",
+    "bag",
+    "tray",
+    "sheet",
+    "block",
+    "bar",
+    "cup",
+    "kit",
+    "case",
+    "carton",
+    "sachet",
 ]
 SIZES = ["XS", "S", "M", "L", "XL", "250 g", "500 g", "1 kg", "5 kg", "0.5 l", "1 l", "5 l", "10 pcs", "100 pcs"]
 CITIES = ["Warszawa", "Kraków", "Gdańsk", "Wrocław", "Poznań", "Łódź", "Szczecin", "Lublin", "Katowice", "Białystok"]
-PRICE_LISTS = [("Wholesale", 0.70, Decimal("0.93")), ("Horeca", 0.60, Decimal("0.95")), ("Key accounts", 0.85, Decimal("0.88"))]
+PRICE_LISTS = [
+    ("Wholesale", 0.70, Decimal("0.93")),
+    ("Horeca", 0.60, Decimal("0.95")),
+    ("Key accounts", 0.85, Decimal("0.88")),
+]
 """(name, share of products covered, factor on the list price)."""
 
 
@@ -308,7 +374,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("url", nargs="?", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--fresh", action="store_true", help="drop and recreate the database first")
-    parser.add_argument("--today", type=date.fromisoformat, help="anchor of the validity windows (default: seller's today)")
+    parser.add_argument(
+        "--today", type=date.fromisoformat, help="anchor of the validity windows (default: seller's today)"
+    )
     args = parser.parse_args(argv)
 
     url = make_url(args.url)
@@ -341,8 +409,10 @@ def main(argv: list[str] | None = None) -> int:
             connection.execute(text("VACUUM ANALYZE"))
     finally:
         maintenance.dispose()
-    print(f"done in {time.perf_counter() - started:.1f} s; buyers buyer-001..{COMPANY_COUNT:03d}@bench.example, "
-          f"password {BENCH_PASSWORD!r}")
+    print(
+        f"done in {time.perf_counter() - started:.1f} s; buyers buyer-001..{COMPANY_COUNT:03d}@bench.example, "
+        f"password {BENCH_PASSWORD!r}"
+    )
     return 0
 
 

@@ -285,7 +285,9 @@ def sign_in(base: str, email: str) -> str:
     """Sign in as a browser would; the Cookie header (session + csrftoken) for wrk."""
     with httpx.Client(base_url=base, timeout=10.0, follow_redirects=False) as client:
         page = client.get("/login")
-        response = client.post("/login", data={"email": email, "password": PASSWORD, "_csrf_token": csrf_field(page.text)})
+        response = client.post(
+            "/login", data={"email": email, "password": PASSWORD, "_csrf_token": csrf_field(page.text)}
+        )
         if response.status_code != 303:
             raise BenchFailure(f"sign-in as {email} answered {response.status_code}")
         cookies = {name: client.cookies.get(name) for name in ("session", "csrftoken")}
@@ -309,8 +311,17 @@ WRK_TIMEOUT_S = 10
 
 
 def wrk(url: str, connections: int, duration: int, cookie: str | None = None) -> Load:
-    argv = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", f"{WRK_TIMEOUT_S}s",
-            "-s", str(BENCH / "report.lua")]
+    argv = [
+        "wrk",
+        "-t2",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--latency",
+        "--timeout",
+        f"{WRK_TIMEOUT_S}s",
+        "-s",
+        str(BENCH / "report.lua"),
+    ]
     if cookie:
         argv += ["-H", f"Cookie: {cookie}"]
     completed = subprocess.run(
@@ -336,16 +347,20 @@ def wrk(url: str, connections: int, duration: int, cookie: str | None = None) ->
     )
 
 
-def load_series(server: Server, path: str, connections: list[int], duration: int, warmup: int,
-                cookie: str | None) -> list[Load]:
+def load_series(
+    server: Server, path: str, connections: list[int], duration: int, warmup: int, cookie: str | None
+) -> list[Load]:
     url = server.base + path
     wrk(url, connections[0], warmup, cookie)  # both workers compiled, pools filled
     results = []
     for count in connections:
         results.append(wrk(url, count, duration, cookie))
         server.check_alive()
-        print(f"  {server.name:<8} c={count:<3} {results[-1].requests_per_s:8.1f} req/s  "
-              f"p50 {results[-1].p50_ms:6.2f} ms  p95 {results[-1].p95_ms:6.2f} ms", flush=True)
+        print(
+            f"  {server.name:<8} c={count:<3} {results[-1].requests_per_s:8.1f} req/s  "
+            f"p50 {results[-1].p50_ms:6.2f} ms  p95 {results[-1].p95_ms:6.2f} ms",
+            flush=True,
+        )
     server.check_log()
     return results
 
@@ -356,6 +371,7 @@ def load_series(server: Server, path: str, connections: list[int], duration: int
 @contextlib.contextmanager
 def terminate_cleanly() -> Iterator[None]:
     """SIGTERM unwinds like Ctrl-C, so the servers' `finally` runs."""
+
     def stop(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
@@ -388,15 +404,19 @@ def buyer_email(url: str, company_id: int) -> str:
 
 def report(prices: PriceTiming, statements: int, catalog: list[Load], ceiling: list[Load]) -> None:
     print()
-    print(f"Price resolution, company {prices.company_id}, {prices.products} products, {prices.entries} rows "
-          f"(median): {prices.total_ms:.2f} ms = query {prices.load_ms:.2f} ms + resolve {prices.resolve_ms:.2f} ms")
+    print(
+        f"Price resolution, company {prices.company_id}, {prices.products} products, {prices.entries} rows "
+        f"(median): {prices.total_ms:.2f} ms = query {prices.load_ms:.2f} ms + resolve {prices.resolve_ms:.2f} ms"
+    )
     print(f"SQL statements per catalog page: {statements}")
     print()
     print(f"{'page':<10}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'timeouts':>10}")
     for name, series in (("catalog", catalog), ("ceiling", ceiling)):
         for load in series:
-            print(f"{name:<10}{load.connections:>6}{load.requests_per_s:>10.1f}{load.p50_ms:>9.2f}"
-                  f"{load.p95_ms:>9.2f}{load.p99_ms:>9.2f}{load.timeouts:>10}")
+            print(
+                f"{name:<10}{load.connections:>6}{load.requests_per_s:>10.1f}{load.p50_ms:>9.2f}"
+                f"{load.p95_ms:>9.2f}{load.p99_ms:>9.2f}{load.timeouts:>10}"
+            )
     print()
     for page, top in zip(catalog, ceiling, strict=True):
         print(f"catalog / ceiling at {page.connections} connections: {page.requests_per_s / top.requests_per_s:.3f}")
@@ -418,8 +438,7 @@ def main(argv: list[str] | None = None) -> int:
 
     quiet_http_client()
     logs = Path(tempfile.mkdtemp(prefix="portal-bench-"))
-    env = {**os.environ, "PORTAL_DATABASE_URL": args.url, "PORTAL_ENV": "development",
-           "BENCH_DATABASE_URL": args.url}
+    env = {**os.environ, "PORTAL_DATABASE_URL": args.url, "PORTAL_ENV": "development", "BENCH_DATABASE_URL": args.url}
     try:
         with terminate_cleanly():
             print("price resolution ...", flush=True)
@@ -437,9 +456,24 @@ def main(argv: list[str] | None = None) -> int:
                 catalog = load_series(server, CATALOG_PATH, args.connections, args.duration, args.warmup, cookie)
 
             port = free_port()
-            ceiling_argv = [sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), "ceiling_app:create_app",
-                            "--factory", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
-                            "--proxy-headers", "--log-level", "info"]  # as `portal serve` runs uvicorn
+            ceiling_argv = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--app-dir",
+                str(BENCH),
+                "ceiling_app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+                "--proxy-headers",
+                "--log-level",
+                "info",
+            ]  # as `portal serve` runs uvicorn
             with Server("ceiling", ceiling_argv, env, port, "/health", logs) as server:
                 page = httpx.get(server.base + CEILING_PATH, timeout=10.0)
                 check_page(page.status_code, page.text, "ceiling")

@@ -13,18 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.models import (
     Address,
+    Company,
+    ContractPrice,
     CreditEvent,
     CreditEventKind,
-    Payment,
+    Invoice,
     Order,
     OrderEvent,
     OrderFlag,
     OrderLine,
     OrderSource,
     OrderStatus,
-    Company,
-    ContractPrice,
-    Invoice,
+    Payment,
     PriceList,
     PriceListItem,
     Product,
@@ -61,50 +61,282 @@ class DemoCompany:
 
 
 COMPANIES = [
-    DemoCompany("Northwind Trading", "PL5250001001", 30, "60000", "0", "Wholesale", "manager@seller.example", "Warszawa",
-                (("buyer@northwind.example", "Nina Nowicka"), ("buyer2@northwind.example", "Tomasz Wrona"))),
-    DemoCompany("Baltic Foods", "PL5830002002", 14, "25000", "2", "Horeca", "manager@seller.example", "Gdańsk",
-                (("buyer@baltic.example", "Bartosz Bałtycki"),)),
-    DemoCompany("Vistula Hotels", "PL6760003003", 60, "150000", "0", "Key accounts", "manager2@seller.example", "Kraków",
-                (("buyer@vistula.example", "Wiktoria Wiślańska"),)),
-    DemoCompany("Carpathia Catering", "PL7340004004", 30, "30000", "3", "Horeca", "manager@seller.example", "Nowy Sącz",
-                (("buyer@carpathia.example", "Karol Karpacki"),),
-                hold_reason="Direct debit returned unpaid twice; held until the balance is settled."),
-    DemoCompany("Mazovia Office Supplies", "PL1130005005", 14, "15000", "0", "Wholesale", "manager2@seller.example", "Radom",
-                (("buyer@mazovia.example", "Magda Mazur"),)),
-    DemoCompany("Pomerania Retail", "PL9550006006", 30, "40000", "5", None, "manager@seller.example", "Szczecin",
-                (("buyer@pomerania.example", "Paweł Pomorski"),)),
-    DemoCompany("Silesia Build", "PL6340007007", 60, "90000", "0", "Wholesale", "manager2@seller.example", "Katowice",
-                (("buyer@silesia.example", "Sylwia Ślązak"),)),
-    DemoCompany("Warta Clinics", "PL7770008008", 30, "20000", "4", None, "manager@seller.example", "Poznań",
-                (("buyer@warta.example", "Waldemar Warciński"),)),
+    DemoCompany(
+        "Northwind Trading",
+        "PL5250001001",
+        30,
+        "60000",
+        "0",
+        "Wholesale",
+        "manager@seller.example",
+        "Warszawa",
+        (("buyer@northwind.example", "Nina Nowicka"), ("buyer2@northwind.example", "Tomasz Wrona")),
+    ),
+    DemoCompany(
+        "Baltic Foods",
+        "PL5830002002",
+        14,
+        "25000",
+        "2",
+        "Horeca",
+        "manager@seller.example",
+        "Gdańsk",
+        (("buyer@baltic.example", "Bartosz Bałtycki"),),
+    ),
+    DemoCompany(
+        "Vistula Hotels",
+        "PL6760003003",
+        60,
+        "150000",
+        "0",
+        "Key accounts",
+        "manager2@seller.example",
+        "Kraków",
+        (("buyer@vistula.example", "Wiktoria Wiślańska"),),
+    ),
+    DemoCompany(
+        "Carpathia Catering",
+        "PL7340004004",
+        30,
+        "30000",
+        "3",
+        "Horeca",
+        "manager@seller.example",
+        "Nowy Sącz",
+        (("buyer@carpathia.example", "Karol Karpacki"),),
+        hold_reason="Direct debit returned unpaid twice; held until the balance is settled.",
+    ),
+    DemoCompany(
+        "Mazovia Office Supplies",
+        "PL1130005005",
+        14,
+        "15000",
+        "0",
+        "Wholesale",
+        "manager2@seller.example",
+        "Radom",
+        (("buyer@mazovia.example", "Magda Mazur"),),
+    ),
+    DemoCompany(
+        "Pomerania Retail",
+        "PL9550006006",
+        30,
+        "40000",
+        "5",
+        None,
+        "manager@seller.example",
+        "Szczecin",
+        (("buyer@pomerania.example", "Paweł Pomorski"),),
+    ),
+    DemoCompany(
+        "Silesia Build",
+        "PL6340007007",
+        60,
+        "90000",
+        "0",
+        "Wholesale",
+        "manager2@seller.example",
+        "Katowice",
+        (("buyer@silesia.example", "Sylwia Ślązak"),),
+    ),
+    DemoCompany(
+        "Warta Clinics",
+        "PL7770008008",
+        30,
+        "20000",
+        "4",
+        None,
+        "manager@seller.example",
+        "Poznań",
+        (("buyer@warta.example", "Waldemar Warciński"),),
+    ),
 ]
 
 CATEGORIES = [
-    ("Beverages", "BEV", "5", ["Mineral water", "Sparkling water", "Orange juice", "Apple juice", "Cola", "Iced tea",
-                              "Coffee beans", "Ground coffee", "Black tea", "Green tea"]),
-    ("Dairy", "DAI", "5", ["UHT milk", "Butter", "Cream 30%", "Natural yoghurt", "Gouda cheese", "Mozzarella",
-                          "Cottage cheese", "Sour cream", "Kefir", "Parmesan"]),
-    ("Dry goods", "DRY", "5", ["Wheat flour", "Basmati rice", "Penne pasta", "Spaghetti", "Sugar", "Sea salt",
-                              "Rolled oats", "Red lentils", "Chickpeas", "Olive oil"]),
-    ("Frozen food", "FRZ", "8", ["French fries", "Frozen peas", "Pierogi", "Fish fillets", "Mixed vegetables",
-                                "Vanilla ice cream", "Puff pastry", "Berries mix", "Chicken breast", "Spinach"]),
-    ("Cleaning", "CLN", "23", ["Dishwasher tablets", "Floor cleaner", "Degreaser", "Glass cleaner", "Hand soap",
-                              "Disinfectant", "Bleach", "Descaler", "Laundry powder", "Sponges"]),
-    ("Paper & hygiene", "PAP", "23", ["Paper towels", "Toilet paper", "Napkins", "Tissues", "Hand towels Z-fold",
-                                     "Kitchen roll", "Wet wipes", "Table covers", "Paper cups", "Coffee filters"]),
-    ("Packaging", "PCK", "23", ["Takeaway box", "Paper bag", "Cling film", "Aluminium foil", "Baking paper",
-                               "Vacuum bags", "Pizza box", "Soup container", "Cutlery set", "Straws"]),
-    ("Office supplies", "OFF", "23", ["Copy paper A4", "Ballpoint pens", "Sticky notes", "Binders", "Staples",
-                                     "Envelopes C4", "Printer toner", "Folders", "Markers", "Notebooks"]),
-    ("Kitchen equipment", "KIT", "23", ["Chef knife", "Cutting board", "Gastronorm pan", "Mixing bowl", "Ladle",
-                                       "Thermometer", "Whisk", "Sheet pan", "Food container", "Tongs"]),
-    ("Protective wear", "PPE", "8", ["Nitrile gloves", "Hair nets", "Aprons", "Face masks", "Safety shoes",
-                                    "Work trousers", "Oven mitts", "Shoe covers", "Chef jacket", "Safety goggles"]),
+    (
+        "Beverages",
+        "BEV",
+        "5",
+        [
+            "Mineral water",
+            "Sparkling water",
+            "Orange juice",
+            "Apple juice",
+            "Cola",
+            "Iced tea",
+            "Coffee beans",
+            "Ground coffee",
+            "Black tea",
+            "Green tea",
+        ],
+    ),
+    (
+        "Dairy",
+        "DAI",
+        "5",
+        [
+            "UHT milk",
+            "Butter",
+            "Cream 30%",
+            "Natural yoghurt",
+            "Gouda cheese",
+            "Mozzarella",
+            "Cottage cheese",
+            "Sour cream",
+            "Kefir",
+            "Parmesan",
+        ],
+    ),
+    (
+        "Dry goods",
+        "DRY",
+        "5",
+        [
+            "Wheat flour",
+            "Basmati rice",
+            "Penne pasta",
+            "Spaghetti",
+            "Sugar",
+            "Sea salt",
+            "Rolled oats",
+            "Red lentils",
+            "Chickpeas",
+            "Olive oil",
+        ],
+    ),
+    (
+        "Frozen food",
+        "FRZ",
+        "8",
+        [
+            "French fries",
+            "Frozen peas",
+            "Pierogi",
+            "Fish fillets",
+            "Mixed vegetables",
+            "Vanilla ice cream",
+            "Puff pastry",
+            "Berries mix",
+            "Chicken breast",
+            "Spinach",
+        ],
+    ),
+    (
+        "Cleaning",
+        "CLN",
+        "23",
+        [
+            "Dishwasher tablets",
+            "Floor cleaner",
+            "Degreaser",
+            "Glass cleaner",
+            "Hand soap",
+            "Disinfectant",
+            "Bleach",
+            "Descaler",
+            "Laundry powder",
+            "Sponges",
+        ],
+    ),
+    (
+        "Paper & hygiene",
+        "PAP",
+        "23",
+        [
+            "Paper towels",
+            "Toilet paper",
+            "Napkins",
+            "Tissues",
+            "Hand towels Z-fold",
+            "Kitchen roll",
+            "Wet wipes",
+            "Table covers",
+            "Paper cups",
+            "Coffee filters",
+        ],
+    ),
+    (
+        "Packaging",
+        "PCK",
+        "23",
+        [
+            "Takeaway box",
+            "Paper bag",
+            "Cling film",
+            "Aluminium foil",
+            "Baking paper",
+            "Vacuum bags",
+            "Pizza box",
+            "Soup container",
+            "Cutlery set",
+            "Straws",
+        ],
+    ),
+    (
+        "Office supplies",
+        "OFF",
+        "23",
+        [
+            "Copy paper A4",
+            "Ballpoint pens",
+            "Sticky notes",
+            "Binders",
+            "Staples",
+            "Envelopes C4",
+            "Printer toner",
+            "Folders",
+            "Markers",
+            "Notebooks",
+        ],
+    ),
+    (
+        "Kitchen equipment",
+        "KIT",
+        "23",
+        [
+            "Chef knife",
+            "Cutting board",
+            "Gastronorm pan",
+            "Mixing bowl",
+            "Ladle",
+            "Thermometer",
+            "Whisk",
+            "Sheet pan",
+            "Food container",
+            "Tongs",
+        ],
+    ),
+    (
+        "Protective wear",
+        "PPE",
+        "8",
+        [
+            "Nitrile gloves",
+            "Hair nets",
+            "Aprons",
+            "Face masks",
+            "Safety shoes",
+            "Work trousers",
+            "Oven mitts",
+            "Shoe covers",
+            "Chef jacket",
+            "Safety goggles",
+        ],
+    ),
 ]
 VARIANTS = ["small", "medium", "large"]
-UNITS_BY_CATEGORY = {"BEV": "pcs", "DAI": "pcs", "DRY": "kg", "FRZ": "kg", "CLN": "pcs", "PAP": "pack",
-                     "PCK": "pack", "OFF": "pcs", "KIT": "pcs", "PPE": "box"}
+UNITS_BY_CATEGORY = {
+    "BEV": "pcs",
+    "DAI": "pcs",
+    "DRY": "kg",
+    "FRZ": "kg",
+    "CLN": "pcs",
+    "PAP": "pack",
+    "PCK": "pack",
+    "OFF": "pcs",
+    "KIT": "pcs",
+    "PPE": "box",
+}
 
 
 class DemoDataRefused(Exception):
@@ -128,7 +360,9 @@ async def load_demo_data(session: AsyncSession, today: date) -> None:
     rng = random.Random(20261127)
     password_hash = hash_password(DEMO_PASSWORD)
 
-    staff = {email: User(email=email, full_name=name, role=role, password_hash=password_hash) for email, name, role in STAFF}
+    staff = {
+        email: User(email=email, full_name=name, role=role, password_hash=password_hash) for email, name, role in STAFF
+    }
     session.add_all(staff.values())
 
     products = _catalog(session, rng)
@@ -159,10 +393,21 @@ async def load_demo_data(session: AsyncSession, today: date) -> None:
         company = companies[spec.name]
         session.add_all(
             [
-                Address(company_id=company.id, label="Head office", street=f"ul. Główna {rng.randint(1, 120)}",
-                        postal_code=f"{rng.randint(10, 99)}-{rng.randint(100, 999)}", city=spec.city, is_default=True),
-                Address(company_id=company.id, label="Warehouse", street=f"ul. Magazynowa {rng.randint(1, 40)}",
-                        postal_code=f"{rng.randint(10, 99)}-{rng.randint(100, 999)}", city=spec.city),
+                Address(
+                    company_id=company.id,
+                    label="Head office",
+                    street=f"ul. Główna {rng.randint(1, 120)}",
+                    postal_code=f"{rng.randint(10, 99)}-{rng.randint(100, 999)}",
+                    city=spec.city,
+                    is_default=True,
+                ),
+                Address(
+                    company_id=company.id,
+                    label="Warehouse",
+                    street=f"ul. Magazynowa {rng.randint(1, 40)}",
+                    postal_code=f"{rng.randint(10, 99)}-{rng.randint(100, 999)}",
+                    city=spec.city,
+                ),
             ]
         )
         session.add_all(
@@ -185,7 +430,9 @@ async def _recurring_delivery(session: AsyncSession, products: list[Product], co
     from portal.services.schedules import ScheduleForm, create_schedule
 
     buyer = await session.scalar(select(User).where(User.company_id == company.id).order_by(User.id))
-    address = await session.scalar(select(Address).where(Address.company_id == company.id, Address.is_default.is_(True)))
+    address = await session.scalar(
+        select(Address).where(Address.company_id == company.id, Address.is_default.is_(True))
+    )
     assert buyer is not None and address is not None
     lines = [(product, product.pack_size * 4) for product in products if product.is_active][:3]
     form = ScheduleForm("Weekly linen and amenities", address.id, Frequency.WEEKLY, today + timedelta(days=2), 2)
@@ -226,7 +473,11 @@ def _price_list_items(
     price_lists: dict[str, PriceList],
     today: date,
 ) -> None:
-    plans = {"Wholesale": (0.6, Decimal("0.93")), "Horeca": (0.45, Decimal("0.95")), "Key accounts": (0.8, Decimal("0.88"))}
+    plans = {
+        "Wholesale": (0.6, Decimal("0.93")),
+        "Horeca": (0.45, Decimal("0.95")),
+        "Key accounts": (0.8, Decimal("0.88")),
+    }
     for name, (share, factor) in plans.items():
         price_list = price_lists[name]
         for product in products:
@@ -241,7 +492,11 @@ def _price_list_items(
                 valid_from, valid_to = today - timedelta(days=400), today - timedelta(days=10)  # expired
             elif window < 0.2:
                 valid_from = today + timedelta(days=rng.randint(10, 60))  # announced for later
-            for min_quantity, step in ((1, Decimal("1")), (product.pack_size * 10, Decimal("0.96")), (product.pack_size * 50, Decimal("0.92"))):
+            for min_quantity, step in (
+                (1, Decimal("1")),
+                (product.pack_size * 10, Decimal("0.96")),
+                (product.pack_size * 50, Decimal("0.92")),
+            ):
                 session.add(
                     PriceListItem(
                         price_list_id=price_list.id,
@@ -281,7 +536,7 @@ def _invoices(session: AsyncSession, rng: random.Random, companies: dict[str, Co
     for company in companies.values():
         terms = company.payment_terms_days
 
-        def add(issue: date, gross: Decimal, paid: Decimal) -> None:
+        def add(issue: date, gross: Decimal, paid: Decimal, company: Company = company, terms: int = terms) -> None:
             nonlocal sequence
             sequence += 1
             session.add(
@@ -296,7 +551,7 @@ def _invoices(session: AsyncSession, rng: random.Random, companies: dict[str, Co
                 )
             )
 
-        def amount() -> Decimal:
+        def amount(company: Company = company) -> Decimal:
             return _money(float(company.credit_limit) * rng.uniform(0.04, 0.14), "0.01")
 
         for months_back in range(6, 1, -1):
@@ -338,29 +593,39 @@ async def _orders(
 
     buyers = {
         company_id: user_id
-        for company_id, user_id in (await session.execute(
-            select(User.company_id, User.id).where(User.role == Role.BUYER).order_by(User.id.desc())
-        )).all()
+        for company_id, user_id in (
+            await session.execute(
+                select(User.company_id, User.id).where(User.role == Role.BUYER).order_by(User.id.desc())
+            )
+        ).all()
     }
     addresses = {
         company_id: (address_id, text)
-        for company_id, address_id, text in (await session.execute(
-            select(Address.company_id, Address.id, Address.street).where(Address.is_default)
-        )).all()
+        for company_id, address_id, text in (
+            await session.execute(select(Address.company_id, Address.id, Address.street).where(Address.is_default))
+        ).all()
     }
     sold = [p for p in products if p.is_active]
     retired = next(p for p in products if not p.is_active)
     for name, (invoiced, approved, pending) in ORDER_HISTORY.items():
         company = companies[name]
-        manager = staff["manager@seller.example"] if company.account_manager_id == staff["manager@seller.example"].id \
+        manager = (
+            staff["manager@seller.example"]
+            if company.account_manager_id == staff["manager@seller.example"].id
             else staff["manager2@seller.example"]
+        )
         usual = rng.sample(sold, 6)
         count = invoiced + approved + pending
         for index in range(count):
             age_days = (count - index) * 25 + rng.randint(0, 6) if index < invoiced + approved else rng.randint(0, 2)
             submitted = datetime.combine(today - timedelta(days=age_days), time(9 + index % 6, 15), UTC)
-            status = (OrderStatus.INVOICED if index < invoiced else
-                      OrderStatus.APPROVED if index < invoiced + approved else OrderStatus.PENDING_APPROVAL)
+            status = (
+                OrderStatus.INVOICED
+                if index < invoiced
+                else OrderStatus.APPROVED
+                if index < invoiced + approved
+                else OrderStatus.PENDING_APPROVAL
+            )
             chosen = rng.sample(usual, 3)
             if name == "Northwind Trading" and index == invoiced - 1:
                 chosen.append(retired)
@@ -368,54 +633,105 @@ async def _orders(
             for product in chosen:
                 quantity = product.pack_size * rng.randint(1, 5)
                 then = _money(product.list_price * Decimal(str(rng.choice([0.86, 0.9, 0.9, 0.95]))), "0.01")
-                lines.append(OrderLine(
-                    company_id=company.id, product_id=product.id, sku=product.sku, name=product.name,
-                    unit=product.unit, quantity=quantity, unit_price=then, price_source="list_less_discount",
-                    price_note="list price less discount", unit_cost=product.cost, vat_rate=product.vat_rate,
-                    line_net=line_net(then, quantity),
-                ))
+                lines.append(
+                    OrderLine(
+                        company_id=company.id,
+                        product_id=product.id,
+                        sku=product.sku,
+                        name=product.name,
+                        unit=product.unit,
+                        quantity=quantity,
+                        unit_price=then,
+                        price_source="list_less_discount",
+                        price_note="list price less discount",
+                        unit_cost=product.cost,
+                        vat_rate=product.vat_rate,
+                        line_net=line_net(then, quantity),
+                    )
+                )
             order_totals = totals((line.line_net, line.vat_rate) for line in lines)
-            events = [OrderEvent(company_id=company.id, at=submitted, actor_id=buyers[company.id], from_status=None,
-                                 to_status=OrderStatus.PENDING_APPROVAL)]
+            events = [
+                OrderEvent(
+                    company_id=company.id,
+                    at=submitted,
+                    actor_id=buyers[company.id],
+                    from_status=None,
+                    to_status=OrderStatus.PENDING_APPROVAL,
+                )
+            ]
             if status is not OrderStatus.PENDING_APPROVAL:
                 decided = submitted + timedelta(hours=3)
-                events.append(OrderEvent(company_id=company.id, at=decided, actor_id=manager.id,
-                                         from_status=OrderStatus.PENDING_APPROVAL, to_status=OrderStatus.APPROVED))
+                events.append(
+                    OrderEvent(
+                        company_id=company.id,
+                        at=decided,
+                        actor_id=manager.id,
+                        from_status=OrderStatus.PENDING_APPROVAL,
+                        to_status=OrderStatus.APPROVED,
+                    )
+                )
             if status is OrderStatus.INVOICED:
                 events += [
-                    OrderEvent(company_id=company.id, at=submitted + timedelta(hours=5), from_status=OrderStatus.APPROVED,
-                               to_status=OrderStatus.EXPORTED),
-                    OrderEvent(company_id=company.id, at=submitted + timedelta(days=1), from_status=OrderStatus.EXPORTED,
-                               to_status=OrderStatus.INVOICED),
+                    OrderEvent(
+                        company_id=company.id,
+                        at=submitted + timedelta(hours=5),
+                        from_status=OrderStatus.APPROVED,
+                        to_status=OrderStatus.EXPORTED,
+                    ),
+                    OrderEvent(
+                        company_id=company.id,
+                        at=submitted + timedelta(days=1),
+                        from_status=OrderStatus.EXPORTED,
+                        to_status=OrderStatus.INVOICED,
+                    ),
                 ]
             address_id, street = addresses[company.id]
-            session.add(Order(
-                company_id=company.id, number=await next_order_number(session, submitted.year), status=status,
-                source=OrderSource.PORTAL, buyer_id=buyers[company.id], idempotency_key=f"demo-{company.id}-{index}",
-                po_number=f"PO/{submitted:%y%m}/{index + 1:03d}", requested_delivery_date=submitted.date() + timedelta(days=3),
-                delivery_address_id=address_id, delivery_address=street, currency=company.currency,
-                net_total=order_totals.net, vat_total=order_totals.vat, gross_total=order_totals.gross,
-                cost_total=sum((line_net(l.unit_cost, l.quantity) for l in lines), Decimal("0.00")),
-                payment_terms_days=company.payment_terms_days, submitted_at=submitted, lines=lines, events=events,
-            ))
+            session.add(
+                Order(
+                    company_id=company.id,
+                    number=await next_order_number(session, submitted.year),
+                    status=status,
+                    source=OrderSource.PORTAL,
+                    buyer_id=buyers[company.id],
+                    idempotency_key=f"demo-{company.id}-{index}",
+                    po_number=f"PO/{submitted:%y%m}/{index + 1:03d}",
+                    requested_delivery_date=submitted.date() + timedelta(days=3),
+                    delivery_address_id=address_id,
+                    delivery_address=street,
+                    currency=company.currency,
+                    net_total=order_totals.net,
+                    vat_total=order_totals.vat,
+                    gross_total=order_totals.gross,
+                    cost_total=sum((line_net(line.unit_cost, line.quantity) for line in lines), Decimal("0.00")),
+                    payment_terms_days=company.payment_terms_days,
+                    submitted_at=submitted,
+                    lines=lines,
+                    events=events,
+                )
+            )
     await session.flush()
 
 
 async def _flag_pending(session: AsyncSession, today: date) -> None:
-    """The blocking flags the waiting demo orders would have been given at checkout."""
-    from portal.services.credit import credit_pictures
-    from portal.services.flags import credit_flags
+    """The flags the waiting demo orders would have been given at checkout, kept as their history."""
+    from sqlalchemy.orm import selectinload
 
-    pictures = {p.company.id: p for p in await credit_pictures(session, today=today, grace_days=7)}
-    pending = await session.scalars(select(Order).where(Order.status == OrderStatus.PENDING_APPROVAL))
-    for order in pending:
-        picture = pictures[order.company_id]
-        without_this = picture.available_credit + order.gross_total
-        for flag in credit_flags(picture, order.gross_total):
-            if flag.kind.value == "exceeds_credit" and order.gross_total <= without_this:
-                continue
-            session.add(OrderFlag(order_id=order.id, company_id=order.company_id, kind=flag.kind,
-                                  blocking=flag.blocking, data=flag.data))
+    from portal.services.flags import FlagSubject, Policy, order_flags
+
+    pending = list(
+        await session.scalars(
+            select(Order)
+            .options(selectinload(Order.lines), selectinload(Order.flags))
+            .where(Order.status == OrderStatus.PENDING_APPROVAL)
+            .order_by(Order.id)
+        )
+    )
+    now = await order_flags(session, [FlagSubject.of(order) for order in pending], Policy(today, 7, Decimal("10")))
+    for order, flagged in zip(pending, now, strict=True):
+        order.flags += [
+            OrderFlag(company_id=order.company_id, kind=flag.kind, blocking=flag.blocking, data=flag.data)
+            for flag in flagged.flags
+        ]
     await session.flush()
 
 
@@ -423,19 +739,28 @@ async def _invoices_of_orders_and_payments(session: AsyncSession, today: date) -
     """The paid history invoices bill the invoiced orders (linked by order number, for
     the same amount), and every amount paid is a payment the ERP reported."""
     invoices = list(await session.scalars(select(Invoice).order_by(Invoice.issue_date, Invoice.id)))
-    orders = list(await session.scalars(
-        select(Order).where(Order.status == OrderStatus.INVOICED).order_by(Order.submitted_at, Order.id)
-    ))
+    orders = list(
+        await session.scalars(
+            select(Order).where(Order.status == OrderStatus.INVOICED).order_by(Order.submitted_at, Order.id)
+        )
+    )
     for company_id in {invoice.company_id for invoice in invoices}:
         paid = [i for i in invoices if i.company_id == company_id and i.paid_amount == i.gross_amount]
-        for invoice, order in zip(paid, [o for o in orders if o.company_id == company_id]):
+        for invoice, order in zip(paid, [o for o in orders if o.company_id == company_id], strict=False):
             invoice.order_number = order.number
             invoice.gross_amount = invoice.paid_amount = order.gross_total
     for invoice in invoices:
         if invoice.paid_amount > 0:
             paid_on = max(min(invoice.due_date - timedelta(days=2), today), invoice.issue_date)
-            session.add(Payment(company_id=invoice.company_id, invoice_id=invoice.id, reference=f"DEMO/{invoice.number}",
-                                paid_on=paid_on, amount=invoice.paid_amount))
+            session.add(
+                Payment(
+                    company_id=invoice.company_id,
+                    invoice_id=invoice.id,
+                    reference=f"DEMO/{invoice.number}",
+                    paid_on=paid_on,
+                    amount=invoice.paid_amount,
+                )
+            )
     await session.flush()
 
 
@@ -447,15 +772,35 @@ def _credit_history(session: AsyncSession, companies: dict[str, Company], staff:
     def at(days_ago: int) -> datetime:
         return datetime.combine(today - timedelta(days=days_ago), time(10, 30), UTC)
 
-    northwind, mazovia, carpathia = (companies[name] for name in
-                                     ("Northwind Trading", "Mazovia Office Supplies", "Carpathia Catering"))
-    session.add_all([
-        CreditEvent(company_id=northwind.id, kind=CreditEventKind.LIMIT_CHANGED, old_limit=Decimal("50000.00"),
-                    new_limit=northwind.credit_limit, actor_id=finance.id, at=at(31),
-                    reason="Volume grew with the new Warsaw outlets; two years of payments on time."),
-        CreditEvent(company_id=mazovia.id, kind=CreditEventKind.LIMIT_CHANGED, old_limit=Decimal("20000.00"),
-                    new_limit=mazovia.credit_limit, actor_id=finance.id, at=at(60),
-                    reason="Payments slipping past terms since the summer."),
-        CreditEvent(company_id=carpathia.id, kind=CreditEventKind.HOLD, actor_id=finance.id, at=at(20),
-                    reason=carpathia.hold_reason or ""),
-    ])
+    northwind, mazovia, carpathia = (
+        companies[name] for name in ("Northwind Trading", "Mazovia Office Supplies", "Carpathia Catering")
+    )
+    session.add_all(
+        [
+            CreditEvent(
+                company_id=northwind.id,
+                kind=CreditEventKind.LIMIT_CHANGED,
+                old_limit=Decimal("50000.00"),
+                new_limit=northwind.credit_limit,
+                actor_id=finance.id,
+                at=at(31),
+                reason="Volume grew with the new Warsaw outlets; two years of payments on time.",
+            ),
+            CreditEvent(
+                company_id=mazovia.id,
+                kind=CreditEventKind.LIMIT_CHANGED,
+                old_limit=Decimal("20000.00"),
+                new_limit=mazovia.credit_limit,
+                actor_id=finance.id,
+                at=at(60),
+                reason="Payments slipping past terms since the summer.",
+            ),
+            CreditEvent(
+                company_id=carpathia.id,
+                kind=CreditEventKind.HOLD,
+                actor_id=finance.id,
+                at=at(20),
+                reason=carpathia.hold_reason or "",
+            ),
+        ]
+    )

@@ -13,13 +13,13 @@ from decimal import Decimal
 from advanced_alchemy.extensions.litestar.store import StoreModelMixin
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Date,
     Enum,
     ForeignKey,
     Index,
-    JSON,
     Integer,
     MetaData,
     Numeric,
@@ -520,6 +520,8 @@ class ShoppingListLine(Base):
         UniqueConstraint("list_id", "product_id"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
     )
+
+
 class Payment(Base):
     """A payment of one invoice, as the ERP reports it; its reference makes a re-import change nothing."""
 

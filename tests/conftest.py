@@ -8,6 +8,7 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -19,6 +20,9 @@ from portal import clock, migrate
 from portal.app import create_app
 from portal.models import Base
 from portal.settings import Settings
+
+if TYPE_CHECKING:
+    from tests.smtp import SmtpServer
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -77,7 +81,9 @@ async def wipe(engine: AsyncEngine) -> None:
             await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
             # The append-only triggers refuse DELETE; between tests they step aside.
-            triggers = (await connection.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))).all()
+            triggers = (
+                await connection.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
+            ).all()
             for name, _ in triggers:
                 await connection.execute(text(f'DROP TRIGGER "{name}"'))
             await connection.execute(text("PRAGMA foreign_keys=OFF"))
@@ -127,7 +133,7 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 
 @pytest.fixture
-def smtp_server() -> Iterator["SmtpServer"]:
+def smtp_server() -> Iterator[SmtpServer]:
     """A real SMTP server on a free port, stopped after the test."""
     from tests.smtp import SmtpServer
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from html import unescape
 import re
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import cache
+from html import unescape
 from typing import Any
 
 from litestar.testing import AsyncTestClient
@@ -131,30 +131,64 @@ async def make_price_list(session: AsyncSession, name: str | None = None, curren
 
 
 async def add_list_price(
-    session: AsyncSession, price_list: Any, product: Product, price: str, min_quantity: int = 1,
-    valid_from: date | None = None, valid_to: date | None = None,
+    session: AsyncSession,
+    price_list: Any,
+    product: Product,
+    price: str,
+    min_quantity: int = 1,
+    valid_from: date | None = None,
+    valid_to: date | None = None,
 ) -> None:
     from portal.models import PriceListItem
 
-    session.add(PriceListItem(price_list_id=price_list.id, product_id=product.id, unit_price=Decimal(price),
-                              min_quantity=min_quantity, valid_from=valid_from, valid_to=valid_to))
+    session.add(
+        PriceListItem(
+            price_list_id=price_list.id,
+            product_id=product.id,
+            unit_price=Decimal(price),
+            min_quantity=min_quantity,
+            valid_from=valid_from,
+            valid_to=valid_to,
+        )
+    )
     await session.flush()
 
 
 async def add_contract_price(
-    session: AsyncSession, company: Company, product: Product, price: str, min_quantity: int = 1,
-    valid_from: date | None = None, valid_to: date | None = None,
+    session: AsyncSession,
+    company: Company,
+    product: Product,
+    price: str,
+    min_quantity: int = 1,
+    valid_from: date | None = None,
+    valid_to: date | None = None,
 ) -> None:
     from portal.models import ContractPrice
 
-    session.add(ContractPrice(company_id=company.id, product_id=product.id, unit_price=Decimal(price),
-                              min_quantity=min_quantity, valid_from=valid_from, valid_to=valid_to))
+    session.add(
+        ContractPrice(
+            company_id=company.id,
+            product_id=product.id,
+            unit_price=Decimal(price),
+            min_quantity=min_quantity,
+            valid_from=valid_from,
+            valid_to=valid_to,
+        )
+    )
     await session.flush()
 
 
 async def make_order(
-    session: AsyncSession, company: Company, *, gross: str, status: Any = None, buyer: Any = None,
-    flags: list[Any] | None = None, submitted_at: Any = None, product: Product | None = None, quantity: int = 1,
+    session: AsyncSession,
+    company: Company,
+    *,
+    gross: str,
+    status: Any = None,
+    buyer: Any = None,
+    flags: list[Any] | None = None,
+    submitted_at: Any = None,
+    product: Product | None = None,
+    quantity: int = 1,
 ) -> Any:
     """An order as checkout makes it, with one line of `gross` at 0 % VAT (so net = gross)."""
     from datetime import UTC, datetime
@@ -166,19 +200,48 @@ async def make_order(
     amount = Decimal(gross)
     when = submitted_at or datetime.now(UTC)
     order = Order(
-        company_id=company.id, number=f"ORD-T-{next(_numbers):06d}", status=status, buyer_id=buyer.id if buyer else None,
-        idempotency_key=f"key-{next(_numbers)}", requested_delivery_date=date(2026, 12, 1), delivery_address="HQ",
-        currency=company.currency, net_total=amount, vat_total=Decimal("0.00"), gross_total=amount,
-        cost_total=(amount * Decimal("0.7")).quantize(Decimal("0.01")), payment_terms_days=company.payment_terms_days,
+        company_id=company.id,
+        number=f"ORD-T-{next(_numbers):06d}",
+        status=status,
+        buyer_id=buyer.id if buyer else None,
+        idempotency_key=f"key-{next(_numbers)}",
+        requested_delivery_date=date(2026, 12, 1),
+        delivery_address="HQ",
+        currency=company.currency,
+        net_total=amount,
+        vat_total=Decimal("0.00"),
+        gross_total=amount,
+        cost_total=(amount * Decimal("0.7")).quantize(Decimal("0.01")),
+        payment_terms_days=company.payment_terms_days,
         submitted_at=when,
-        lines=[OrderLine(company_id=company.id, product_id=product.id, sku=product.sku, name=product.name,
-                         unit=product.unit, quantity=quantity, unit_price=(amount / quantity).quantize(Decimal("0.0001")),
-                         price_source="list_less_discount", unit_cost=(amount * Decimal("0.7") / quantity).quantize(Decimal("0.0001")),
-                         vat_rate=Decimal("0.00"), line_net=amount)],
-        flags=[OrderFlag(company_id=company.id, kind=kind, blocking=kind.blocking, data=data or {})
-               for kind, data in (flags or [])],
-        events=[OrderEvent(company_id=company.id, at=when, actor_id=buyer.id if buyer else None, from_status=None,
-                           to_status=OrderStatus.PENDING_APPROVAL)],
+        lines=[
+            OrderLine(
+                company_id=company.id,
+                product_id=product.id,
+                sku=product.sku,
+                name=product.name,
+                unit=product.unit,
+                quantity=quantity,
+                unit_price=(amount / quantity).quantize(Decimal("0.0001")),
+                price_source="list_less_discount",
+                unit_cost=(amount * Decimal("0.7") / quantity).quantize(Decimal("0.0001")),
+                vat_rate=Decimal("0.00"),
+                line_net=amount,
+            )
+        ],
+        flags=[
+            OrderFlag(company_id=company.id, kind=kind, blocking=kind.blocking, data=data or {})
+            for kind, data in (flags or [])
+        ],
+        events=[
+            OrderEvent(
+                company_id=company.id,
+                at=when,
+                actor_id=buyer.id if buyer else None,
+                from_status=None,
+                to_status=OrderStatus.PENDING_APPROVAL,
+            )
+        ],
     )
     session.add(order)
     await session.flush()
@@ -186,16 +249,26 @@ async def make_order(
 
 
 async def make_schedule(
-    session: AsyncSession, company: Company, lines: list[tuple[Product, int]], *, first: date,
-    frequency: str = "weekly", interval_weeks: int = 1, month_day: int | None = None, lead_days: int = 2,
-    today: date | None = None, created_by: Any = None, name: str = "Weekly linen",
+    session: AsyncSession,
+    company: Company,
+    lines: list[tuple[Product, int]],
+    *,
+    first: date,
+    frequency: str = "weekly",
+    interval_weeks: int = 1,
+    month_day: int | None = None,
+    lead_days: int = 2,
+    today: date | None = None,
+    created_by: Any = None,
+    name: str = "Weekly linen",
 ) -> Any:
     """A schedule saved the way a buyer saves one, starting from `today` (default: the day before `first`)."""
     from portal.models import Address, Frequency
     from portal.services import schedules
 
-    address = Address(company_id=company.id, label="Main", street="Street 1", postal_code="00-001", city="Warsaw",
-                      is_default=True)
+    address = Address(
+        company_id=company.id, label="Main", street="Street 1", postal_code="00-001", city="Warsaw", is_default=True
+    )
     session.add(address)
     await session.flush()
     buyer = created_by or await make_user(session, company_id=company.id)

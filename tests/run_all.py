@@ -83,8 +83,10 @@ def main() -> int:
         passed = counts["tests"] - failed - counts["skipped"]
         passed_total += passed
         failed_total += failed
-        print(f"{name:<11} {'ok    ' if ok else 'FAILED'} {passed} passed, {failed} failed, "
-              f"{counts['skipped']} skipped in {elapsed:.1f} s")
+        print(
+            f"{name:<11} {'ok    ' if ok else 'FAILED'} {passed} passed, {failed} failed, "
+            f"{counts['skipped']} skipped in {elapsed:.1f} s"
+        )
     for reason in missing:
         print(f"{'REQUIRED' if require_all else 'skipped'} leg {reason}")
     all_ok = all(ok for _, ok, _, _ in results) and not (require_all and missing)

@@ -49,11 +49,11 @@ async def ageing_report(session: AsyncSession, *, today: date) -> AgeingReport:
         and_(due < edges[1], due >= edges[2]),
         due < edges[2],
     ]
-    sums = [type_coerce(func.sum(case((condition, balance), else_=0)), Amount).label(name)
-            for condition, name in zip(conditions, BUCKETS, strict=True)]
-    per_company = (
-        select(Invoice.company_id, *sums).where(balance > 0).group_by(Invoice.company_id).subquery()
-    )
+    sums = [
+        type_coerce(func.sum(case((condition, balance), else_=0)), Amount).label(name)
+        for condition, name in zip(conditions, BUCKETS, strict=True)
+    ]
+    per_company = select(Invoice.company_id, *sums).where(balance > 0).group_by(Invoice.company_id).subquery()
     query = (
         select(Company, *[per_company.c[name] for name in BUCKETS])
         .join(per_company, per_company.c.company_id == Company.id)
@@ -69,7 +69,8 @@ async def ageing_report(session: AsyncSession, *, today: date) -> AgeingReport:
         for index, value in enumerate(row.buckets):
             sums_so_far[index] += value
     return AgeingReport(
-        today=today, rows=rows,
+        today=today,
+        rows=rows,
         totals=[AgeingRow(None, currency, tuple(values)) for currency, values in sorted(totals.items())],
     )
 

@@ -1,54 +1,59 @@
-"""The approval queue: who may decide which orders (the assigned account manager,
-their deputy during an absence, admins), the credit re-check under a row lock at
-the moment of approval, rejections with a reason, and bulk approval."""
+"""Deciding orders: who may decide which (the assigned account manager, their deputy during an
+absence, admins); approval, with the flags computed again inside the approving transaction once
+the company's row is locked, so two approvals at once are checked one after the other; rejection
+with a reason; bulk approval; and the queue and review page, which show each waiting order with
+its flags as they are now (`services/flags.py`)."""
 
 from __future__ import annotations
 
-import statistics
-from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
+from portal import errors
+from portal.errors import Conflict, NotFound, Refused
 from portal.i18n import gettext
 from portal.models import (
     Company,
-    Deputy,
-    NotificationKind,
     FlagKind,
     Invoice,
+    NotificationKind,
     Order,
     OrderEvent,
     OrderFlag,
-    OrderLine,
     OrderStatus,
     Role,
     User,
 )
-from portal.services.credit import CreditPicture, credit_picture, overdue_invoices
-from portal.services.flags import COUNTED, Flag, margin_pct
 from portal.services import notifications
-from portal.services.ordering import MoveRefused, move_order, refusal
+from portal.services.covers import covered_managers
+from portal.services.credit import CreditPicture, OrderCredit, overdue_invoices
+from portal.services.flags import Flag, FlagResult, FlagSubject, Policy, margin_pct, order_flags
+from portal.services.ordering import move_order, refusal
 
 NOTE_MAX = 2000
+"""The longest approval note or rejection reason: the timeline's `reason` is TEXT, the buyer reads it."""
 
 
-class DecisionRefused(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class DecisionRefused(Refused):
+    """The decision was not made; the message says why, next to `field` where there is one."""
 
 
-class NotAllowed(DecisionRefused):
-    pass
+class NotAllowed(errors.NotAllowed):
+    """This user may see the order but not decide it."""
 
 
-class ApprovalBlocked(DecisionRefused):
-    """A blocking reason holds at this moment; `blockers` carry the numbers."""
+class DecidedMeanwhile(Conflict, DecisionRefused):
+    """Someone already decided the order (or it was cancelled); nothing was changed."""
+
+
+class ApprovalBlocked(Conflict, DecisionRefused):
+    """A blocking flag holds at this moment; `blockers` carry its numbers."""
 
     def __init__(self, blockers: list[Flag]) -> None:
         super().__init__(gettext("This order cannot be approved now."))
@@ -56,15 +61,10 @@ class ApprovalBlocked(DecisionRefused):
 
 
 class WarningsNotConfirmed(DecisionRefused):
-    pass
+    """The order has warnings and the approver did not confirm having read them."""
 
-
-async def covered_managers(session: AsyncSession, user: User, today: date) -> set[int]:
-    """The account managers whose queue this user works today: their own, and those they deputise for."""
-    absent = await session.scalars(
-        select(Deputy.manager_id).where(Deputy.deputy_id == user.id, Deputy.starts_on <= today, Deputy.ends_on >= today)
-    )
-    return {user.id, *absent} if user.role is Role.ACCOUNT_MANAGER else set(absent)
+    def __init__(self) -> None:
+        super().__init__(gettext("Confirm that you have reviewed the warnings."), "confirm_warnings")
 
 
 async def decider(session: AsyncSession, user: User, company: Company, today: date) -> tuple[bool, int | None]:
@@ -80,31 +80,28 @@ async def decider(session: AsyncSession, user: User, company: Company, today: da
     return False, None
 
 
-def approval_blockers(picture: CreditPicture, order: Order) -> list[Flag]:
-    """What stops approval at this moment. Credit is checked against what is committed
-    (unpaid invoices and approved orders not yet invoiced) plus this order; other orders
-    still waiting do not hold this one back."""
-    blockers = []
-    if picture.on_hold:
-        blockers.append(Flag(FlagKind.ON_HOLD, {"reason": picture.company.hold_reason or ""}))
-    if picture.past_due:
-        blockers.append(Flag(FlagKind.PAST_DUE, {"overdue": str(picture.overdue_amount),
-                                                 "days": str(picture.oldest_overdue_days)}))
-    available = picture.credit_limit - picture.unpaid_invoices - picture.approved_orders
-    if order.gross_total > available:
-        blockers.append(Flag(FlagKind.EXCEEDS_CREDIT, {
-            "available": str(available), "gross": str(order.gross_total),
-            "shortfall": str(order.gross_total - available)}))
-    return blockers
+async def _deciding_for(session: AsyncSession, user: User, company: Company, today: date) -> int | None:
+    """The manager a deputy decides for (None: the user decides in their own right); refuses anyone else."""
+    allowed, on_behalf_of = await decider(session, user, company, today)
+    if not allowed:
+        raise NotAllowed(gettext("Only the company's account manager, their deputy or an admin can decide."))
+    return on_behalf_of
 
 
-def warnings_of(order: Order) -> list[OrderFlag]:
-    return [flag for flag in order.flags if not flag.blocking]
+def _decision_text(text: str, required: bool) -> str:
+    cleaned = text.strip()
+    if required and not cleaned:
+        raise DecisionRefused(gettext("Give the buyer a reason for the rejection."), "reason")
+    if len(cleaned) > NOTE_MAX:
+        raise DecisionRefused(
+            gettext("Use at most %(limit)s characters.") % {"limit": f"{NOTE_MAX:,}"}, "reason" if required else "note"
+        )
+    return cleaned
 
 
 async def _lock_company(session: AsyncSession, company_id: int) -> Company:
     """The company's row, locked until commit (PostgreSQL; SQLite has one writer at a time anyway),
-    so two approvals for one company are checked one after the other."""
+    so the approvals of one company, and finance's changes to its limit, go one after the other."""
     company = await session.scalar(
         select(Company).where(Company.id == company_id).with_for_update().execution_options(populate_existing=True)
     )
@@ -112,118 +109,164 @@ async def _lock_company(session: AsyncSession, company_id: int) -> Company:
     return company
 
 
-async def _order_for_decision(session: AsyncSession, order_id: int) -> Order | None:
-    return await session.scalar(select(Order).options(selectinload(Order.flags)).where(Order.id == order_id))
+async def _still_waiting(session: AsyncSession, order: Order) -> None:
+    """Locks the order's row and reads its status again: an order decided meanwhile is left as it is."""
+    await session.refresh(order, ["status"], with_for_update=True)
+    if order.status is not OrderStatus.PENDING_APPROVAL:
+        raise DecidedMeanwhile((await refusal(session, order)).message)
+
+
+def _for_decision() -> Select[Order]:
+    return select(Order).options(selectinload(Order.lines), selectinload(Order.flags))
+
+
+async def _order_for_decision(session: AsyncSession, order_id: int) -> Order:
+    order = await session.scalar(_for_decision().where(Order.id == order_id))
+    if order is None:
+        raise NotFound()
+    return order
 
 
 async def approve_order(
-    session: AsyncSession, user: User, order_id: int, *, note: str = "", warnings_confirmed: bool = False,
-    today: date, grace_days: int,
+    session: AsyncSession,
+    user: User,
+    order_id: int,
+    policy: Policy,
+    *,
+    note: str = "",
+    warnings_confirmed: bool = False,
 ) -> Order:
-    order = await _order_for_decision(session, order_id)
-    if order is None:
-        raise LookupError(order_id)
+    """Approves an order waiting for approval, with an optional note for the buyer."""
+    return await _approve(session, user, await _order_for_decision(session, order_id), policy, note, warnings_confirmed)
+
+
+async def _approve(
+    session: AsyncSession, user: User, order: Order, policy: Policy, note: str, warnings_confirmed: bool
+) -> Order:
+    """The flags are computed again here, after the company's row is locked: a blocker refuses the
+    approval, warnings need `warnings_confirmed`."""
+    note = _decision_text(note, required=False)
     company = await _lock_company(session, order.company_id)
-    allowed, on_behalf_of = await decider(session, user, company, today)
-    if not allowed:
-        raise NotAllowed(gettext("Only the company's account manager, their deputy or an admin can decide."))
-    if order.status is not OrderStatus.PENDING_APPROVAL:
-        raise await refusal(session, order)
-    picture = await credit_picture(session, company.id, today=today, grace_days=grace_days)
-    if blockers := approval_blockers(picture, order):
-        raise ApprovalBlocked(blockers)
-    if warnings_of(order) and not warnings_confirmed:
-        raise WarningsNotConfirmed(gettext("Confirm that you have reviewed the warnings."))
-    order = await move_order(session, order.id, OrderStatus.APPROVED, user, note.strip()[:NOTE_MAX],
-                             expected_from=OrderStatus.PENDING_APPROVAL, on_behalf_of_id=on_behalf_of)
-    await _tell_buyer(session, order, "approved", note.strip())
+    on_behalf_of = await _deciding_for(session, user, company, policy.today)
+    await _still_waiting(session, order)
+    (now,) = await order_flags(session, [FlagSubject.of(order)], policy)
+    if now.blockers:
+        raise ApprovalBlocked(now.blockers)
+    if now.warnings and not warnings_confirmed:
+        raise WarningsNotConfirmed()
+    order = await move_order(
+        session,
+        order.id,
+        OrderStatus.APPROVED,
+        user,
+        note,
+        expected_from=OrderStatus.PENDING_APPROVAL,
+        on_behalf_of_id=on_behalf_of,
+    )
+    await _tell_buyer(session, order, "approved", note)
     return order
 
 
 async def reject_order(session: AsyncSession, user: User, order_id: int, *, reason: str, today: date) -> Order:
+    """Rejects an order waiting for approval; the buyer reads the reason, which is required."""
     order = await _order_for_decision(session, order_id)
-    if order is None:
-        raise LookupError(order_id)
     company = await session.get(Company, order.company_id)
     assert company is not None
-    allowed, on_behalf_of = await decider(session, user, company, today)
-    if not allowed:
-        raise NotAllowed(gettext("Only the company's account manager, their deputy or an admin can decide."))
-    if not reason.strip():
-        raise DecisionRefused(gettext("Give the buyer a reason for the rejection."))
-    order = await move_order(session, order.id, OrderStatus.REJECTED, user, reason.strip()[:NOTE_MAX],
-                             expected_from=OrderStatus.PENDING_APPROVAL, on_behalf_of_id=on_behalf_of)
-    await _tell_buyer(session, order, "rejected", reason.strip())
+    on_behalf_of = await _deciding_for(session, user, company, today)
+    reason = _decision_text(reason, required=True)
+    await _still_waiting(session, order)
+    order = await move_order(
+        session,
+        order.id,
+        OrderStatus.REJECTED,
+        user,
+        reason,
+        expected_from=OrderStatus.PENDING_APPROVAL,
+        on_behalf_of_id=on_behalf_of,
+    )
+    await _tell_buyer(session, order, "rejected", reason)
     return order
 
 
 async def _tell_buyer(session: AsyncSession, order: Order, decision: str, reason: str) -> None:
     """The buyer who submitted hears the decision; a recurring order's buyers all do."""
     if order.buyer_id is not None:
-        buyers = [await session.get(User, order.buyer_id)]
+        buyer = await session.get(User, order.buyer_id)
+        buyers = [buyer] if buyer is not None else []
     else:
         buyers = await notifications.company_buyers(session, order.company_id)
     await notifications.notify(
-        session, NotificationKind.ORDER_DECIDED, [b for b in buyers if b is not None],
-        f"Order {order.number} was {decision}", "order_decided",
-        {"order": order, "decision": decision, "reason": reason}, f"/orders/{order.id}")
+        session,
+        NotificationKind.ORDER_DECIDED,
+        buyers,
+        f"Order {order.number} was {decision}",
+        "order_decided",
+        {"order": order, "decision": decision, "reason": reason},
+        f"/orders/{order.id}",
+    )
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A chosen order bulk approval left waiting: its blockers with their numbers, or why not."""
+
+    order: Order
+    blockers: list[Flag] = field(default_factory=list)
+    reason: str = ""
 
 
 @dataclass(frozen=True)
 class BulkResult:
     approved: list[Order] = field(default_factory=list)
-    skipped: list[tuple[int, str]] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
 
 
-async def bulk_approve(
-    session: AsyncSession, user: User, order_ids: list[int], *, today: date, grace_days: int
-) -> BulkResult:
-    """Approves the chosen orders that carry no flag at all, each re-checked; says why for the rest."""
+async def bulk_approve(session: AsyncSession, user: User, order_ids: Sequence[int], policy: Policy) -> BulkResult:
+    """Approves each chosen order that has no flag now, each checked as a single approval is;
+    says why for the rest. Orders that do not exist are passed over."""
+    if not order_ids:
+        raise Refused(gettext("Choose the orders to approve."), "order_ids")
+    chosen = list(dict.fromkeys(order_ids))
+    found = {order.id: order for order in await session.scalars(_for_decision().where(Order.id.in_(chosen)))}
     result = BulkResult()
-    for order_id in order_ids:
-        order = await _order_for_decision(session, order_id)
-        if order is None:
-            continue
-        if order.flags:
-            result.skipped.append((order_id, gettext("%(number)s has flags: review it on its own.") % {"number": order.number}))
-            continue
+    for order in [found[order_id] for order_id in chosen if order_id in found]:
         try:
-            result.approved.append(await approve_order(session, user, order_id, today=today, grace_days=grace_days))
-        except MoveRefused as refused:
-            result.skipped.append((order_id, f"{order.number}: {refused.message}"))
-        except ApprovalBlocked:
-            result.skipped.append((order_id, gettext("%(number)s cannot be approved now.") % {"number": order.number}))
-        except DecisionRefused as refused:
-            result.skipped.append((order_id, f"{order.number}: {refused.message}"))
+            result.approved.append(await _approve(session, user, order, policy, "", False))
+        except ApprovalBlocked as blocked:
+            result.skipped.append(Skipped(order, blocked.blockers))
+        except WarningsNotConfirmed:
+            result.skipped.append(Skipped(order, reason=gettext("it has warnings; review it on its own.")))
+        except (DecisionRefused, NotAllowed) as refused:
+            result.skipped.append(Skipped(order, reason=refused.message))
     return result
-
-
-QUEUE_FLAGS = tuple(FlagKind)
 
 
 @dataclass(frozen=True)
 class QueueFilter:
     company_id: int | None = None
     flag: FlagKind | None = None
+    """Only orders with this flag now."""
     manager_id: int | None = None
-
-    @classmethod
-    def parse(cls, params: dict[str, str]) -> QueueFilter:
-        def number(name: str) -> int | None:
-            raw = params.get(name, "")
-            return int(raw) if raw.isdigit() and len(raw) < 10 else None
-
-        flag = params.get("flag", "")
-        return cls(number("company"), FlagKind(flag) if flag in {k.value for k in FlagKind} else None, number("manager"))
+    """Admins only: the companies of this account manager."""
 
 
 @dataclass(frozen=True)
 class QueueEntry:
     order: Order
+    now: FlagResult
+
+    @property
+    def flags(self) -> list[Flag]:
+        return self.now.flags
 
     @property
     def margin_pct(self) -> Decimal | None:
         return margin_pct(self.order.net_total, self.order.cost_total)
+
+    @property
+    def bulk_approvable(self) -> bool:
+        """Only orders without any flag now can be approved together."""
+        return not self.now.flags
 
 
 @dataclass(frozen=True)
@@ -234,14 +277,16 @@ class Queue:
     filter: QueueFilter
 
 
-def _queue_query(user: User, covered: set[int], wanted: QueueFilter) -> Select:
-    query = select(Order).join(Company, Company.id == Order.company_id).where(
-        Order.status == OrderStatus.PENDING_APPROVAL
+def _queue_query(user: User, covered: set[int], wanted: QueueFilter) -> Select[Order]:
+    query = (
+        select(Order).join(Company, Company.id == Order.company_id).where(Order.status == OrderStatus.PENDING_APPROVAL)
     )
     if user.role is not Role.ADMIN:
         query = query.where(Company.account_manager_id.in_(covered))
     elif wanted.manager_id is not None:
         query = query.where(Company.account_manager_id == wanted.manager_id)
+    if wanted.company_id is not None:
+        query = query.where(Order.company_id == wanted.company_id)
     return query
 
 
@@ -252,128 +297,119 @@ async def pending_count(session: AsyncSession, user: User, today: date) -> int:
     return int(await session.scalar(query) or 0)
 
 
-async def approval_queue(session: AsyncSession, user: User, wanted: QueueFilter, today: date) -> Queue:
-    """Pending orders of the companies this user decides for, oldest first."""
-    covered = await covered_managers(session, user, today)
-    base = _queue_query(user, covered, wanted)
-    query = base.options(joinedload(Order.company), selectinload(Order.flags)).order_by(Order.submitted_at, Order.id)
-    if wanted.company_id is not None:
-        query = query.where(Order.company_id == wanted.company_id)
-    if wanted.flag is not None:
-        query = query.where(Order.flags.any(OrderFlag.kind == wanted.flag))
+async def approval_queue(session: AsyncSession, user: User, wanted: QueueFilter, policy: Policy) -> Queue:
+    """Pending orders of the companies this user decides for, oldest first, each with its flags now;
+    the same few queries however long the queue."""
+    covered = await covered_managers(session, user, policy.today)
+    query = (
+        _queue_query(user, covered, wanted)
+        .options(joinedload(Order.company), selectinload(Order.lines), selectinload(Order.flags))
+        .order_by(Order.submitted_at, Order.id)
+    )
     orders = list((await session.scalars(query)).unique())
+    now = await order_flags(session, [FlagSubject.of(order) for order in orders], policy)
+    entries = [QueueEntry(order, flags) for order, flags in zip(orders, now, strict=True)]
+    if wanted.flag is not None:
+        entries = [entry for entry in entries if any(flag.kind is wanted.flag for flag in entry.flags)]
     companies_query = select(Company).order_by(Company.name)
     if user.role is not Role.ADMIN:
         companies_query = companies_query.where(Company.account_manager_id.in_(covered))
     companies = list(await session.scalars(companies_query))
-    managers = list(await session.scalars(select(User).where(User.role == Role.ACCOUNT_MANAGER).order_by(User.full_name))) \
-        if user.role is Role.ADMIN else []
-    return Queue([QueueEntry(order) for order in orders], companies, managers, wanted)
+    managers = (
+        list(await session.scalars(select(User).where(User.role == Role.ACCOUNT_MANAGER).order_by(User.full_name)))
+        if user.role is Role.ADMIN
+        else []
+    )
+    return Queue(entries, companies, managers, wanted)
 
 
 @dataclass(frozen=True)
 class Review:
+    """Everything an approver weighs. While the order waits, its flags and credit figures are those
+    of this moment; `submitted_flags` are the ones it was given at submission, kept as history."""
+
     order: Order
-    company: Company
-    picture: CreditPicture
-    blockers: list[Flag]
-    warnings: list[OrderFlag]
-    usual: dict[int, Decimal]
-    """The company's median earlier quantity of each product on the order."""
+    now: FlagResult
     overdue: list[Invoice]
     last_orders: list[Order]
     can_decide: bool
     on_behalf_of: User | None
 
     @property
-    def available_after(self) -> Decimal:
-        return self.picture.credit_limit - self.picture.unpaid_invoices - self.picture.approved_orders - self.order.gross_total
+    def company(self) -> Company:
+        return self.now.picture.company
+
+    @property
+    def picture(self) -> CreditPicture:
+        return self.now.picture
+
+    @property
+    def pending(self) -> bool:
+        return self.order.status is OrderStatus.PENDING_APPROVAL
+
+    @property
+    def credit(self) -> OrderCredit | None:
+        """This order's credit figures, while it waits for approval."""
+        return self.now.credit if self.pending else None
+
+    @property
+    def blockers(self) -> list[Flag]:
+        return self.now.blockers if self.pending else []
+
+    @property
+    def warnings(self) -> list[Flag]:
+        return self.now.warnings if self.pending else []
+
+    @property
+    def submitted_flags(self) -> list[OrderFlag]:
+        return list(self.order.flags)
+
+    @property
+    def usual(self) -> dict[int, Decimal]:
+        """The company's median earlier quantity of each product on the order."""
+        return self.now.usual
+
+    @property
+    def decidable(self) -> bool:
+        """The order waits and this user may decide it: the decision forms are shown."""
+        return self.pending and self.can_decide
+
+    @property
+    def approvable(self) -> bool:
+        return self.decidable and not self.blockers
 
 
-async def review(session: AsyncSession, user: User, order_id: int, *, today: date, grace_days: int) -> Review | None:
-    """Everything an approver weighs, for any staff member to see; only deciders get the buttons."""
+async def review(session: AsyncSession, user: User, order_id: int, policy: Policy) -> Review:
+    """The review page of any order, for any staff member to see; only deciders get the forms."""
     order = await session.scalar(
         select(Order)
-        .options(selectinload(Order.lines), selectinload(Order.flags),
-                 selectinload(Order.events).joinedload(OrderEvent.actor),
-                 selectinload(Order.events).joinedload(OrderEvent.on_behalf_of), joinedload(Order.buyer))
+        .options(
+            selectinload(Order.lines),
+            selectinload(Order.flags),
+            selectinload(Order.events).joinedload(OrderEvent.actor),
+            selectinload(Order.events).joinedload(OrderEvent.on_behalf_of),
+            joinedload(Order.buyer),
+        )
         .where(Order.id == order_id)
     )
     if order is None:
-        return None
-    picture = await credit_picture(session, order.company_id, today=today, grace_days=grace_days)
-    company = picture.company
-    history: dict[int, list[int]] = defaultdict(list)
-    rows = await session.execute(
-        select(OrderLine.product_id, OrderLine.quantity)
-        .join(Order, Order.id == OrderLine.order_id)
-        .where(Order.company_id == company.id, Order.status.in_(COUNTED), Order.id != order.id,
-               OrderLine.product_id.in_([line.product_id for line in order.lines]))
+        raise NotFound()
+    (now,) = await order_flags(session, [FlagSubject.of(order)], policy)
+    company = now.picture.company
+    last_orders = list(
+        await session.scalars(
+            select(Order)
+            .where(Order.company_id == company.id, Order.id != order.id)
+            .order_by(Order.submitted_at.desc())
+            .limit(5)
+        )
     )
-    for product_id, quantity in rows:
-        history[product_id].append(quantity)
-    last_orders = list(await session.scalars(
-        select(Order).where(Order.company_id == company.id, Order.id != order.id)
-        .order_by(Order.submitted_at.desc()).limit(5)
-    ))
-    allowed, on_behalf_of = await decider(session, user, company, today)
+    allowed, on_behalf_of = await decider(session, user, company, policy.today)
     return Review(
-        order=order, company=company, picture=picture,
-        blockers=approval_blockers(picture, order) if order.status is OrderStatus.PENDING_APPROVAL else [],
-        warnings=warnings_of(order),
-        usual={pid: Decimal(str(statistics.median(qs))) for pid, qs in history.items()},
-        overdue=await overdue_invoices(session, company.id, today=today),
+        order=order,
+        now=now,
+        overdue=await overdue_invoices(session, company.id, today=policy.today),
         last_orders=last_orders,
         can_decide=allowed,
         on_behalf_of=await session.get(User, on_behalf_of) if on_behalf_of else None,
     )
-
-
-class CoverInvalid(Exception):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("invalid cover")
-        self.errors = errors
-
-
-async def name_deputy(
-    session: AsyncSession, manager: User, deputy_id: int | None, starts: date | None, ends: date | None, today: date
-) -> Deputy:
-    errors: dict[str, str] = {}
-    deputy = await session.get(User, deputy_id) if deputy_id else None
-    if deputy is None or deputy.role is not Role.ACCOUNT_MANAGER or not deputy.is_active or deputy.id == manager.id:
-        errors["deputy"] = gettext("Choose another account manager.")
-    if starts is None:
-        errors["starts_on"] = gettext("Enter the first day of your absence.")
-    if ends is None:
-        errors["ends_on"] = gettext("Enter the last day of your absence.")
-    if starts and ends and ends < starts:
-        errors["ends_on"] = gettext("The last day cannot be before the first.")
-    if ends and ends < today:
-        errors["ends_on"] = gettext("The absence is already over.")
-    if errors:
-        raise CoverInvalid(errors)
-    cover = Deputy(manager_id=manager.id, deputy_id=deputy.id, starts_on=starts, ends_on=ends)  # type: ignore[union-attr]
-    session.add(cover)
-    await session.flush()
-    return cover
-
-
-async def covers_of(session: AsyncSession, manager: User, today: date) -> tuple[list[Deputy], list[User]]:
-    """The manager's current and coming covers, and who could cover."""
-    covers = list(await session.scalars(
-        select(Deputy).options(joinedload(Deputy.deputy), joinedload(Deputy.manager))
-        .where(and_(Deputy.ends_on >= today), (Deputy.manager_id == manager.id) | (Deputy.deputy_id == manager.id))
-        .order_by(Deputy.starts_on)
-    ))
-    colleagues = list(await session.scalars(
-        select(User).where(User.role == Role.ACCOUNT_MANAGER, User.is_active, User.id != manager.id).order_by(User.full_name)
-    ))
-    return covers, colleagues
-
-
-async def end_cover(session: AsyncSession, manager: User, cover_id: int) -> None:
-    cover = await session.get(Deputy, cover_id)
-    if cover is None or cover.manager_id != manager.id:
-        raise LookupError(cover_id)
-    await session.delete(cover)
-    await session.flush()

@@ -1,5 +1,6 @@
 """The buyer's cart: one per buyer, kept on the server, priced live by the
-pricing service; quantities in whole packs; quick order from pasted lines."""
+pricing service; quantities in whole packs; quick order from pasted lines or a CSV
+file, every line checked and reported by its number before anything is added."""
 
 from __future__ import annotations
 
@@ -10,26 +11,34 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from portal import clock
+from portal.errors import Refused
 from portal.i18n import gettext
 from portal.models import Cart, CartLine, Company, Product, User
-from portal.services.credit import CreditPicture, credit_picture
+from portal.services.credit import CreditPicture, OrderCredit, credit_picture, order_credit
 from portal.services.pricing import Price, line_net, load_company_prices
 from portal.services.totals import Totals, totals
 
 MAX_QUANTITY = 1_000_000
+QUICK_MAX_LINES = 5_000
+"""A quick order takes at most this many lines; more is refused, never cut."""
+QUICK_MAX_BYTES = 2_000_000
+"""The largest quick-order file (2 MB); pasted text is held to as many characters."""
+QUICK_MAX_SIZE = f"{QUICK_MAX_BYTES // 1_000_000} MB"
+_sku_type = Product.__table__.c.sku.type
+assert isinstance(_sku_type, String) and _sku_type.length is not None
+SKU_MAX: int = _sku_type.length
 
 
-class CartError(Exception):
+class CartError(Refused):
     """A change to the cart was refused; `message` says why, next to `product_id`'s line."""
 
     def __init__(self, message: str, product_id: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, "quantity")
         self.product_id = product_id
 
 
@@ -44,15 +53,19 @@ def quantity_problem(product: Product, quantity: int) -> str | None:
         lower, upper = quantity - quantity % pack, quantity - quantity % pack + pack
         if lower:
             return gettext("Sold in packs of %(pack)d: %(lower)d or %(upper)d?") % {
-                "pack": pack, "lower": lower, "upper": upper}
+                "pack": pack,
+                "lower": lower,
+                "upper": upper,
+            }
         return gettext("Sold in packs of %(pack)d: %(upper)d?") % {"pack": pack, "upper": upper}
     return None
 
 
 def parse_quantity(text: str) -> int | None:
-    """A whole number as typed: "24", " 24 ", "24,00" and "24.0" are 24; anything else is None."""
+    """A whole number as pasted from Excel: "24", " 24 ", "24,00", "24.0" and "1 000" are numbers;
+    anything else, digits other than ASCII 0-9 included ("²", "１２"), is None."""
     cleaned = text.strip().replace("\u00a0", "").replace(" ", "")
-    match = re.fullmatch(r"(\d{1,9})(?:[.,]0+)?", cleaned)
+    match = re.fullmatch(r"([0-9]{1,9})(?:[.,]0+)?", cleaned)
     return int(match.group(1)) if match else None
 
 
@@ -62,9 +75,7 @@ def new_checkout_key() -> str:
 
 async def buyer_cart(session: AsyncSession, user: User, *, lock: bool = False) -> Cart:
     """The buyer's cart with its lines and their products, made on first use."""
-    query = select(Cart).where(Cart.user_id == user.id).options(
-        selectinload(Cart.lines).selectinload(CartLine.product)
-    )
+    query = select(Cart).where(Cart.user_id == user.id).options(selectinload(Cart.lines).selectinload(CartLine.product))
     if lock:
         query = query.with_for_update(of=Cart)
     cart = await session.scalar(query)
@@ -148,26 +159,41 @@ class PricedCart:
     cart: Cart
     items: list[CartItem]
     totals: Totals
-    credit: CreditPicture
+    picture: CreditPicture
+    """The company's credit picture now."""
+    credit: OrderCredit
+    """The cart as an order against that picture: available before, after, whether it exceeds."""
     errors: dict[int, str] = field(default_factory=dict)
     """Refusals to show next to lines, by product id."""
+    entered: dict[int, str] = field(default_factory=dict)
+    """What the buyer typed into a refused line, by product id, shown again in its field."""
 
     @property
     def orderable(self) -> list[CartItem]:
         return [item for item in self.items if item.available]
 
     @property
-    def available_after(self) -> Decimal:
-        return self.credit.available_credit - self.totals.gross
+    def stray_errors(self) -> list[str]:
+        """Refusals about a line that is not (any more) in the cart: shown above the lines."""
+        lines = {item.product.id for item in self.items}
+        return [message for product_id, message in self.errors.items() if product_id not in lines]
 
     @property
-    def exceeds_credit_by(self) -> Decimal:
-        return max(self.totals.gross - self.credit.available_credit, Decimal("0.00"))
+    def warn_high_utilisation(self) -> bool:
+        """Over 80 % of the limit is used already, though this order still fits: say so."""
+        return self.picture.highly_utilised and not self.credit.exceeds
 
 
 async def priced_cart(
-    session: AsyncSession, user: User, company: Company, *, today: date, grace_days: int,
-    errors: dict[int, str] | None = None, cart: Cart | None = None,
+    session: AsyncSession,
+    user: User,
+    company: Company,
+    *,
+    today: date,
+    grace_days: int,
+    errors: dict[int, str] | None = None,
+    entered: dict[int, str] | None = None,
+    cart: Cart | None = None,
 ) -> PricedCart:
     """The cart at today's prices, with VAT per rate, totals and the credit picture before and after."""
     cart = cart or await buyer_cart(session, user)
@@ -181,7 +207,15 @@ async def priced_cart(
             items.append(CartItem(line, None, Decimal("0.00")))
     cart_totals = totals((item.net, item.product.vat_rate) for item in items if item.available)
     picture = await credit_picture(session, company.id, today=today, grace_days=grace_days)
-    return PricedCart(cart=cart, items=items, totals=cart_totals, credit=picture, errors=errors or {})
+    return PricedCart(
+        cart=cart,
+        items=items,
+        totals=cart_totals,
+        picture=picture,
+        credit=order_credit(picture, cart_totals.gross, pending=False),
+        errors=errors or {},
+        entered=entered or {},
+    )
 
 
 @dataclass
@@ -200,28 +234,100 @@ class QuickOrderReport:
     lines: dict[int, int]
     """What would be added: product id → quantity (repeated SKUs summed)."""
     products: dict[int, Product]
+    text: str = ""
+    """The lines as checked (a file's decoded text), sent again when the buyer confirms."""
 
     @property
     def has_errors(self) -> bool:
         return any(row.error for row in self.rows)
 
+    @property
+    def skipped(self) -> int:
+        return sum(1 for row in self.rows if row.error)
 
+
+_LINE_ENDS = re.compile(r"\r\n|\r|\n")
+"""Windows, old Mac (CR only) and Unix line ends: a line is what the buyer sees as one."""
 _SEPARATORS = re.compile(r"[\t;,]+|\s+")
+_EDGES = "\t;, \"'\ufeff"
+"""Around a line or a cell: separators of empty cells, quotes, a byte order mark."""
 _HEADER_WORDS = {"sku", "index", "product", "code", "symbol", "indeks", "kod"}
+_SHOWN = 200
+"""Characters of a line shown back in the report."""
+
+
+def _trim(text: str) -> str:
+    previous = None
+    while previous != text:
+        previous, text = text, text.strip().strip(_EDGES)
+    return text
 
 
 def _split(line: str) -> tuple[str, str] | None:
-    """SKU and quantity from one pasted line: tabs, semicolons, commas or spaces between them.
-    The quantity is the last field, so "24,00" copied from a Polish Excel keeps its comma."""
-    stripped = line.strip().strip('"')
+    """SKU and quantity from one pasted line: tabs, semicolons, commas or spaces between them;
+    None for a line with nothing in it but separators. Empty cells are skipped. With tabs or
+    semicolons the quantity is the last cell, so "24,00" from a Polish Excel keeps its comma."""
+    stripped = _trim(line)
     if not stripped:
         return None
     for separator in ("\t", ";"):
         if separator in stripped:
-            fields = [part.strip().strip('"') for part in stripped.split(separator) if part.strip()]
-            return (fields[0], fields[-1]) if len(fields) >= 2 else (fields[0], "")
+            cells = [cell for cell in (_trim(cell) for cell in stripped.split(separator)) if cell]
+            if not cells:
+                return None
+            return (cells[0], cells[-1]) if len(cells) >= 2 else (cells[0], "")
     parts = _SEPARATORS.split(stripped, maxsplit=1)
-    return (parts[0], parts[1]) if len(parts) == 2 else (parts[0], "")
+    return (_trim(parts[0]), _trim(parts[1])) if len(parts) == 2 else (parts[0], "")
+
+
+def quick_order_text(content: bytes) -> str:
+    """A quick-order file as text: Excel saves CSV as UTF-8 (with or without BOM) or, in Poland,
+    as Windows-1250, and "Unicode text" as UTF-16. Larger than `QUICK_MAX_BYTES` is refused."""
+    if len(content) > QUICK_MAX_BYTES:
+        raise Refused(
+            gettext("This file is larger than %(size)s. Split it into smaller files.") % {"size": QUICK_MAX_SIZE},
+            "file",
+        )
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return content.decode("utf-16", errors="replace")
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return content.decode("cp1250", errors="replace")
+
+
+def _quick_lines(text: str, field: str) -> list[str]:
+    lines = _LINE_ENDS.split(text)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if len(lines) > QUICK_MAX_LINES:
+        raise Refused(
+            gettext("A quick order takes at most %(max)s lines; this one has %(count)s. Split it and check each part.")
+            % {"max": f"{QUICK_MAX_LINES:,}", "count": f"{len(lines):,}"},
+            field,
+        )
+    return lines
+
+
+def _quick_row(number: int, raw: str) -> QuickRow | None:
+    split = _split(raw)
+    if split is None:
+        return None
+    sku, quantity_text = split
+    if number == 1 and sku.lower() in _HEADER_WORDS:
+        return None
+    shown = raw.strip()
+    row = QuickRow(number=number, text=shown[:_SHOWN] + ("…" if len(shown) > _SHOWN else ""), sku=sku)
+    if "\x00" in raw or not sku.isprintable():
+        row.sku, row.error = "", gettext("This line contains a character that cannot be read.")
+        return row
+    if len(sku) > SKU_MAX:
+        row.sku, row.error = "", gettext("Unknown SKU.")
+        return row
+    row.quantity = parse_quantity(quantity_text)
+    if row.quantity is None:
+        row.error = gettext("The quantity must be a whole number.") if quantity_text else gettext("No quantity.")
+    return row
 
 
 async def products_by_sku(session: AsyncSession, skus: set[str]) -> dict[str, Product]:
@@ -232,26 +338,18 @@ async def products_by_sku(session: AsyncSession, skus: set[str]) -> dict[str, Pr
     return {p.sku.upper(): p for p in await session.scalars(select(Product).where(func.upper(Product.sku).in_(wanted)))}
 
 
-async def check_quick_order(session: AsyncSession, text: str) -> QuickOrderReport:
-    """Every pasted line checked first, numbered as the buyer sees them; nothing is added here."""
-    rows: list[QuickRow] = []
-    for number, raw in enumerate(text.splitlines()[:1000], start=1):
-        split = _split(raw)
-        if split is None:
-            continue
-        sku, quantity_text = split
-        if number == 1 and sku.lower() in _HEADER_WORDS:
-            continue
-        row = QuickRow(number=number, text=raw.strip()[:200], sku=sku[:40])
-        row.quantity = parse_quantity(quantity_text)
-        if row.quantity is None:
-            row.error = gettext("The quantity must be a whole number.") if quantity_text else gettext("No quantity.")
-        rows.append(row)
+async def check_quick_order(session: AsyncSession, text: str, file: bytes | None = None) -> QuickOrderReport:
+    """Every pasted line (or every line of the file, when one is given) checked first, numbered
+    as the buyer sees them; nothing is added here. Over `QUICK_MAX_LINES` lines is refused."""
+    field = "file" if file else "text"
+    if file:
+        text = quick_order_text(file)
+    rows = [row for number, raw in enumerate(_quick_lines(text, field), start=1) if (row := _quick_row(number, raw))]
 
-    found = await products_by_sku(session, {row.sku for row in rows})
+    found = await products_by_sku(session, {row.sku for row in rows if row.sku})
     summed: OrderedDict[int, int] = OrderedDict()
     for row in rows:
-        row.product = found.get(row.sku.upper())
+        row.product = found.get(row.sku.upper()) if row.sku else None
         if row.product is None:
             row.error = row.error or gettext("Unknown SKU.")
         elif not row.product.is_active:
@@ -268,9 +366,12 @@ async def check_quick_order(session: AsyncSession, text: str) -> QuickOrderRepor
             continue
         for row in rows:
             if row.product is not None and row.product.id == product_id and row.error is None:
-                row.error = problem if row.quantity == quantity else gettext("Together %(total)d: %(problem)s") % {
-                    "total": quantity, "problem": problem}
-    return QuickOrderReport(rows=rows, lines=lines, products=products)
+                row.error = (
+                    problem
+                    if row.quantity == quantity
+                    else gettext("Together %(total)d: %(problem)s") % {"total": quantity, "problem": problem}
+                )
+    return QuickOrderReport(rows=rows, lines=lines, products=products, text=text)
 
 
 async def add_quick_order(session: AsyncSession, user: User, text: str) -> QuickOrderReport:

@@ -6,21 +6,31 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any, Literal, get_args
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import InstrumentedAttribute, joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
-from portal.models import Company, Product, ProductCategory
+from portal.errors import NotFound
+from portal.models import Company, Product, ProductCategory, ShoppingList
+from portal.services import lists
 from portal.services.pricing import Price, load_company_prices, unit_price_sql
 
-SORTS = ("name", "sku", "price")
-PER_PAGE_CHOICES = (20, 50, 100)
-MAX_QUERY_LENGTH = 100
+
+class Sort(enum.StrEnum):
+    NAME = "name"
+    SKU = "sku"
+    PRICE = "price"
+    """The company's own price for one unit."""
+
+
+PerPage = Literal[20, 50, 100]
+PER_PAGE_CHOICES: tuple[int, ...] = get_args(PerPage)
+MAX_QUERY_LENGTH = 200
 
 
 class Availability(enum.StrEnum):
@@ -38,42 +48,27 @@ def availability(product: Product) -> Availability:
     return Availability.IN_STOCK
 
 
-def _positive_int(value: str | None) -> int | None:
-    if value is None or not value.strip().isdigit() or len(value.strip()) > 9:
-        return None
-    number = int(value)
-    return number if number > 0 else None
-
-
 @dataclass(frozen=True)
 class CatalogQuery:
+    """What the buyer asked the catalog for; the web layer has typed and bounded each value.
+    The search text is read as words: runs of spaces count as one."""
+
     text: str = ""
     category_id: int | None = None
-    sort: str = "name"
+    sort: Sort = Sort.NAME
     page: int = 1
     per_page: int = PER_PAGE_CHOICES[0]
-    category_given: bool = False
 
-    @classmethod
-    def parse(cls, params: Mapping[str, str]) -> CatalogQuery:
-        """Whatever the address bar holds: nonsense falls back to defaults, never to an error."""
-        text = " ".join(str(params.get("q", "")).split())[:MAX_QUERY_LENGTH]
-        category_raw = str(params.get("category", "")).strip()
-        sort = str(params.get("sort", "name"))
-        per_page = _positive_int(params.get("per_page"))
-        return cls(
-            text=text,
-            category_id=_positive_int(category_raw),
-            sort=sort if sort in SORTS else "name",
-            page=_positive_int(params.get("page")) or 1,
-            per_page=per_page if per_page in PER_PAGE_CHOICES else PER_PAGE_CHOICES[0],
-            category_given=bool(category_raw),
-        )
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", " ".join(self.text.split())[:MAX_QUERY_LENGTH])
 
     def params(self, **changes: object) -> dict[str, object]:
         """The query as URL parameters, with some changed (for links: next page, another sort)."""
         values: dict[str, object] = {
-            "q": self.text, "category": self.category_id or "", "sort": self.sort, "page": self.page,
+            "q": self.text,
+            "category": self.category_id or "",
+            "sort": self.sort.value,
+            "page": self.page,
             "per_page": self.per_page,
         }
         values.update(changes)
@@ -96,6 +91,8 @@ class CatalogPage:
     unknown_category: bool = False
     last_page: int | None = None
     """Set only when the page asked for lies past the end: where the end is."""
+    lists: list[tuple[ShoppingList, int]] = field(default_factory=list)
+    """The company's shopping lists (with their number of lines), when the reader can add to them."""
 
     @property
     def first_number(self) -> int:
@@ -119,24 +116,31 @@ def _filtered(query: CatalogQuery, category_known: bool) -> Select:
     statement = select(Product).where(Product.is_active)
     for term in query.text.split():
         pattern = f"%{_escape_like(term)}%"
-        statement = statement.where(or_(Product.name.ilike(pattern, escape="\\"), Product.sku.ilike(pattern, escape="\\")))
+        statement = statement.where(
+            or_(Product.name.ilike(pattern, escape="\\"), Product.sku.ilike(pattern, escape="\\"))
+        )
     if query.category_id is not None and category_known:
         statement = statement.where(Product.category_id == query.category_id)
     return statement
 
 
-def _order(query: CatalogQuery, company: Company, day: date) -> tuple[ColumnElement, ...]:
-    if query.sort == "price":
+def _order(
+    query: CatalogQuery, company: Company, day: date
+) -> tuple[ColumnElement[Any] | InstrumentedAttribute[Any], ...]:
+    if query.sort is Sort.PRICE:
         return (unit_price_sql(company, day), Product.name, Product.sku)
-    if query.sort == "sku":
+    if query.sort is Sort.SKU:
         return (Product.sku,)
     return (Product.name, Product.sku)
 
 
-async def browse(session: AsyncSession, company: Company, query: CatalogQuery, day: date) -> CatalogPage:
-    """One page of the catalog in three queries: categories, the page, its prices. It
-    fetches one row more than it shows to know whether a next page exists, instead of
-    counting every match."""
+async def browse(
+    session: AsyncSession, company: Company, query: CatalogQuery, day: date, *, with_lists: bool = False
+) -> CatalogPage:
+    """One page of the catalog in three queries: categories, the page, its prices (and a
+    fourth for the company's lists, `with_lists`). It fetches one row more than it shows to
+    know whether a next page exists, instead of counting every match. A category that does
+    not exist shows all categories, and says so; a page past the end says where the end is."""
     categories = list(await session.scalars(select(ProductCategory).order_by(ProductCategory.name)))
     category_known = query.category_id is not None and any(c.id == query.category_id for c in categories)
     filtered = _filtered(query, category_known)
@@ -159,8 +163,9 @@ async def browse(session: AsyncSession, company: Company, query: CatalogQuery, d
         rows=[CatalogRow(p, prices.price(p), availability(p)) for p in products],
         has_next=has_next,
         categories=categories,
-        unknown_category=query.category_given and not category_known,
+        unknown_category=query.category_id is not None and not category_known,
         last_page=last_page,
+        lists=await lists.company_lists(session, company.id) if with_lists else [],
     )
 
 
@@ -170,17 +175,26 @@ class ProductDetail:
     price: Price
     breaks: list[Price]
     availability: Availability
+    lists: list[tuple[ShoppingList, int]] = field(default_factory=list)
 
 
-async def product_detail(session: AsyncSession, company: Company, product_id: int, day: date) -> ProductDetail | None:
-    """A product sold today with this company's prices; None for one that is unknown or no longer sold."""
+async def product_detail(
+    session: AsyncSession, company: Company, product_id: int, day: date, *, with_lists: bool = False
+) -> ProductDetail:
+    """A product sold today with this company's prices; one that is unknown or no longer sold is `NotFound`."""
     product = await session.scalar(
         select(Product).options(joinedload(Product.category)).where(Product.id == product_id, Product.is_active)
     )
     if product is None:
-        return None
+        raise NotFound()
     prices = await load_company_prices(session, company, day, [product.id])
-    return ProductDetail(product, prices.price(product), prices.breaks(product), availability(product))
+    return ProductDetail(
+        product,
+        prices.price(product),
+        prices.breaks(product),
+        availability(product),
+        lists=await lists.company_lists(session, company.id) if with_lists else [],
+    )
 
 
 @dataclass(frozen=True)

@@ -111,8 +111,9 @@ def order_credit(picture: CreditPicture, gross: Decimal, *, pending: bool) -> Or
     picture's exposure and is taken out; a cart (not yet an order) is not in it."""
     without = picture.exposure - gross if pending else picture.exposure
     available = picture.available_credit + gross if pending else picture.available_credit
-    return OrderCredit(credit_limit=picture.credit_limit, exposure_without=without, gross=gross,
-                       available_before=available)
+    return OrderCredit(
+        credit_limit=picture.credit_limit, exposure_without=without, gross=gross, available_before=available
+    )
 
 
 def _credit_query(today: date) -> Select:

@@ -1,35 +1,41 @@
 """Credit control by finance: changing a company's credit limit, holding and
 releasing its account. Every change appends to the company's credit history in
 the same transaction; a change made by someone else in the meantime is never
-overwritten (each update is conditional on the value the user saw)."""
+overwritten (each update is conditional on the value the user saw). Also what finance
+and the account manager read: one company's credit with its history."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
+from typing import Any, cast
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from portal import clock
+from portal.errors import Conflict, NotFound, Refused
 from portal.i18n import format_money, gettext
 from portal.models import Company, CreditEvent, CreditEventKind, NotificationKind, User
-from portal.services import notifications
+from portal.services import customers, notifications
 from portal.services.amounts import MAX_AMOUNT
+from portal.services.credit import CreditPicture, credit_picture
+from portal.services.statement import Statement, account_statement
 
 REASON_MAX = 2000
+"""The longest reason of a limit change, hold or release (`CreditEvent.reason` is Text; this is the form's bound)."""
 
 
-class CreditControlError(Exception):
-    def __init__(self, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        """The form field the message belongs next to; empty for the whole form."""
+class CreditControlError(Refused):
+    """A change finance asked for and the rules refuse; `field` names the form field it belongs next to
+    (empty for the whole form)."""
 
 
-class ChangedMeanwhile(CreditControlError):
-    """Someone changed the company since the page was shown; nothing was written."""
+class ChangedMeanwhile(CreditControlError, Conflict):
+    """Someone changed the company since the page was shown; nothing was written (409)."""
 
 
 def _reason(reason: str) -> str:
@@ -46,7 +52,7 @@ async def _company(session: AsyncSession, company_id: int) -> Company:
         select(Company).where(Company.id == company_id).execution_options(populate_existing=True)
     )
     if company is None:
-        raise LookupError(company_id)
+        raise NotFound()
     return company
 
 
@@ -55,11 +61,28 @@ async def _record(session: AsyncSession, event: CreditEvent, what: str) -> Credi
     session.add(event)
     await session.flush()
     company = await _company(session, event.company_id)
-    subject, context = f"{company.name}: {what}", {"what": f"{company.name}: {what}.", "reason": event.reason, "company": company}
-    await notifications.notify(session, NotificationKind.CREDIT_CHANGED, [await notifications.account_manager(session, company)],
-                               subject, "credit_changed", context, f"/customers/{company.id}/credit")
-    await notifications.notify(session, NotificationKind.CREDIT_CHANGED, await notifications.company_buyers(session, company.id),
-                               subject, "credit_changed", context, "/dashboard")
+    subject, context = (
+        f"{company.name}: {what}",
+        {"what": f"{company.name}: {what}.", "reason": event.reason, "company": company},
+    )
+    await notifications.notify(
+        session,
+        NotificationKind.CREDIT_CHANGED,
+        [await notifications.account_manager(session, company)],
+        subject,
+        "credit_changed",
+        context,
+        f"/customers/{company.id}/credit",
+    )
+    await notifications.notify(
+        session,
+        NotificationKind.CREDIT_CHANGED,
+        await notifications.company_buyers(session, company.id),
+        subject,
+        "credit_changed",
+        context,
+        "/dashboard",
+    )
     return event
 
 
@@ -75,42 +98,70 @@ async def change_limit(
         raise CreditControlError(gettext("That is more than a credit limit can hold."), "new_limit")
     if new == expected_old:
         raise CreditControlError(gettext("The limit is already that amount."), "new_limit")
-    result = await session.execute(
-        update(Company)
-        .where(Company.id == company_id, Company.credit_limit == expected_old)
-        .values(credit_limit=new)
-        .execution_options(synchronize_session=False)
+    result = cast(  # an UPDATE answers a CursorResult, which has the row count
+        CursorResult[Any],
+        await session.execute(
+            update(Company)
+            .where(Company.id == company_id, Company.credit_limit == expected_old)
+            .values(credit_limit=new)
+            .execution_options(synchronize_session=False)
+        ),
     )
     company = await _company(session, company_id)
     if result.rowcount != 1:
         raise ChangedMeanwhile(
-            gettext("The limit was changed by someone else meanwhile: it is now %(current)s. "
-                    "Nothing was saved; check the history and try again.") % {"current": format_money(company.credit_limit, company.currency)}
+            gettext(
+                "The limit was changed by someone else meanwhile: it is now %(current)s. "
+                "Nothing was saved; check the history and try again."
+            )
+            % {"current": format_money(company.credit_limit, company.currency)}
         )
-    return await _record(session, CreditEvent(
-        company_id=company_id, kind=CreditEventKind.LIMIT_CHANGED, old_limit=expected_old, new_limit=new,
-        reason=reason, actor_id=actor.id, at=clock.now(),
-    ), f"credit limit changed to {format_money(new, company.currency)}")
+    return await _record(
+        session,
+        CreditEvent(
+            company_id=company_id,
+            kind=CreditEventKind.LIMIT_CHANGED,
+            old_limit=expected_old,
+            new_limit=new,
+            reason=reason,
+            actor_id=actor.id,
+            at=clock.now(),
+        ),
+        f"credit limit changed to {format_money(new, company.currency)}",
+    )
 
 
 async def _set_hold(session: AsyncSession, actor: User, company_id: int, reason: str, *, hold: bool) -> CreditEvent:
     """Holds or releases in one conditional update, so two people doing it at once change it once."""
     reason = _reason(reason)
-    result = await session.execute(
-        update(Company)
-        .where(Company.id == company_id, Company.on_hold.is_(not hold))
-        .values(on_hold=hold, hold_reason=reason if hold else None)
-        .execution_options(synchronize_session=False)
+    result = cast(  # an UPDATE answers a CursorResult, which has the row count
+        CursorResult[Any],
+        await session.execute(
+            update(Company)
+            .where(Company.id == company_id, Company.on_hold.is_(not hold))
+            .values(on_hold=hold, hold_reason=reason if hold else None)
+            .execution_options(synchronize_session=False)
+        ),
     )
     company = await _company(session, company_id)
     if result.rowcount != 1:
-        message = (gettext("%(company)s is already on hold; nothing was changed.") if hold
-                   else gettext("%(company)s is not on hold; nothing was changed."))
+        message = (
+            gettext("%(company)s is already on hold; nothing was changed.")
+            if hold
+            else gettext("%(company)s is not on hold; nothing was changed.")
+        )
         raise ChangedMeanwhile(message % {"company": company.name})
-    return await _record(session, CreditEvent(
-        company_id=company_id, kind=CreditEventKind.HOLD if hold else CreditEventKind.RELEASE, reason=reason,
-        actor_id=actor.id, at=clock.now(),
-    ), "account put on hold" if hold else "hold released")
+    return await _record(
+        session,
+        CreditEvent(
+            company_id=company_id,
+            kind=CreditEventKind.HOLD if hold else CreditEventKind.RELEASE,
+            reason=reason,
+            actor_id=actor.id,
+            at=clock.now(),
+        ),
+        "account put on hold" if hold else "hold released",
+    )
 
 
 async def hold_account(session: AsyncSession, actor: User, company_id: int, reason: str) -> CreditEvent:
@@ -125,8 +176,51 @@ async def release_account(session: AsyncSession, actor: User, company_id: int, r
 
 async def credit_history(session: AsyncSession, company_id: int) -> list[CreditEvent]:
     """The company's credit history, newest first."""
-    return list(await session.scalars(
-        select(CreditEvent).options(joinedload(CreditEvent.actor))
-        .where(CreditEvent.company_id == company_id)
-        .order_by(CreditEvent.at.desc(), CreditEvent.id.desc())
-    ))
+    return list(
+        await session.scalars(
+            select(CreditEvent)
+            .options(joinedload(CreditEvent.actor))
+            .where(CreditEvent.company_id == company_id)
+            .order_by(CreditEvent.at.desc(), CreditEvent.id.desc())
+        )
+    )
+
+
+@dataclass(frozen=True)
+class CompanyCredit:
+    """One company's credit as finance works with it: its statement (the credit picture and the
+    open invoices) and its credit history, newest first."""
+
+    account: Statement
+    history: list[CreditEvent]
+
+    @property
+    def picture(self) -> CreditPicture:
+        return self.account.picture
+
+
+async def company_credit(session: AsyncSession, company_id: int, *, today: date, grace_days: int) -> CompanyCredit:
+    """Raises `NotFound` for a company that does not exist."""
+    if await session.get(Company, company_id) is None:
+        raise NotFound()
+    account = await account_statement(session, company_id, today=today, grace_days=grace_days)
+    return CompanyCredit(account=account, history=await credit_history(session, company_id))
+
+
+@dataclass(frozen=True)
+class CustomerCredit:
+    """What an account manager reads of a customer's credit: the picture and the history."""
+
+    picture: CreditPicture
+    history: list[CreditEvent]
+
+
+async def customer_credit(
+    session: AsyncSession, viewer: User, company_id: int, *, today: date, grace_days: int
+) -> CustomerCredit:
+    """Raises `NotFound` unless the company is the viewer's to see (their portfolio, a cover, or any as admin)."""
+    company = await customers.viewable_company(session, viewer, company_id)
+    if company is None:
+        raise NotFound()
+    picture = await credit_picture(session, company.id, today=today, grace_days=grace_days)
+    return CustomerCredit(picture=picture, history=await credit_history(session, company.id))

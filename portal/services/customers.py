@@ -10,14 +10,15 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal import clock
+from portal.errors import NotAllowed, NotFound, Refused
 from portal.i18n import gettext
 from portal.models import Company, CreditEvent, CustomerNote, Order, OrderEvent, Role, User
-from portal.services.credit import CreditPicture, credit_picture
+from portal.services.credit import CreditPicture, credit_picture, credit_pictures
 from portal.services.flags import COUNTED
 
 
@@ -25,13 +26,13 @@ def can_view_as_customer(user: User) -> bool:
     return user.role in (Role.ACCOUNT_MANAGER, Role.ADMIN)
 
 
-def _viewable(user: User):  # type: ignore[no-untyped-def]
+def _viewable(user: User) -> Select[Company]:
     query = select(Company).order_by(Company.name)
     if user.role is Role.ACCOUNT_MANAGER:
         return query.where(Company.account_manager_id == user.id)
     if user.role is Role.ADMIN:
         return query
-    return query.where(Company.id == user.company_id) if user.role is Role.BUYER else query.where(False)
+    return query.where(Company.id == user.company_id) if user.role is Role.BUYER else query.where(false())
 
 
 async def viewable_company(session: AsyncSession, user: User, company_id: int | None) -> Company | None:
@@ -44,19 +45,38 @@ async def viewable_company(session: AsyncSession, user: User, company_id: int | 
     return await session.scalar(_viewable(user).where(Company.id == company_id))
 
 
+async def company_in_view(session: AsyncSession, user: User, company_id: int | None) -> Company | None:
+    """The company whose catalog this user is looking at: a buyer's own (whatever was asked
+    for); for staff, the one chosen, or None before they chose. A company that is not theirs
+    to see is `NotFound`, as one that does not exist."""
+    company = await viewable_company(session, user, company_id)
+    if company is None and (company_id is not None or user.role is Role.BUYER):
+        raise NotFound()
+    return company
+
+
 async def viewable_companies(session: AsyncSession, user: User) -> list[Company]:
     return list(await session.scalars(_viewable(user)))
 
 
 NOTE_MAX = 5000
+"""The longest note, in characters (`customer_notes.body` is TEXT; this is the portal's limit)."""
 LATE_FACTOR = 1.5
 """A customer is later than usual when the days since its last order exceed this many median gaps."""
 
 
-class NoteRefused(Exception):
+class NoteRefused(Refused):
+    """A note that cannot be saved; the message belongs next to the note's text."""
+
     def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, "body")
+
+
+class NotAManager(Refused):
+    """A customer can only be given to an active account manager."""
+
+    def __init__(self) -> None:
+        super().__init__(gettext("Choose an active account manager."), "manager_id")
 
 
 @dataclass(frozen=True)
@@ -119,16 +139,39 @@ async def rhythms(session: AsyncSession, company_ids: list[int], today: date, zo
         figures = []
         for month in months:
             inside = [(net, cost) for day, net, cost in orders if day.replace(day=1) == month]
-            figures.append(MonthFigures(month, len(inside), sum((n for n, _ in inside), Decimal("0.00")),
-                                        sum((n - c for n, c in inside), Decimal("0.00"))))
+            figures.append(
+                MonthFigures(
+                    month,
+                    len(inside),
+                    sum((n for n, _ in inside), Decimal("0.00")),
+                    sum((n - c for n, c in inside), Decimal("0.00")),
+                )
+            )
         days = sorted({day for day, _, _ in orders})
-        gaps = [(later - earlier).days for earlier, later in zip(days, days[1:])]
+        gaps = [(later - earlier).days for earlier, later in zip(days, days[1:], strict=False)]
         result[company_id] = Rhythm(
             months=figures,
             median_gap_days=float(statistics.median(gaps)) if gaps else None,
             days_since_last=(today - days[-1]).days if days else None,
         )
     return result
+
+
+@dataclass(frozen=True)
+class PortfolioRow:
+    """One customer on the account manager's home page: its credit picture and buying rhythm."""
+
+    picture: CreditPicture
+    rhythm: Rhythm
+
+
+async def portfolio(
+    session: AsyncSession, manager_id: int, *, today: date, grace_days: int, zone: ZoneInfo
+) -> list[PortfolioRow]:
+    """The customers assigned to this account manager, by name; the same few queries for any number."""
+    pictures = await credit_pictures(session, today=today, grace_days=grace_days, account_manager_id=manager_id)
+    found = await rhythms(session, [picture.company.id for picture in pictures], today, zone)
+    return [PortfolioRow(picture, found[picture.company.id]) for picture in pictures]
 
 
 @dataclass(frozen=True)
@@ -156,10 +199,11 @@ TIMELINE_PAGE = 20
 
 async def customer_profile(
     session: AsyncSession, company_id: int, *, page: int, today: date, grace_days: int, zone: ZoneInfo
-) -> CustomerProfile | None:
-    """The organisation's memory of one customer: profile, rhythm, and everything that happened, newest first."""
+) -> CustomerProfile:
+    """The organisation's memory of one customer: profile, rhythm, and everything that happened,
+    newest first. An unknown company is `NotFound`."""
     if await session.get(Company, company_id) is None:
-        return None
+        raise NotFound()
     picture = await credit_picture(session, company_id, today=today, grace_days=grace_days)
     company = await session.scalar(
         select(Company).options(selectinload(Company.addresses)).where(Company.id == company_id)
@@ -168,32 +212,47 @@ async def customer_profile(
     buyers = list(await session.scalars(select(User).where(User.company_id == company_id).order_by(User.full_name)))
     depth = page * TIMELINE_PAGE + 1
     events = await session.scalars(
-        select(OrderEvent).options(joinedload(OrderEvent.actor), joinedload(OrderEvent.on_behalf_of),
-                                   joinedload(OrderEvent.order))
-        .where(OrderEvent.company_id == company_id).order_by(OrderEvent.at.desc(), OrderEvent.id.desc()).limit(depth)
+        select(OrderEvent)
+        .options(joinedload(OrderEvent.actor), joinedload(OrderEvent.on_behalf_of), joinedload(OrderEvent.order))
+        .where(OrderEvent.company_id == company_id)
+        .order_by(OrderEvent.at.desc(), OrderEvent.id.desc())
+        .limit(depth)
     )
     notes = await session.scalars(
-        select(CustomerNote).options(joinedload(CustomerNote.author))
-        .where(CustomerNote.company_id == company_id).order_by(CustomerNote.created_at.desc()).limit(depth)
+        select(CustomerNote)
+        .options(joinedload(CustomerNote.author))
+        .where(CustomerNote.company_id == company_id)
+        .order_by(CustomerNote.created_at.desc())
+        .limit(depth)
     )
     credit_events = await session.scalars(
-        select(CreditEvent).options(joinedload(CreditEvent.actor))
-        .where(CreditEvent.company_id == company_id).order_by(CreditEvent.at.desc(), CreditEvent.id.desc()).limit(depth)
+        select(CreditEvent)
+        .options(joinedload(CreditEvent.actor))
+        .where(CreditEvent.company_id == company_id)
+        .order_by(CreditEvent.at.desc(), CreditEvent.id.desc())
+        .limit(depth)
     )
     entries = sorted(
         [TimelineEntry(e.at, "order", e) for e in events]
         + [TimelineEntry(n.created_at, "note", n) for n in notes]
         + [TimelineEntry(c.at, "credit", c) for c in credit_events],
-        key=lambda entry: entry.at, reverse=True,
+        key=lambda entry: entry.at,
+        reverse=True,
     )
     start = (page - 1) * TIMELINE_PAGE
-    managers = list(await session.scalars(
-        select(User).where(User.role == Role.ACCOUNT_MANAGER, User.is_active).order_by(User.full_name)
-    ))
+    managers = list(
+        await session.scalars(
+            select(User).where(User.role == Role.ACCOUNT_MANAGER, User.is_active).order_by(User.full_name)
+        )
+    )
     return CustomerProfile(
-        company=company, picture=picture, buyers=buyers,
+        company=company,
+        picture=picture,
+        buyers=buyers,
         rhythm=(await rhythms(session, [company_id], today, zone))[company_id],
-        timeline=entries[start:start + TIMELINE_PAGE], page=page, has_more=len(entries) > start + TIMELINE_PAGE,
+        timeline=entries[start : start + TIMELINE_PAGE],
+        page=page,
+        has_more=len(entries) > start + TIMELINE_PAGE,
         managers=managers,
     )
 
@@ -209,7 +268,7 @@ def _note_body(body: str) -> str:
 
 async def add_note(session: AsyncSession, author: User, company_id: int, body: str) -> CustomerNote:
     if await session.get(Company, company_id) is None:
-        raise LookupError(company_id)
+        raise NotFound()
     note = CustomerNote(company_id=company_id, author_id=author.id, body=_note_body(body))
     session.add(note)
     await session.flush()
@@ -217,12 +276,12 @@ async def add_note(session: AsyncSession, author: User, company_id: int, body: s
 
 
 async def edit_note(session: AsyncSession, author: User, company_id: int, note_id: int, body: str) -> CustomerNote:
-    """Only the author edits a note."""
+    """Only the author edits a note; anyone else is `NotAllowed`."""
     note = await session.get(CustomerNote, note_id)
     if note is None or note.company_id != company_id:
-        raise LookupError(note_id)
+        raise NotFound()
     if note.author_id != author.id:
-        raise NoteRefused(gettext("Only the author can change a note."))
+        raise NotAllowed(gettext("Only the author can change a note."))
     note.body = _note_body(body)
     note.updated_at = clock.now()
     await session.flush()
@@ -233,10 +292,10 @@ async def reassign(session: AsyncSession, company_id: int, manager_id: int | Non
     """An admin gives the customer to another account manager."""
     company = await session.get(Company, company_id)
     if company is None:
-        raise LookupError(company_id)
+        raise NotFound()
     manager = await session.get(User, manager_id) if manager_id else None
     if manager is None or manager.role is not Role.ACCOUNT_MANAGER or not manager.is_active:
-        raise NoteRefused(gettext("Choose an active account manager."))
+        raise NotAManager()
     company.account_manager_id = manager.id
     await session.flush()
     return company

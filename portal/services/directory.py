@@ -1,13 +1,19 @@
-"""Who and what the portal holds: counts for the admin, a buyer's company, a company's invoice."""
+"""Who and what the portal holds, as each home page shows it: counts and stuck e-mails for
+the admin; for a buyer, the company's account with what is overdue and the next deliveries,
+and one invoice of the company."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.models import Company, Invoice, Product, User
+from portal.errors import NotFound
+from portal.models import Company, DeliverySchedule, Invoice, OutboxMessage, Product, User
+from portal.services import credit, notifications, schedules
+from portal.services.credit import CreditPicture
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,58 @@ async def counts(session: AsyncSession) -> Counts:
     return Counts(*row)
 
 
-async def company_invoice(session: AsyncSession, company_id: int, invoice_id: int) -> Invoice | None:
-    """The invoice if it belongs to this company; another company's invoice does not exist here."""
-    return await session.scalar(select(Invoice).where(Invoice.id == invoice_id, Invoice.company_id == company_id))
+@dataclass(frozen=True)
+class AdminHome:
+    counts: Counts
+    stuck: list[OutboxMessage]
+    """E-mails that need an admin: failed for good, or interrupted mid-send."""
+
+
+async def admin_home(session: AsyncSession) -> AdminHome:
+    return AdminHome(await counts(session), await notifications.messages_for_admins(session))
+
+
+@dataclass(frozen=True)
+class InvoiceView:
+    """An invoice as its buyer reads it, with the days it is overdue (0 when not yet due or paid)."""
+
+    invoice: Invoice
+    days_overdue: int
+
+    @property
+    def overdue(self) -> bool:
+        return self.days_overdue > 0
+
+    @property
+    def paid_in_full(self) -> bool:
+        return self.invoice.balance <= 0
+
+
+def invoice_view(invoice: Invoice, today: date) -> InvoiceView:
+    return InvoiceView(invoice, credit.days_overdue(invoice, today) if invoice.balance > 0 else 0)
+
+
+async def company_invoice(session: AsyncSession, company_id: int, invoice_id: int, today: date) -> InvoiceView:
+    """The invoice if it belongs to this company; another company's invoice does not exist here (`NotFound`)."""
+    invoice = await session.scalar(select(Invoice).where(Invoice.id == invoice_id, Invoice.company_id == company_id))
+    if invoice is None:
+        raise NotFound()
+    return invoice_view(invoice, today)
+
+
+@dataclass(frozen=True)
+class BuyerHome:
+    """What a buyer sees first: the credit picture, what is overdue, the next deliveries."""
+
+    picture: CreditPicture
+    overdue: list[InvoiceView]
+    upcoming: list[tuple[date, DeliverySchedule]]
+
+
+async def buyer_home(session: AsyncSession, company_id: int, *, today: date, grace_days: int) -> BuyerHome:
+    account = await credit.company_account(session, company_id, today=today, grace_days=grace_days)
+    return BuyerHome(
+        picture=account.picture,
+        overdue=[invoice_view(invoice, today) for invoice in account.overdue],
+        upcoming=await schedules.next_deliveries(session, company_id),
+    )

@@ -1,13 +1,21 @@
 """Invoices and payments from the ERP as CSV: every row is checked first and
 reported by its row number, then everything is applied in one transaction or
 nothing is. Importing the same file again changes nothing: invoices are known by
-their number, payments by their reference."""
+their number, payments by their reference.
+
+A file is read only when it is plainly a CSV text: at most `MAX_FILE_BYTES`
+(larger files are refused, never cut), UTF-8 (with or without a BOM) or
+Windows-1250, no NUL byte, any line ends (CR LF, LF or CR), a header row that
+names its columns, quotes that close and no field over `MAX_FIELD_CHARS`.
+Everything else is refused with a sentence that says why, and nothing is applied.
+Dates lie between 2000 and 2100, amounts within NUMERIC(14,2), digits are ASCII."""
 
 from __future__ import annotations
 
 import csv
 import enum
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -17,14 +25,29 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal import clock
+from portal.errors import Conflict, Refused
 from portal.i18n import format_money, gettext
 from portal.models import Company, Invoice, Order, OrderStatus, Payment, User
 from portal.services.amounts import parse_amount, parse_date
 from portal.services.ordering import MoveRefused, move_order
 
 MAX_ROWS = 5000
+MAX_FILE_BYTES = 1_000_000
+"""1 MB, stated on the import page. A checked file goes back to the server in the apply form; at
+this size that form, URL-encoded, stays within what the portal accepts of a form."""
+MAX_FIELD_CHARS = 128 * 1024
+"""The longest field the csv module reads (its `field_size_limit`); a longer one, or a quote that
+never closes, makes the file unreadable."""
 NUMBER_MAX = 50
+"""`Invoice.number` is String(50)."""
 REFERENCE_MAX = 100
+"""`Payment.reference` is String(100)."""
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
+"""Dates outside these are typing errors; the same bounds as the portal's forms."""
+SHOWN_MAX = 60
+"""A value quoted in a message is cut to this many characters."""
+ENCODINGS = ("utf-8-sig", "cp1250")
+"""UTF-8 as Excel's "CSV UTF-8" writes it (with a BOM), else Windows-1250 as a Polish Excel saves plain CSV."""
 
 
 class ImportKind(enum.StrEnum):
@@ -78,6 +101,8 @@ class ImportReport:
     kind: ImportKind
     rows: list[ImportRow] = field(default_factory=list)
     file_errors: list[str] = field(default_factory=list)
+    text: str = ""
+    """The file as text, once it could be read: what the apply form sends back."""
 
     @property
     def ok(self) -> bool:
@@ -87,63 +112,198 @@ class ImportReport:
         return sum(1 for row in self.rows if row.outcome == outcome)
 
 
-class ImportRefused(Exception):
-    """Nothing was applied; the report says why, row by row."""
+class ImportRefused(Refused):
+    """Nothing was applied; the report says why, row by row: `errors` holds the file's own
+    problems under "file" and each bad row's under "row_<number>"."""
 
     def __init__(self, report: ImportReport) -> None:
-        super().__init__("import refused")
+        errors = (
+            {"file": " ".join(report.file_errors)}
+            if report.file_errors
+            else {
+                f"row_{row.number}": gettext("Row %(row)d: %(errors)s")
+                % {"row": row.number, "errors": " ".join(row.errors)}
+                for row in report.rows
+                if row.errors
+            }
+        )
+        super().__init__(
+            gettext("Nothing was imported. Correct the rows and check the file again."), errors=errors or None
+        )
         self.report = report
 
 
-class ImportInterrupted(Exception):
+class ImportInterrupted(Conflict):
     """Someone else imported or moved the same thing at the same moment; the
     transaction was rolled back and nothing of the file stays."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            gettext("The data changed while the file was being imported, so nothing was applied. Check the file again.")
+        )
+
+
+def size_limit() -> str:
+    """The file size limit as the import page states it."""
+    return gettext("%(size)s MB") % {"size": f"{MAX_FILE_BYTES / 1_000_000:g}"}
 
 
 def _header_name(text: str) -> str:
     return "_".join(text.strip().strip('"').lower().replace("-", " ").split())
 
 
-def read_rows(kind: ImportKind, content: bytes, report: ImportReport) -> list[ImportRow]:
-    """The file's data rows as column → text; problems with the file itself go to the report."""
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        report.file_errors.append(gettext("The file is not UTF-8 text. In Excel, save it as “CSV UTF-8”."))
-        return []
-    lines = text.splitlines()
-    header_line = next((line for line in lines if line.strip()), "")
-    if not header_line:
-        report.file_errors.append(gettext("The file is empty."))
-        return []
-    delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    header = next(reader)
-    while not any(cell.strip() for cell in header):
-        header = next(reader)
+def _shown(text: str) -> str:
+    return text if len(text) <= SHOWN_MAX else text[: SHOWN_MAX - 1] + "…"
+
+
+def file_text(content: bytes | str, report: ImportReport) -> str | None:
+    """The file as text, or None with the reason in the report. `content` is the file as
+    uploaded, or (str) its text as it was checked before, sent back to be applied."""
+    errors = report.file_errors
+    if len(content) > MAX_FILE_BYTES:
+        errors.append(
+            gettext("The file is larger than %(limit)s; nothing was read. Split it into smaller files.")
+            % {"limit": size_limit()}
+        )
+        return None
+    if not content.strip():
+        errors.append(gettext("The file is empty. Choose a CSV file with a header row and at least one row."))
+        return None
+    if (b"\x00" in content) if isinstance(content, bytes) else ("\x00" in content):
+        errors.append(gettext("The file contains NUL bytes, so it is not CSV text. In Excel, save it as “CSV UTF-8”."))
+        return None
+    if isinstance(content, str):
+        return content
+    if not content.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 would pass as Windows-1250
+        for encoding in ENCODINGS:
+            try:
+                return content.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+    errors.append(gettext("The file is not UTF-8 text. In Excel, save it as “CSV UTF-8”."))
+    return None
+
+
+def _delimiter(text: str) -> str:
+    """Semicolon when the header line has more semicolons than commas, as a Polish Excel writes it."""
+    header_line = next((line for line in text.splitlines() if line.strip()), "")
+    return ";" if header_line.count(";") > header_line.count(",") else ","
+
+
+def _header_positions(kind: ImportKind, header: list[str], line: int, report: ImportReport) -> dict[str, int]:
+    """Where each column is; every header cell must have a name (empty ones at the end are ignored)."""
     names = [_header_name(cell) for cell in header]
+    while names and not names[-1]:
+        names.pop()
+    if not names:
+        report.file_errors.append(
+            gettext("Row %(row)d: the first line must name the columns, but it has no names.") % {"row": line}
+        )
+    for index, name in enumerate(names, start=1):
+        if not name:
+            report.file_errors.append(
+                gettext("Row %(row)d: column %(column)d of the header has no name.") % {"row": line, "column": index}
+            )
     positions: dict[str, int] = {}
     for column, accepted in COLUMNS[kind].items():
-        found = next((index for index, name in enumerate(names) if name in accepted), None)
-        if found is not None:
-            positions[column] = found
-        elif column not in OPTIONAL:
-            report.file_errors.append(gettext("Row 1: the header has no column “%(column)s”.") % {"column": column})
+        found = [index for index, name in enumerate(names) if name in accepted]
+        if len(found) > 1:
+            report.file_errors.append(
+                gettext("Row %(row)d: the header has the column “%(column)s” twice.") % {"row": line, "column": column}
+            )
+        elif found:
+            positions[column] = found[0]
+        elif column not in OPTIONAL and names:
+            report.file_errors.append(
+                gettext("Row %(row)d: the header has no column “%(column)s”.") % {"row": line, "column": column}
+            )
     if report.file_errors:
         report.file_errors.append(gettext("Expected columns: %(columns)s.") % {"columns": ", ".join(COLUMNS[kind])})
+    return positions
+
+
+class _Unreadable(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+def _records(text: str) -> Iterator[tuple[int, list[str]]]:
+    """(line where the record starts, its cells) for every line that is not blank (a line of
+    separators only is not blank); raises `_Unreadable` at a record the csv module cannot read."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            raise _Unreadable(start) from None
+        if len(cells) > 1 or (cells and cells[0].strip()):
+            yield start, cells
+
+
+def read_rows(kind: ImportKind, content: bytes | str, report: ImportReport) -> list[ImportRow]:
+    """The file's data rows as column → text; problems with the file itself go to the report."""
+    text = file_text(content, report)
+    if text is None:
+        return []
+    report.text = text
+    try:
+        return _read(kind, _records(text), report)
+    except _Unreadable as unreadable:
+        report.file_errors.append(
+            gettext("Row %(row)d cannot be read: a quote is not closed, or a field is longer than %(max)s characters.")
+            % {"row": unreadable.line, "max": f"{MAX_FIELD_CHARS:,}"}
+        )
+        return []
+
+
+def _read(kind: ImportKind, records: Iterator[tuple[int, list[str]]], report: ImportReport) -> list[ImportRow]:
+    """The first line that is not blank is the header; rows of empty cells are skipped."""
+    first = next(records, None)
+    if first is None:
+        report.file_errors.append(
+            gettext("The file is empty. Choose a CSV file with a header row and at least one row.")
+        )
+        return []
+    positions = _header_positions(kind, first[1], first[0], report)
+    if report.file_errors:
         return []
     rows: list[ImportRow] = []
-    for cells in reader:
+    for line, cells in records:
         if not any(cell.strip() for cell in cells):
             continue
         if len(rows) == MAX_ROWS:
-            report.file_errors.append(gettext("At most %(max)d rows in one file.") % {"max": MAX_ROWS})
+            report.file_errors.append(gettext("At most %(max)d rows in one file; split it.") % {"max": MAX_ROWS})
             return []
         values = {column: (cells[index].strip() if index < len(cells) else "") for column, index in positions.items()}
-        rows.append(ImportRow(number=reader.line_num, values=values))
+        rows.append(ImportRow(number=line, values=values))
     if not rows:
         report.file_errors.append(gettext("The file has a header but no rows."))
     return rows
+
+
+def _amount(text: str) -> Decimal | None:
+    """An amount in ASCII digits ("１２３" is refused), spaces allowed as thousands separators."""
+    plain = text.replace("\u00a0", " ").replace("\u202f", " ")
+    return parse_amount(plain) if plain.isascii() else None
+
+
+def _date(text: str, not_a_date: str, errors: list[str]) -> date | None:
+    """A date in ASCII digits between `FIRST_DAY` and `LAST_DAY` (9999-12-31 is a typing error);
+    otherwise None, with `not_a_date` (a sentence with %(text)s) or the range in `errors`."""
+    parsed = parse_date(text) if text.isascii() else None
+    if parsed is None:
+        errors.append(not_a_date % {"text": _shown(text)})
+    elif not FIRST_DAY <= parsed <= LAST_DAY:
+        errors.append(
+            gettext("The date %(date)s is not between %(first)d and %(last)d.")
+            % {"date": _shown(text), "first": FIRST_DAY.year, "last": LAST_DAY.year}
+        )
+        return None
+    return parsed
 
 
 @dataclass(frozen=True)
@@ -190,31 +350,32 @@ async def _check_invoices(session: AsyncSession, rows: list[ImportRow]) -> list[
             errors.append(gettext("The invoice number is longer than %(max)d characters.") % {"max": NUMBER_MAX})
         company = companies.get(_tax_id(v["tax_id"]))
         if company is None:
-            errors.append(gettext("No customer company has the tax id “%(tax_id)s”.") % {"tax_id": v["tax_id"]})
-        issue_date, due_date = parse_date(v["issue_date"]), parse_date(v["due_date"])
-        if issue_date is None:
-            errors.append(gettext("The issue date “%(text)s” is not a date (YYYY-MM-DD).") % {"text": v["issue_date"]})
-        if due_date is None:
-            errors.append(gettext("The due date “%(text)s” is not a date (YYYY-MM-DD).") % {"text": v["due_date"]})
+            errors.append(gettext("No customer company has the tax id “%(tax_id)s”.") % {"tax_id": _shown(v["tax_id"])})
+        issue_date = _date(v["issue_date"], gettext("The issue date “%(text)s” is not a date (YYYY-MM-DD)."), errors)
+        due_date = _date(v["due_date"], gettext("The due date “%(text)s” is not a date (YYYY-MM-DD)."), errors)
         if issue_date and due_date and due_date < issue_date:
             errors.append(gettext("The due date is before the issue date."))
-        gross = parse_amount(v["gross"])
+        gross = _amount(v["gross"])
         if gross is None:
-            errors.append(gettext("The gross amount “%(text)s” is not an amount.") % {"text": v["gross"]})
+            errors.append(gettext("The gross amount “%(text)s” is not an amount.") % {"text": _shown(v["gross"])})
         elif gross < 0:
             errors.append(gettext("The gross amount cannot be negative."))
         currency = v["currency"].upper()
         if company is not None and currency != company.currency:
-            errors.append(gettext("The currency %(currency)s is not the company's currency %(expected)s.")
-                          % {"currency": currency or "–", "expected": company.currency})
+            errors.append(
+                gettext("The currency %(currency)s is not the company's currency %(expected)s.")
+                % {"currency": _shown(currency) or "–", "expected": company.currency}
+            )
         order = None
         if order_number := v.get("order_number", ""):
             order = orders.get(order_number)
             if order is None or (company is not None and order.company_id != company.id):
-                errors.append(gettext("No order %(number)s of this company.") % {"number": order_number})
+                errors.append(gettext("No order %(number)s of this company.") % {"number": _shown(order_number)})
             elif order.status not in (OrderStatus.APPROVED, OrderStatus.EXPORTED, OrderStatus.INVOICED):
-                errors.append(gettext("Order %(number)s is %(status)s; only approved orders are invoiced.")
-                              % {"number": order_number, "status": order.status.value.replace("_", " ")})
+                errors.append(
+                    gettext("Order %(number)s is %(status)s; only approved orders are invoiced.")
+                    % {"number": order_number, "status": order.status.value.replace("_", " ")}
+                )
         if errors:
             continue
         assert company is not None and issue_date and due_date and gross is not None
@@ -223,19 +384,35 @@ async def _check_invoices(session: AsyncSession, rows: list[ImportRow]) -> list[
         if number in seen:
             first, first_figures = seen[number]
             if first_figures != figures:
-                errors.append(gettext("Invoice %(number)s is also in row %(row)d with other figures.")
-                              % {"number": number, "row": first.number})
+                errors.append(
+                    gettext("Invoice %(number)s is also in row %(row)d with other figures.")
+                    % {"number": number, "row": first.number}
+                )
             row.unchanged = True
             continue
         seen[number] = (row, figures)
         if (known := existing.get(number)) is not None:
-            stored = (known.company_id, known.issue_date, known.due_date, known.gross_amount, known.currency,
-                      known.order_number)
+            stored = (
+                known.company_id,
+                known.issue_date,
+                known.due_date,
+                known.gross_amount,
+                known.currency,
+                known.order_number,
+            )
             if stored != figures:
-                errors.append(gettext("Invoice %(number)s was imported before with other figures "
-                                      "(gross %(gross)s, issued %(issued)s, due %(due)s).")
-                              % {"number": number, "gross": format_money(known.gross_amount, known.currency),
-                                 "issued": known.issue_date.isoformat(), "due": known.due_date.isoformat()})
+                errors.append(
+                    gettext(
+                        "Invoice %(number)s was imported before with other figures "
+                        "(gross %(gross)s, issued %(issued)s, due %(due)s)."
+                    )
+                    % {
+                        "number": number,
+                        "gross": format_money(known.gross_amount, known.currency),
+                        "issued": known.issue_date.isoformat(),
+                        "due": known.due_date.isoformat(),
+                    }
+                )
             row.unchanged = True
             continue
         planned.append(_Invoice(row, company, number, issue_date, due_date, gross, currency, order))
@@ -270,15 +447,16 @@ async def _check_payments(session: AsyncSession, rows: list[ImportRow], today: d
         v, errors = row.values, row.errors
         invoice = invoices.get(v["invoice_number"])
         if invoice is None:
-            errors.append(gettext("No invoice %(number)s; import the invoice first.") % {"number": v["invoice_number"] or "–"})
-        paid_on = parse_date(v["paid_on"])
-        if paid_on is None:
-            errors.append(gettext("The payment date “%(text)s” is not a date (YYYY-MM-DD).") % {"text": v["paid_on"]})
-        elif paid_on > today:
+            errors.append(
+                gettext("No invoice %(number)s; import the invoice first.")
+                % {"number": _shown(v["invoice_number"]) or "–"}
+            )
+        paid_on = _date(v["paid_on"], gettext("The payment date “%(text)s” is not a date (YYYY-MM-DD)."), errors)
+        if paid_on is not None and paid_on > today:
             errors.append(gettext("The payment date %(date)s is in the future.") % {"date": paid_on.isoformat()})
-        amount = parse_amount(v["amount"])
+        amount = _amount(v["amount"])
         if amount is None:
-            errors.append(gettext("The amount “%(text)s” is not an amount.") % {"text": v["amount"]})
+            errors.append(gettext("The amount “%(text)s” is not an amount.") % {"text": _shown(v["amount"])})
         elif amount <= 0:
             errors.append(gettext("The amount must be more than zero."))
         reference = v["reference"]
@@ -292,21 +470,30 @@ async def _check_payments(session: AsyncSession, rows: list[ImportRow], today: d
         if reference in seen:
             first, first_figures = seen[reference]
             if first_figures != figures:
-                errors.append(gettext("The reference %(reference)s is also in row %(row)d for another payment.")
-                              % {"reference": reference, "row": first.number})
+                errors.append(
+                    gettext("The reference %(reference)s is also in row %(row)d for another payment.")
+                    % {"reference": _shown(reference), "row": first.number}
+                )
             row.unchanged = True
             continue
         seen[reference] = (row, figures)
         if (known := existing.get(reference)) is not None:
             if (known.invoice_id, known.paid_on, known.amount) != figures:
-                errors.append(gettext("The reference %(reference)s was imported before for another payment.")
-                              % {"reference": reference})
+                errors.append(
+                    gettext("The reference %(reference)s was imported before for another payment.")
+                    % {"reference": reference}
+                )
             row.unchanged = True
             continue
         if amount > balances[invoice.id]:
-            errors.append(gettext("The payment of %(amount)s exceeds the balance %(balance)s of invoice %(number)s.")
-                          % {"amount": format_money(amount, invoice.currency),
-                             "balance": format_money(balances[invoice.id], invoice.currency), "number": invoice.number})
+            errors.append(
+                gettext("The payment of %(amount)s exceeds the balance %(balance)s of invoice %(number)s.")
+                % {
+                    "amount": format_money(amount, invoice.currency),
+                    "balance": format_money(balances[invoice.id], invoice.currency),
+                    "number": invoice.number,
+                }
+            )
             continue
         balances[invoice.id] -= amount
         planned.append(_Payment(row, invoice, reference, paid_on, amount))
@@ -314,7 +501,7 @@ async def _check_payments(session: AsyncSession, rows: list[ImportRow], today: d
 
 
 async def _check(
-    session: AsyncSession, kind: ImportKind, content: bytes, today: date, lock: bool
+    session: AsyncSession, kind: ImportKind, content: bytes | str, today: date, lock: bool
 ) -> tuple[ImportReport, list[_Invoice] | list[_Payment]]:
     report = ImportReport(kind)
     rows = read_rows(kind, content, report)
@@ -326,17 +513,19 @@ async def _check(
     return report, await _check_payments(session, rows, today, lock)
 
 
-async def check_import(session: AsyncSession, kind: ImportKind, content: bytes, *, today: date) -> ImportReport:
-    """What importing the file would do, row by row; nothing is written."""
+async def check_import(session: AsyncSession, kind: ImportKind, content: bytes | str, *, today: date) -> ImportReport:
+    """What importing the file would do, row by row; nothing is written. `content` is the file as
+    uploaded (bytes, at most `MAX_FILE_BYTES + 1` of them is enough to tell it is too large) or
+    its text as checked before."""
     report, _ = await _check(session, kind, content, today, lock=False)
     return report
 
 
 async def apply_import(
-    session: AsyncSession, kind: ImportKind, content: bytes, actor: User, *, today: date
+    session: AsyncSession, kind: ImportKind, content: bytes | str, actor: User, *, today: date
 ) -> ImportReport:
-    """Checks the file again and applies every new row, or raises `ImportRefused`
-    having written nothing. The caller commits."""
+    """Checks the file again and applies every new row, or raises `ImportRefused` having
+    written nothing (`ImportInterrupted` when someone else got there first). The caller commits."""
     report, planned = await _check(session, kind, content, today, lock=True)
     if not report.ok:
         raise ImportRefused(report)
@@ -353,9 +542,16 @@ async def apply_import(
 
 async def _apply_invoices(session: AsyncSession, planned: list[_Invoice], actor: User) -> None:
     session.add_all(
-        Invoice(company_id=item.company.id, number=item.number, issue_date=item.issue_date, due_date=item.due_date,
-                currency=item.currency, gross_amount=item.gross, paid_amount=Decimal("0.00"),
-                order_number=item.order.number if item.order else None)
+        Invoice(
+            company_id=item.company.id,
+            number=item.number,
+            issue_date=item.issue_date,
+            due_date=item.due_date,
+            currency=item.currency,
+            gross_amount=item.gross,
+            paid_amount=Decimal("0.00"),
+            order_number=item.order.number if item.order else None,
+        )
         for item in planned
     )
     await session.flush()
@@ -374,7 +570,15 @@ async def _apply_invoices(session: AsyncSession, planned: list[_Invoice], actor:
 async def _apply_payments(session: AsyncSession, planned: list[_Payment]) -> None:
     now = clock.now()
     for item in planned:
-        session.add(Payment(company_id=item.invoice.company_id, invoice_id=item.invoice.id, reference=item.reference,
-                            paid_on=item.paid_on, amount=item.amount, recorded_at=now))
+        session.add(
+            Payment(
+                company_id=item.invoice.company_id,
+                invoice_id=item.invoice.id,
+                reference=item.reference,
+                paid_on=item.paid_on,
+                amount=item.amount,
+                recorded_at=now,
+            )
+        )
         item.invoice.paid_amount += item.amount
     await session.flush()

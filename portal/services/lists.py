@@ -1,7 +1,10 @@
 """Shopping lists: the company's memory of what it buys, shared by its buyers.
 Lines are changed one at a time, so two buyers editing at once never lose each
 other's lines; the later change of the same line wins. "Your usual items" is a
-list the order history writes by itself."""
+list the order history writes by itself.
+
+A refused change raises `ListError` (a `Refused`, with the field it concerns); a list that is
+not there, deleted meanwhile or another company's, raises `ListGone` (a `NotFound`)."""
 
 from __future__ import annotations
 
@@ -11,13 +14,16 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, String, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal import clock
+from portal.errors import NotFound, Refused
 from portal.i18n import gettext
 from portal.models import (
     Company,
@@ -33,41 +39,61 @@ from portal.services.flags import COUNTED
 from portal.services.ordering import company_order
 from portal.services.pricing import CompanyPrices, Price, line_net, load_company_prices
 
-NAME_MAX = 100
-NOTE_MAX = 200
+
+def _length(column: ColumnElement[Any]) -> int:
+    """The length of a VARCHAR column, so the limits here are the columns' own."""
+    kind = column.type
+    assert isinstance(kind, String) and kind.length is not None
+    return kind.length
+
+
+NAME_MAX = _length(ShoppingList.__table__.c.name)
+NOTE_MAX = _length(ShoppingListLine.__table__.c.note)
+DESCRIPTION_MAX = 2000
+"""The description column is TEXT; the form keeps it to a paragraph."""
 USUAL_MONTHS = 6
 USUAL_MIN_MONTHS = 3
 
 
-class ListError(Exception):
+class ListError(Refused):
+    """A change of a list refused, with the field (and the line) the message belongs next to."""
+
     def __init__(self, message: str, field: str = "", line_id: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+        super().__init__(message, field)
         self.line_id = line_id
 
 
-class ListGone(ListError):
-    """The list was deleted, perhaps by another buyer while this one was looking at it."""
+def _gone_message() -> str:
+    return gettext("This list no longer exists: another buyer of your company may have deleted it.")
+
+
+class ListGone(NotFound):
+    """The list was deleted, perhaps by another buyer while this one was looking at it; another
+    company's list gets the same answer."""
 
     def __init__(self) -> None:
-        super().__init__(gettext("This list no longer exists: another buyer of your company may have deleted it."))
+        super().__init__(_gone_message())
 
 
-def _name(name: str) -> str:
+class ListSource(StrEnum):
+    """What a new list starts with."""
+
+    EMPTY = "empty"
+    CART = "cart"
+
+
+def _name(name: str, field: str = "name") -> str:
     name = " ".join(name.split())
     if not name:
-        raise ListError(gettext("Give the list a name."), "name")
+        raise ListError(gettext("Give the list a name."), field)
     if len(name) > NAME_MAX:
-        raise ListError(gettext("At most %(max)d characters.") % {"max": NAME_MAX}, "name")
+        raise ListError(gettext("Use at most %(limit)s characters.") % {"limit": NAME_MAX}, field)
     return name
 
 
 async def company_lists(session: AsyncSession, company_id: int) -> list[tuple[ShoppingList, int]]:
     """The company's lists with their number of lines, by name."""
-    counts = (
-        select(ShoppingListLine.list_id, func.count().label("lines")).group_by(ShoppingListLine.list_id).subquery()
-    )
+    counts = select(ShoppingListLine.list_id, func.count().label("lines")).group_by(ShoppingListLine.list_id).subquery()
     rows = await session.execute(
         select(ShoppingList, func.coalesce(counts.c.lines, 0))
         .outerjoin(counts, counts.c.list_id == ShoppingList.id)
@@ -78,12 +104,19 @@ async def company_lists(session: AsyncSession, company_id: int) -> list[tuple[Sh
     return [(shopping_list, int(lines)) for shopping_list, lines in rows.all()]
 
 
-async def _list(session: AsyncSession, company_id: int, list_id: int, *, lines: bool = True) -> ShoppingList:
+async def _find(session: AsyncSession, company_id: int, list_id: int, *, lines: bool = True) -> ShoppingList | None:
     query = select(ShoppingList).where(ShoppingList.id == list_id, ShoppingList.company_id == company_id)
     if lines:
-        query = query.options(selectinload(ShoppingList.lines).joinedload(ShoppingListLine.product),
-                              joinedload(ShoppingList.created_by), joinedload(ShoppingList.updated_by))
-    shopping_list = await session.scalar(query)
+        query = query.options(
+            selectinload(ShoppingList.lines).joinedload(ShoppingListLine.product),
+            joinedload(ShoppingList.created_by),
+            joinedload(ShoppingList.updated_by),
+        )
+    return await session.scalar(query)
+
+
+async def _list(session: AsyncSession, company_id: int, list_id: int, *, lines: bool = True) -> ShoppingList:
+    shopping_list = await _find(session, company_id, list_id, lines=lines)
     if shopping_list is None:
         raise ListGone()
     return shopping_list
@@ -95,50 +128,81 @@ def _touch(shopping_list: ShoppingList, user: User) -> None:
 
 
 async def create_list(
-    session: AsyncSession, user: User, name: str, description: str = "", lines: dict[int, int] | None = None,
-    *, today: date,
+    session: AsyncSession,
+    user: User,
+    name: str,
+    description: str = "",
+    lines: dict[int, int] | None = None,
+    *,
+    today: date,
+    name_field: str = "name",
 ) -> ShoppingList:
     """A new list, empty or with (product id → quantity) lines priced as of today."""
     company = user.company
     assert company is not None
-    shopping_list = ShoppingList(company_id=company.id, name=_name(name), description=description.strip()[:2000],
-                                 created_by_id=user.id, updated_by_id=user.id, lines=[])
+    shopping_list = ShoppingList(
+        company_id=company.id,
+        name=_name(name, name_field),
+        description=description.strip()[:DESCRIPTION_MAX],
+        created_by_id=user.id,
+        updated_by_id=user.id,
+        lines=[],
+    )
     if lines:
         products = {p.id: p for p in await session.scalars(select(Product).where(Product.id.in_(list(lines))))}
         prices = await load_company_prices(session, company, today, list(products))
         for product_id, quantity in lines.items():
             product = products[product_id]
-            shopping_list.lines.append(ShoppingListLine(
-                company_id=company.id, product_id=product_id, quantity=quantity, product=product,
-                price_when_added=prices.price(product, quantity).unit_price,
-            ))
+            shopping_list.lines.append(
+                ShoppingListLine(
+                    company_id=company.id,
+                    product_id=product_id,
+                    quantity=quantity,
+                    product=product,
+                    price_when_added=prices.price(product, quantity).unit_price,
+                )
+            )
     session.add(shopping_list)
     await session.flush()
     return shopping_list
 
 
-async def list_from_cart(session: AsyncSession, user: User, name: str, *, today: date) -> ShoppingList:
+async def new_list(
+    session: AsyncSession, user: User, name: str, description: str, source: ListSource, *, today: date
+) -> ShoppingList:
+    """The "new list" form: an empty list, or one with what is in the buyer's cart."""
+    if source is ListSource.CART:
+        return await list_from_cart(session, user, name, description, today=today)
+    return await create_list(session, user, name, description, today=today)
+
+
+async def list_from_cart(
+    session: AsyncSession, user: User, name: str, description: str = "", *, today: date
+) -> ShoppingList:
     cart = await buyer_cart(session, user)
     if not cart.lines:
-        raise ListError(gettext("Your cart is empty."), "name")
-    return await create_list(session, user, name, lines={l.product_id: l.quantity for l in cart.lines}, today=today)
+        raise ListError(gettext("Your cart is empty."), "source")
+    return await create_list(
+        session, user, name, description, lines={line.product_id: line.quantity for line in cart.lines}, today=today
+    )
 
 
 async def list_from_order(session: AsyncSession, user: User, order_id: int, name: str, *, today: date) -> ShoppingList:
     order = await company_order(session, user.company_id or 0, order_id)
     if order is None:
-        raise LookupError(order_id)
+        raise NotFound()
     lines: dict[int, int] = {}
     for line in order.lines:
         lines[line.product_id] = lines.get(line.product_id, 0) + line.quantity
-    return await create_list(session, user, name or gettext("From order %(number)s") % {"number": order.number},
-                             lines=lines, today=today)
+    return await create_list(
+        session, user, name or gettext("From order %(number)s") % {"number": order.number}, lines=lines, today=today
+    )
 
 
 async def rename_list(session: AsyncSession, user: User, list_id: int, name: str, description: str) -> ShoppingList:
     shopping_list = await _list(session, user.company_id or 0, list_id, lines=False)
     shopping_list.name = _name(name)
-    shopping_list.description = description.strip()[:2000]
+    shopping_list.description = description.strip()[:DESCRIPTION_MAX]
     _touch(shopping_list, user)
     await session.flush()
     return shopping_list
@@ -147,10 +211,21 @@ async def rename_list(session: AsyncSession, user: User, list_id: int, name: str
 async def duplicate_list(session: AsyncSession, user: User, list_id: int) -> ShoppingList:
     original = await _list(session, user.company_id or 0, list_id)
     copy = ShoppingList(
-        company_id=original.company_id, name=_name(gettext("Copy of %(name)s") % {"name": original.name})[:NAME_MAX],
-        description=original.description, created_by_id=user.id, updated_by_id=user.id,
-        lines=[ShoppingListLine(company_id=line.company_id, product_id=line.product_id, quantity=line.quantity,
-                                note=line.note, price_when_added=line.price_when_added) for line in original.lines],
+        company_id=original.company_id,
+        name=_name((gettext("Copy of %(name)s") % {"name": original.name})[:NAME_MAX]),
+        description=original.description,
+        created_by_id=user.id,
+        updated_by_id=user.id,
+        lines=[
+            ShoppingListLine(
+                company_id=line.company_id,
+                product_id=line.product_id,
+                quantity=line.quantity,
+                note=line.note,
+                price_when_added=line.price_when_added,
+            )
+            for line in original.lines
+        ],
     )
     session.add(copy)
     await session.flush()
@@ -165,22 +240,56 @@ async def delete_list(session: AsyncSession, user: User, list_id: int) -> str:
     return name
 
 
+async def add_to_list(
+    session: AsyncSession,
+    user: User,
+    product_id: int,
+    quantity: int,
+    list_id: int | None,
+    new_name: str = "",
+    *,
+    today: date,
+) -> ShoppingList:
+    """The catalog's "add to list": to the chosen list, or to a new one named `new_name`. A
+    chosen list deleted meanwhile is a refusal of that choice, said next to it."""
+    if list_id is None:
+        shopping_list = await create_list(session, user, new_name, today=today, name_field="new_name")
+    elif (found := await _find(session, user.company_id or 0, list_id)) is None:
+        raise ListError(_gone_message(), "list_id")
+    else:
+        shopping_list = found
+    return await _add_line(session, user, shopping_list, product_id, quantity, today=today)
+
+
 async def add_product(
     session: AsyncSession, user: User, list_id: int, product_id: int, quantity: int, *, today: date
 ) -> ShoppingList:
     """Adds to the product's line of the list (or starts one), in whole packs; returns the list."""
     shopping_list = await _list(session, user.company_id or 0, list_id)
+    return await _add_line(session, user, shopping_list, product_id, quantity, today=today)
+
+
+async def _add_line(
+    session: AsyncSession, user: User, shopping_list: ShoppingList, product_id: int, quantity: int, *, today: date
+) -> ShoppingList:
     product = await session.get(Product, product_id)
     if product is None or not product.is_active:
-        raise ListError(gettext("This product is not sold any more."), "product")
+        raise ListError(gettext("This product is not sold any more."), "product_id")
     line = next((line for line in shopping_list.lines if line.product_id == product_id), None)
     total = quantity + (line.quantity if line else 0)
     if problem := quantity_problem(product, quantity) or quantity_problem(product, total):
         raise ListError(problem, "quantity")
     if line is None:
-        prices = await load_company_prices(session, user.company, today, [product_id])  # type: ignore[arg-type]
-        line = ShoppingListLine(company_id=shopping_list.company_id, product_id=product_id, quantity=quantity,
-                                product=product, price_when_added=prices.price(product, quantity).unit_price)
+        company = user.company
+        assert company is not None
+        prices = await load_company_prices(session, company, today, [product_id])
+        line = ShoppingListLine(
+            company_id=shopping_list.company_id,
+            product_id=product_id,
+            quantity=quantity,
+            product=product,
+            price_when_added=prices.price(product, quantity).unit_price,
+        )
         shopping_list.lines.append(line)
     else:
         line.quantity = total
@@ -190,39 +299,45 @@ async def add_product(
     return shopping_list
 
 
-async def _line(session: AsyncSession, user: User, list_id: int, line_id: int) -> ShoppingListLine:
+async def _line(
+    session: AsyncSession, user: User, list_id: int, line_id: int
+) -> tuple[ShoppingList, ShoppingListLine | None]:
+    """The list and its line (None when it was removed meanwhile); the list counts as changed by `user`."""
     shopping_list = await _list(session, user.company_id or 0, list_id, lines=False)
     line = await session.scalar(
-        select(ShoppingListLine).options(joinedload(ShoppingListLine.product))
+        select(ShoppingListLine)
+        .options(joinedload(ShoppingListLine.product))
         .where(ShoppingListLine.id == line_id, ShoppingListLine.list_id == list_id)
     )
-    if line is None:
-        raise ListError(gettext("This line was removed meanwhile."), "line", line_id)
-    _touch(shopping_list, user)
-    return line
+    if line is not None:
+        _touch(shopping_list, user)
+    return shopping_list, line
 
 
 async def change_line(
-    session: AsyncSession, user: User, list_id: int, line_id: int, quantity: int | None, note: str
+    session: AsyncSession, user: User, list_id: int, line_id: int, quantity: int, note: str
 ) -> ShoppingListLine:
     """One line's quantity and note; the other lines are not touched, so concurrent edits of
     other lines all survive, and the later change of this line wins."""
-    line = await _line(session, user, list_id, line_id)
-    if quantity is None:
-        raise ListError(gettext("Enter the quantity as a whole number."), "quantity", line_id)
+    _, line = await _line(session, user, list_id, line_id)
+    if line is None:
+        raise ListError(gettext("This line was removed meanwhile."), "line", line_id)
     if problem := quantity_problem(line.product, quantity):
         raise ListError(problem, "quantity", line_id)
     if len(note.strip()) > NOTE_MAX:
-        raise ListError(gettext("At most %(max)d characters.") % {"max": NOTE_MAX}, "note", line_id)
+        raise ListError(gettext("Use at most %(limit)s characters.") % {"limit": NOTE_MAX}, "note", line_id)
     line.quantity, line.note, line.updated_at = quantity, note.strip(), clock.now()
     await session.flush()
     return line
 
 
 async def remove_line(session: AsyncSession, user: User, list_id: int, line_id: int) -> None:
-    line = await _line(session, user, list_id, line_id)
-    await session.delete(line)
-    await session.flush()
+    """Removes the line; one removed meanwhile by another buyer is just as removed."""
+    shopping_list, line = await _line(session, user, list_id, line_id)
+    if line is not None:
+        await session.delete(line)
+        await session.flush()
+        session.expire(shopping_list, ["lines"])  # read again when shown, without the removed line
 
 
 @dataclass(frozen=True)
@@ -238,8 +353,11 @@ class ListItem:
 
     @property
     def price_changed(self) -> bool:
-        return (self.price is not None and self.line.price_when_added is not None
-                and self.price.unit_price != self.line.price_when_added)
+        return (
+            self.price is not None
+            and self.line.price_when_added is not None
+            and self.price.unit_price != self.line.price_when_added
+        )
 
 
 @dataclass(frozen=True)
@@ -268,14 +386,12 @@ async def priced_list(session: AsyncSession, company: Company, list_id: int, tod
     return PricedList(shopping_list, items, sum((item.net for item in items), Decimal("0.00")))
 
 
-async def list_to_cart(
-    session: AsyncSession, user: User, list_id: int, line_ids: list[int] | None = None
-) -> PutReport:
+async def list_to_cart(session: AsyncSession, user: User, list_id: int, line_ids: list[int] | None = None) -> PutReport:
     """All lines, or the chosen ones, into the cart (priced there at today's prices). The list stays as it is."""
     shopping_list = await _list(session, user.company_id or 0, list_id)
     lines = [line for line in shopping_list.lines if line_ids is None or line.id in line_ids]
     if not lines:
-        raise ListError(gettext("Choose at least one line."), "lines")
+        raise ListError(gettext("Choose at least one line."), "line_ids")
     return await put_in_cart(session, user, [(line.product, line.quantity) for line in lines])
 
 
@@ -296,8 +412,11 @@ async def usual_items(session: AsyncSession, company: Company, today: date, zone
     rows = await session.execute(
         select(OrderLine.product_id, OrderLine.quantity, Order.submitted_at)
         .join(Order, Order.id == OrderLine.order_id)
-        .where(Order.company_id == company.id, Order.status.in_(COUNTED),
-               Order.submitted_at >= datetime.combine(first_month, time(), zone))
+        .where(
+            Order.company_id == company.id,
+            Order.status.in_(COUNTED),
+            Order.submitted_at >= datetime.combine(first_month, time(), zone),
+        )
     )
     months: dict[int, set[tuple[int, int]]] = defaultdict(set)
     quantities: dict[int, list[int]] = defaultdict(list)
@@ -306,9 +425,16 @@ async def usual_items(session: AsyncSession, company: Company, today: date, zone
         months[product_id].add((local.year, local.month))
         quantities[product_id].append(quantity)
     chosen = [pid for pid, seen in months.items() if len(seen) >= USUAL_MIN_MONTHS]
-    products = {p.id: p for p in await session.scalars(
-        select(Product).where(Product.id.in_(chosen), Product.is_active).order_by(Product.name)
-    )} if chosen else {}
+    products = (
+        {
+            p.id: p
+            for p in await session.scalars(
+                select(Product).where(Product.id.in_(chosen), Product.is_active).order_by(Product.name)
+            )
+        }
+        if chosen
+        else {}
+    )
     prices = await load_company_prices(session, company, today, list(products))
     items = []
     for product in sorted(products.values(), key=lambda p: p.name):
@@ -319,14 +445,21 @@ async def usual_items(session: AsyncSession, company: Company, today: date, zone
 
 
 async def usual_to_cart(session: AsyncSession, user: User, today: date, zone: ZoneInfo) -> PutReport:
-    items = await usual_items(session, user.company, today, zone)  # type: ignore[arg-type]
+    company = user.company
+    assert company is not None
+    items = await usual_items(session, company, today, zone)
     if not items:
-        raise ListError(gettext("There are no usual items yet."), "lines")
+        raise ListError(gettext("There are no usual items yet."))
     return await put_in_cart(session, user, [(item.product, item.quantity) for item in items])
 
 
 async def save_usual(session: AsyncSession, user: User, name: str, today: date, zone: ZoneInfo) -> ShoppingList:
-    items = await usual_items(session, user.company, today, zone)  # type: ignore[arg-type]
+    """The usual items as a list of their own, named `name` ("Usual items" when left blank)."""
+    company = user.company
+    assert company is not None
+    items = await usual_items(session, company, today, zone)
     if not items:
-        raise ListError(gettext("There are no usual items yet."), "name")
-    return await create_list(session, user, name, lines={i.product.id: i.quantity for i in items}, today=today)
+        raise ListError(gettext("There are no usual items yet."))
+    return await create_list(
+        session, user, name or gettext("Usual items"), lines={i.product.id: i.quantity for i in items}, today=today
+    )

@@ -28,7 +28,7 @@ from portal.models import (
     Role,
     User,
 )
-from portal.settings import PROJECT_ROOT, Settings
+from portal.settings import TEMPLATES_DIR, Settings
 
 log = logging.getLogger("portal.notifications")
 
@@ -36,7 +36,7 @@ MAX_ATTEMPTS = 6
 """After this many failed attempts a message is marked failed and shown to admins."""
 
 _templates = Environment(
-    loader=FileSystemLoader(PROJECT_ROOT / "templates" / "emails"),
+    loader=FileSystemLoader(TEMPLATES_DIR / "emails"),
     autoescape=select_autoescape(["html"]),
     keep_trailing_newline=True,
 )
@@ -47,25 +47,41 @@ def base_url() -> str:
 
 
 async def notify(
-    session: AsyncSession, kind: NotificationKind, recipients: Iterable[User | None], subject: str, template: str,
-    context: dict[str, Any], link: str,
+    session: AsyncSession,
+    kind: NotificationKind,
+    recipients: Iterable[User | None],
+    subject: str,
+    template: str,
+    context: dict[str, Any],
+    link: str,
 ) -> list[OutboxMessage]:
     """Queues one message per recipient who wants this kind, in the caller's transaction."""
     people = {user.id: user for user in recipients if user is not None and user.is_active}
     if kind.optional and people:
-        opted_out = set(await session.scalars(
-            select(NotificationOptOut.user_id).where(NotificationOptOut.kind == kind,
-                                                     NotificationOptOut.user_id.in_(list(people)))))
+        opted_out = set(
+            await session.scalars(
+                select(NotificationOptOut.user_id).where(
+                    NotificationOptOut.kind == kind, NotificationOptOut.user_id.in_(list(people))
+                )
+            )
+        )
         people = {uid: user for uid, user in people.items() if uid not in opted_out}
     url = base_url() + link
     messages = []
     for user in people.values():
         values = {**context, "user": user, "link": url, "subject": subject}
         message = OutboxMessage(
-            kind=kind, user_id=user.id, recipient=user.email, subject=subject[:200],
+            kind=kind,
+            user_id=user.id,
+            recipient=user.email,
+            subject=subject[:200],
             body_text=_templates.get_template(f"{template}.txt").render(values),
             body_html=_templates.get_template(f"{template}.html").render(values),
-            link=url, status=MessageStatus.PENDING, attempts=0, next_attempt_at=clock.now(), created_at=clock.now(),
+            link=url,
+            status=MessageStatus.PENDING,
+            attempts=0,
+            next_attempt_at=clock.now(),
+            created_at=clock.now(),
         )
         session.add(message)
         messages.append(message)
@@ -73,9 +89,13 @@ async def notify(
 
 
 async def company_buyers(session: AsyncSession, company_id: int) -> list[User]:
-    return list(await session.scalars(
-        select(User).where(User.company_id == company_id, User.role == Role.BUYER, User.is_active.is_(True))
-        .order_by(User.id)))
+    return list(
+        await session.scalars(
+            select(User)
+            .where(User.company_id == company_id, User.role == Role.BUYER, User.is_active.is_(True))
+            .order_by(User.id)
+        )
+    )
 
 
 async def account_manager(session: AsyncSession, company: Company) -> User | None:
@@ -88,8 +108,10 @@ async def managers_on_duty(session: AsyncSession, company: Company, today: date)
     if manager is None:
         return []
     deputies = await session.scalars(
-        select(User).join(Deputy, Deputy.deputy_id == User.id)
-        .where(Deputy.manager_id == manager.id, Deputy.starts_on <= today, Deputy.ends_on >= today))
+        select(User)
+        .join(Deputy, Deputy.deputy_id == User.id)
+        .where(Deputy.manager_id == manager.id, Deputy.starts_on <= today, Deputy.ends_on >= today)
+    )
     return [manager, *deputies]
 
 
@@ -154,12 +176,18 @@ class SmtpSender:
 def sender_for(settings: Settings) -> Sender:
     if not settings.smtp_host:
         return LogSender(settings.smtp_sender)
-    return SmtpSender(settings.smtp_host, settings.smtp_port, settings.smtp_sender, settings.smtp_tls,
-                      settings.smtp_user, settings.smtp_password)
+    return SmtpSender(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_sender,
+        settings.smtp_tls,
+        settings.smtp_user,
+        settings.smtp_password,
+    )
 
 
 def backoff(attempts: int) -> timedelta:
-    return timedelta(minutes=2 ** attempts)
+    return timedelta(minutes=2**attempts)
 
 
 @dataclass(frozen=True)
@@ -173,13 +201,18 @@ INTERRUPTED_AFTER = timedelta(minutes=15)
 the mail server and recording the answer. Whether it arrived is unknown, so an admin decides."""
 
 
-async def _claim(session_maker: async_sessionmaker[AsyncSession], now: datetime, tried: set[int]) -> OutboxMessage | None:
+async def _claim(
+    session_maker: async_sessionmaker[AsyncSession], now: datetime, tried: set[int]
+) -> OutboxMessage | None:
     """Takes the next due message, with its row locked (SKIP LOCKED on PostgreSQL, so workers share
     the queue), and commits it as `sending` before anything is sent."""
     async with session_maker() as session, session.begin():
-        query = (select(OutboxMessage)
-                 .where(OutboxMessage.status == MessageStatus.PENDING, OutboxMessage.next_attempt_at <= now)
-                 .order_by(OutboxMessage.id).limit(1))
+        query = (
+            select(OutboxMessage)
+            .where(OutboxMessage.status == MessageStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.id)
+            .limit(1)
+        )
         if tried:
             query = query.where(OutboxMessage.id.not_in(tried))
         if session.get_bind().dialect.name == "postgresql":
@@ -193,21 +226,30 @@ async def _claim(session_maker: async_sessionmaker[AsyncSession], now: datetime,
         return message
 
 
-async def _record(session_maker: async_sessionmaker[AsyncSession], message: OutboxMessage, now: datetime,
-                  error: Exception | None) -> None:
+async def _record(
+    session_maker: async_sessionmaker[AsyncSession], message: OutboxMessage, now: datetime, error: Exception | None
+) -> None:
     async with session_maker() as session, session.begin():
         if error is None:
             values: dict[str, Any] = {"status": MessageStatus.SENT, "sent_at": clock.now()}
         else:
             attempts = message.attempts + 1
-            values = {"attempts": attempts, "last_error": f"{type(error).__name__}: {error}"[:2000],
-                      "next_attempt_at": now + backoff(attempts),
-                      "status": MessageStatus.FAILED if attempts >= MAX_ATTEMPTS else MessageStatus.PENDING}
-        await session.execute(update(OutboxMessage).where(
-            OutboxMessage.id == message.id, OutboxMessage.status == MessageStatus.SENDING).values(**values))
+            values = {
+                "attempts": attempts,
+                "last_error": f"{type(error).__name__}: {error}"[:2000],
+                "next_attempt_at": now + backoff(attempts),
+                "status": MessageStatus.FAILED if attempts >= MAX_ATTEMPTS else MessageStatus.PENDING,
+            }
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message.id, OutboxMessage.status == MessageStatus.SENDING)
+            .values(**values)
+        )
 
 
-async def deliver_pending(session_maker: async_sessionmaker[AsyncSession], sender: Sender, now: datetime | None = None) -> Delivery:
+async def deliver_pending(
+    session_maker: async_sessionmaker[AsyncSession], sender: Sender, now: datetime | None = None
+) -> Delivery:
     """Sends the due messages one at a time: claimed in one transaction, sent, and the outcome recorded
     in another. A failure goes back to the queue with exponential backoff, or is marked failed after
     MAX_ATTEMPTS; a message the mail server accepted is never claimed again."""
@@ -218,7 +260,7 @@ async def deliver_pending(session_maker: async_sessionmaker[AsyncSession], sende
         tried.add(message.id)
         try:
             await sender.send(message)
-        except Exception as error:  # noqa: BLE001 - any failure of the mail server is retried
+        except Exception as error:
             await _record(session_maker, message, now, error)
             failed += 1
             log.warning("Sending message %s failed (attempt %s): %s", message.id, message.attempts + 1, error)
@@ -228,25 +270,45 @@ async def deliver_pending(session_maker: async_sessionmaker[AsyncSession], sende
     return Delivery(sent, failed)
 
 
-async def messages_for_admins(session: AsyncSession, now: datetime | None = None, limit: int = 50) -> list[OutboxMessage]:
+async def messages_for_admins(
+    session: AsyncSession, now: datetime | None = None, limit: int = 50
+) -> list[OutboxMessage]:
     """Messages that need a person: failed for good, or interrupted mid-send."""
     stale = (now or clock.now()) - INTERRUPTED_AFTER
-    return list(await session.scalars(
-        select(OutboxMessage).where(or_(
-            OutboxMessage.status == MessageStatus.FAILED,
-            (OutboxMessage.status == MessageStatus.SENDING) & (OutboxMessage.claimed_at < stale)))
-        .order_by(OutboxMessage.id.desc()).limit(limit)))
+    return list(
+        await session.scalars(
+            select(OutboxMessage)
+            .where(
+                or_(
+                    OutboxMessage.status == MessageStatus.FAILED,
+                    (OutboxMessage.status == MessageStatus.SENDING) & (OutboxMessage.claimed_at < stale),
+                )
+            )
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 async def send_again(session: AsyncSession, message_id: int, now: datetime | None = None) -> OutboxMessage:
-    """An admin's decision: a failed or interrupted message goes back to the queue with fresh attempts."""
+    """An admin's decision: a failed or interrupted message goes back to the queue with fresh attempts.
+    Any other message (sent, on its way, unknown) is `NotFound`: there is nothing to send again."""
+    from portal.errors import NotFound
+
     stale = (now or clock.now()) - INTERRUPTED_AFTER
     message = await session.scalar(
-        update(OutboxMessage).where(OutboxMessage.id == message_id, or_(
-            OutboxMessage.status == MessageStatus.FAILED,
-            (OutboxMessage.status == MessageStatus.SENDING) & (OutboxMessage.claimed_at < stale)))
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            or_(
+                OutboxMessage.status == MessageStatus.FAILED,
+                (OutboxMessage.status == MessageStatus.SENDING) & (OutboxMessage.claimed_at < stale),
+            ),
+        )
         .values(status=MessageStatus.PENDING, attempts=0, next_attempt_at=clock.now(), claimed_at=None)
-        .returning(OutboxMessage).execution_options(populate_existing=True))
+        .returning(OutboxMessage)
+        .execution_options(populate_existing=True)
+    )
     if message is None:
-        raise LookupError(message_id)
+        raise NotFound()
     return message

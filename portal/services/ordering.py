@@ -6,22 +6,23 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal import clock
+from portal.errors import Conflict, NotFound, Refused
 from portal.i18n import format_datetime, gettext
 from portal.models import (
     Address,
-    NotificationKind,
     Company,
+    NotificationKind,
     Order,
     OrderEvent,
     OrderFlag,
@@ -35,9 +36,9 @@ from portal.models import (
 from portal.services import notifications
 from portal.services.cart import buyer_cart, new_checkout_key, priced_cart, put_in_cart, quantity_problem
 from portal.services.credit import credit_picture
-from portal.services.flags import Flag, FlaggedLine, order_flags
-from portal.services.totals import totals
+from portal.services.flags import Flag, FlagSubject, Policy, order_flags
 from portal.services.pricing import PriceSource, line_net, load_company_prices
+from portal.services.totals import totals
 
 MOVES: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.PENDING_APPROVAL: frozenset({OrderStatus.APPROVED, OrderStatus.REJECTED, OrderStatus.CANCELLED}),
@@ -47,31 +48,33 @@ MOVES: dict[OrderStatus, frozenset[OrderStatus]] = {
 """The only moves an order can make; everything else is refused."""
 
 KEY_PATTERN = re.compile(r"[0-9a-f]{32}")
-PO_NUMBER_MAX = 50
+"""A checkout key as `new_checkout_key` makes it: 32 lower-case hex digits."""
+_po_number_type = Order.__table__.c.po_number.type
+assert isinstance(_po_number_type, String) and _po_number_type.length is not None
+PO_NUMBER_MAX: int = _po_number_type.length
 NOTE_MAX = 2000
+"""The note and the cancel reason are TEXT columns; a buyer's sentence is held to 2,000 characters."""
+ORDERS_PER_PAGE = 25
 
 
-class OrderingError(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class CompanyOnHold(Refused):
+    """The company is on hold: nothing can be submitted; `reason` is finance's reason."""
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(gettext("Your account is on hold, so orders cannot be submitted."))
+        self.reason = reason
 
 
-class CompanyOnHold(OrderingError):
-    pass
+class CartChanged(Conflict):
+    """The cart is not the one the checkout form was made from: it is shown again, not ordered unseen."""
 
 
-class CartChanged(OrderingError):
-    pass
-
-
-class CheckoutInvalid(OrderingError):
+class CheckoutInvalid(Refused):
     def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__(gettext("Please correct the marked fields."))
-        self.errors = errors
+        super().__init__(gettext("Please correct the marked fields."), errors=errors)
 
 
-class MoveRefused(OrderingError):
+class MoveRefused(Conflict):
     """The order is no longer where the move starts from; `last_event` says who moved it, when."""
 
     def __init__(self, message: str, order: Order, last_event: OrderEvent | None) -> None:
@@ -89,18 +92,31 @@ def next_working_day(day: date) -> date:
 
 @dataclass(frozen=True)
 class CheckoutForm:
+    """What the buyer chose at checkout, decoded and bounded by the web form."""
+
     key: str = ""
     po_number: str = ""
-    delivery_date: str = ""
-    address_id: str = ""
+    delivery_date: date | None = None
+    address_id: int | None = None
     note: str = ""
 
-    @classmethod
-    def from_data(cls, data: dict[str, object]) -> CheckoutForm:
-        def text(name: str) -> str:
-            return str(data.get(name, "") or "").strip()
+    def __post_init__(self) -> None:
+        # Callers other than the web form (scripts, older tests) may still pass the ISO date and
+        # the address id as text; they are read once here, so the rules below see typed values.
+        if isinstance(self.delivery_date, str):
+            object.__setattr__(self, "delivery_date", _iso_day(self.delivery_date))
+        if isinstance(self.address_id, str):
+            number = self.address_id.strip()
+            object.__setattr__(self, "address_id", int(number) if re.fullmatch(r"[0-9]{1,9}", number) else None)
+        object.__setattr__(self, "po_number", self.po_number.strip())
+        object.__setattr__(self, "note", self.note.strip())
 
-        return cls(text("key"), text("po_number"), text("delivery_date"), text("address_id"), text("note"))
+
+def _iso_day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -137,16 +153,14 @@ def _validate(form: CheckoutForm, company: Company, addresses: list[Address], to
     elif len(form.po_number) > PO_NUMBER_MAX:
         errors["po_number"] = gettext("At most %(max)d characters.") % {"max": PO_NUMBER_MAX}
     earliest = next_working_day(today)
-    delivery: date | None = None
-    try:
-        delivery = date.fromisoformat(form.delivery_date)
-    except ValueError:
+    delivery = form.delivery_date
+    if delivery is None:
         errors["delivery_date"] = gettext("Enter a date, e.g. %(date)s.") % {"date": earliest.isoformat()}
-    if delivery is not None and delivery < earliest:
+    elif delivery < earliest:
         errors["delivery_date"] = gettext("The earliest delivery date is %(date)s.") % {"date": earliest.isoformat()}
     elif delivery is not None and delivery > today + timedelta(days=366):
         errors["delivery_date"] = gettext("Choose a date within a year.")
-    address = next((a for a in addresses if str(a.id) == form.address_id), None)
+    address = next((a for a in addresses if a.id == form.address_id), None)
     if address is None:
         errors["address_id"] = gettext("Choose one of your company's delivery addresses.")
     if len(form.note) > NOTE_MAX:
@@ -164,23 +178,26 @@ async def company_addresses(session: AsyncSession, company_id: int) -> list[Addr
 async def refusal(session: AsyncSession, order: Order) -> MoveRefused:
     """Why a move cannot be made: the order was moved already, by whom and when."""
     last = await session.scalar(
-        select(OrderEvent).options(joinedload(OrderEvent.actor))
-        .where(OrderEvent.order_id == order.id).order_by(OrderEvent.id.desc()).limit(1)
+        select(OrderEvent)
+        .options(joinedload(OrderEvent.actor))
+        .where(OrderEvent.order_id == order.id)
+        .order_by(OrderEvent.id.desc())
+        .limit(1)
     )
-    refused = MoveRefused(gettext("This order is no longer waiting for approval."), order, last)
-    refused.message = refusal_text(refused)
-    return refused
+    return MoveRefused(refusal_text(order, last), order, last)
 
 
-def refusal_text(refused: MoveRefused) -> str:
-    """"Already approved by Anna Kowalska at 27 Nov 2026, 10:14": what happened instead."""
-    event = refused.last_event
-    status = refused.order.status.value.replace("_", " ")
+def refusal_text(order: Order, event: OrderEvent | None) -> str:
+    """ "Already approved by Anna Kowalska at 27 Nov 2026, 10:14": what happened instead."""
+    status = order.status.value.replace("_", " ")
     if event is None:
         return gettext("This order is %(status)s; nothing was changed.") % {"status": status}
     who = event.actor.full_name if event.actor else gettext("the system")
     return gettext("Nothing was changed: this order was already %(status)s by %(who)s at %(when)s.") % {
-        "status": status, "who": who, "when": format_datetime(event.at)}
+        "status": status,
+        "who": who,
+        "when": format_datetime(event.at),
+    }
 
 
 def address_text(address: Address) -> str:
@@ -227,9 +244,19 @@ async def submit_order(
             raise CheckoutInvalid({"cart": f"{item.product.sku}: {problem}"})
 
     order = await place_order(
-        session, company, [(item.product, item.line.quantity) for item in items], today=today, grace_days=grace_days,
-        margin_floor=margin_floor, buyer=user, key=form.key, source=OrderSource.PORTAL, delivery=delivery,
-        address=address, po_number=form.po_number, note=form.note,
+        session,
+        company,
+        [(item.product, item.line.quantity) for item in items],
+        today=today,
+        grace_days=grace_days,
+        margin_floor=margin_floor,
+        buyer=user,
+        key=form.key,
+        source=OrderSource.PORTAL,
+        delivery=delivery,
+        address=address,
+        po_number=form.po_number,
+        note=form.note,
     )
     now = order.submitted_at
     for line in [line for line in cart.lines if line.product.is_active]:
@@ -246,23 +273,40 @@ async def submit_order(
             raise
         return Submission(existing, created=False)
     await notifications.notify(
-        session, NotificationKind.ORDER_SUBMITTED, await notifications.managers_on_duty(session, company, today),
-        f"Order {order.number} from {company.name} waits for approval", "order_submitted",
+        session,
+        NotificationKind.ORDER_SUBMITTED,
+        await notifications.managers_on_duty(session, company, today),
+        f"Order {order.number} from {company.name} waits for approval",
+        "order_submitted",
         {"order": order, "company": company, "buyer": user.full_name, "gross": f"{order.gross_total} {order.currency}"},
-        f"/queue/orders/{order.id}")
+        f"/queue/orders/{order.id}",
+    )
     return Submission(order, created=True)
 
 
 async def place_order(
-    session: AsyncSession, company: Company, wanted: list[tuple[Product, int]], *, today: date, grace_days: int,
-    margin_floor: Decimal, buyer: User | None, key: str, source: OrderSource, delivery: date, address: Address,
-    po_number: str = "", note: str = "", extra_flags: list[Flag] | None = None,
+    session: AsyncSession,
+    company: Company,
+    wanted: list[tuple[Product, int]],
+    *,
+    today: date,
+    grace_days: int,
+    margin_floor: Decimal,
+    buyer: User | None,
+    key: str,
+    source: OrderSource,
+    delivery: date,
+    address: Address,
+    po_number: str = "",
+    note: str = "",
+    extra_flags: list[Flag] | None = None,
 ) -> Order:
     """An order waiting for approval from (product, quantity) lines at `today`'s prices, with its
     totals, flags, number and first event; added to the session, not flushed. Checkout and the
     recurring deliveries both make their orders here."""
     products = {
-        p.id: p for p in await session.scalars(
+        p.id: p
+        for p in await session.scalars(
             select(Product).options(joinedload(Product.category)).where(Product.id.in_([p.id for p, _ in wanted]))
         )
     }
@@ -273,47 +317,85 @@ async def place_order(
         price = prices.price(product, quantity)
         order_lines.append(
             OrderLine(
-                company_id=company.id, product_id=product.id, sku=product.sku, name=product.name, unit=product.unit,
-                quantity=quantity, unit_price=price.unit_price, price_source=price.source.value,
+                company_id=company.id,
+                product_id=product.id,
+                sku=product.sku,
+                name=product.name,
+                unit=product.unit,
+                quantity=quantity,
+                unit_price=price.unit_price,
+                price_source=price.source.value,
                 price_note=_price_note(price.source, price.price_list_name, price.min_quantity),
-                unit_cost=product.cost, vat_rate=product.vat_rate, line_net=line_net(price.unit_price, quantity),
+                unit_cost=product.cost,
+                vat_rate=product.vat_rate,
+                line_net=line_net(price.unit_price, quantity),
             )
         )
     order_totals = totals((line.line_net, line.vat_rate) for line in order_lines)
     picture = await credit_picture(session, company.id, today=today, grace_days=grace_days)
     cost_total = sum((line_net(line.unit_cost, line.quantity) for line in order_lines), Decimal("0.00"))
-    flags = await order_flags(
-        session, company, picture,
-        [FlaggedLine(products[line.product_id], line.quantity, line.line_net, line_net(line.unit_cost, line.quantity))
-         for line in order_lines],
-        order_totals.gross, margin_floor,
-    ) + (extra_flags or [])
+    (flagged,) = await order_flags(
+        session,
+        [FlagSubject(company.id, order_totals.gross, order_lines)],
+        Policy(today, grace_days, margin_floor),
+        pictures={company.id: picture},
+    )
+    flags = flagged.flags + (extra_flags or [])
     now = clock.now()
     order = Order(
-        company_id=company.id, number=await next_order_number(session, today.year),
-        status=OrderStatus.PENDING_APPROVAL, source=source, buyer_id=buyer.id if buyer else None,
-        idempotency_key=key, po_number=po_number or None, requested_delivery_date=delivery,
-        delivery_address_id=address.id, delivery_address=address_text(address), note=note,
-        currency=company.currency, net_total=order_totals.net, vat_total=order_totals.vat,
-        gross_total=order_totals.gross, cost_total=cost_total, payment_terms_days=company.payment_terms_days,
-        submitted_at=now, lines=order_lines,
+        company_id=company.id,
+        number=await next_order_number(session, today.year),
+        status=OrderStatus.PENDING_APPROVAL,
+        source=source,
+        buyer_id=buyer.id if buyer else None,
+        idempotency_key=key,
+        po_number=po_number or None,
+        requested_delivery_date=delivery,
+        delivery_address_id=address.id,
+        delivery_address=address_text(address),
+        note=note,
+        currency=company.currency,
+        net_total=order_totals.net,
+        vat_total=order_totals.vat,
+        gross_total=order_totals.gross,
+        cost_total=cost_total,
+        payment_terms_days=company.payment_terms_days,
+        submitted_at=now,
+        lines=order_lines,
         flags=[OrderFlag(company_id=company.id, kind=f.kind, blocking=f.blocking, data=f.data) for f in flags],
-        events=[OrderEvent(company_id=company.id, at=now, actor_id=buyer.id if buyer else None, from_status=None,
-                           to_status=OrderStatus.PENDING_APPROVAL, reason="")],
+        events=[
+            OrderEvent(
+                company_id=company.id,
+                at=now,
+                actor_id=buyer.id if buyer else None,
+                from_status=None,
+                to_status=OrderStatus.PENDING_APPROVAL,
+                reason="",
+            )
+        ],
     )
     session.add(order)
     return order
 
 
 def _price_note(source: PriceSource, price_list_name: str | None, min_quantity: int) -> str:
-    note = {"contract": "contract", "price_list": f"price list {price_list_name or ''}".strip(),
-            "list_less_discount": "list price less discount"}[source.value]
+    note = {
+        "contract": "contract",
+        "price_list": f"price list {price_list_name or ''}".strip(),
+        "list_less_discount": "list price less discount",
+    }[source.value]
     return f"{note}, from {min_quantity}" if min_quantity > 1 else note
 
 
 async def move_order(
-    session: AsyncSession, order_id: int, to_status: OrderStatus, actor: User | None, reason: str = "",
-    *, expected_from: OrderStatus | None = None, on_behalf_of_id: int | None = None,
+    session: AsyncSession,
+    order_id: int,
+    to_status: OrderStatus,
+    actor: User | None,
+    reason: str = "",
+    *,
+    expected_from: OrderStatus | None = None,
+    on_behalf_of_id: int | None = None,
 ) -> Order:
     """Moves an order along the allowed path, recording who, when and why. The row is
     locked first; an order that someone else already moved is left as it is."""
@@ -324,8 +406,16 @@ async def move_order(
     allowed = MOVES.get(order.status, frozenset())
     if to_status not in allowed or (expected_from is not None and order.status is not expected_from):
         raise await refusal(session, order)
-    event = OrderEvent(order_id=order.id, company_id=order.company_id, at=clock.now(), actor_id=actor.id if actor else None,
-                       from_status=order.status, to_status=to_status, reason=reason, on_behalf_of_id=on_behalf_of_id)
+    event = OrderEvent(
+        order_id=order.id,
+        company_id=order.company_id,
+        at=clock.now(),
+        actor_id=actor.id if actor else None,
+        from_status=order.status,
+        to_status=to_status,
+        reason=reason,
+        on_behalf_of_id=on_behalf_of_id,
+    )
     order.status = to_status
     session.add(event)
     await session.flush()
@@ -335,9 +425,12 @@ async def move_order(
 async def cancel_order(session: AsyncSession, user: User, order_id: int, reason: str) -> Order:
     """A buyer of the company withdraws an order still waiting for approval."""
     if await company_order(session, user.company_id or 0, order_id) is None:
-        raise LookupError(order_id)
-    return await move_order(session, order_id, OrderStatus.CANCELLED, user, reason.strip()[:NOTE_MAX],
-                            expected_from=OrderStatus.PENDING_APPROVAL)
+        raise NotFound()
+    if len(reason := reason.strip()) > NOTE_MAX:
+        raise Refused(gettext("Use at most %(limit)s characters.") % {"limit": f"{NOTE_MAX:,}"}, "reason")
+    return await move_order(
+        session, order_id, OrderStatus.CANCELLED, user, reason, expected_from=OrderStatus.PENDING_APPROVAL
+    )
 
 
 async def company_order(session: AsyncSession, company_id: int, order_id: int) -> Order | None:
@@ -345,53 +438,70 @@ async def company_order(session: AsyncSession, company_id: int, order_id: int) -
     return await session.scalar(
         select(Order)
         .options(
-            selectinload(Order.lines), selectinload(Order.flags),
+            selectinload(Order.lines),
+            selectinload(Order.flags),
             selectinload(Order.events).joinedload(OrderEvent.actor),
-            selectinload(Order.events).joinedload(OrderEvent.on_behalf_of), joinedload(Order.buyer),
+            selectinload(Order.events).joinedload(OrderEvent.on_behalf_of),
+            joinedload(Order.buyer),
         )
         .where(Order.id == order_id, Order.company_id == company_id)
     )
 
 
+async def buyer_order(session: AsyncSession, company_id: int, order_id: int) -> Order:
+    """One order of the buyer's company; any other order does not exist for them."""
+    order = await company_order(session, company_id, order_id)
+    if order is None:
+        raise NotFound()
+    return order
+
+
+@dataclass(frozen=True)
+class OrderView:
+    """What the buyer's order page decides: whether it still waits, what blocks it, if it can be cancelled."""
+
+    order: Order
+
+    @property
+    def pending(self) -> bool:
+        return self.order.status is OrderStatus.PENDING_APPROVAL
+
+    @property
+    def can_cancel(self) -> bool:
+        return OrderStatus.CANCELLED in MOVES.get(self.order.status, frozenset())
+
+    @property
+    def blocking_flags(self) -> list[OrderFlag]:
+        """The blockers flagged at submission, while the order still waits for approval."""
+        return [flag for flag in self.order.flags if flag.blocking] if self.pending else []
+
+
 @dataclass(frozen=True)
 class OrderFilter:
+    """Which of the company's orders to list: typed and bounded by the web layer."""
+
     status: OrderStatus | None = None
     date_from: date | None = None
     date_to: date | None = None
     page: int = 1
-    per_page: int = 25
-    errors: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def parse(cls, params: dict[str, str]) -> OrderFilter:
-        errors: dict[str, str] = {}
-        status = None
-        if raw := params.get("status", ""):
-            try:
-                status = OrderStatus(raw)
-            except ValueError:
-                errors["status"] = gettext("Unknown status; showing all.")
-        dates: dict[str, date | None] = {}
-        for name in ("date_from", "date_to"):
-            dates[name] = None
-            if raw := params.get(name, "").strip():
-                try:
-                    dates[name] = date.fromisoformat(raw)
-                except ValueError:
-                    errors[name] = gettext("Enter a date as YYYY-MM-DD.")
-        page = params.get("page", "1")
-        return cls(status, dates["date_from"], dates["date_to"],
-                   int(page) if page.isdigit() and 0 < len(page) < 7 and int(page) > 0 else 1, errors=errors)
+    q: str = ""
+    """Part of an order number or of the buyer's PO number."""
+    per_page: int = ORDERS_PER_PAGE
 
     def params(self, **changes: object) -> dict[str, object]:
         values: dict[str, object] = {
             "status": self.status.value if self.status else "",
             "date_from": self.date_from.isoformat() if self.date_from else "",
             "date_to": self.date_to.isoformat() if self.date_to else "",
+            "q": self.q,
             "page": self.page,
         }
         values.update(changes)
         return {k: v for k, v in values.items() if v not in ("", None)}
+
+    @property
+    def previous_page(self) -> int | None:
+        return self.page - 1 if self.page > 1 else None
 
 
 @dataclass(frozen=True)
@@ -404,8 +514,12 @@ class OrderPage:
     def pages(self) -> int:
         return max(1, math.ceil(self.total / self.filter.per_page))
 
+    @property
+    def next_page(self) -> int | None:
+        return self.filter.page + 1 if self.filter.page < self.pages else None
 
-async def company_orders(session: AsyncSession, company_id: int, wanted: OrderFilter, zone) -> OrderPage:  # type: ignore[no-untyped-def]
+
+async def company_orders(session: AsyncSession, company_id: int, wanted: OrderFilter, zone: tzinfo) -> OrderPage:
     """The company's orders, newest first, all buyers'; dates are the seller's calendar days."""
     query = select(Order).where(Order.company_id == company_id)
     if wanted.status is not None:
@@ -414,6 +528,10 @@ async def company_orders(session: AsyncSession, company_id: int, wanted: OrderFi
         query = query.where(Order.submitted_at >= datetime.combine(wanted.date_from, time(), zone))
     if wanted.date_to is not None:
         query = query.where(Order.submitted_at < datetime.combine(wanted.date_to + timedelta(days=1), time(), zone))
+    if wanted.q:
+        query = query.where(
+            or_(Order.number.icontains(wanted.q, autoescape=True), Order.po_number.icontains(wanted.q, autoescape=True))
+        )
     rows = (
         await session.execute(
             query.add_columns(func.count().over().label("total"))
@@ -444,13 +562,12 @@ class ReorderLine:
 
 async def reorder_preview(
     session: AsyncSession, company: Company, order_id: int, today: date
-) -> tuple[Order, list[ReorderLine]] | None:
+) -> tuple[Order, list[ReorderLine]]:
     """An earlier order's lines at today's prices: which changed price, which are not sold any more."""
-    order = await company_order(session, company.id, order_id)
-    if order is None:
-        return None
+    order = await buyer_order(session, company.id, order_id)
     products = {
-        p.id: p for p in await session.scalars(select(Product).where(Product.id.in_([l.product_id for l in order.lines])))
+        p.id: p
+        for p in await session.scalars(select(Product).where(Product.id.in_([line.product_id for line in order.lines])))
     }
     prices = await load_company_prices(session, company, today, list(products))
     result = []
@@ -460,20 +577,23 @@ async def reorder_preview(
             result.append(ReorderLine(line, None, None, gettext("Not sold any more; not added.")))
             continue
         problem = quantity_problem(product, line.quantity)
-        result.append(ReorderLine(line, product, prices.price(product, line.quantity).unit_price,
-                                  gettext("Now sold in packs of %(pack)d; not added.") % {"pack": product.pack_size}
-                                  if problem else None))
+        result.append(
+            ReorderLine(
+                line,
+                product,
+                prices.price(product, line.quantity).unit_price,
+                gettext("Now sold in packs of %(pack)d; not added.") % {"pack": product.pack_size} if problem else None,
+            )
+        )
     return order, result
 
 
-async def reorder(session: AsyncSession, user: User, company: Company, order_id: int, today: date) -> list[ReorderLine] | None:
+async def reorder(session: AsyncSession, user: User, company: Company, order_id: int, today: date) -> list[ReorderLine]:
     """Puts the earlier order's available lines into the cart; the cart prices them at today's prices."""
-    preview = await reorder_preview(session, company, order_id, today)
-    if preview is None:
-        return None
-    _, lines = preview
-    await put_in_cart(session, user, [(item.product, item.line.quantity) for item in lines
-                                      if item.available and item.product is not None])
+    _, lines = await reorder_preview(session, company, order_id, today)
+    await put_in_cart(
+        session,
+        user,
+        [(item.product, item.line.quantity) for item in lines if item.available and item.product is not None],
+    )
     return lines
-
-

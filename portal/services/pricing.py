@@ -9,18 +9,18 @@ a company and a set of products; resolution is then pure and in memory.
 from __future__ import annotations
 
 import enum
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Collection, Iterable
-from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date
-from typing import NamedTuple
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from sqlalchemy import Integer, and_, any_, bindparam, func, literal, or_, select, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, SQLColumnExpression
 
 from portal.models import Company, ContractPrice, PriceList, PriceListItem, Product
 
@@ -141,10 +141,21 @@ class PriceLadder:
     def _price(self, index: int, next_break: NextBreak | None = None) -> Price:
         entry, terms = self.reached[index], self.terms
         if entry is None:
-            return Price(self.product_id, self.fallback, terms.currency, PriceSource.LIST_LESS_DISCOUNT, 1,
-                         discount_pct=terms.discount_pct, next_break=next_break)
+            return Price(
+                self.product_id,
+                self.fallback,
+                terms.currency,
+                PriceSource.LIST_LESS_DISCOUNT,
+                1,
+                discount_pct=terms.discount_pct,
+                next_break=next_break,
+            )
         return Price(
-            self.product_id, entry.unit_price, terms.currency, entry.source, entry.min_quantity,
+            self.product_id,
+            entry.unit_price,
+            terms.currency,
+            entry.source,
+            entry.min_quantity,
             valid_to=entry.valid_to,
             price_list_name=terms.price_list_name if entry.source is PriceSource.PRICE_LIST else None,
             next_break=next_break,
@@ -242,17 +253,16 @@ async def load_company_prices(
     price_list_name: str | None = None
     sources = {source.value: source for source in PriceSource}
     for row in (await session.execute(query)).tuples():
-        source, product_id, unit_price, min_quantity, valid_to, *name = row
+        source, product_id, unit_price, min_quantity, valid_to = row[:5]
         entries[product_id].append(PriceEntry(sources[source], product_id, unit_price, min_quantity, valid_to))
-        price_list_name = (name[0] if name else None) or price_list_name
+        price_list_name = (row[5] if len(row) > 5 else None) or price_list_name
     terms = PricingTerms(
         currency=company.currency, discount_pct=company.general_discount_pct, price_list_name=price_list_name
     )
     return CompanyPrices(terms=terms, entries=dict(entries))
 
 
-
-def _one_of(session: AsyncSession, column: ColumnElement[int], ids: Collection[int]) -> ColumnElement[bool]:
+def _one_of(session: AsyncSession, column: SQLColumnExpression[int], ids: Collection[int]) -> ColumnElement[bool]:
     """`column IN ids`; on PostgreSQL as one array parameter, so a thousand ids make one
     short statement that the driver can prepare once, not a thousand parameters."""
     if session.get_bind().dialect.name == "postgresql":

@@ -44,9 +44,12 @@ class PassReport:
 
 
 async def _claim(session: AsyncSession, today: date, passed: set[int]) -> DeliverySchedule | None:
-    query = (select(DeliverySchedule)
-             .where(DeliverySchedule.paused.is_(False), DeliverySchedule.next_generation_on <= today)
-             .order_by(DeliverySchedule.next_generation_on, DeliverySchedule.id).limit(1))
+    query = (
+        select(DeliverySchedule)
+        .where(DeliverySchedule.paused.is_(False), DeliverySchedule.next_generation_on <= today)
+        .order_by(DeliverySchedule.next_generation_on, DeliverySchedule.id)
+        .limit(1)
+    )
     if passed:
         query = query.where(DeliverySchedule.id.not_in(passed))
     if session.get_bind().dialect.name == "postgresql":
@@ -56,8 +59,13 @@ async def _claim(session: AsyncSession, today: date, passed: set[int]) -> Delive
     return await session.scalar(query.execution_options(populate_existing=True))
 
 
-async def run_pass(session_maker: async_sessionmaker[AsyncSession], today: date, *, grace_days: int = 7,
-                   margin_floor: Decimal = Decimal("10")) -> PassReport:
+async def run_pass(
+    session_maker: async_sessionmaker[AsyncSession],
+    today: date,
+    *,
+    grace_days: int = 7,
+    margin_floor: Decimal = Decimal("10"),
+) -> PassReport:
     """Orders every occurrence whose ordering day has come, one transaction per occurrence.
     A worker that dies mid-pass loses only its open transaction; the next pass does it again."""
     report = PassReport()
@@ -79,26 +87,41 @@ async def run_pass(session_maker: async_sessionmaker[AsyncSession], today: date,
                         raise
             except IntegrityError:
                 continue  # another worker recorded this occurrence first
-            except Exception:  # noqa: BLE001 - one broken schedule does not stop the others
+            except Exception:  # one broken schedule does not stop the others; it was logged above
                 continue
 
 
-async def _occurrence(session: AsyncSession, schedule: DeliverySchedule, today: date, report: PassReport,
-                      grace_days: int, margin_floor: Decimal) -> None:
+async def _occurrence(
+    session: AsyncSession,
+    schedule: DeliverySchedule,
+    today: date,
+    report: PassReport,
+    grace_days: int,
+    margin_floor: Decimal,
+) -> None:
     delivery = schedule.next_delivery
-    assert delivery is not None
-    existing = await session.scalar(select(ScheduleOccurrence).where(
-        ScheduleOccurrence.schedule_id == schedule.id, ScheduleOccurrence.delivery_date == delivery))
+    if delivery is None:  # a stored row with an ordering day but no delivery: nothing left to order
+        set_next(schedule, None)
+        await session.flush()
+        return
+    existing = await session.scalar(
+        select(ScheduleOccurrence).where(
+            ScheduleOccurrence.schedule_id == schedule.id, ScheduleOccurrence.delivery_date == delivery
+        )
+    )
     company = await session.get(Company, schedule.company_id)
     assert company is not None
     if existing is not None:
         report.skipped += 1
     elif missed(delivery, schedule.lead_days, today):
-        await _record_missed(session, schedule, company, delivery, gettext("no order was made before the delivery date."))
+        await _record_missed(
+            session, schedule, company, delivery, gettext("no order was made before the delivery date.")
+        )
         report.missed += 1
     else:
-        occurrence = ScheduleOccurrence(schedule_id=schedule.id, company_id=company.id, delivery_date=delivery,
-                                        status=OccurrenceStatus.GENERATED)
+        occurrence = ScheduleOccurrence(
+            schedule_id=schedule.id, company_id=company.id, delivery_date=delivery, status=OccurrenceStatus.GENERATED
+        )
         session.add(occurrence)
         await session.flush()  # the unique key speaks before any order is made
         order = await _order(session, schedule, company, delivery, today, grace_days, margin_floor)
@@ -114,9 +137,18 @@ async def _occurrence(session: AsyncSession, schedule: DeliverySchedule, today: 
     await session.flush()
 
 
-async def _record_missed(session: AsyncSession, schedule: DeliverySchedule, company: Company, delivery: date, reason: str) -> None:
-    session.add(ScheduleOccurrence(schedule_id=schedule.id, company_id=company.id, delivery_date=delivery,
-                                   status=OccurrenceStatus.MISSED, note=reason))
+async def _record_missed(
+    session: AsyncSession, schedule: DeliverySchedule, company: Company, delivery: date, reason: str
+) -> None:
+    session.add(
+        ScheduleOccurrence(
+            schedule_id=schedule.id,
+            company_id=company.id,
+            delivery_date=delivery,
+            status=OccurrenceStatus.MISSED,
+            note=reason,
+        )
+    )
     await session.flush()
     await _tell_missed(session, schedule, company, delivery, reason)
 
@@ -126,18 +158,37 @@ async def _people(session: AsyncSession, company: Company) -> list[User]:
     return [*await notifications.company_buyers(session, company.id), *([manager] if manager else [])]
 
 
-async def _tell_missed(session: AsyncSession, schedule: DeliverySchedule, company: Company, delivery: date, reason: str) -> None:
+async def _tell_missed(
+    session: AsyncSession, schedule: DeliverySchedule, company: Company, delivery: date, reason: str
+) -> None:
     await notifications.notify(
-        session, NotificationKind.RECURRING_MISSED, await _people(session, company),
-        f"Recurring delivery “{schedule.name}” of {delivery.isoformat()} was missed", "recurring_missed",
+        session,
+        NotificationKind.RECURRING_MISSED,
+        await _people(session, company),
+        f"Recurring delivery “{schedule.name}” of {delivery.isoformat()} was missed",
+        "recurring_missed",
         {"schedule": schedule, "company": company, "delivery_date": delivery.isoformat(), "reason": reason},
-        f"/schedules/{schedule.id}")
+        f"/schedules/{schedule.id}",
+    )
 
 
-async def _order(session: AsyncSession, schedule: DeliverySchedule, company: Company, delivery: date, today: date,
-                 grace_days: int, margin_floor: Decimal) -> Order | None:
-    lines = list(await session.scalars(select(ScheduleLine).options(selectinload(ScheduleLine.product))
-                                       .where(ScheduleLine.schedule_id == schedule.id).order_by(ScheduleLine.id)))
+async def _order(
+    session: AsyncSession,
+    schedule: DeliverySchedule,
+    company: Company,
+    delivery: date,
+    today: date,
+    grace_days: int,
+    margin_floor: Decimal,
+) -> Order | None:
+    lines = list(
+        await session.scalars(
+            select(ScheduleLine)
+            .options(selectinload(ScheduleLine.product))
+            .where(ScheduleLine.schedule_id == schedule.id)
+            .order_by(ScheduleLine.id)
+        )
+    )
     sold = [line for line in lines if line.product.is_active]
     gone = [line.product for line in lines if not line.product.is_active]
     left_out = [f"{product.sku} {product.name}" for product in gone]
@@ -147,10 +198,18 @@ async def _order(session: AsyncSession, schedule: DeliverySchedule, company: Com
     assert address is not None
     extra = [Flag(FlagKind.NOT_SOLD, {"sku": product.sku, "name": product.name}) for product in gone]
     order = await place_order(
-        session, company, [(line.product, line.quantity) for line in sold], today=today, grace_days=grace_days,
-        margin_floor=margin_floor, buyer=await session.get(User, schedule.created_by_id) if schedule.created_by_id else None,
-        key=f"schedule-{schedule.id}-{delivery.isoformat()}", source=OrderSource.RECURRING, delivery=delivery,
-        address=address, note=f"Recurring delivery “{schedule.name}”",
+        session,
+        company,
+        [(line.product, line.quantity) for line in sold],
+        today=today,
+        grace_days=grace_days,
+        margin_floor=margin_floor,
+        buyer=await session.get(User, schedule.created_by_id) if schedule.created_by_id else None,
+        key=f"schedule-{schedule.id}-{delivery.isoformat()}",
+        source=OrderSource.RECURRING,
+        delivery=delivery,
+        address=address,
+        note=f"Recurring delivery “{schedule.name}”",
     )
     confirmed = {line.product_id: line.confirmed_price for line in sold}
     changed = []
@@ -158,17 +217,39 @@ async def _order(session: AsyncSession, schedule: DeliverySchedule, company: Com
         before = confirmed.get(order_line.product_id)
         if before is not None and before != order_line.unit_price:
             changed.append(f"{order_line.sku}: {before} → {order_line.unit_price}")
-            extra.append(Flag(FlagKind.PRICE_CHANGED, {"sku": order_line.sku, "old": str(before),
-                                                       "new": str(order_line.unit_price)}))
+            extra.append(
+                Flag(
+                    FlagKind.PRICE_CHANGED,
+                    {"sku": order_line.sku, "old": str(before), "new": str(order_line.unit_price)},
+                )
+            )
     order.flags += [OrderFlag(company_id=company.id, kind=f.kind, blocking=f.blocking, data=f.data) for f in extra]
     await session.flush()
     subject = f"Recurring delivery “{schedule.name}”: order {order.number} for {delivery.isoformat()}"
-    context = {"schedule": schedule, "company": company, "order": order, "delivery_date": delivery.isoformat(),
-               "left_out": left_out, "changed": changed}
-    await notifications.notify(session, NotificationKind.RECURRING_GENERATED,
-                               await notifications.company_buyers(session, company.id), subject,
-                               "recurring_generated", context, f"/orders/{order.id}")
-    await notifications.notify(session, NotificationKind.RECURRING_GENERATED,
-                               await notifications.managers_on_duty(session, company, today), subject,
-                               "recurring_generated", context, f"/queue/orders/{order.id}")
+    context = {
+        "schedule": schedule,
+        "company": company,
+        "order": order,
+        "delivery_date": delivery.isoformat(),
+        "left_out": left_out,
+        "changed": changed,
+    }
+    await notifications.notify(
+        session,
+        NotificationKind.RECURRING_GENERATED,
+        await notifications.company_buyers(session, company.id),
+        subject,
+        "recurring_generated",
+        context,
+        f"/orders/{order.id}",
+    )
+    await notifications.notify(
+        session,
+        NotificationKind.RECURRING_GENERATED,
+        await notifications.managers_on_duty(session, company, today),
+        subject,
+        "recurring_generated",
+        context,
+        f"/queue/orders/{order.id}",
+    )
     return order

@@ -1,11 +1,17 @@
 """Recurring deliveries: the dates a schedule delivers on and what a buyer may change. The worker's
-pass that orders each occurrence is in `recurring`."""
+pass that orders each occurrence is in `recurring`.
+
+Dates are computed up to the calendar's end (31 December 9999) and no further: a schedule whose
+dates run past it simply has no more deliveries, so a stored row with an absurd date still shows."""
 
 from __future__ import annotations
 
 import calendar
+import enum
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import MAXYEAR, date, timedelta
 
 from sqlalchemy import delete as delete_rows
 from sqlalchemy import func, select
@@ -13,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from portal import clock
+from portal.errors import NotFound, Refused
 from portal.i18n import gettext
 from portal.models import (
     Address,
@@ -28,16 +35,28 @@ from portal.models import (
     User,
 )
 from portal.services.cart import buyer_cart, products_by_sku, quantity_problem
+from portal.services.ordering import company_addresses
 from portal.services.pricing import load_company_prices
 
 PREVIEW = 5
+NAME_MAX = 100
+"""`DeliverySchedule.name` is String(100)."""
+INTERVAL_WEEKS = (1, 52)
+MONTH_DAYS = (1, 31)
+LEAD_DAYS = (0, 60)
+"""The ranges the table's CHECK constraints allow."""
 
 
-class ScheduleError(Exception):
-    def __init__(self, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class ScheduleError(Refused):
+    """A change to a schedule that is refused; `field` names the form field the message belongs to."""
+
+
+class Source(enum.StrEnum):
+    """Where a new schedule takes its lines from."""
+
+    CART = "cart"
+    LIST = "list"
+    ORDER = "order"
 
 
 @dataclass(frozen=True)
@@ -54,133 +73,260 @@ def _rhythm(schedule: DeliverySchedule | Rhythm) -> Rhythm:
     return Rhythm(schedule.frequency, schedule.first_delivery, schedule.interval_weeks, schedule.month_day)
 
 
+def shifted(day: date, days: int) -> date | None:
+    """`day` moved by `days`, or None where that leaves the calendar (before year 1, after year 9999)."""
+    ordinal = day.toordinal() + days
+    return date.fromordinal(ordinal) if 1 <= ordinal <= date.max.toordinal() else None
+
+
 def month_date(year: int, month: int, day: int) -> date:
     """The day of the month, or the month's last day where the month is shorter."""
     return date(year, month, min(day, calendar.monthrange(year, month)[1]))
 
 
-def delivery_dates(schedule: DeliverySchedule | Rhythm, start: date, count: int,
-                   skips: frozenset[date] = frozenset()) -> list[date]:
-    """The first `count` delivery dates on or after `start`, leaving out skipped ones."""
-    rhythm = _rhythm(schedule)
-    start = max(start, rhythm.first_delivery)
-    found: list[date] = []
+def _dates_from(rhythm: Rhythm, start: date) -> Iterator[date]:
+    """Every delivery date on or after `start`, up to the calendar's end."""
     if rhythm.frequency is Frequency.WEEKLY:
         step = 7 * rhythm.interval_weeks
         periods = max(0, -(-(start - rhythm.first_delivery).days // step))
-        day = rhythm.first_delivery + timedelta(days=periods * step)
-        while len(found) < count:
-            if day not in skips:
-                found.append(day)
-            day += timedelta(days=step)
-        return found
+        ordinal, last = rhythm.first_delivery.toordinal() + periods * step, date.max.toordinal()
+        while ordinal <= last:
+            yield date.fromordinal(ordinal)
+            ordinal += step
+        return
     year, month = start.year, start.month
-    while len(found) < count:
+    while year <= MAXYEAR:
         day = month_date(year, month, rhythm.month_day)
-        if day >= start and day not in skips:
-            found.append(day)
+        if day >= start:
+            yield day
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return found
 
 
-def next_delivery_after(schedule: DeliverySchedule | Rhythm, day: date) -> date:
-    return delivery_dates(schedule, day + timedelta(days=1), 1)[0]
+def delivery_dates(
+    schedule: DeliverySchedule | Rhythm, start: date, count: int, skips: frozenset[date] = frozenset()
+) -> list[date]:
+    """The first `count` delivery dates on or after `start`, leaving out skipped ones; fewer where the
+    calendar ends first."""
+    rhythm = _rhythm(schedule)
+    coming = (day for day in _dates_from(rhythm, max(start, rhythm.first_delivery)) if day not in skips)
+    return list(itertools.islice(coming, count))
 
 
-def first_due_from(schedule: DeliverySchedule | Rhythm, lead_days: int, today: date) -> date:
+def _first(days: list[date]) -> date | None:
+    return days[0] if days else None
+
+
+def next_delivery_after(schedule: DeliverySchedule | Rhythm, day: date) -> date | None:
+    """The delivery after `day`; None when the calendar ends first."""
+    after = shifted(day, 1)
+    return _first(delivery_dates(schedule, after, 1)) if after is not None else None
+
+
+def first_due_from(schedule: DeliverySchedule | Rhythm, lead_days: int, today: date) -> date | None:
     """The first delivery whose ordering day is today or later: where a new or resumed schedule starts."""
-    return delivery_dates(schedule, today + timedelta(days=lead_days), 1)[0]
+    start = shifted(today, lead_days)
+    return _first(delivery_dates(schedule, start, 1)) if start is not None else None
 
 
 def missed(delivery: date, lead_days: int, today: date) -> bool:
     """An occurrence reached after its ordering day is still ordered late while its delivery date is
     ahead; once the delivery date has come, it is missed."""
-    return delivery - timedelta(days=lead_days) < today and delivery <= today
+    return (shifted(delivery, -lead_days) or date.min) < today and delivery <= today
 
 
 def _delivers_on(schedule: DeliverySchedule | Rhythm, day: date) -> bool:
-    return delivery_dates(schedule, day, 1)[0] == day
+    return _first(delivery_dates(schedule, day, 1)) == day
 
 
-def set_next(schedule: DeliverySchedule, delivery: date) -> None:
+def set_next(schedule: DeliverySchedule, delivery: date | None) -> None:
+    """The next delivery to order, and its ordering day; None when the schedule has no more dates."""
     schedule.next_delivery = delivery
-    schedule.next_generation_on = delivery - timedelta(days=schedule.lead_days)
+    schedule.next_generation_on = None if delivery is None else shifted(delivery, -schedule.lead_days) or date.min
 
 
 # --- what buyers do -------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ScheduleForm:
+    """A schedule's name, address and rhythm as a buyer gives them; the web layer has decoded and
+    bounded each value, the rules that need the database are checked here."""
+
     name: str
-    address_id: int
+    address_id: int | None
     frequency: Frequency
     first_delivery: date
     lead_days: int
     interval_weeks: int = 1
     month_day: int | None = None
 
-    @classmethod
-    def parse(cls, data: dict[str, object]) -> ScheduleForm:
-        def text(name: str) -> str:
-            return str(data.get(name, "") or "").strip()
-
-        def number(name: str, low: int, high: int, default: int) -> int:
-            raw = text(name) or str(default)
-            if not raw.isdigit() or not low <= int(raw) <= high:
-                raise ScheduleError(gettext("Enter a whole number from %(low)d to %(high)d.") % {"low": low, "high": high}, name)
-            return int(raw)
-
-        name = text("name")
-        if not name or len(name) > 100:
-            raise ScheduleError(gettext("Give the schedule a name of at most 100 characters."), "name")
-        try:
-            frequency = Frequency(text("frequency") or "weekly")
-        except ValueError:
-            raise ScheduleError(gettext("Choose weekly or monthly."), "frequency") from None
-        try:
-            first = date.fromisoformat(text("first_delivery"))
-        except ValueError:
-            raise ScheduleError(gettext("Enter the first delivery date as YYYY-MM-DD."), "first_delivery") from None
-        address = text("address_id")
-        return cls(name, int(address) if address.isdigit() and len(address) < 10 else 0, frequency, first,
-                   number("lead_days", 0, 60, 2), number("interval_weeks", 1, 52, 1),
-                   number("month_day", 1, 31, first.day) if frequency is Frequency.MONTHLY else None)
-
     def rhythm(self) -> Rhythm:
         weeks = self.interval_weeks if self.frequency is Frequency.WEEKLY else 1
         return Rhythm(self.frequency, self.first_delivery, weeks, self.month_day or self.first_delivery.day)
 
     @staticmethod
-    def values_of(schedule: DeliverySchedule, today: date) -> dict[str, str]:
+    def values_of(schedule: DeliverySchedule, today: date) -> ScheduleForm:
         """The form as an edit starts: the schedule as it is, its first delivery being the next one still ahead."""
-        anchor = delivery_dates(schedule, max(schedule.next_delivery or schedule.first_delivery, today + timedelta(days=1)), 1)[0]
-        return {"name": schedule.name, "address_id": str(schedule.address_id), "frequency": schedule.frequency.value,
-                "interval_weeks": str(schedule.interval_weeks),
-                "month_day": str(schedule.month_day) if schedule.frequency is Frequency.MONTHLY else "",
-                "first_delivery": anchor.isoformat(), "lead_days": str(schedule.lead_days)}
+        start = max(schedule.next_delivery or schedule.first_delivery, today + timedelta(days=1))
+        anchor = _first(delivery_dates(schedule, start, 1)) or schedule.next_delivery or schedule.first_delivery
+        monthly = schedule.frequency is Frequency.MONTHLY
+        return ScheduleForm(
+            schedule.name,
+            schedule.address_id,
+            schedule.frequency,
+            anchor,
+            schedule.lead_days,
+            schedule.interval_weeks,
+            schedule.month_day if monthly else None,
+        )
 
 
-async def source_lines(session: AsyncSession, user: User, source: str, source_id: int | None) -> list[tuple[Product, int]]:
+def _in(value: int, bounds: tuple[int, int], field: str) -> None:
+    low, high = bounds
+    if not low <= value <= high:
+        raise ScheduleError(
+            gettext("Enter a whole number from %(low)d to %(high)d.") % {"low": low, "high": high}, field
+        )
+
+
+def _checked_rhythm(form: ScheduleForm) -> None:
+    if not form.name.strip() or len(form.name.strip()) > NAME_MAX:
+        raise ScheduleError(gettext("Give the schedule a name of at most 100 characters."), "name")
+    _in(form.interval_weeks, INTERVAL_WEEKS, "interval_weeks")
+    _in(form.lead_days, LEAD_DAYS, "lead_days")
+    if form.month_day is not None:
+        _in(form.month_day, MONTH_DAYS, "month_day")
+
+
+def preview_dates(form: ScheduleForm, today: date, count: int = PREVIEW) -> list[date]:
+    """The first deliveries a new schedule would have, before it is saved: from the first one still
+    ordered in time."""
+    _checked_rhythm(form)
+    rhythm = form.rhythm()
+    start = first_due_from(rhythm, form.lead_days, today)
+    return delivery_dates(rhythm, start, count) if start is not None else []
+
+
+@dataclass(frozen=True)
+class Draft:
+    """The new-schedule page: the lines it starts from, the company's addresses, the dates the form gives."""
+
+    lines: list[tuple[Product, int]]
+    addresses: list[Address]
+    preview: list[date]
+
+
+async def draft(
+    session: AsyncSession,
+    user: User,
+    source: Source,
+    source_id: int | None,
+    form: ScheduleForm | None = None,
+    today: date | None = None,
+) -> Draft:
+    """What a new schedule from `source` looks like; with a form (and today), its next deliveries."""
+    lines = await source_lines(session, user, source, source_id)
+    preview = preview_dates(form, today) if form is not None and today is not None else []
+    return Draft(lines, await company_addresses(session, user.company_id or 0), preview)
+
+
+@dataclass(frozen=True)
+class Revision:
+    """The edit page: the schedule, the values shown, the company's addresses, the dates they give."""
+
+    schedule: DeliverySchedule
+    form: ScheduleForm | None
+    addresses: list[Address]
+    preview: list[date]
+
+
+async def revision(
+    session: AsyncSession, user: User, schedule_id: int, form: ScheduleForm | None = None, today: date | None = None
+) -> Revision:
+    """The schedule to change: with a form, the dates it would give (refused like a save would be);
+    with only today, its own values with the next delivery still ahead as the first; else as it is."""
+    schedule = await company_schedule(session, user.company_id or 0, schedule_id)
+    addresses = await company_addresses(session, schedule.company_id)
+    if today is None:
+        return Revision(schedule, form, addresses, [])
+    if form is not None:
+        return Revision(schedule, form, addresses, await planned_dates(session, schedule, form, today))
+    shown = ScheduleForm.values_of(schedule, today)
+    return Revision(schedule, shown, addresses, await _planned(session, schedule, shown, today))
+
+
+@dataclass(frozen=True)
+class ScheduleView:
+    """The schedule page: coming deliveries, skips still ahead, and the last occurrences as history."""
+
+    schedule: DeliverySchedule
+    upcoming: list[date]
+    skipped: list[date]
+    occurrences: list[ScheduleOccurrence]
+
+
+async def schedule_view(session: AsyncSession, user: User, schedule_id: int) -> ScheduleView:
+    schedule = await company_schedule(session, user.company_id or 0, schedule_id)
+    coming, skipped = await outlook(session, schedule)
+    past = [o for o in await occurrences(session, schedule.id) if o.delivery_date not in skipped]
+    return ScheduleView(schedule, coming, skipped, past)
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The company's schedules, each with the next delivery it will order (None while paused or over),
+    and the next deliveries across them all."""
+
+    schedules: list[tuple[DeliverySchedule, date | None]]
+    upcoming: list[tuple[date, DeliverySchedule]]
+
+
+async def overview(session: AsyncSession, user: User, count: int = 10) -> Overview:
+    company_id = user.company_id or 0
+    plans = await company_schedules(session, company_id)
+    rows = [(plan, None if plan.paused else plan.next_delivery) for plan in plans]
+    return Overview(rows, await _next_deliveries(session, company_id, plans, count))
+
+
+async def source_lines(
+    session: AsyncSession, user: User, source: Source, source_id: int | None
+) -> list[tuple[Product, int]]:
     """The lines a new schedule starts from: a list, the cart, or a past order of the company."""
     company_id = user.company_id
-    if source == "cart":
+    if source is Source.CART:
         cart = await buyer_cart(session, user)
         return [(line.product, line.quantity) for line in cart.lines]
-    if source == "list":
-        found = await session.scalar(select(ShoppingList).options(selectinload(ShoppingList.lines))
-                                     .where(ShoppingList.id == source_id, ShoppingList.company_id == company_id))
+    if source is Source.LIST:
+        found = await session.scalar(
+            select(ShoppingList)
+            .options(selectinload(ShoppingList.lines))
+            .where(ShoppingList.id == source_id, ShoppingList.company_id == company_id)
+        )
         if found is None:
-            raise LookupError(source_id)
-        products = {p.id: p for p in await session.scalars(select(Product).where(Product.id.in_([l.product_id for l in found.lines])))}
-        return [(products[l.product_id], l.quantity) for l in found.lines]
-    if source == "order":
-        order = await session.scalar(select(Order).options(selectinload(Order.lines))
-                                     .where(Order.id == source_id, Order.company_id == company_id))
+            raise NotFound()
+        products = {
+            p.id: p
+            for p in await session.scalars(
+                select(Product).where(Product.id.in_([line.product_id for line in found.lines]))
+            )
+        }
+        return [(products[line.product_id], line.quantity) for line in found.lines]
+    if source is Source.ORDER:
+        order = await session.scalar(
+            select(Order)
+            .options(selectinload(Order.lines))
+            .where(Order.id == source_id, Order.company_id == company_id)
+        )
         if order is None:
-            raise LookupError(source_id)
-        products = {p.id: p for p in await session.scalars(select(Product).where(Product.id.in_([l.product_id for l in order.lines])))}
-        return [(products[l.product_id], l.quantity) for l in order.lines]
-    raise LookupError(source)
+            raise NotFound()
+        products = {
+            p.id: p
+            for p in await session.scalars(
+                select(Product).where(Product.id.in_([line.product_id for line in order.lines]))
+            )
+        }
+        return [(products[line.product_id], line.quantity) for line in order.lines]
+    raise NotFound()
 
 
 async def _confirmed_prices(session: AsyncSession, company: Company, today: date, lines: list[ScheduleLine]) -> None:
@@ -200,9 +346,12 @@ async def _confirm(session: AsyncSession, schedule: DeliverySchedule, today: dat
     schedule.confirmed_at = clock.now()
 
 
-async def _checked_address(session: AsyncSession, company_id: int, form: ScheduleForm, today: date) -> Address:
-    """What a rhythm needs besides a well-formed form: one of the company's addresses, a first delivery still ahead."""
-    address = await session.scalar(select(Address).where(Address.id == form.address_id, Address.company_id == company_id))
+async def _checked(session: AsyncSession, company_id: int, form: ScheduleForm, today: date) -> Address:
+    """A name, a rhythm within the table's ranges, one of the company's addresses, a first delivery still ahead."""
+    _checked_rhythm(form)
+    address = await session.scalar(
+        select(Address).where(Address.id == form.address_id, Address.company_id == company_id)
+    )
     if address is None:
         raise ScheduleError(gettext("Choose one of your company's delivery addresses."), "address_id")
     if form.first_delivery <= today:
@@ -212,20 +361,27 @@ async def _checked_address(session: AsyncSession, company_id: int, form: Schedul
 
 def _apply(schedule: DeliverySchedule, form: ScheduleForm, address: Address) -> None:
     rhythm = form.rhythm()
-    schedule.name, schedule.address_id, schedule.address = form.name, address.id, address
+    schedule.name, schedule.address_id, schedule.address = form.name.strip(), address.id, address
     schedule.frequency, schedule.first_delivery = rhythm.frequency, rhythm.first_delivery
-    schedule.interval_weeks, schedule.month_day, schedule.lead_days = rhythm.interval_weeks, rhythm.month_day, form.lead_days
+    schedule.interval_weeks, schedule.month_day, schedule.lead_days = (
+        rhythm.interval_weeks,
+        rhythm.month_day,
+        form.lead_days,
+    )
 
 
-async def create_schedule(session: AsyncSession, user: User, form: ScheduleForm,
-                          lines: list[tuple[Product, int]], today: date) -> DeliverySchedule:
+async def create_schedule(
+    session: AsyncSession, user: User, form: ScheduleForm, lines: list[tuple[Product, int]], today: date
+) -> DeliverySchedule:
     company_id = user.company_id or 0
-    address = await _checked_address(session, company_id, form, today)
+    address = await _checked(session, company_id, form, today)
     wanted = [(p, q) for p, q in lines if p.is_active]
     if not wanted:
         raise ScheduleError(gettext("A schedule needs at least one product that is sold."), "lines")
     schedule = DeliverySchedule(
-        company_id=company_id, paused=False, created_by_id=user.id,
+        company_id=company_id,
+        paused=False,
+        created_by_id=user.id,
         lines=[ScheduleLine(company_id=company_id, product_id=p.id, quantity=q) for p, q in wanted],
     )
     _apply(schedule, form, address)
@@ -236,29 +392,52 @@ async def create_schedule(session: AsyncSession, user: User, form: ScheduleForm,
     return schedule
 
 
-async def company_schedule(session: AsyncSession, company_id: int, schedule_id: int, *, lock: bool = False) -> DeliverySchedule:
+async def start_schedule(
+    session: AsyncSession, user: User, form: ScheduleForm, source: Source, source_id: int | None, today: date
+) -> DeliverySchedule:
+    """A new schedule with the lines of its source (the cart, a list or a past order of the company)."""
+    return await create_schedule(session, user, form, await source_lines(session, user, source, source_id), today)
+
+
+async def company_schedule(
+    session: AsyncSession, company_id: int, schedule_id: int, *, lock: bool = False
+) -> DeliverySchedule:
     """One schedule of this company; another company's does not exist."""
-    query = (select(DeliverySchedule)
-             .options(selectinload(DeliverySchedule.lines).joinedload(ScheduleLine.product),
-                      selectinload(DeliverySchedule.address))
-             .where(DeliverySchedule.id == schedule_id, DeliverySchedule.company_id == company_id))
+    query = (
+        select(DeliverySchedule)
+        .options(
+            selectinload(DeliverySchedule.lines).joinedload(ScheduleLine.product),
+            selectinload(DeliverySchedule.address),
+        )
+        .where(DeliverySchedule.id == schedule_id, DeliverySchedule.company_id == company_id)
+    )
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
     schedule = await session.scalar(query)
     if schedule is None:
-        raise LookupError(schedule_id)
+        raise NotFound()
     return schedule
 
 
 async def company_schedules(session: AsyncSession, company_id: int) -> list[DeliverySchedule]:
-    return list(await session.scalars(
-        select(DeliverySchedule).options(selectinload(DeliverySchedule.lines))
-        .where(DeliverySchedule.company_id == company_id).order_by(DeliverySchedule.name, DeliverySchedule.id)))
+    return list(
+        await session.scalars(
+            select(DeliverySchedule)
+            .options(selectinload(DeliverySchedule.lines))
+            .where(DeliverySchedule.company_id == company_id)
+            .order_by(DeliverySchedule.name, DeliverySchedule.id)
+        )
+    )
 
 
 async def skipped_dates(session: AsyncSession, schedule_id: int) -> frozenset[date]:
-    return frozenset(await session.scalars(select(ScheduleOccurrence.delivery_date).where(
-        ScheduleOccurrence.schedule_id == schedule_id, ScheduleOccurrence.status == OccurrenceStatus.SKIPPED)))
+    return frozenset(
+        await session.scalars(
+            select(ScheduleOccurrence.delivery_date).where(
+                ScheduleOccurrence.schedule_id == schedule_id, ScheduleOccurrence.status == OccurrenceStatus.SKIPPED
+            )
+        )
+    )
 
 
 def _pending(schedule: DeliverySchedule, skips: frozenset[date]) -> list[date]:
@@ -273,9 +452,13 @@ async def pending_skips(session: AsyncSession, schedule: DeliverySchedule) -> li
 
 async def _drop_skips(session: AsyncSession, schedule_id: int, days: list[date]) -> None:
     if days:
-        await session.execute(delete_rows(ScheduleOccurrence).where(
-            ScheduleOccurrence.schedule_id == schedule_id, ScheduleOccurrence.status == OccurrenceStatus.SKIPPED,
-            ScheduleOccurrence.delivery_date.in_(days)))
+        await session.execute(
+            delete_rows(ScheduleOccurrence).where(
+                ScheduleOccurrence.schedule_id == schedule_id,
+                ScheduleOccurrence.status == OccurrenceStatus.SKIPPED,
+                ScheduleOccurrence.delivery_date.in_(days),
+            )
+        )
 
 
 def _coming(schedule: DeliverySchedule, count: int, skips: frozenset[date]) -> list[date]:
@@ -291,34 +474,55 @@ async def upcoming(session: AsyncSession, schedule: DeliverySchedule, count: int
     return _coming(schedule, count, await skipped_dates(session, schedule.id))
 
 
-async def outlook(session: AsyncSession, schedule: DeliverySchedule, count: int = PREVIEW) -> tuple[list[date], list[date]]:
+async def outlook(
+    session: AsyncSession, schedule: DeliverySchedule, count: int = PREVIEW
+) -> tuple[list[date], list[date]]:
     """The schedule page's coming deliveries and the skips still ahead, from one read of the skipped dates."""
     skips = await skipped_dates(session, schedule.id)
     return _coming(schedule, count, skips), _pending(schedule, skips)
 
 
-async def next_deliveries(session: AsyncSession, company_id: int, count: int = PREVIEW) -> list[tuple[date, DeliverySchedule]]:
+async def next_deliveries(
+    session: AsyncSession, company_id: int, count: int = PREVIEW
+) -> list[tuple[date, DeliverySchedule]]:
     """The company's next deliveries across its active schedules, soonest first: the dashboard panel.
     Two queries however many schedules: the schedules, and all their skipped dates."""
+    return await _next_deliveries(session, company_id, await company_schedules(session, company_id), count)
+
+
+async def _next_deliveries(
+    session: AsyncSession, company_id: int, plans: list[DeliverySchedule], count: int
+) -> list[tuple[date, DeliverySchedule]]:
     skips: dict[int, set[date]] = {}
     for schedule_id, day in await session.execute(
-            select(ScheduleOccurrence.schedule_id, ScheduleOccurrence.delivery_date).where(
-                ScheduleOccurrence.company_id == company_id, ScheduleOccurrence.status == OccurrenceStatus.SKIPPED)):
+        select(ScheduleOccurrence.schedule_id, ScheduleOccurrence.delivery_date).where(
+            ScheduleOccurrence.company_id == company_id, ScheduleOccurrence.status == OccurrenceStatus.SKIPPED
+        )
+    ):
         skips.setdefault(schedule_id, set()).add(day)
-    found = [(day, schedule) for schedule in await company_schedules(session, company_id)
-             for day in _coming(schedule, count, frozenset(skips.get(schedule.id, ())))]
+    found = [
+        (day, schedule) for schedule in plans for day in _coming(schedule, count, frozenset(skips.get(schedule.id, ())))
+    ]
     return sorted(found, key=lambda item: (item[0], item[1].id))[:count]
 
 
 async def occurrences(session: AsyncSession, schedule_id: int) -> list[ScheduleOccurrence]:
-    return list(await session.scalars(select(ScheduleOccurrence).where(ScheduleOccurrence.schedule_id == schedule_id)
-                                      .order_by(ScheduleOccurrence.delivery_date.desc()).limit(20)))
+    return list(
+        await session.scalars(
+            select(ScheduleOccurrence)
+            .where(ScheduleOccurrence.schedule_id == schedule_id)
+            .order_by(ScheduleOccurrence.delivery_date.desc())
+            .limit(20)
+        )
+    )
 
 
 async def schedule_of_order(session: AsyncSession, company_id: int, order_id: int) -> DeliverySchedule | None:
-    return await session.scalar(select(DeliverySchedule).join(
-        ScheduleOccurrence, ScheduleOccurrence.schedule_id == DeliverySchedule.id).where(
-        ScheduleOccurrence.order_id == order_id, DeliverySchedule.company_id == company_id))
+    return await session.scalar(
+        select(DeliverySchedule)
+        .join(ScheduleOccurrence, ScheduleOccurrence.schedule_id == DeliverySchedule.id)
+        .where(ScheduleOccurrence.order_id == order_id, DeliverySchedule.company_id == company_id)
+    )
 
 
 async def pause(session: AsyncSession, user: User, schedule_id: int) -> DeliverySchedule:
@@ -333,8 +537,9 @@ async def resume(session: AsyncSession, user: User, schedule_id: int, today: dat
     schedule = await company_schedule(session, user.company_id or 0, schedule_id, lock=True)
     if schedule.paused:
         schedule.paused = False
-        start = max(schedule.next_delivery or schedule.first_delivery, first_due_from(schedule, schedule.lead_days, today))
-        set_next(schedule, delivery_dates(schedule, start, 1)[0])
+        due = first_due_from(schedule, schedule.lead_days, today)
+        start = max(schedule.next_delivery or schedule.first_delivery, due) if due is not None else None
+        set_next(schedule, _first(delivery_dates(schedule, start, 1)) if start is not None else None)
     await session.flush()
     return schedule
 
@@ -343,8 +548,15 @@ async def skip(session: AsyncSession, user: User, schedule_id: int, delivery: da
     schedule = await company_schedule(session, user.company_id or 0, schedule_id, lock=True)
     if delivery not in await upcoming(session, schedule, 52):
         raise ScheduleError(gettext("That date is not one of the schedule's coming deliveries."), "delivery_date")
-    session.add(ScheduleOccurrence(schedule_id=schedule.id, company_id=schedule.company_id, delivery_date=delivery,
-                                   status=OccurrenceStatus.SKIPPED, note=f"skipped by {user.full_name}"))
+    session.add(
+        ScheduleOccurrence(
+            schedule_id=schedule.id,
+            company_id=schedule.company_id,
+            delivery_date=delivery,
+            status=OccurrenceStatus.SKIPPED,
+            note=f"skipped by {user.full_name}",
+        )
+    )
     await session.flush()
 
 
@@ -357,30 +569,48 @@ async def unskip(session: AsyncSession, user: User, schedule_id: int, delivery: 
     await session.flush()
 
 
-async def _first_open(session: AsyncSession, schedule_id: int, rhythm: Rhythm, lead_days: int, today: date) -> date:
+async def _first_open(
+    session: AsyncSession, schedule_id: int, rhythm: Rhythm, lead_days: int, today: date
+) -> date | None:
     """Where a changed rhythm starts: its first date still ordered in time, after every date already ordered or
-    missed, so that no delivery is ordered twice."""
+    missed, so that no delivery is ordered twice. None when the calendar ends first."""
     start = first_due_from(rhythm, lead_days, today)
-    handled = await session.scalar(select(func.max(ScheduleOccurrence.delivery_date)).where(
-        ScheduleOccurrence.schedule_id == schedule_id,
-        ScheduleOccurrence.status.in_((OccurrenceStatus.GENERATED, OccurrenceStatus.MISSED))))
+    if start is None:
+        return None
+    handled = await session.scalar(
+        select(func.max(ScheduleOccurrence.delivery_date)).where(
+            ScheduleOccurrence.schedule_id == schedule_id,
+            ScheduleOccurrence.status.in_((OccurrenceStatus.GENERATED, OccurrenceStatus.MISSED)),
+        )
+    )
     return start if handled is None or start > handled else next_delivery_after(rhythm, handled)
 
 
-async def planned_dates(session: AsyncSession, schedule: DeliverySchedule, form: ScheduleForm, today: date,
-                        count: int = PREVIEW) -> list[date]:
+async def planned_dates(
+    session: AsyncSession, schedule: DeliverySchedule, form: ScheduleForm, today: date, count: int = PREVIEW
+) -> list[date]:
     """The next deliveries the schedule would have under the form, before the change is saved."""
-    await _checked_address(session, schedule.company_id, form, today)
+    await _checked(session, schedule.company_id, form, today)
+    return await _planned(session, schedule, form, today, count)
+
+
+async def _planned(
+    session: AsyncSession, schedule: DeliverySchedule, form: ScheduleForm, today: date, count: int = PREVIEW
+) -> list[date]:
     rhythm = form.rhythm()
     start = await _first_open(session, schedule.id, rhythm, form.lead_days, today)
+    if start is None:
+        return []
     return delivery_dates(rhythm, start, count, await skipped_dates(session, schedule.id))
 
 
-async def edit(session: AsyncSession, user: User, schedule_id: int, form: ScheduleForm, today: date) -> DeliverySchedule:
+async def edit(
+    session: AsyncSession, user: User, schedule_id: int, form: ScheduleForm, today: date
+) -> DeliverySchedule:
     """A new name, address or rhythm, from the next occurrence not yet ordered: what was ordered or missed stays
     as history. Skips on dates the new rhythm still delivers on are kept; a paused schedule stays paused."""
     schedule = await company_schedule(session, user.company_id or 0, schedule_id, lock=True)
-    address = await _checked_address(session, schedule.company_id, form, today)
+    address = await _checked(session, schedule.company_id, form, today)
     skipped = await pending_skips(session, schedule)
     _apply(schedule, form, address)
     set_next(schedule, await _first_open(session, schedule.id, form.rhythm(), form.lead_days, today))
@@ -391,11 +621,13 @@ async def edit(session: AsyncSession, user: User, schedule_id: int, form: Schedu
     return schedule
 
 
-async def add_line(session: AsyncSession, user: User, schedule_id: int, sku: str, quantity: int,
-                   today: date) -> tuple[ScheduleLine, bool]:
+async def add_line(
+    session: AsyncSession, user: User, schedule_id: int, sku: str, quantity: int, today: date
+) -> tuple[ScheduleLine, bool]:
     """A product by its SKU, from the next occurrence not yet ordered; a product already on the schedule gets
     the quantity added to its line (the second value says so). The line's price is confirmed anew."""
     schedule = await company_schedule(session, user.company_id or 0, schedule_id, lock=True)
+    sku = sku.strip()
     if not sku:
         raise ScheduleError(gettext("Enter the SKU of the product to add."), "sku")
     product = (await products_by_sku(session, {sku})).get(sku.upper())
@@ -403,9 +635,11 @@ async def add_line(session: AsyncSession, user: User, schedule_id: int, sku: str
         raise ScheduleError(gettext("No product with SKU %(sku)s.") % {"sku": sku}, "sku")
     if not product.is_active:
         raise ScheduleError(gettext("This product is not sold any more."), "sku")
-    line = next((l for l in schedule.lines if l.product_id == product.id), None)
+    line = next((kept for kept in schedule.lines if kept.product_id == product.id), None)
     joined = line is not None
-    if problem := quantity_problem(product, quantity) or (line is not None and quantity_problem(product, line.quantity + quantity)):
+    if problem := quantity_problem(product, quantity) or (
+        line is not None and quantity_problem(product, line.quantity + quantity)
+    ):
         raise ScheduleError(problem, "quantity")
     if line is None:
         line = ScheduleLine(company_id=schedule.company_id, product_id=product.id, quantity=quantity, product=product)
@@ -417,19 +651,23 @@ async def add_line(session: AsyncSession, user: User, schedule_id: int, sku: str
     return line, joined
 
 
-async def change_line(session: AsyncSession, user: User, schedule_id: int, line_id: int, quantity: int, today: date) -> None:
+async def change_line(
+    session: AsyncSession, user: User, schedule_id: int, line_id: int, quantity: int | None, today: date
+) -> None:
     """A new quantity (0 removes the line), from the next occurrence not yet ordered; the line's price is confirmed anew."""
     schedule = await company_schedule(session, user.company_id or 0, schedule_id, lock=True)
-    line = next((l for l in schedule.lines if l.id == line_id), None)
+    line = next((kept for kept in schedule.lines if kept.id == line_id), None)
     if line is None:
-        raise LookupError(line_id)
+        raise NotFound()
+    if quantity is None:
+        raise ScheduleError(gettext("Enter the quantity as a whole number."), "quantity")
     if quantity == 0:
         if len(schedule.lines) == 1:
             raise ScheduleError(gettext("A schedule keeps at least one line; delete the schedule instead."), "lines")
         schedule.lines.remove(line)
     else:
         if problem := quantity_problem(line.product, quantity):
-            raise ScheduleError(problem, "lines")
+            raise ScheduleError(problem, "quantity")
         line.quantity = quantity
     await _confirm(session, schedule, today, [line] if quantity else [])
     await session.flush()

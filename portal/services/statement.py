@@ -69,8 +69,10 @@ async def account_statement(session: AsyncSession, company_id: int, *, today: da
         select(Invoice)
         .where(
             Invoice.company_id == company_id,
-            or_(Invoice.gross_amount > Invoice.paid_amount,
-                Invoice.issue_date >= today - timedelta(days=PAID_HISTORY_DAYS)),
+            or_(
+                Invoice.gross_amount > Invoice.paid_amount,
+                Invoice.issue_date >= today - timedelta(days=PAID_HISTORY_DAYS),
+            ),
         )
         .order_by(Invoice.due_date, Invoice.number)
     )
@@ -79,6 +81,9 @@ async def account_statement(session: AsyncSession, company_id: int, *, today: da
         picture=await credit_picture(session, company_id, today=today, grace_days=grace_days),
         today=today,
         open=[line for line in lines if line.is_open],
-        paid=sorted((line for line in lines if not line.is_open),
-                    key=lambda line: (line.invoice.issue_date, line.invoice.number), reverse=True),
+        paid=sorted(
+            (line for line in lines if not line.is_open),
+            key=lambda line: (line.invoice.issue_date, line.invoice.number),
+            reverse=True,
+        ),
     )

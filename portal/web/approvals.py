@@ -1,166 +1,254 @@
-"""The approval queue and the order review: decide inline with htmx (approve with an
-optional note, reject with a reason), bulk approval, and out-of-office cover."""
+"""The approval queue and the order review: decide inline with htmx (approve with an optional
+note, reject with a reason), bulk approval, and out-of-office cover.
+
+Every value is typed at the edge (`QueueFilter` from the query, the forms below); refusals are
+the services' exceptions, shown by the app's error mapper on the page the form was on."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import Controller, get, post
-from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException, PermissionDeniedException
-from litestar.params import FromPath, URLEncodedBody
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, QueryParameter, URLEncodedBody
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.i18n import gettext
-from portal.models import FlagKind, Role
-from portal.services import approvals
-from portal.services.approvals import QueueFilter
-from portal.services.ordering import MoveRefused
-from portal.web.context import PortalRequest, discard_changes, is_partial, query_params, seller_today, settings_of
+from portal.models import FlagKind, Order, Role
+from portal.services import approvals, covers
+from portal.services.approvals import BulkResult, QueueFilter, Skipped
+from portal.services.flags import Policy
+from portal.settings import Settings
+from portal.web import inputs
+from portal.web.context import PortalRequest, is_partial, render, seller_today, settings_of
+from portal.web.errors import Refusal
+from portal.web.formatting import flag_text
 from portal.web.guards import allow
+from portal.web.inputs import Day, Form, FormId, Id, IdList, Text
 
 deciders = [allow(Role.ACCOUNT_MANAGER, Role.ADMIN)]
 staff = [allow(Role.ACCOUNT_MANAGER, Role.ADMIN, Role.FINANCE)]
+managers = [allow(Role.ACCOUNT_MANAGER)]
+
+DecisionText = Annotated[Text, msgspec.Meta(max_length=approvals.NOTE_MAX)]
+CompanyQuery = Annotated[int | None, QueryParameter(name="company", ge=1, le=inputs.MAX_ID)]
+"""`?company=`: named apart from the app's `company` dependency (a buyer's own company)."""
+ManagerQuery = Annotated[int | None, QueryParameter(name="manager", ge=1, le=inputs.MAX_ID)]
+
+FLAG_LABELS = {
+    FlagKind.EXCEEDS_CREDIT: "Exceeds available credit",
+    FlagKind.PAST_DUE: "Company past due",
+    FlagKind.ON_HOLD: "Company on hold",
+    FlagKind.BELOW_MARGIN_FLOOR: "Below the margin floor",
+    FlagKind.UNUSUAL_QUANTITY: "Unusual quantity",
+    FlagKind.PRICE_CHANGED: "Price changed",
+    FlagKind.FIRST_ORDER: "First order",
+    FlagKind.NOT_SOLD: "Product no longer sold",
+}
+"""The queue filter's choices; translated when the page is drawn."""
 
 
-async def _review_page(
-    request: PortalRequest, db_session: AsyncSession, order_id: int, *, error: str | None = None,
-    note: str = "", reason: str = "", status_code: int = 200,
+class ApproveForm(Form):
+    note: DecisionText = ""
+    confirm_warnings: inputs.Flag | None = None
+
+    @property
+    def confirmed(self) -> bool:
+        """The approver ticked "I have reviewed these warnings"."""
+        return self.confirm_warnings is not None
+
+
+class RejectForm(Form):
+    reason: DecisionText = ""
+    """Required: left empty, the service says so next to the field."""
+
+
+class BulkApproveForm(Form):
+    order_ids: IdList = msgspec.field(default_factory=IdList)
+
+
+class CoverForm(Form):
+    deputy_id: FormId | None = None
+    starts_on: Day | None = None
+    ends_on: Day | None = None
+
+
+def queue_filter(
+    company_id: CompanyQuery = None, flag: FromQuery[FlagKind | None] = None, manager_id: ManagerQuery = None
+) -> QueueFilter:
+    """The queue's filter from `?company=…&flag=…&manager=…`, each typed and bounded."""
+    return QueueFilter(company_id=company_id, flag=flag, manager_id=manager_id)
+
+
+def flag_policy(today: NamedDependency[date], settings: NamedDependency[Settings]) -> Policy:
+    """The day and settings flags are read with, for this request."""
+    return Policy(today, settings.past_due_grace_days, settings.margin_floor_pct)
+
+
+def _policy_of(request: PortalRequest) -> Policy:
+    """The same, for the form pages the error mapper calls without dependencies."""
+    return flag_policy(seller_today(request), settings_of(request))
+
+
+async def queue_page(request: PortalRequest, db_session: AsyncSession, wanted: QueueFilter, policy: Policy) -> Template:
+    queue = await approvals.approval_queue(db_session, request.user, wanted, policy)
+    choices = [(kind, gettext(label)) for kind, label in FLAG_LABELS.items()]
+    return Template("queue/index.html", context={"queue": queue, "flag_choices": choices})
+
+
+async def review_page(
+    request: PortalRequest, db_session: AsyncSession, order_id: int, policy: Policy, refusal: Refusal | None = None
 ) -> Template:
-    review = await approvals.review(db_session, request.user, order_id, today=seller_today(request),
-                                    grace_days=settings_of(request).past_due_grace_days)
-    if review is None:
-        raise NotFoundException()
-    template = "queue/_partials/decision.html" if is_partial(request) else "queue/review.html"
-    return Template(template, context={"review": review, "error": error, "note": note, "reason": reason},
-                    status_code=200 if is_partial(request) else status_code)
+    """The review page, or for htmx its decision box; a refused decision shows its message next to
+    its field, with what was typed."""
+    review = await approvals.review(db_session, request.user, order_id, policy)
+    context: dict[str, Any] = {
+        "review": review,
+        "errors": refusal.errors if refusal else {},
+        "entered": refusal.entered if refusal else {},
+        "note_max": approvals.NOTE_MAX,
+    }
+    return render(
+        request,
+        "queue/review.html",
+        context,
+        partial="queue/_partials/decision.html",
+        status_code=refusal.status_code if refusal else 200,
+    )
 
 
-def _date(value: object) -> date | None:
-    try:
-        return date.fromisoformat(str(value or ""))
-    except ValueError:
-        return None
+async def review_again(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Response[Any]:
+    order_id: int = request.path_params["order_id"]
+    return await review_page(request, db_session, order_id, _policy_of(request), refusal)
+
+
+async def _decided(
+    request: PortalRequest, db_session: AsyncSession, order: Order, policy: Policy, message: str
+) -> Response[Any]:
+    """After a decision: htmx swaps in the decided box; a plain form goes back to the queue."""
+    if is_partial(request):
+        return await review_page(request, db_session, order.id, policy)
+    flash(request, message % {"number": order.number}, "success")
+    return Redirect(request.app.route_reverse("queue"), status_code=303)
+
+
+def skipped_text(skipped: Skipped) -> str:
+    """ "ORD-2026-000123 not approved: Exceeds available credit by PLN 1,234.00 (…)"."""
+    reason = " ".join(flag_text(flag, skipped.order.currency) for flag in skipped.blockers) or skipped.reason
+    return gettext("%(number)s not approved: %(reason)s") % {"number": skipped.order.number, "reason": reason}
+
+
+def _tell_bulk(request: PortalRequest, result: BulkResult) -> None:
+    if result.approved:
+        numbers = ", ".join(order.number for order in result.approved)
+        flash(request, gettext("Approved: %(numbers)s.") % {"numbers": numbers}, "success")
+    for skipped in result.skipped:
+        flash(request, skipped_text(skipped), "error")
+
+
+async def cover_page(
+    request: PortalRequest, db_session: AsyncSession, today: date, refusal: Refusal | None = None
+) -> Template:
+    page = await covers.covers_of(db_session, request.user, today)
+    context = {
+        "covers": page,
+        "errors": refusal.errors if refusal else {},
+        "entered": refusal.entered if refusal else {},
+    }
+    return Template("queue/cover.html", context=context, status_code=refusal.status_code if refusal else 200)
+
+
+async def cover_again(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Response[Any]:
+    return await cover_page(request, db_session, seller_today(request), refusal)
 
 
 class QueueController(Controller):
     path = "/queue"
+    dependencies = {"policy": Provide(flag_policy, sync_to_thread=False)}
 
-    @get("/", guards=deciders, name="queue")
-    async def index(self, request: PortalRequest, db_session: NamedDependency[AsyncSession]) -> Template:
-        queue = await approvals.approval_queue(
-            db_session, request.user, QueueFilter.parse(query_params(request)), seller_today(request)
-        )
-        return Template("queue/index.html", context={"queue": queue, "flag_kinds": list(FlagKind)})
+    @get("/", guards=deciders, name="queue", dependencies={"wanted": Provide(queue_filter, sync_to_thread=False)})
+    async def index(
+        self,
+        request: PortalRequest,
+        db_session: NamedDependency[AsyncSession],
+        wanted: NamedDependency[QueueFilter],
+        policy: NamedDependency[Policy],
+    ) -> Template:
+        return await queue_page(request, db_session, wanted, policy)
 
     @get("/orders/{order_id:int}", guards=staff, name="review")
     async def show(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], order_id: FromPath[int]
+        self,
+        request: PortalRequest,
+        db_session: NamedDependency[AsyncSession],
+        order_id: FromPath[Id],
+        policy: NamedDependency[Policy],
     ) -> Template:
-        return await _review_page(request, db_session, order_id)
+        return await review_page(request, db_session, order_id, policy)
 
-    @post("/orders/{order_id:int}/approve", guards=deciders, name="approve")
+    @post("/orders/{order_id:int}/approve", guards=deciders, name="approve", opt={"form": review_again})
     async def approve(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], order_id: FromPath[int],
-        data: URLEncodedBody[dict[str, Any]],
-    ) -> Template | Redirect:
-        note = str(data.get("note", ""))
-        try:
-            order = await approvals.approve_order(
-                db_session, request.user, order_id, note=note, warnings_confirmed=data.get("confirm_warnings") == "yes",
-                today=seller_today(request), grace_days=settings_of(request).past_due_grace_days,
-            )
-        except LookupError:
-            raise NotFoundException() from None
-        except approvals.NotAllowed as refused:
-            raise PermissionDeniedException(refused.message) from None
-        except (approvals.DecisionRefused, MoveRefused) as refused:
-            await discard_changes(request, db_session)
-            return await _review_page(request, db_session, order_id, error=refused.message, note=note, status_code=409)
-        await db_session.commit()
-        if is_partial(request):
-            return await _review_page(request, db_session, order_id)
-        flash(request, gettext("Order %(number)s approved.") % {"number": order.number}, "success")
-        return Redirect("/queue", status_code=303)
+        self,
+        request: PortalRequest,
+        db_session: NamedDependency[AsyncSession],
+        order_id: FromPath[Id],
+        data: URLEncodedBody[ApproveForm],
+        policy: NamedDependency[Policy],
+    ) -> Response[Any]:
+        order = await approvals.approve_order(
+            db_session, request.user, order_id, policy, note=data.note, warnings_confirmed=data.confirmed
+        )
+        return await _decided(request, db_session, order, policy, gettext("Order %(number)s approved."))
 
-    @post("/orders/{order_id:int}/reject", guards=deciders, name="reject")
+    @post("/orders/{order_id:int}/reject", guards=deciders, name="reject", opt={"form": review_again})
     async def reject(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], order_id: FromPath[int],
-        data: URLEncodedBody[dict[str, Any]],
-    ) -> Template | Redirect:
-        reason = str(data.get("reason", ""))
-        try:
-            order = await approvals.reject_order(db_session, request.user, order_id, reason=reason,
-                                                 today=seller_today(request))
-        except LookupError:
-            raise NotFoundException() from None
-        except approvals.NotAllowed as refused:
-            raise PermissionDeniedException(refused.message) from None
-        except (approvals.DecisionRefused, MoveRefused) as refused:
-            await discard_changes(request, db_session)
-            return await _review_page(request, db_session, order_id, error=refused.message, reason=reason,
-                                      status_code=409 if isinstance(refused, MoveRefused) else 400)
-        await db_session.commit()
-        if is_partial(request):
-            return await _review_page(request, db_session, order_id)
-        flash(request, gettext("Order %(number)s rejected.") % {"number": order.number}, "success")
-        return Redirect("/queue", status_code=303)
+        self,
+        request: PortalRequest,
+        db_session: NamedDependency[AsyncSession],
+        order_id: FromPath[Id],
+        data: URLEncodedBody[RejectForm],
+        policy: NamedDependency[Policy],
+    ) -> Response[Any]:
+        order = await approvals.reject_order(db_session, request.user, order_id, reason=data.reason, today=policy.today)
+        return await _decided(request, db_session, order, policy, gettext("Order %(number)s rejected."))
 
     @post("/bulk-approve", guards=deciders, name="bulk_approve")
     async def bulk(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
-        data: URLEncodedBody[dict[str, Any]],
+        self,
+        request: PortalRequest,
+        db_session: NamedDependency[AsyncSession],
+        data: URLEncodedBody[BulkApproveForm],
+        policy: NamedDependency[Policy],
     ) -> Redirect:
-        chosen = data.get("order_ids", [])
-        chosen = chosen if isinstance(chosen, list) else [chosen]
-        ids = [int(value) for value in chosen if str(value).isdigit() and len(str(value)) < 10]
-        result = await approvals.bulk_approve(db_session, request.user, ids, today=seller_today(request),
-                                              grace_days=settings_of(request).past_due_grace_days)
-        await db_session.commit()
-        if result.approved:
-            flash(request, gettext("Approved: %(numbers)s.") % {"numbers": ", ".join(o.number for o in result.approved)},
-                  "success")
-        for _, message in result.skipped:
-            flash(request, message, "error")
-        if not ids:
-            flash(request, gettext("Choose the orders to approve."), "error")
-        return Redirect("/queue", status_code=303)
+        _tell_bulk(request, await approvals.bulk_approve(db_session, request.user, data.order_ids, policy))
+        return Redirect(request.app.route_reverse("queue"), status_code=303)
 
-    @get("/cover", guards=[allow(Role.ACCOUNT_MANAGER)], name="cover")
-    async def cover(self, request: PortalRequest, db_session: NamedDependency[AsyncSession]) -> Template:
-        covers, colleagues = await approvals.covers_of(db_session, request.user, seller_today(request))
-        return Template("queue/cover.html", context={"covers": covers, "colleagues": colleagues, "errors": {},
-                                                     "form": {}})
+    @get("/cover", guards=managers, name="cover")
+    async def cover(
+        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], today: NamedDependency[date]
+    ) -> Template:
+        return await cover_page(request, db_session, today)
 
-    @post("/cover", guards=[allow(Role.ACCOUNT_MANAGER)], name="name_deputy")
+    @post("/cover", guards=managers, name="name_deputy", opt={"form": cover_again})
     async def name_deputy(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], data: URLEncodedBody[dict[str, Any]]
-    ) -> Template | Redirect:
-        deputy = str(data.get("deputy_id", ""))
-        try:
-            await approvals.name_deputy(
-                db_session, request.user, int(deputy) if deputy.isdigit() and len(deputy) < 10 else None,
-                _date(data.get("starts_on")), _date(data.get("ends_on")), seller_today(request),
-            )
-        except approvals.CoverInvalid as invalid:
-            covers, colleagues = await approvals.covers_of(db_session, request.user, seller_today(request))
-            return Template("queue/cover.html", context={"covers": covers, "colleagues": colleagues,
-                                                         "errors": invalid.errors, "form": data}, status_code=400)
-        await db_session.commit()
-        flash(request, gettext("Your deputy is named."), "success")
-        return Redirect("/queue/cover", status_code=303)
-
-    @post("/cover/{cover_id:int}/end", guards=[allow(Role.ACCOUNT_MANAGER)], name="end_cover")
-    async def end_cover(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], cover_id: FromPath[int]
+        self,
+        request: PortalRequest,
+        db_session: NamedDependency[AsyncSession],
+        data: URLEncodedBody[CoverForm],
+        today: NamedDependency[date],
     ) -> Redirect:
-        try:
-            await approvals.end_cover(db_session, request.user, cover_id)
-        except LookupError:
-            raise NotFoundException() from None
-        await db_session.commit()
+        await covers.name_deputy(db_session, request.user, data.deputy_id, data.starts_on, data.ends_on, today)
+        flash(request, gettext("Your deputy is named."), "success")
+        return Redirect(request.app.route_reverse("cover"), status_code=303)
+
+    @post("/cover/{cover_id:int}/end", guards=managers, name="end_cover")
+    async def end_cover(
+        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], cover_id: FromPath[Id]
+    ) -> Redirect:
+        await covers.end_cover(db_session, request.user, cover_id)
         flash(request, gettext("The cover is removed."), "success")
-        return Redirect("/queue/cover", status_code=303)
+        return Redirect(request.app.route_reverse("cover"), status_code=303)

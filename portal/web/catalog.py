@@ -1,111 +1,143 @@
 """The catalog with the prices of the company in view: search as you type, a
-product's break table, and the company's price list as CSV."""
+product's break table, and the company's price list as CSV.
+
+Every query value is typed and bounded (`catalog_query`): a value outside them answers
+400 saying which. Staff look through a customer's eyes with `?company=ID`; a company that
+is not theirs to see answers 404, as one that does not exist."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from datetime import date
+from typing import Annotated, Any
 
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.errors import NotFound
 from portal.i18n import gettext
-from portal.models import Company, Role
-from portal.services import catalog, customers, lists
-from portal.services.catalog import CatalogQuery
+from portal.models import Company, Role, User
+from portal.services import catalog, customers
+from portal.services.catalog import CatalogPage, CatalogQuery, PerPage, PriceListLine, Sort
 from portal.web import formatting
-from portal.web.context import PortalRequest, is_partial, query_params, seller_today
+from portal.web.context import PortalRequest, render
 from portal.web.downloads import csv_download
 from portal.web.guards import allow
+from portal.web.inputs import MAX_ID, Id, PageNo, QueryText
+from portal.web.permissions import can
 
 CSV_COLUMNS = ("SKU", "Name", "Unit", "Min qty", "Net unit price", "Currency", "Valid to", "Source")
 
+OptionalId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
+CompanyChoice = Annotated[int | None, QueryParameter(name="company", ge=1, le=MAX_ID)]
 
-async def provide_customer(request: PortalRequest, db_session: NamedDependency[AsyncSession]) -> Company | None:
+
+async def provide_customer(
+    request: PortalRequest, db_session: NamedDependency[AsyncSession], company_id: CompanyChoice = None
+) -> Company | None:
     """The company whose prices the page shows: a buyer's own, or the one staff chose
     (?company=ID). None: staff have not chosen yet. Not theirs to see: 404."""
-    raw = query_params(request).get("company", "")
-    company_id = int(raw) if raw.isdigit() and len(raw) < 10 else None
-    if request.user.role is not Role.BUYER and company_id is None:
-        if raw:
-            raise NotFoundException()
-        return None
-    company = await customers.viewable_company(db_session, request.user, company_id)
-    if company is None:
-        raise NotFoundException()
-    return company
+    return await customers.company_in_view(db_session, request.user, company_id)
 
 
-def _view_params(request: PortalRequest, company: Company) -> dict[str, Any]:
+def provide_chosen_customer(customer: NamedDependency[Company | None]) -> Company:
+    """The company in view, for pages that need one: before staff chose, there is nothing to show."""
+    if customer is None:
+        raise NotFound()
+    return customer
+
+
+def catalog_query(
+    q: QueryText = "",
+    category: OptionalId = None,
+    sort: FromQuery[Sort] = Sort.NAME,
+    page: PageNo = 1,
+    per_page: FromQuery[PerPage] = 20,
+) -> CatalogQuery:
+    return CatalogQuery(text=q, category_id=category, sort=sort, page=page, per_page=per_page)
+
+
+def _view_params(user: User, company: Company) -> dict[str, Any]:
     """What every catalog link carries: staff keep the company they are looking through."""
-    return {} if request.user.role is Role.BUYER else {"company": company.id}
+    return {} if can(user, "buy") else {"company": company.id}
+
+
+def _price_list_rows(lines: Iterable[PriceListLine]) -> Iterable[list[Any]]:
+    for line in lines:
+        product, price = line.product, line.price
+        yield [
+            product.sku,
+            product.name,
+            product.unit,
+            price.min_quantity,
+            f"{price.unit_price:.4f}",
+            price.currency,
+            price.valid_to.isoformat() if price.valid_to else "",
+            formatting.price_source(price, product.unit),
+        ]
+
+
+def _results_page(request: PortalRequest, page: CatalogPage, company: Company) -> Template:
+    """The catalog page, or for htmx (search as you type, paging) only its results."""
+    context = {
+        "page": page,
+        "company": company,
+        "view": _view_params(request.user, company),
+        "max_query_length": catalog.MAX_QUERY_LENGTH,
+    }
+    return render(request, "catalog/index.html", context, partial="catalog/_partials/results.html")
 
 
 class CatalogController(Controller):
     path = "/catalog"
     guards = [allow(Role.BUYER, Role.ACCOUNT_MANAGER, Role.ADMIN)]
-    dependencies = {"customer": Provide(provide_customer)}
+    dependencies = {
+        "customer": Provide(provide_customer),
+        "chosen": Provide(provide_chosen_customer, sync_to_thread=False),
+    }
 
-    @get("/", name="catalog")
+    @get("/", name="catalog", dependencies={"wanted": Provide(catalog_query, sync_to_thread=False)})
     async def index(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], customer: NamedDependency[Company | None]
+        self,
+        request: PortalRequest,
+        db_session: NamedDependency[AsyncSession],
+        customer: NamedDependency[Company | None],
+        wanted: NamedDependency[CatalogQuery],
+        today: NamedDependency[date],
     ) -> Template:
         if customer is None:
             companies = await customers.viewable_companies(db_session, request.user)
             return Template("catalog/choose_company.html", context={"companies": companies})
-        page = await catalog.browse(db_session, customer, CatalogQuery.parse(query_params(request)), seller_today(request))
-        company_lists = await lists.company_lists(db_session, customer.id) if request.user.role is Role.BUYER else []
-        template = "catalog/_partials/results.html" if is_partial(request) else "catalog/index.html"
-        return Template(
-            template,
-            context={"page": page, "company": customer, "view": _view_params(request, customer),
-                     "lists": company_lists},
-            headers={"Vary": "HX-Request"},
-        )
+        page = await catalog.browse(db_session, customer, wanted, today, with_lists=can(request.user, "buy"))
+        return _results_page(request, page, customer)
 
     @get("/products/{product_id:int}", name="product")
     async def product(
         self,
         request: PortalRequest,
         db_session: NamedDependency[AsyncSession],
-        customer: NamedDependency[Company | None],
-        product_id: FromPath[int],
+        chosen: NamedDependency[Company],
+        product_id: FromPath[Id],
+        today: NamedDependency[date],
     ) -> Template:
-        detail = customer and await catalog.product_detail(db_session, customer, product_id, seller_today(request))
-        if not detail:
-            raise NotFoundException()
-        company_lists = await lists.company_lists(db_session, customer.id) if request.user.role is Role.BUYER else []
+        detail = await catalog.product_detail(
+            db_session, chosen, product_id, today, with_lists=can(request.user, "buy")
+        )
         return Template(
             "catalog/product.html",
-            context={"detail": detail, "company": customer, "view": _view_params(request, customer),
-                     "lists": company_lists},
+            context={"detail": detail, "company": chosen, "view": _view_params(request.user, chosen)},
         )
 
     @get("/price-list.csv", name="price_list_csv")
     async def price_list_csv(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], customer: NamedDependency[Company | None]
+        self, db_session: NamedDependency[AsyncSession], chosen: NamedDependency[Company], today: NamedDependency[date]
     ) -> Response[bytes]:
-        if customer is None:
-            raise NotFoundException()
-        today = seller_today(request)
-        lines = await catalog.price_list(db_session, customer, today)
-        rows = (
-            [
-                line.product.sku,
-                line.product.name,
-                line.product.unit,
-                line.price.min_quantity,
-                f"{line.price.unit_price:.4f}",
-                line.price.currency,
-                line.price.valid_to.isoformat() if line.price.valid_to else "",
-                formatting.price_source(line.price, line.product.unit),
-            ]
-            for line in lines
+        lines = await catalog.price_list(db_session, chosen, today)
+        return csv_download(
+            f"price-list-{chosen.tax_id}-{today.isoformat()}.csv",
+            [gettext(column) for column in CSV_COLUMNS],
+            _price_list_rows(lines),
         )
-        return csv_download(f"price-list-{customer.tax_id}-{today.isoformat()}.csv",
-                            [gettext(column) for column in CSV_COLUMNS], rows)
-
-

@@ -57,7 +57,11 @@ def is_partial(request: PortalRequest) -> bool:
 
 
 def render(
-    request: PortalRequest, template: str, context: dict[str, Any], *, partial: str | None = None,
+    request: PortalRequest,
+    template: str,
+    context: dict[str, Any],
+    *,
+    partial: str | None = None,
     status_code: int = 200,
 ) -> Template:
     """The page, or for an htmx request its fragment `partial` (status 200, so htmx swaps it in

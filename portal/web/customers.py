@@ -1,40 +1,76 @@
 """The customer page for staff: profile, credit, reorder rhythm with its chart,
-the timeline of everything that happened, notes, and reassignment by admins."""
+the timeline of everything that happened, notes, and reassignment by admins.
+
+A refused note or reassignment shows the customer page again with the message next to
+the field it concerns and the text that was typed (`customer_page_again`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import Controller, get, post
+import msgspec
+from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, URLEncodedBody
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal import clock
 from portal.i18n import gettext
 from portal.models import Role
 from portal.services import customers
-from portal.web.context import PortalRequest, query_params, seller_today, settings_of
+from portal.web.context import PortalRequest, settings_of
+from portal.web.errors import Refusal
 from portal.web.guards import allow
+from portal.web.inputs import Form, FormId, Id, PageNo, Text
 
 
-async def _customer_page(
-    request: PortalRequest, db_session: AsyncSession, company_id: int, *, note_error: str | None = None,
-    note_text: str = "", status_code: int = 200,
+class NoteForm(Form):
+    body: Annotated[Text, msgspec.Meta(max_length=customers.NOTE_MAX)]
+
+
+class ReassignForm(Form):
+    manager_id: FormId
+
+
+async def customer_page(
+    request: PortalRequest,
+    db_session: AsyncSession,
+    company_id: int,
+    *,
+    page: int = 1,
+    refusal: Refusal | None = None,
 ) -> Template:
-    raw_page = query_params(request).get("page", "1")
-    page = int(raw_page) if raw_page.isdigit() and 0 < len(raw_page) < 6 and int(raw_page) > 0 else 1
+    """The customer page; after a refusal, with its messages by field and what was typed. A
+    refused edit of a note shows its message at that note (`editing`)."""
     settings = settings_of(request)
     profile = await customers.customer_profile(
-        db_session, company_id, page=page, today=seller_today(request), grace_days=settings.past_due_grace_days,
+        db_session,
+        company_id,
+        page=page,
+        today=clock.today(settings.seller_zone),
+        grace_days=settings.past_due_grace_days,
         zone=settings.seller_zone,
     )
-    if profile is None:
-        raise NotFoundException()
-    return Template("customers/show.html", context={"profile": profile, "note_error": note_error,
-                                                    "note_text": note_text}, status_code=status_code)
+    editing = request.path_params.get("note_id") if refusal and request.route_handler.name == "edit_note" else None
+    entered: dict[str, Any] = refusal.entered if refusal else {}
+    context = {
+        "profile": profile,
+        "errors": refusal.errors if refusal else {},
+        "editing": editing,
+        "typed": {key: value for key, value in entered.items() if isinstance(value, str)},
+        "note_max": customers.NOTE_MAX,
+    }
+    return Template("customers/show.html", context=context, status_code=refusal.status_code if refusal else 200)
+
+
+async def customer_page_again(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Response[Any]:
+    return await customer_page(request, db_session, request.path_params["company_id"], refusal=refusal)
+
+
+def _back_to(request: PortalRequest, company_id: int) -> Redirect:
+    return Redirect(request.app.route_reverse("customer", company_id=company_id), status_code=303)
 
 
 class CustomersController(Controller):
@@ -43,58 +79,51 @@ class CustomersController(Controller):
 
     @get("/{company_id:int}", name="customer")
     async def show(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], company_id: FromPath[int]
+        self,
+        request: PortalRequest,
+        db_session: NamedDependency[AsyncSession],
+        company_id: FromPath[Id],
+        page: PageNo = 1,
     ) -> Template:
-        return await _customer_page(request, db_session, company_id)
+        return await customer_page(request, db_session, company_id, page=page)
 
-    @post("/{company_id:int}/notes", name="add_note")
+    @post("/{company_id:int}/notes", name="add_note", opt={"form": customer_page_again})
     async def add_note(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], company_id: FromPath[int],
-        data: URLEncodedBody[dict[str, Any]],
-    ) -> Template | Redirect:
-        body = str(data.get("body", ""))
-        try:
-            await customers.add_note(db_session, request.user, company_id, body)
-        except LookupError:
-            raise NotFoundException() from None
-        except customers.NoteRefused as refused:
-            return await _customer_page(request, db_session, company_id, note_error=refused.message,
-                                        note_text=body, status_code=400)
-        await db_session.commit()
+        self,
+        request: PortalRequest,
+        db_session: NamedDependency[AsyncSession],
+        company_id: FromPath[Id],
+        data: URLEncodedBody[NoteForm],
+    ) -> Redirect:
+        await customers.add_note(db_session, request.user, company_id, data.body)
         flash(request, gettext("Note saved."), "success")
-        return Redirect(f"/customers/{company_id}", status_code=303)
+        return _back_to(request, company_id)
 
-    @post("/{company_id:int}/notes/{note_id:int}", name="edit_note")
+    @post("/{company_id:int}/notes/{note_id:int}", name="edit_note", opt={"form": customer_page_again})
     async def edit_note(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], company_id: FromPath[int],
-        note_id: FromPath[int], data: URLEncodedBody[dict[str, Any]],
-    ) -> Template | Redirect:
-        try:
-            await customers.edit_note(db_session, request.user, company_id, note_id, str(data.get("body", "")))
-        except LookupError:
-            raise NotFoundException() from None
-        except customers.NoteRefused as refused:
-            return await _customer_page(request, db_session, company_id, note_error=refused.message, status_code=400)
-        await db_session.commit()
+        self,
+        request: PortalRequest,
+        db_session: NamedDependency[AsyncSession],
+        company_id: FromPath[Id],
+        note_id: FromPath[Id],
+        data: URLEncodedBody[NoteForm],
+    ) -> Redirect:
+        await customers.edit_note(db_session, request.user, company_id, note_id, data.body)
         flash(request, gettext("Note changed."), "success")
-        return Redirect(f"/customers/{company_id}", status_code=303)
+        return _back_to(request, company_id)
 
-    @post("/{company_id:int}/manager", name="reassign")
+    @post("/{company_id:int}/manager", name="reassign", guards=[allow(Role.ADMIN)], opt={"form": customer_page_again})
     async def reassign(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], company_id: FromPath[int],
-        data: URLEncodedBody[dict[str, Any]],
-    ) -> Template | Redirect:
-        if request.user.role is not Role.ADMIN:
-            raise PermissionDeniedException("Only admins reassign customers.")
-        raw = str(data.get("manager_id", ""))
-        try:
-            company = await customers.reassign(db_session, company_id, int(raw) if raw.isdigit() and len(raw) < 10 else None)
-        except LookupError:
-            raise NotFoundException() from None
-        except customers.NoteRefused as refused:
-            flash(request, refused.message, "error")
-            return Redirect(f"/customers/{company_id}", status_code=303)
-        await db_session.commit()
-        flash(request, gettext("%(company)s is now managed by the chosen account manager.") % {"company": company.name},
-              "success")
-        return Redirect(f"/customers/{company_id}", status_code=303)
+        self,
+        request: PortalRequest,
+        db_session: NamedDependency[AsyncSession],
+        company_id: FromPath[Id],
+        data: URLEncodedBody[ReassignForm],
+    ) -> Redirect:
+        company = await customers.reassign(db_session, company_id, data.manager_id)
+        flash(
+            request,
+            gettext("%(company)s is now managed by the chosen account manager.") % {"company": company.name},
+            "success",
+        )
+        return _back_to(request, company_id)

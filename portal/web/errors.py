@@ -14,6 +14,7 @@ answer is rendered."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -130,9 +131,7 @@ def validation_failed(request: Request[Any, Any, Any], exc: ValidationException)
     handler = request.scope.get("route_handler")
     form = _form_type(handler)
     messages = form.messages if form is not None else {}
-    errors = {
-        str(p.get("key") or ""): messages.get(str(p.get("key")), friendly(str(p.get("message", "")))) for p in problems
-    }
+    errors = {_field(p): messages.get(_field(p), friendly(str(p.get("message", "")))) for p in problems}
     if any(p.get("source") == "body" for p in problems):
         return _show_refusal(request, gettext("Please correct the marked fields."), errors, 400)
     return error_page(
@@ -141,6 +140,17 @@ def validation_failed(request: Request[Any, Any, Any], exc: ValidationException)
         [f"{key}: {text}" if key else text for key, text in errors.items()]
         or [gettext("The request could not be read.")],
     )
+
+
+_MISSING = re.compile(r"Object missing required field `([^`]+)`")
+
+
+def _field(problem: dict[str, Any]) -> str:
+    """The field a problem belongs to: msgspec names a missing field only in its message (key "data"),
+    and a bad item of a list field (`kind[1]`) belongs next to the field (`kind`)."""
+    missing = _MISSING.match(str(problem.get("message", "")))
+    key = missing.group(1) if missing else str(problem.get("key") or "")
+    return re.sub(r"\[\d+\]$", "", key)
 
 
 def _form_type(handler: Any) -> type[Form] | None:

@@ -1,213 +1,389 @@
 """Finance: the credit overview, one company's credit (limit, hold, history),
 the ageing report and the ERP imports; and the account manager's read-only view
-of a customer's credit history."""
+of a customer's credit history.
+
+Every form is a typed struct; a refused one comes back on its own page
+(`opt={"form": ...}`) with the message next to its field and what was typed kept:
+400 for a refusal, 409 when someone changed the company meanwhile."""
 
 from __future__ import annotations
 
-from typing import Any
+import enum
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any, ClassVar, Literal
 
+import msgspec
 from litestar import Controller, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import NotFoundException
 from litestar.params import Body, FromPath, FromQuery, URLEncodedBody
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
-from typing_extensions import Annotated
 
+from portal import clock
+from portal.errors import NotFound
 from portal.i18n import gettext
-from portal.models import Company, Role
-from portal.services import ageing, credit, credit_control, customers, imports, statement
-from portal.services.amounts import parse_amount
-from portal.services.credit_control import CreditControlError
-from portal.services.imports import ImportKind, ImportRefused
-from portal.web.context import PortalRequest, seller_today, settings_of
+from portal.models import Role
+from portal.services import ageing, credit, credit_control, imports
+from portal.services.credit import CreditPicture
+from portal.services.imports import ImportKind, ImportReport
+from portal.settings import Settings
+from portal.web.context import PortalRequest, render, settings_of
 from portal.web.downloads import csv_download
+from portal.web.errors import Refusal
 from portal.web.guards import allow, finance_staff
+from portal.web.inputs import MAX_ID, Form, Id, Money, Text
 
-MAX_UPLOAD = 2_000_000
-
-
-def _text(data: dict[str, Any], name: str) -> str:
-    return str(data.get(name, "") or "").strip()
+Reason = Annotated[Text, msgspec.Meta(max_length=credit_control.REASON_MAX)]
+FileText = Annotated[Text, msgspec.Meta(max_length=imports.MAX_FILE_BYTES)]
 
 
-async def _company_page(
-    request: PortalRequest, db_session: AsyncSession, company_id: int, *, errors: dict[str, str] | None = None,
-    entered: dict[str, str] | None = None, status_code: int = 200,
+class Translated(dict[str, str]):
+    """Field → a sentence in English, translated when it is read (for `Form.messages`)."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return gettext(self[key]) if key in self else default
+
+
+# Form bodies.
+class LimitForm(Form):
+    """A new credit limit, from the limit the user saw (`expected_limit`), with a reason."""
+
+    messages: ClassVar[dict[str, str]] = Translated({"expected_limit": "The form is out of date; reload the page."})
+    expected_limit: Money
+    new_limit: Money
+    reason: Reason
+
+
+class ReasonForm(Form):
+    """A hold or a release, with its reason."""
+
+    reason: Reason
+
+
+class ImportUpload(Form):
+    """What the file holds and the file (multipart)."""
+
+    messages: ClassVar[dict[str, str]] = Translated(
+        {"kind": "Choose what the file holds: invoices or payments.", "file": "Choose one CSV file."}
+    )
+    kind: ImportKind
+    file: UploadFile | None = None
+
+    async def content(self) -> bytes:
+        """The file, at most one byte more than an import may have, so a larger one is told so, never cut."""
+        return await self.file.read(imports.MAX_FILE_BYTES + 1) if self.file is not None else b""
+
+
+class ImportApply(Form):
+    """The checked file's text, sent back to be applied."""
+
+    messages: ClassVar[dict[str, str]] = Translated(
+        {
+            "kind": "Choose what the file holds: invoices or payments.",
+            "content": "Nothing to import; choose the file and check it again.",
+        }
+    )
+    kind: ImportKind
+    content: FileText
+
+
+# Query values of the credit overview.
+class Sort(enum.StrEnum):
+    NAME = "name"
+    LIMIT = "limit"
+    EXPOSURE = "exposure"
+    AVAILABLE = "available"
+    UTILISATION = "utilisation"
+    OVERDUE = "overdue"
+    OLDEST_OVERDUE = "oldest_overdue"
+
+
+class Show(enum.StrEnum):
+    """The overview's filters (`credit.FILTERS`)."""
+
+    HIGHLY_UTILISED = "highly_utilised"
+    PAST_DUE = "past_due"
+    ON_HOLD = "on_hold"
+
+
+@dataclass(frozen=True)
+class OverviewQuery:
+    sort: Sort = Sort.NAME
+    descending: bool = False
+    show: Show | None = None
+
+    def next_direction(self, key: str) -> str:
+        """Clicking the sorted column turns it round; another column starts A→Z by name, largest first otherwise."""
+        if key == self.sort:
+            return "asc" if self.descending else "desc"
+        return "asc" if key == Sort.NAME else "desc"
+
+
+def overview_query(
+    sort: FromQuery[Sort] = Sort.NAME,
+    direction: FromQuery[Literal["asc", "desc"]] = "asc",
+    show: FromQuery[Show | None] = None,
+) -> OverviewQuery:
+    """?sort=exposure&direction=desc&show=past_due; an unknown value is a 400 page that names it."""
+    return OverviewQuery(sort=sort, descending=direction == "desc", show=show)
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The credit overview as shown: the chosen pictures, in the chosen order, of how many."""
+
+    pictures: list[CreditPicture]
+    total: int
+    query: OverviewQuery
+
+
+def overview(pictures: list[CreditPicture], query: OverviewQuery) -> Overview:
+    shown = credit.filter_pictures(pictures, query.show or "")
+    return Overview(credit.sort_pictures(shown, query.sort, query.descending), len(pictures), query)
+
+
+def _finance_context(**context: Any) -> dict[str, Any]:
+    """What every credit page states the same way: the utilisation threshold, the longest reason."""
+    return {"high_utilisation_pct": credit.HIGH_UTILISATION_PCT, "reason_max": credit_control.REASON_MAX, **context}
+
+
+# The company page and the pages of its refused forms.
+FORMS = {"change_limit": "limit", "hold_account": "hold", "release_account": "release"}
+"""Route → the form of the company page it posts, whose fields' errors are named `<form>_<field>`."""
+
+
+async def company_page(
+    request: PortalRequest,
+    db_session: AsyncSession,
+    company_id: int,
+    *,
+    today: date,
+    grace_days: int,
+    refusal: Refusal | None = None,
 ) -> Template:
-    if await db_session.get(Company, company_id) is None:
-        raise NotFoundException()
-    account = await statement.account_statement(
-        db_session, company_id, today=seller_today(request), grace_days=settings_of(request).past_due_grace_days
-    )
-    history = await credit_control.credit_history(db_session, company_id)
-    return Template(
+    """The company's credit; after a refusal, the message next to its field in the form that was sent."""
+    if not 1 <= company_id <= MAX_ID:
+        raise NotFound()
+    details = await credit_control.company_credit(db_session, company_id, today=today, grace_days=grace_days)
+    form = FORMS.get(request.route_handler.name or "", "")
+    errors = {_error_key(form, field): message for field, message in (refusal.errors if refusal else {}).items()}
+    entered = {
+        f"{form}_{name}": value
+        for name, value in (refusal.entered if refusal else {}).items()
+        if isinstance(value, str)
+    }
+    return render(
+        request,
         "finance/company.html",
-        context={"account": account, "picture": account.picture, "history": history, "errors": errors or {},
-                 "entered": entered or {}},
-        status_code=status_code,
+        _finance_context(
+            account=details.account, picture=details.picture, history=details.history, errors=errors, entered=entered
+        ),
+        status_code=refusal.status_code if refusal else 200,
     )
+
+
+def _error_key(form: str, field: str) -> str:
+    """The limit form shows its own form-wide messages (a stale limit); a hold or release that
+    someone else did first is said above both forms, since the other form is shown now."""
+    if field in ("", "expected_limit"):
+        return "limit_form" if form == "limit" else "page"
+    return f"{form}_{field}"
+
+
+async def company_again(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Response[Any]:
+    settings = settings_of(request)
+    return await company_page(
+        request,
+        db_session,
+        request.path_params["company_id"],
+        today=clock.today(settings.seller_zone),
+        grace_days=settings.past_due_grace_days,
+        refusal=refusal,
+    )
+
+
+def _to_company(request: PortalRequest, company_id: int, message: str) -> Redirect:
+    flash(request, message, "success")
+    return Redirect(request.app.route_reverse("finance_company", company_id=company_id), status_code=303)
+
+
+# The import page and the page of a refused import.
+def imports_page(
+    request: PortalRequest, report: ImportReport | None = None, *, kind: str = "", refusal: Refusal | None = None
+) -> Template:
+    """The import form with the limits stated up front; after a check, its report; after a
+    refusal, the message next to its field."""
+    status = refusal.status_code if refusal else 200 if report is None or report.ok else 400
+    errors = dict(refusal.errors) if refusal else {}
+    if report is not None and report.file_errors:
+        errors.setdefault("file", " ".join(report.file_errors))
+    return render(
+        request,
+        "finance/imports.html",
+        {
+            "report": report,
+            "kind": kind,
+            "errors": errors,
+            "message": refusal.message if refusal else "",
+            "size_limit": imports.size_limit(),
+            "max_rows": imports.MAX_ROWS,
+        },
+        status_code=status,
+    )
+
+
+async def imports_again(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Response[Any]:
+    """A refused check or import: the file sent back (if any) is checked again, so the page
+    shows each row's problem as it stands now. Nothing was applied."""
+    kinds = {kind.value: kind for kind in ImportKind}
+    kind, content = refusal.entered.get("kind"), refusal.entered.get("content")
+    report = None
+    if isinstance(kind, str) and kind in kinds and isinstance(content, str) and content:
+        today = clock.today(settings_of(request).seller_zone)
+        report = await imports.check_import(db_session, kinds[kind], content, today=today)
+    return imports_page(request, report, kind=kind if isinstance(kind, str) else "", refusal=refusal)
+
+
+def _imported(kind: ImportKind, report: ImportReport) -> str:
+    counts = {"new": report.count(imports.Outcome.NEW), "unchanged": report.count(imports.Outcome.UNCHANGED)}
+    if kind is ImportKind.INVOICES:
+        return gettext("Imported %(new)d invoices; %(unchanged)d were already there unchanged.") % counts
+    return gettext("Imported %(new)d payments; %(unchanged)d were already there unchanged.") % counts
+
+
+def ageing_rows(report: ageing.AgeingReport) -> list[list[object]]:
+    return [
+        [
+            row.company.name if row.company else gettext("Total"),
+            row.company.tax_id if row.company else "",
+            row.currency,
+            *[f"{value:.2f}" for value in row.buckets],
+            f"{row.total:.2f}",
+        ]
+        for row in report.rows + report.totals
+    ]
+
+
+def ageing_header() -> list[str]:
+    return [
+        gettext("Company"),
+        gettext("Tax id"),
+        gettext("Currency"),
+        gettext("Not due"),
+        "1-30",
+        "31-60",
+        "61-90",
+        gettext("Over 90"),
+        gettext("Total"),
+    ]
 
 
 class FinanceController(Controller):
     path = "/finance"
     guards = [finance_staff]
 
-    @get("/", name="finance_home")
+    @get("/", name="finance_home", dependencies={"wanted": Provide(overview_query, sync_to_thread=False)})
     async def overview(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
-        sort: FromQuery[str] = "name", direction: FromQuery[str] = "asc", show: FromQuery[str] = "",
+        self,
+        request: PortalRequest,
+        db_session: NamedDependency[AsyncSession],
+        today: NamedDependency[date],
+        settings: NamedDependency[Settings],
+        wanted: NamedDependency[OverviewQuery],
     ) -> Template:
-        sort = sort if sort in credit.SORT_KEYS else "name"
-        show = show if show in credit.FILTERS else ""
-        descending = direction == "desc"
-        pictures = await credit.credit_pictures(
-            db_session, today=seller_today(request), grace_days=settings_of(request).past_due_grace_days
-        )
-        shown = credit.sort_pictures(credit.filter_pictures(pictures, show), sort, descending)
-        return Template(
-            "home/finance.html",
-            context={"pictures": shown, "sort": sort, "descending": descending, "show": show,
-                     "total": len(pictures)},
-        )
+        pictures = await credit.credit_pictures(db_session, today=today, grace_days=settings.past_due_grace_days)
+        return render(request, "home/finance.html", _finance_context(overview=overview(pictures, wanted)))
 
     @get("/companies/{company_id:int}", name="finance_company")
     async def company(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], company_id: FromPath[int]
+        self,
+        request: PortalRequest,
+        db_session: NamedDependency[AsyncSession],
+        company_id: FromPath[Id],
+        today: NamedDependency[date],
+        settings: NamedDependency[Settings],
     ) -> Template:
-        return await _company_page(request, db_session, company_id)
+        return await company_page(request, db_session, company_id, today=today, grace_days=settings.past_due_grace_days)
 
-    @post("/companies/{company_id:int}/limit", name="change_limit")
+    @post("/companies/{company_id:int}/limit", name="change_limit", opt={"form": company_again})
     async def change_limit(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], company_id: FromPath[int],
-        data: URLEncodedBody[dict[str, Any]],
-    ) -> Template | Redirect:
-        entered = {"new_limit": _text(data, "new_limit"), "limit_reason": _text(data, "reason")}
-        expected, new = parse_amount(_text(data, "expected_limit")), parse_amount(entered["new_limit"])
-        try:
-            if expected is None:
-                raise credit_control.ChangedMeanwhile(gettext("The form is out of date; reload the page."))
-            if new is None:
-                raise CreditControlError(gettext("Enter the new limit as an amount, e.g. 50000.00."), "new_limit")
-            await credit_control.change_limit(db_session, request.user, company_id, expected, new, entered["limit_reason"])
-        except LookupError:
-            raise NotFoundException() from None
-        except CreditControlError as refused:
-            key = "limit_" + (refused.field or "form")
-            status = 409 if isinstance(refused, credit_control.ChangedMeanwhile) else 400
-            return await _company_page(request, db_session, company_id, errors={key: refused.message},
-                                       entered=entered, status_code=status)
-        await db_session.commit()
-        flash(request, gettext("Credit limit changed."), "success")
-        return Redirect(f"/finance/companies/{company_id}", status_code=303)
+        self,
+        request: PortalRequest,
+        db_session: NamedDependency[AsyncSession],
+        company_id: FromPath[Id],
+        data: URLEncodedBody[LimitForm],
+    ) -> Redirect:
+        await credit_control.change_limit(
+            db_session, request.user, company_id, data.expected_limit, data.new_limit, data.reason
+        )
+        return _to_company(request, company_id, gettext("Credit limit changed."))
 
-    @post("/companies/{company_id:int}/hold", name="hold_account")
+    @post("/companies/{company_id:int}/hold", name="hold_account", opt={"form": company_again})
     async def hold(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], company_id: FromPath[int],
-        data: URLEncodedBody[dict[str, Any]],
-    ) -> Template | Redirect:
-        return await self._hold_or_release(request, db_session, company_id, data, "hold")
+        self,
+        request: PortalRequest,
+        db_session: NamedDependency[AsyncSession],
+        company_id: FromPath[Id],
+        data: URLEncodedBody[ReasonForm],
+    ) -> Redirect:
+        await credit_control.hold_account(db_session, request.user, company_id, data.reason)
+        return _to_company(request, company_id, gettext("Account put on hold."))
 
-    @post("/companies/{company_id:int}/release", name="release_account")
+    @post("/companies/{company_id:int}/release", name="release_account", opt={"form": company_again})
     async def release(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], company_id: FromPath[int],
-        data: URLEncodedBody[dict[str, Any]],
-    ) -> Template | Redirect:
-        return await self._hold_or_release(request, db_session, company_id, data, "release")
-
-    async def _hold_or_release(
-        self, request: PortalRequest, db_session: AsyncSession, company_id: int, data: dict[str, Any], action: str
-    ) -> Template | Redirect:
-        reason = _text(data, "reason")
-        change = credit_control.hold_account if action == "hold" else credit_control.release_account
-        try:
-            await change(db_session, request.user, company_id, reason)
-        except LookupError:
-            raise NotFoundException() from None
-        except CreditControlError as refused:
-            if isinstance(refused, credit_control.ChangedMeanwhile):
-                # The other form is on the page now: the message goes above both.
-                return await _company_page(request, db_session, company_id, errors={"page": refused.message},
-                                           status_code=409)
-            return await _company_page(request, db_session, company_id, errors={f"{action}_reason": refused.message},
-                                       entered={f"{action}_reason": reason}, status_code=400)
-        await db_session.commit()
-        flash(request, gettext("Account put on hold.") if action == "hold" else gettext("Account released."), "success")
-        return Redirect(f"/finance/companies/{company_id}", status_code=303)
+        self,
+        request: PortalRequest,
+        db_session: NamedDependency[AsyncSession],
+        company_id: FromPath[Id],
+        data: URLEncodedBody[ReasonForm],
+    ) -> Redirect:
+        await credit_control.release_account(db_session, request.user, company_id, data.reason)
+        return _to_company(request, company_id, gettext("Account released."))
 
     @get("/ageing", name="ageing")
-    async def ageing(self, request: PortalRequest, db_session: NamedDependency[AsyncSession]) -> Template:
-        report = await ageing.ageing_report(db_session, today=seller_today(request))
-        return Template("finance/ageing.html", context={"report": report})
+    async def ageing(
+        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], today: NamedDependency[date]
+    ) -> Template:
+        report = await ageing.ageing_report(db_session, today=today)
+        return render(request, "finance/ageing.html", {"report": report})
 
     @get("/ageing.csv", name="ageing_csv")
-    async def ageing_csv(self, request: PortalRequest, db_session: NamedDependency[AsyncSession]) -> Response[bytes]:
-        report = await ageing.ageing_report(db_session, today=seller_today(request))
-        header = [gettext("Company"), gettext("Tax id"), gettext("Currency"), gettext("Not due"), "1-30", "31-60",
-                  "61-90", gettext("Over 90"), gettext("Total")]
-        rows = [[row.company.name if row.company else gettext("Total"), row.company.tax_id if row.company else "",
-                 row.currency, *[f"{value:.2f}" for value in row.buckets], f"{row.total:.2f}"]
-                for row in report.rows + report.totals]
-        return csv_download(f"ageing-{report.today.isoformat()}.csv", header, rows)
+    async def ageing_csv(
+        self, db_session: NamedDependency[AsyncSession], today: NamedDependency[date]
+    ) -> Response[bytes]:
+        report = await ageing.ageing_report(db_session, today=today)
+        return csv_download(f"ageing-{report.today.isoformat()}.csv", ageing_header(), ageing_rows(report))
 
     @get("/imports", name="imports")
-    async def imports_form(self) -> Template:
-        return Template("finance/imports.html", context={"report": None, "kind": "", "content": ""})
+    async def imports_form(self, request: PortalRequest) -> Template:
+        return imports_page(request)
 
-    @post("/imports", name="check_import")
+    @post("/imports", name="check_import", opt={"form": imports_again})
     async def check_import(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession],
-        data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
+        self,
+        request: PortalRequest,
+        db_session: NamedDependency[AsyncSession],
+        today: NamedDependency[date],
+        data: Annotated[ImportUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> Template:
-        kind_text = _text(data, "kind")
-        upload = data.get("file")
-        content = await upload.read(MAX_UPLOAD + 1) if isinstance(upload, UploadFile) else b""
-        errors: dict[str, str] = {}
-        if kind_text not in set(ImportKind):
-            errors["kind"] = gettext("Choose what the file holds: invoices or payments.")
-        if not content:
-            errors["file"] = gettext("Choose a CSV file.")
-        elif len(content) > MAX_UPLOAD:
-            errors["file"] = gettext("The file is larger than 2 MB; split it.")
-        if errors:
-            return Template("finance/imports.html", context={"report": None, "kind": kind_text, "content": "",
-                                                             "errors": errors}, status_code=400)
-        report = await imports.check_import(db_session, ImportKind(kind_text), content, today=seller_today(request))
-        return Template(
-            "finance/imports.html",
-            context={"report": report, "kind": kind_text, "content": content.decode("utf-8-sig") if report.ok else ""},
-            status_code=200 if report.ok else 400,
-        )
+        report = await imports.check_import(db_session, data.kind, await data.content(), today=today)
+        return imports_page(request, report, kind=data.kind)
 
-    @post("/imports/apply", name="apply_import")
+    @post("/imports/apply", name="apply_import", opt={"form": imports_again})
     async def apply_import(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], data: URLEncodedBody[dict[str, Any]]
-    ) -> Template | Redirect:
-        kind_text, content = _text(data, "kind"), str(data.get("content", "") or "")
-        if kind_text not in set(ImportKind) or not content or len(content) > MAX_UPLOAD:
-            flash(request, gettext("Nothing to import; choose the file again."), "error")
-            return Redirect("/finance/imports", status_code=303)
-        kind = ImportKind(kind_text)
-        try:
-            report = await imports.apply_import(db_session, kind, content.encode("utf-8"), request.user,
-                                                today=seller_today(request))
-        except imports.ImportInterrupted:
-            flash(request, gettext("The data changed while the file was being imported, so nothing was applied. "
-                                   "Check the file again."), "error")
-            return Redirect("/finance/imports", status_code=303)
-        except ImportRefused as refused:
-            return Template("finance/imports.html", context={"report": refused.report, "kind": kind_text, "content": ""},
-                            status_code=400)
-        await db_session.commit()
-        new, unchanged = report.count(imports.Outcome.NEW), report.count(imports.Outcome.UNCHANGED)
-        message = (gettext("Imported %(new)d invoices; %(unchanged)d were already there unchanged.")
-                   if kind is ImportKind.INVOICES else
-                   gettext("Imported %(new)d payments; %(unchanged)d were already there unchanged."))
-        flash(request, message % {"new": new, "unchanged": unchanged}, "success")
-        return Redirect("/finance/imports", status_code=303)
+        self,
+        request: PortalRequest,
+        db_session: NamedDependency[AsyncSession],
+        today: NamedDependency[date],
+        data: URLEncodedBody[ImportApply],
+    ) -> Redirect:
+        report = await imports.apply_import(db_session, data.kind, data.content, request.user, today=today)
+        flash(request, _imported(data.kind, report), "success")
+        return Redirect(request.app.route_reverse("imports"), status_code=303)
 
 
 class CustomerCreditController(Controller):
@@ -218,13 +394,16 @@ class CustomerCreditController(Controller):
 
     @get("/{company_id:int}/credit", name="customer_credit")
     async def credit_history(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], company_id: FromPath[int]
+        self,
+        request: PortalRequest,
+        db_session: NamedDependency[AsyncSession],
+        company_id: FromPath[Id],
+        today: NamedDependency[date],
+        settings: NamedDependency[Settings],
     ) -> Template:
-        company = await customers.viewable_company(db_session, request.user, company_id)
-        if company is None:
-            raise NotFoundException()
-        picture = await credit.credit_picture(
-            db_session, company.id, today=seller_today(request), grace_days=settings_of(request).past_due_grace_days
+        details = await credit_control.customer_credit(
+            db_session, request.user, company_id, today=today, grace_days=settings.past_due_grace_days
         )
-        history = await credit_control.credit_history(db_session, company.id)
-        return Template("finance/customer_credit.html", context={"picture": picture, "history": history})
+        return render(
+            request, "finance/customer_credit.html", _finance_context(picture=details.picture, history=details.history)
+        )

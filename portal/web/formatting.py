@@ -9,6 +9,7 @@ from portal.i18n import format_date, format_date_short, format_decimal, format_m
 from portal.models import CreditEvent, CreditEventKind, FlagKind, Order, OrderEvent, OrderFlag, OrderStatus
 from portal.services.catalog import Availability
 from portal.services.customers import MonthFigures
+from portal.services.flags import Flag
 from portal.services.pricing import Price, PriceSource
 
 
@@ -34,7 +35,7 @@ def _percent_number(value: Decimal) -> str:
 
 
 def next_break(price: Price, unit: str) -> str:
-    """"from 50 pcs: 11.20", or nothing when ordering more would not lower the price."""
+    """ "from 50 pcs: 11.20", or nothing when ordering more would not lower the price."""
     if price.next_break is None:
         return ""
     return gettext("from %(quantity)s %(unit)s: %(price)s") % {
@@ -69,28 +70,42 @@ def order_status(status: OrderStatus) -> str:
     return gettext(STATUS_LABELS[status])
 
 
-def flag_text(flag: OrderFlag, currency: str) -> str:
-    """A flag in words, with its numbers."""
+def flag_text(flag: OrderFlag | Flag, currency: str) -> str:
+    """A flag in words, with its numbers: one stored at submission, or one computed now."""
     data = flag.data
     money = lambda key: format_money(Decimal(data[key]), currency)  # noqa: E731
     match flag.kind:
         case FlagKind.EXCEEDS_CREDIT:
             return gettext("Exceeds available credit by %(shortfall)s (available %(available)s, order %(gross)s).") % {
-                "shortfall": money("shortfall"), "available": money("available"), "gross": money("gross")}
+                "shortfall": money("shortfall"),
+                "available": money("available"),
+                "gross": money("gross"),
+            }
         case FlagKind.PAST_DUE:
             return gettext("Company past due: %(amount)s overdue, the oldest by %(days)s days.") % {
-                "amount": money("overdue"), "days": data["days"]}
+                "amount": money("overdue"),
+                "days": data["days"],
+            }
         case FlagKind.ON_HOLD:
             return gettext("Company on hold: %(reason)s") % {"reason": data.get("reason", "")}
         case FlagKind.BELOW_MARGIN_FLOOR:
             return gettext("%(sku)s below the margin floor: %(margin)s %% against %(floor)s %%.") % {
-                "sku": data["sku"], "margin": data["margin_pct"], "floor": data["floor_pct"]}
+                "sku": data["sku"],
+                "margin": data["margin_pct"],
+                "floor": data["floor_pct"],
+            }
         case FlagKind.UNUSUAL_QUANTITY:
             return gettext("%(sku)s: %(quantity)s ordered, usually %(usual)s.") % {
-                "sku": data["sku"], "quantity": data["quantity"], "usual": data["usual"]}
+                "sku": data["sku"],
+                "quantity": data["quantity"],
+                "usual": data["usual"],
+            }
         case FlagKind.PRICE_CHANGED:
             return gettext("%(sku)s: price changed from %(old)s to %(new)s.") % {
-                "sku": data["sku"], "old": money("old"), "new": money("new")}
+                "sku": data["sku"],
+                "old": money("old"),
+                "new": money("new"),
+            }
         case FlagKind.NOT_SOLD:
             return gettext("%(sku)s is not sold any more; left out of this recurring delivery.") % {"sku": data["sku"]}
         case FlagKind.FIRST_ORDER:
@@ -140,15 +155,28 @@ def month_bars(months: list[MonthFigures], *, height: int = 120, width: int = 28
     for index, month in enumerate(months):
         bar = int(month.revenue * height / top)
         inner = int(max(month.margin, Decimal("0")) * height / top)
-        bars.append(Bar(x=index * (width + gap), y=height - bar, height=bar, margin_y=height - inner,
-                        margin_height=inner, label=format_date_short(month.month), month=month))
+        bars.append(
+            Bar(
+                x=index * (width + gap),
+                y=height - bar,
+                height=bar,
+                margin_y=height - inner,
+                margin_height=inner,
+                label=format_date_short(month.month),
+                month=month,
+            )
+        )
     return bars
+
+
 def credit_event(event: CreditEvent, currency: str) -> str:
     """One entry of the credit history in words: "Limit PLN 40,000.00 → PLN 45,000.00"."""
     match event.kind:
         case CreditEventKind.LIMIT_CHANGED:
             return gettext("Limit %(old)s → %(new)s") % {
-                "old": format_money(event.old_limit, currency), "new": format_money(event.new_limit, currency)}
+                "old": format_money(event.old_limit, currency),
+                "new": format_money(event.new_limit, currency),
+            }
         case CreditEventKind.HOLD:
             return gettext("Put on hold")
         case CreditEventKind.RELEASE:

@@ -156,7 +156,7 @@ def friendly(message: str) -> str:
         return gettext("This text contains a character that cannot be saved.")
     if message.startswith("Expected `int"):
         return gettext("Enter a whole number, in digits 0–9.")
-    if message.startswith("Expected `"):
+    if message.startswith("Expected `") or message.startswith("Invalid enum value"):
         return gettext("This value is not one of the choices.")
     return message
 

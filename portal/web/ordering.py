@@ -1,49 +1,209 @@
 """Buying: the cart with live totals, quick order, checkout, and the company's orders
-with cancel and reorder. Every form works without JavaScript; htmx swaps fragments."""
+with cancel and reorder. Every form works without JavaScript; htmx swaps fragments.
+
+Every value arrives decoded and bounded (`portal.web.inputs`); a refused form comes back
+through the page function its route names in `opt={"form": ...}`, with the message next to
+its line or field and what was typed kept."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, get, post
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import NotFoundException
-from litestar.params import Body, FromPath, URLEncodedBody
+from litestar.params import Body, FromQuery, URLEncodedBody
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
-from typing_extensions import Annotated
 
+from portal import clock
+from portal.errors import NotAllowed
 from portal.i18n import gettext
-from portal.models import OrderStatus, Role
+from portal.models import Company, OrderStatus, Role
 from portal.services import cart as carts
 from portal.services import ordering, schedules
-from portal.services.cart import CartError, parse_quantity
-from portal.services.ordering import CheckoutForm, OrderFilter
+from portal.services.cart import QUICK_MAX_BYTES, QUICK_MAX_LINES, QUICK_MAX_SIZE, QuickOrderReport
+from portal.services.ordering import NOTE_MAX, PO_NUMBER_MAX, OrderFilter, OrderView, Submission
+from portal.settings import Settings
 from portal.web.auth import safe_next
-from portal.web.context import PortalRequest, is_partial, query_params, seller_today, settings_of
+from portal.web.context import PortalRequest, is_partial, render, settings_of
+from portal.web.errors import Refusal
 from portal.web.guards import allow
+from portal.web.inputs import Day, Form, FormId, Id, PageNo, Quantity, QuantityOrZero, QueryText, Text
 
 buyers = [allow(Role.BUYER)]
+DbSession = NamedDependency[AsyncSession]
+Note = Annotated[Text, msgspec.Meta(max_length=NOTE_MAX)]
+QuickText = Annotated[str, msgspec.Meta(max_length=QUICK_MAX_BYTES)]
+"""Pasted lines. NUL is let through on purpose: a line with one is reported as that line's error,
+as it is in an uploaded file."""
 
 
-def _int(value: object) -> int | None:
-    return parse_quantity(str(value or ""))
+class AddToCart(Form):
+    product_id: FormId
+    quantity: Quantity
+    next: Annotated[Text, msgspec.Meta(max_length=500)] = ""
+    """Where to come back to without JavaScript: a path of this site."""
 
 
-async def _cart_page(
-    request: PortalRequest, db_session: AsyncSession, *, errors: dict[int, str] | None = None,
-    entered: dict[int, str] | None = None, status_code: int = 200,
+class LineQuantity(Form):
+    quantity: QuantityOrZero
+    """0 reaches the cart, which says how many make a pack."""
+
+
+class QuickOrder(Form):
+    text: QuickText = ""
+    file: UploadFile | None = None
+
+
+class QuickConfirm(Form):
+    text: QuickText = ""
+
+
+class CheckoutFields(Form):
+    key: Annotated[str, msgspec.Meta(pattern=r"\A[0-9a-f]{32}\Z")]
+    """The cart's checkout key when the form was made (`ordering.KEY_PATTERN`)."""
+    delivery_date: Day
+    address_id: FormId
+    po_number: Annotated[Text, msgspec.Meta(max_length=PO_NUMBER_MAX)] = ""
+    note: Note = ""
+
+    def choices(self) -> ordering.CheckoutForm:
+        return ordering.CheckoutForm(**self.values())
+
+
+class CancelFields(Form):
+    reason: Note = ""
+
+
+def order_filter(
+    status: FromQuery[OrderStatus | None] = None,
+    date_from: FromQuery[Day | None] = None,
+    date_to: FromQuery[Day | None] = None,
+    page: FromQuery[PageNo] = 1,
+    q: FromQuery[QueryText] = "",
+) -> OrderFilter:
+    """The orders list's filter from its query values; a bad one answers 400 before the list is read."""
+    return OrderFilter(status=status, date_from=date_from, date_to=date_to, page=page, q=q.strip())
+
+
+def _text(value: Any) -> str:
+    """One submitted value as the text it was typed as (the first, if it came more than once)."""
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return value if isinstance(value, str) else ""
+
+
+def _company_of(request: PortalRequest) -> Company:
+    """The signed-in buyer's company: the guards let only buyers in, and every buyer has one."""
+    if (company := request.user.company) is None:
+        raise NotAllowed()
+    return company
+
+
+def _today(request: PortalRequest) -> date:
+    """Today in the seller's calendar, for a refusal page (which the dependencies do not reach)."""
+    return clock.today(settings_of(request).seller_zone)
+
+
+# The cart page, its fragment, and a line refused.
+async def cart_page(
+    request: PortalRequest,
+    db_session: AsyncSession,
+    today: date,
+    settings: Settings,
+    *,
+    errors: dict[int, str] | None = None,
+    entered: dict[int, str] | None = None,
+    status_code: int = 200,
 ) -> Template:
     priced = await carts.priced_cart(
-        db_session, request.user, request.user.company, today=seller_today(request),
-        grace_days=settings_of(request).past_due_grace_days, errors=errors,
+        db_session,
+        request.user,
+        _company_of(request),
+        today=today,
+        grace_days=settings.past_due_grace_days,
+        errors=errors,
+        entered=entered,
     )
-    template = "cart/_partials/cart.html" if is_partial(request) else "cart/index.html"
-    return Template(template, context={"cart": priced, "entered": entered or {}},
-                    status_code=200 if is_partial(request) else status_code)
+    return render(
+        request, "cart/index.html", {"cart": priced}, partial="cart/_partials/cart.html", status_code=status_code
+    )
+
+
+async def line_refused(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Template:
+    """The cart again with the message next to the refused line and its quantity as typed."""
+    product_id: int = request.path_params["product_id"]
+    message = refusal.errors.get("quantity") or refusal.message
+    return await cart_page(
+        request,
+        db_session,
+        _today(request),
+        settings_of(request),
+        errors={product_id: message},
+        entered={product_id: _text(refusal.entered.get("quantity"))},
+        status_code=refusal.status_code,
+    )
+
+
+async def _changed(
+    request: PortalRequest, db_session: AsyncSession, today: date, settings: Settings
+) -> Template | Redirect:
+    """After a change of a line: the fresh fragment for htmx, else back to the cart page."""
+    if is_partial(request):
+        return await cart_page(request, db_session, today, settings)
+    return Redirect(request.app.route_reverse("cart"), status_code=303)
+
+
+def _added(request: PortalRequest, back: str, *, message: str = "", error: str = "") -> Template | Redirect:
+    """Said next to the catalog row's add button (htmx), or flashed on the page the buyer came from."""
+    if is_partial(request):
+        return Template(
+            "cart/_partials/added.html", context={"message": message, "error": error}, headers={"Vary": "HX-Request"}
+        )
+    flash(request, error or message, "error" if error else "success")
+    return Redirect(safe_next(back) or request.app.route_reverse("catalog"), status_code=303)
+
+
+async def add_refused(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Template | Redirect:
+    if "product_id" in refusal.errors:
+        error = gettext("This product is not sold any more.")
+    else:
+        error = next(iter(refusal.errors.values()), refusal.message)
+    return _added(request, _text(refusal.entered.get("next")), error=error)
+
+
+# Quick order.
+def quick_page(
+    report: QuickOrderReport | None = None, text: str = "", errors: dict[str, str] | None = None, status_code: int = 200
+) -> Template:
+    """The quick-order form with its limits stated up front; after a check, the report of every line."""
+    return Template(
+        "cart/quick.html",
+        status_code=status_code,
+        context={
+            "report": report,
+            "text": report.text if report else text,
+            "errors": errors or {},
+            "max_lines": f"{QUICK_MAX_LINES:,}",
+            "max_size": QUICK_MAX_SIZE,
+        },
+    )
+
+
+async def quick_refused(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Template:
+    return quick_page(text=_text(refusal.entered.get("text")), errors=refusal.errors, status_code=refusal.status_code)
+
+
+def _quick_added(report: QuickOrderReport) -> str:
+    message = gettext("Added %(added)d lines to your cart.") % {"added": len(report.lines)}
+    if report.skipped:
+        message += " " + gettext("%(skipped)d lines with errors were left out.") % {"skipped": report.skipped}
+    return message
 
 
 class CartController(Controller):
@@ -51,123 +211,137 @@ class CartController(Controller):
     guards = buyers
 
     @get("/", name="cart")
-    async def show(self, request: PortalRequest, db_session: NamedDependency[AsyncSession]) -> Template:
-        return await _cart_page(request, db_session)
+    async def show(
+        self,
+        request: PortalRequest,
+        db_session: DbSession,
+        today: NamedDependency[date],
+        settings: NamedDependency[Settings],
+    ) -> Template:
+        return await cart_page(request, db_session, today, settings)
 
-    @post("/add", name="cart_add")
+    @post("/add", name="cart_add", opt={"form": add_refused})
     async def add(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], data: URLEncodedBody[dict[str, Any]]
+        self, request: PortalRequest, db_session: DbSession, data: URLEncodedBody[AddToCart]
     ) -> Template | Redirect:
-        back = safe_next(str(data.get("next", ""))) or "/catalog"
-        product_id, quantity = _int(data.get("product_id")), _int(data.get("quantity"))
-        try:
-            if product_id is None:
-                raise CartError(gettext("This product is not sold any more."))
-            if quantity is None:
-                raise CartError(gettext("Enter the quantity as a whole number."), product_id)
-            line = await carts.add_to_cart(db_session, request.user, product_id, quantity)
-        except CartError as refused:
-            if is_partial(request):
-                return Template("cart/_partials/added.html", context={"error": refused.message})
-            flash(request, refused.message, "error")
-            return Redirect(back, status_code=303)
-        await db_session.commit()
-        message = gettext("Added %(quantity)d × %(name)s to your cart.") % {"quantity": quantity, "name": line.product.name}
-        if is_partial(request):
-            return Template("cart/_partials/added.html", context={"message": message})
-        flash(request, message, "success")
-        return Redirect(back, status_code=303)
+        line = await carts.add_to_cart(db_session, request.user, data.product_id, data.quantity)
+        message = gettext("Added %(quantity)d × %(name)s to your cart.") % {
+            "quantity": data.quantity,
+            "name": line.product.name,
+        }
+        return _added(request, data.next, message=message)
 
-    @post("/lines/{product_id:int}", name="cart_line")
+    @post("/lines/{product_id:int}", name="cart_line", opt={"form": line_refused})
     async def update(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], product_id: FromPath[int],
-        data: URLEncodedBody[dict[str, Any]],
+        self,
+        request: PortalRequest,
+        db_session: DbSession,
+        today: NamedDependency[date],
+        settings: NamedDependency[Settings],
+        product_id: Id,
+        data: URLEncodedBody[LineQuantity],
     ) -> Template | Redirect:
-        typed = str(data.get("quantity", ""))
-        try:
-            quantity = _int(typed)
-            if quantity is None:
-                raise CartError(gettext("Enter the quantity as a whole number."), product_id)
-            await carts.set_quantity(db_session, request.user, product_id, quantity)
-        except CartError as refused:
-            return await _cart_page(request, db_session, errors={product_id: refused.message},
-                                    entered={product_id: typed}, status_code=400)
-        await db_session.commit()
-        if is_partial(request):
-            return await _cart_page(request, db_session)
-        return Redirect("/cart", status_code=303)
+        await carts.set_quantity(db_session, request.user, product_id, data.quantity)
+        return await _changed(request, db_session, today, settings)
 
     @post("/lines/{product_id:int}/remove", name="cart_remove")
     async def remove(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], product_id: FromPath[int]
+        self,
+        request: PortalRequest,
+        db_session: DbSession,
+        today: NamedDependency[date],
+        settings: NamedDependency[Settings],
+        product_id: Id,
     ) -> Template | Redirect:
         await carts.remove_line(db_session, request.user, product_id)
-        await db_session.commit()
-        if is_partial(request):
-            return await _cart_page(request, db_session)
-        return Redirect("/cart", status_code=303)
+        return await _changed(request, db_session, today, settings)
 
     @get("/quick", name="quick_order")
     async def quick_form(self) -> Template:
-        return Template("cart/quick.html", context={"report": None, "text": ""})
+        return quick_page()
 
-    @post("/quick", name="quick_order_check")
+    @post("/quick", name="quick_order_check", opt={"form": quick_refused})
     async def quick_check(
-        self, db_session: NamedDependency[AsyncSession],
-        data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
+        self, db_session: DbSession, data: Annotated[QuickOrder, Body(media_type=RequestEncodingType.MULTI_PART)]
     ) -> Template:
-        text = str(data.get("text") or "")
-        upload = data.get("file")
-        if isinstance(upload, UploadFile):
-            content = await upload.read(2_000_000)
-            if content:
-                text = _decode(content)
-        report = await carts.check_quick_order(db_session, text)
-        return Template("cart/quick.html", context={"report": report, "text": text})
+        content = await data.file.read(QUICK_MAX_BYTES + 1) if data.file is not None else None
+        return quick_page(await carts.check_quick_order(db_session, data.text, content))
 
-    @post("/quick/confirm", name="quick_order_confirm")
+    @post("/quick/confirm", name="quick_order_confirm", opt={"form": quick_refused})
     async def quick_confirm(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], data: URLEncodedBody[dict[str, Any]]
+        self,
+        request: PortalRequest,
+        db_session: DbSession,
+        data: Annotated[QuickConfirm, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> Redirect:
-        report = await carts.add_quick_order(db_session, request.user, str(data.get("text", "")))
-        await db_session.commit()
-        skipped = sum(1 for row in report.rows if row.error)
-        message = gettext("Added %(added)d lines to your cart.") % {"added": len(report.lines)}
-        if skipped:
-            message += " " + gettext("%(skipped)d lines with errors were left out.") % {"skipped": skipped}
-        flash(request, message, "success")
-        return Redirect("/cart", status_code=303)
+        report = await carts.add_quick_order(db_session, request.user, data.text)
+        flash(request, _quick_added(report), "success")
+        return Redirect(request.app.route_reverse("cart"), status_code=303)
 
 
-def _decode(content: bytes) -> str:
-    """Excel saves CSV as UTF-8 (with or without BOM) or, in Poland, as Windows-1250."""
-    try:
-        return content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return content.decode("cp1250", errors="replace")
-
-
-async def _checkout_page(
-    request: PortalRequest, db_session: AsyncSession, form: CheckoutForm | None = None,
-    errors: dict[str, str] | None = None, status_code: int = 200,
+# Checkout.
+async def checkout_page(
+    request: PortalRequest, db_session: AsyncSession, today: date, settings: Settings, refusal: Refusal | None = None
 ) -> Template:
-    company = request.user.company
+    """The cart as it will be ordered, the credit it uses and the form; the form always carries the
+    cart's current key, so what is submitted is what is shown. After a refusal: the fields as typed."""
+    company = _company_of(request)
     priced = await carts.priced_cart(
-        db_session, request.user, company, today=seller_today(request),
-        grace_days=settings_of(request).past_due_grace_days,
+        db_session, request.user, company, today=today, grace_days=settings.past_due_grace_days
     )
     addresses = await ordering.company_addresses(db_session, company.id)
-    earliest = ordering.next_working_day(seller_today(request))
-    if form is None:
-        default = next((a for a in addresses if a.is_default), addresses[0] if addresses else None)
-        form = CheckoutForm(key=priced.cart.checkout_key, delivery_date=earliest.isoformat(),
-                            address_id=str(default.id) if default else "")
+    earliest = ordering.next_working_day(today)
+    default = next((a for a in addresses if a.is_default), addresses[0] if addresses else None)
+    form = {
+        "po_number": "",
+        "delivery_date": earliest.isoformat(),
+        "address_id": str(default.id) if default else "",
+        "note": "",
+    }
+    if refusal is not None:
+        form = {name: _text(refusal.entered.get(name)) for name in form}
     return Template(
         "cart/checkout.html",
-        context={"cart": priced, "form": form, "errors": errors or {}, "addresses": addresses,
-                 "earliest": earliest, "company": company},
-        status_code=status_code,
+        status_code=refusal.status_code if refusal else 200,
+        context={
+            "cart": priced,
+            "key": priced.cart.checkout_key,
+            "form": form,
+            "errors": refusal.errors if refusal else {},
+            "notice": _checkout_notice(company, refusal),
+            "addresses": addresses,
+            "earliest": earliest,
+            "company": company,
+            "po_number_max": PO_NUMBER_MAX,
+            "note_max": NOTE_MAX,
+        },
     )
+
+
+def _checkout_notice(company: Company, refusal: Refusal | None) -> str:
+    """What is said above the form about the form as a whole (the hold has its own banner)."""
+    if refusal is None or company.on_hold:
+        return ""
+    if "key" in refusal.errors:
+        return gettext("This checkout form is out of date. Please review your cart and submit again.")
+    return refusal.errors.get("") or refusal.errors.get("cart") or ""
+
+
+async def checkout_refused(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Template:
+    return await checkout_page(request, db_session, _today(request), settings_of(request), refusal)
+
+
+def _submitted(request: PortalRequest, submission: Submission) -> Redirect:
+    number = {"number": submission.order.number}
+    if submission.created:
+        flash(
+            request,
+            gettext("Order %(number)s submitted. It waits for approval by your account manager.") % number,
+            "success",
+        )
+    else:
+        flash(request, gettext("Order %(number)s had already been submitted; here it is.") % number, "info")
+    return Redirect(request.app.route_reverse("order", order_id=submission.order.id), status_code=303)
 
 
 class CheckoutController(Controller):
@@ -175,99 +349,111 @@ class CheckoutController(Controller):
     guards = buyers
 
     @get("/", name="checkout")
-    async def show(self, request: PortalRequest, db_session: NamedDependency[AsyncSession]) -> Template:
-        return await _checkout_page(request, db_session)
+    async def show(
+        self,
+        request: PortalRequest,
+        db_session: DbSession,
+        today: NamedDependency[date],
+        settings: NamedDependency[Settings],
+    ) -> Template:
+        return await checkout_page(request, db_session, today, settings)
 
-    @post("/", name="submit_order")
+    @post("/", name="submit_order", opt={"form": checkout_refused})
     async def submit(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], data: URLEncodedBody[dict[str, Any]]
-    ) -> Template | Redirect:
-        form = CheckoutForm.from_data(data)
-        settings = settings_of(request)
-        try:
-            submission = await ordering.submit_order(
-                db_session, request.user, request.user.company, form, today=seller_today(request),
-                grace_days=settings.past_due_grace_days, margin_floor=settings.margin_floor_pct,
-            )
-        except ordering.CheckoutInvalid as invalid:
-            return await _checkout_page(request, db_session, form, invalid.errors, status_code=400)
-        except ordering.CartChanged as changed:
-            flash(request, changed.message, "error")
-            return Redirect("/cart", status_code=303)
-        except ordering.CompanyOnHold:
-            return await _checkout_page(request, db_session, form, status_code=400)
-        await db_session.commit()
-        order = submission.order
-        if submission.created:
-            flash(request, gettext("Order %(number)s submitted. It waits for approval by your account manager.")
-                  % {"number": order.number}, "success")
-        else:
-            flash(request, gettext("Order %(number)s had already been submitted; here it is.")
-                  % {"number": order.number}, "info")
-        return Redirect(f"/orders/{order.id}", status_code=303)
+        self,
+        request: PortalRequest,
+        db_session: DbSession,
+        company: NamedDependency[Company],
+        today: NamedDependency[date],
+        settings: NamedDependency[Settings],
+        data: URLEncodedBody[CheckoutFields],
+    ) -> Redirect:
+        grace, floor = settings.past_due_grace_days, settings.margin_floor_pct
+        submission = await ordering.submit_order(
+            db_session, request.user, company, data.choices(), today=today, grace_days=grace, margin_floor=floor
+        )
+        return _submitted(request, submission)
+
+
+# The company's orders.
+async def order_page(
+    request: PortalRequest, db_session: AsyncSession, order_id: int, refusal: Refusal | None = None
+) -> Template:
+    """One order of the company with its timeline; after a refused cancel, why, and the reason as typed."""
+    company_id = request.user.company_id or 0
+    view = OrderView(await ordering.buyer_order(db_session, company_id, order_id))
+    schedule = await schedules.schedule_of_order(db_session, company_id, order_id)
+    return Template(
+        "orders/show.html",
+        status_code=refusal.status_code if refusal else 200,
+        context={
+            "view": view,
+            "order": view.order,
+            "schedule": schedule,
+            "errors": refusal.errors if refusal else {},
+            "reason": _text(refusal.entered.get("reason")) if refusal else "",
+            "reason_max": NOTE_MAX,
+        },
+    )
+
+
+async def cancel_refused(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Template:
+    return await order_page(request, db_session, request.path_params["order_id"], refusal)
+
+
+def _reordered(lines: list[ordering.ReorderLine]) -> str:
+    added = [line for line in lines if line.available]
+    message = gettext("Added %(added)d lines to your cart at today's prices.") % {"added": len(added)}
+    if changed := sum(1 for line in added if line.price_changed):
+        message += " " + gettext("%(count)d of them changed price since the order.") % {"count": changed}
+    if skipped := len(lines) - len(added):
+        message += " " + gettext("%(count)d could not be added.") % {"count": skipped}
+    return message
 
 
 class OrdersController(Controller):
     path = "/orders"
     guards = buyers
 
-    @get("/", name="orders")
-    async def index(self, request: PortalRequest, db_session: NamedDependency[AsyncSession]) -> Template:
-        wanted = OrderFilter.parse(query_params(request))
-        page = await ordering.company_orders(
-            db_session, request.user.company_id, wanted, settings_of(request).seller_zone
-        )
-        return Template("orders/index.html", context={"page": page, "statuses": list(OrderStatus)})
+    @get("/", name="orders", dependencies={"wanted": Provide(order_filter, sync_to_thread=False)})
+    async def index(
+        self,
+        db_session: DbSession,
+        company: NamedDependency[Company],
+        settings: NamedDependency[Settings],
+        wanted: NamedDependency[OrderFilter],
+    ) -> Template:
+        page = await ordering.company_orders(db_session, company.id, wanted, settings.seller_zone)
+        return Template("orders/index.html", context={"page": page, "statuses": list(OrderStatus), "company": company})
 
     @get("/{order_id:int}", name="order")
-    async def show(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], order_id: FromPath[int]
-    ) -> Template:
-        order = await ordering.company_order(db_session, request.user.company_id, order_id)
-        if order is None:
-            raise NotFoundException()
-        schedule = await schedules.schedule_of_order(db_session, request.user.company_id, order.id)
-        return Template("orders/show.html", context={"order": order, "schedule": schedule})
+    async def show(self, request: PortalRequest, db_session: DbSession, order_id: Id) -> Template:
+        return await order_page(request, db_session, order_id)
 
-    @post("/{order_id:int}/cancel", name="cancel_order")
+    @post("/{order_id:int}/cancel", name="cancel_order", opt={"form": cancel_refused})
     async def cancel(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], order_id: FromPath[int],
-        data: URLEncodedBody[dict[str, Any]],
+        self, request: PortalRequest, db_session: DbSession, order_id: Id, data: URLEncodedBody[CancelFields]
     ) -> Redirect:
-        try:
-            order = await ordering.cancel_order(db_session, request.user, order_id, str(data.get("reason", "")))
-        except LookupError:
-            raise NotFoundException() from None
-        except ordering.MoveRefused as refused:
-            flash(request, refused.message, "error")
-            return Redirect(f"/orders/{order_id}", status_code=303)
-        await db_session.commit()
+        order = await ordering.cancel_order(db_session, request.user, order_id, data.reason)
         flash(request, gettext("Order %(number)s cancelled.") % {"number": order.number}, "success")
-        return Redirect(f"/orders/{order_id}", status_code=303)
+        return Redirect(request.app.route_reverse("order", order_id=order_id), status_code=303)
 
     @get("/{order_id:int}/reorder", name="reorder_preview")
     async def reorder_preview(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], order_id: FromPath[int]
+        self, db_session: DbSession, company: NamedDependency[Company], today: NamedDependency[date], order_id: Id
     ) -> Template:
-        preview = await ordering.reorder_preview(db_session, request.user.company, order_id, seller_today(request))
-        if preview is None:
-            raise NotFoundException()
-        order, lines = preview
+        order, lines = await ordering.reorder_preview(db_session, company, order_id, today)
         return Template("orders/reorder.html", context={"order": order, "lines": lines})
 
     @post("/{order_id:int}/reorder", name="reorder")
     async def reorder(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], order_id: FromPath[int]
+        self,
+        request: PortalRequest,
+        db_session: DbSession,
+        company: NamedDependency[Company],
+        today: NamedDependency[date],
+        order_id: Id,
     ) -> Redirect:
-        lines = await ordering.reorder(db_session, request.user, request.user.company, order_id, seller_today(request))
-        if lines is None:
-            raise NotFoundException()
-        await db_session.commit()
-        added = [line for line in lines if line.available]
-        message = gettext("Added %(added)d lines to your cart at today's prices.") % {"added": len(added)}
-        if changed := sum(1 for line in added if line.price_changed):
-            message += " " + gettext("%(count)d of them changed price since the order.") % {"count": changed}
-        if skipped := len(lines) - len(added):
-            message += " " + gettext("%(count)d could not be added.") % {"count": skipped}
-        flash(request, message, "info")
-        return Redirect("/cart", status_code=303)
+        lines = await ordering.reorder(db_session, request.user, company, order_id, today)
+        flash(request, _reordered(lines), "info")
+        return Redirect(request.app.route_reverse("cart"), status_code=303)

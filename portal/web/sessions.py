@@ -33,6 +33,7 @@ class PortalSessionBackend(ServerSideSessionBackend):
     async def store_in_message(
         self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> None:
+        await _finish_transaction(message, connection)
         scope = connection.scope
         has_cookie = bool(connection.cookies.get(self.config.key))
         if scope.get(_ROTATE) and not scope.get(_NEW_ID):
@@ -47,6 +48,16 @@ class PortalSessionBackend(ServerSideSessionBackend):
         elif self.serialize_data(scope_session, scope) == scope.get(_LOADED):
             return
         await super().store_in_message(scope_session or Empty, message, connection)
+
+
+async def _finish_transaction(message: Message, connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """Commit (2xx/3xx) or roll back the request's transaction before the session is written,
+    exactly as the database plugin does when the response starts, only a moment earlier. The
+    session middleware writes first otherwise, and on SQLite (one writer) that write would
+    wait for the request's own open transaction until it times out."""
+    handler = getattr(getattr(connection.app.state, "db_config", None), "before_send_handler", None)
+    if callable(handler) and message["type"] == "http.response.start":
+        await handler(message, connection.scope)
 
 
 @dataclass

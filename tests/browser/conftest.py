@@ -27,8 +27,13 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
         **browser_type_launch_args,
         "executable_path": chromium,
         "args": [
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
         ],
     }
 
@@ -77,7 +82,10 @@ def portal_server(portal_env: dict[str, str]) -> Iterator[str]:
     with log.open("w") as output:
         server = subprocess.Popen(
             [*portal, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env, cwd=PROJECT_ROOT, stdout=output, stderr=subprocess.STDOUT,
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
     base_url = f"http://127.0.0.1:{port}"
     try:

@@ -56,7 +56,8 @@ def test_cart_quick_order_checkout_cancel_and_reorder(page: Page) -> None:
     page.get_by_role("button", name="Submit order for approval").click()
     expect(page.locator("#order-status")).to_have_text("Waiting for approval")
     expect(page.locator("#waiting-for")).to_have_text(
-        "Waiting for credit: your account manager can approve it once credit is available.")
+        "Waiting for credit: your account manager can approve it once credit is available."
+    )
     expect(page.locator("#order-flags")).to_contain_text("Exceeds available credit by")
     expect(page.get_by_text("PO-BROWSER-1")).to_be_visible()
     submitted = page.url
@@ -79,4 +80,6 @@ def test_cart_quick_order_checkout_cancel_and_reorder(page: Page) -> None:
     expect(page.locator("#reorder-lines")).to_contain_text("Not sold any more; not added.")
     page.get_by_role("button", name="Put the available lines in my cart").click()
     expect(page).to_have_url(re.compile(r"/cart$"))
-    expect(page.get_by_text(re.compile(r"Added \d+ lines to your cart at today's prices\. \d+ of them changed price"))).to_be_visible()
+    expect(
+        page.get_by_text(re.compile(r"Added \d+ lines to your cart at today's prices\. \d+ of them changed price"))
+    ).to_be_visible()

@@ -74,7 +74,9 @@ def test_two_companies_see_different_prices_each_explained(page: Page) -> None:
     page.goto(f"/catalog?q={sku}")
     page.locator(f"tr[data-sku='{sku}'] td:nth-child(2) a").click()
     expect(page.locator("#price-source")).not_to_have_text(re.compile("contract"))
-    expect(page.locator("#price-source")).to_have_text(re.compile(r"^(Price list Horeca|List price less your 2 % discount)"))
+    expect(page.locator("#price-source")).to_have_text(
+        re.compile(r"^(Price list Horeca|List price less your 2 % discount)")
+    )
     assert page.locator("#my-price").inner_text() != northwind_price
 
 

@@ -31,8 +31,12 @@ def upload_payments(page: Page, content: str) -> None:
 def test_finance_limit_hold_import_and_the_buyer_statement(page: Page) -> None:
     problems: list[str] = []
     expected = "status of 400"  # the refused file is answered 400 on purpose
-    page.on("console", lambda message: problems.append(message.text)
-            if message.type == "error" and expected not in message.text else None)
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(message.text) if message.type == "error" and expected not in message.text else None
+        ),
+    )
     sign_in(page, "finance@seller.example")
 
     # raise the limit with a reason; it shows in the history
@@ -45,7 +49,9 @@ def test_finance_limit_hold_import_and_the_buyer_statement(page: Page) -> None:
     page.get_by_role("button", name="Change limit").click()
     expect(page.get_by_text("Credit limit changed.")).to_be_visible()
     latest = page.locator("#credit-history li").first
-    expect(latest).to_contain_text(re.compile(r"Limit PLN\s" + re.escape(f"{old:,.2f}") + r" → PLN\s" + re.escape(f"{new:,.2f}")))
+    expect(latest).to_contain_text(
+        re.compile(r"Limit PLN\s" + re.escape(f"{old:,.2f}") + r" → PLN\s" + re.escape(f"{new:,.2f}"))
+    )
     expect(latest).to_contain_text("Filip Finance")
     expect(latest).to_contain_text("Two new stores in Szczecin")
     expect(page.locator("[data-figure=limit]")).to_have_text(money(new))

@@ -19,12 +19,18 @@ from tests.smtp import Inbox, SmtpServer
 
 
 def run_worker(env: dict[str, str], server: SmtpServer, base_url: str) -> None:
-    subprocess.run([sys.executable, "-m", "portal.cli", "worker", "--once"], check=True, cwd=PROJECT_ROOT,
-                   capture_output=True, env={**env, "PORTAL_SMTP_HOST": "127.0.0.1",
-                                             "PORTAL_SMTP_PORT": str(server.port), "PORTAL_BASE_URL": base_url})
+    subprocess.run(
+        [sys.executable, "-m", "portal.cli", "worker", "--once"],
+        check=True,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        env={**env, "PORTAL_SMTP_HOST": "127.0.0.1", "PORTAL_SMTP_PORT": str(server.port), "PORTAL_BASE_URL": base_url},
+    )
 
 
-def test_the_demo_schedule_is_ordered_approved_and_the_buyer_told(page: Page, portal_env: dict[str, str], base_url: str) -> None:
+def test_the_demo_schedule_is_ordered_approved_and_the_buyer_told(
+    page: Page, portal_env: dict[str, str], base_url: str
+) -> None:
     server = SmtpServer()
     server.start()
     try:
@@ -77,8 +83,11 @@ def test_a_buyer_changes_the_rhythm_adds_a_product_and_undoes_a_skip(page: Page)
     # a product not yet on the schedule, by its SKU; 24 is whole packs of every demo pack size
     on_schedule = {row.get_attribute("data-sku") for row in page.locator("#schedule-lines tbody tr").all()}
     page.goto("/catalog")
-    sku = next(sku for sku in (row.get_attribute("data-sku") for row in page.locator("tr[data-sku]").all())
-               if sku not in on_schedule)
+    sku = next(
+        sku
+        for sku in (row.get_attribute("data-sku") for row in page.locator("tr[data-sku]").all())
+        if sku not in on_schedule
+    )
     page.goto(schedule_url)
     page.get_by_label("SKU").fill(sku.lower())  # type: ignore[union-attr]
     page.get_by_label("Quantity", exact=True).last.fill("24")

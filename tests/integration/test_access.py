@@ -40,12 +40,17 @@ async def test_home_sends_each_role_to_its_own_page(client: AsyncTestClient, ses
     await session.commit()
     await sign_in(client, user.email)
     response = await client.get("/", follow_redirects=False)
-    assert response.headers["location"] == {
-        Role.BUYER: "/dashboard", Role.ACCOUNT_MANAGER: "/manager", Role.FINANCE: "/finance", Role.ADMIN: "/admin"
-    }[role]
+    assert (
+        response.headers["location"]
+        == {Role.BUYER: "/dashboard", Role.ACCOUNT_MANAGER: "/manager", Role.FINANCE: "/finance", Role.ADMIN: "/admin"}[
+            role
+        ]
+    )
 
 
-async def test_buyer_sees_own_invoice_and_never_another_companys(client: AsyncTestClient, session: AsyncSession) -> None:
+async def test_buyer_sees_own_invoice_and_never_another_companys(
+    client: AsyncTestClient, session: AsyncSession
+) -> None:
     mine = await make_company(session, name="Northwind Trading")
     theirs = await make_company(session, name="Baltic Foods")
     buyer = await make_user(session, company_id=mine.id)

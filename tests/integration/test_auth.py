@@ -27,20 +27,30 @@ async def test_signed_out_visitor_is_sent_to_sign_in_and_back(client: AsyncTestC
     page = await client.get("/login?next=/dashboard")
     signed_in = await client.post(
         "/login",
-        data={"email": "nina@northwind.example", "password": PASSWORD, "next": "/dashboard",
-              "_csrf_token": csrf_from(page.text)},
+        data={
+            "email": "nina@northwind.example",
+            "password": PASSWORD,
+            "next": "/dashboard",
+            "_csrf_token": csrf_from(page.text),
+        },
         follow_redirects=False,
     )
     assert signed_in.headers["location"] == "/dashboard"
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"]
+)
 async def test_sign_in_never_redirects_off_site(client: AsyncTestClient, buyer, target: str) -> None:  # type: ignore[no-untyped-def]
     page = await client.get("/login")
     response = await client.post(
         "/login",
-        data={"email": "nina@northwind.example", "password": PASSWORD, "next": target,
-              "_csrf_token": csrf_from(page.text)},
+        data={
+            "email": "nina@northwind.example",
+            "password": PASSWORD,
+            "next": target,
+            "_csrf_token": csrf_from(page.text),
+        },
         follow_redirects=False,
     )
     assert response.headers["location"] == "/dashboard"
@@ -56,8 +66,64 @@ async def test_wrong_password_and_unknown_email_read_the_same(client: AsyncTestC
     assert "session" not in wrong.cookies
 
 
+async def test_a_10000_character_address_shows_the_form_again_with_the_message_by_the_field(
+    client: AsyncTestClient,
+    session: AsyncSession,
+    buyer,  # type: ignore[no-untyped-def]
+) -> None:
+    from sqlalchemy import func, select
+
+    from portal.models import LoginThrottle
+
+    page = await client.get("/login?next=/catalog")
+    address = "n" * 10_000 + "@northwind.example"
+    response = await client.post(
+        "/login",
+        data={"email": address, "password": PASSWORD, "next": "/catalog", "_csrf_token": csrf_from(page.text)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 400
+    field_error = response.text.split('id="email-error"')[1].split("</p>")[0]
+    assert "Use at most 254 characters." in field_error
+    assert f'value="{address}"' in response.text  # what was typed is kept
+    assert 'name="next" value="/catalog"' in response.text
+    assert "session" not in response.cookies
+    assert await session.scalar(select(func.count()).select_from(LoginThrottle)) == 0
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"email": ""}, "email", "This field is required."),
+        ({"password": ""}, "password", "This field is required."),
+        ({"password": "p" * 1001}, "password", "Use at most 1,000 characters."),
+        ({"email": "nina\x00@northwind.example"}, "email", "This text contains a character that cannot be saved."),
+    ],
+)
+async def test_a_bad_sign_in_field_is_refused_next_to_it(
+    client: AsyncTestClient,
+    buyer,
+    fields: dict,
+    field: str,
+    message: str,  # type: ignore[no-untyped-def]
+) -> None:
+    page = await client.get("/login")
+    data = {"email": "nina@northwind.example", "password": PASSWORD, "_csrf_token": csrf_from(page.text), **fields}
+    response = await client.post("/login", data=data, follow_redirects=False)
+    assert response.status_code == 400
+    assert message in text_of(response.text.split(f'id="{field}-error"')[1].split("</p>")[0])
+
+
+async def test_a_long_or_foreign_next_page_is_never_followed(client: AsyncTestClient, buyer) -> None:  # type: ignore[no-untyped-def]
+    assert (await client.get("/login?next=/" + "x" * 600)).status_code == 400
+    page = await client.get("/login?next=https://evil.example/")
+    assert 'name="next" value=""' in page.text
+
+
 async def test_repeated_failures_lock_sign_in_with_a_message(
-    client: AsyncTestClient, buyer, frozen_clock: Clock  # type: ignore[no-untyped-def]
+    client: AsyncTestClient,
+    buyer,
+    frozen_clock: Clock,  # type: ignore[no-untyped-def]
 ) -> None:
     for _ in range(LOCK_AFTER):
         await sign_in(client, "nina@northwind.example", "nope nope nope")
@@ -105,7 +171,9 @@ async def test_session_id_changes_at_sign_in_and_the_old_one_dies(
 
 
 async def test_deactivated_user_is_signed_out_at_the_next_request(
-    client: AsyncTestClient, session: AsyncSession, buyer  # type: ignore[no-untyped-def]
+    client: AsyncTestClient,
+    session: AsyncSession,
+    buyer,  # type: ignore[no-untyped-def]
 ) -> None:
     await sign_in(client, "nina@northwind.example")
     assert (await client.get("/dashboard")).status_code == 200
@@ -129,7 +197,9 @@ async def test_htmx_sends_the_token_in_a_header(client: AsyncTestClient, buyer) 
     page = await client.get("/dashboard")
     token = csrf_from(page.text)
     assert f'"x-csrftoken": "{token}"' in page.text
-    response = await client.post("/logout", headers={"x-csrftoken": token, "hx-request": "true"}, follow_redirects=False)
+    response = await client.post(
+        "/logout", headers={"x-csrftoken": token, "hx-request": "true"}, follow_redirects=False
+    )
     assert response.status_code == 303
 
 

@@ -48,12 +48,21 @@ async def shop(session: AsyncSession) -> dict:
     baltic = await make_company(session, name="Baltic Foods", general_discount_pct=Decimal("5.00"))
     drinks = ProductCategory(name="Beverages")
     cleaning = ProductCategory(name="Cleaning")
-    water = await make_product(session, sku="BEV-001", name="Mineral water 1.5 l", category=drinks,
-                               list_price=Decimal("2.0000"), pack_size=6, stock=600)
-    juice = await make_product(session, sku="BEV-002", name="Orange juice", category=drinks,
-                               list_price=Decimal("5.0000"), stock=4)
-    soap = await make_product(session, sku="CLN-001", name="Hand soap 5 l", category=cleaning,
-                              list_price=Decimal("30.0000"), stock=0)
+    water = await make_product(
+        session,
+        sku="BEV-001",
+        name="Mineral water 1.5 l",
+        category=drinks,
+        list_price=Decimal("2.0000"),
+        pack_size=6,
+        stock=600,
+    )
+    juice = await make_product(
+        session, sku="BEV-002", name="Orange juice", category=drinks, list_price=Decimal("5.0000"), stock=4
+    )
+    soap = await make_product(
+        session, sku="CLN-001", name="Hand soap 5 l", category=cleaning, list_price=Decimal("30.0000"), stock=0
+    )
     await make_product(session, sku="BEV-999", name="Discontinued water", category=drinks, is_active=False)
     await add_contract_price(session, northwind, water, "1.50", valid_to=date(2027, 3, 31))
     await add_list_price(session, wholesale, juice, "4.80")
@@ -61,8 +70,16 @@ async def shop(session: AsyncSession) -> dict:
     northwind_buyer = await make_user(session, company_id=northwind.id, email="nina@northwind.example")
     baltic_buyer = await make_user(session, company_id=baltic.id, email="bart@baltic.example")
     await session.commit()
-    return {"northwind": northwind, "baltic": baltic, "water": water, "juice": juice, "soap": soap,
-            "northwind_buyer": northwind_buyer, "baltic_buyer": baltic_buyer, "beverages": drinks}
+    return {
+        "northwind": northwind,
+        "baltic": baltic,
+        "water": water,
+        "juice": juice,
+        "soap": soap,
+        "northwind_buyer": northwind_buyer,
+        "baltic_buyer": baltic_buyer,
+        "beverages": drinks,
+    }
 
 
 async def test_two_companies_see_their_own_price_for_the_same_product(client: AsyncTestClient, shop: dict) -> None:
@@ -89,7 +106,9 @@ async def test_rows_show_unit_pack_and_stock(client: AsyncTestClient, shop: dict
     assert "Out of stock" in row_of(html, "CLN-001")
 
 
-async def test_inactive_products_are_not_shown_to_buyers(client: AsyncTestClient, session: AsyncSession, shop: dict) -> None:
+async def test_inactive_products_are_not_shown_to_buyers(
+    client: AsyncTestClient, session: AsyncSession, shop: dict
+) -> None:
     await sign_in(client, "nina@northwind.example")
     assert "BEV-999" not in (await client.get("/catalog?q=water")).text
     from sqlalchemy import select
@@ -116,7 +135,9 @@ async def test_search_and_sort(client: AsyncTestClient, shop: dict, params: str,
     assert skus_in((await client.get(f"/catalog?{params}")).text) == expected
 
 
-async def test_sort_by_my_price_follows_each_companys_prices(client: AsyncTestClient, session: AsyncSession, shop: dict) -> None:
+async def test_sort_by_my_price_follows_each_companys_prices(
+    client: AsyncTestClient, session: AsyncSession, shop: dict
+) -> None:
     await add_contract_price(session, shop["northwind"], shop["soap"], "0.10")
     await session.commit()
     await sign_in(client, "nina@northwind.example")
@@ -132,10 +153,22 @@ async def test_category_filter_and_bad_input_never_break_the_page(client: AsyncT
     assert "That category does not exist; showing all categories." in text_of(unknown.text)
     assert len(skus_in(unknown.text)) == 3
 
-    for absurd in ["page=-3", "page=abc", "per_page=7", "sort=drop+table", "category=x", "q=" + "z" * 5000,
-                   "page=99999999999999999999"]:
+    for absurd, says in [
+        ("page=-3", "page: Enter at least 1."),
+        ("page=abc", "page: Enter a whole number"),
+        ("page=²", "page: Enter a whole number"),
+        ("page=99999999999999999999", "page:"),
+        ("per_page=7", "per_page:"),
+        ("sort=drop+table", "sort:"),
+        ("category=x", "category: Enter a whole number"),
+        ("category=0", "category: Enter at least 1."),
+        ("q=" + "z" * 5000, "q: Use at most 200 characters."),
+        ("q=a%00b", "q: This text contains a character that cannot be saved."),
+    ]:
         response = await client.get(f"/catalog?{absurd}")
-        assert response.status_code == 200, absurd
+        assert response.status_code == 400, absurd
+        assert says in text_of(response.text), absurd
+    assert (await client.get("/catalog?q=" + "z" * 200 + "&per_page=50&sort=sku")).status_code == 200
 
     beyond = await client.get("/catalog?page=5")
     assert "Page 5 does not exist." in text_of(beyond.text)
@@ -160,7 +193,9 @@ async def test_htmx_gets_the_results_fragment_and_history_gets_the_page(client: 
     fragment = await client.get("/catalog?q=juice", headers={"hx-request": "true"})
     assert "<html" not in fragment.text and skus_in(fragment.text) == ["BEV-002"]
     assert fragment.headers["vary"] == "HX-Request"
-    restored = await client.get("/catalog?q=juice", headers={"hx-request": "true", "hx-history-restore-request": "true"})
+    restored = await client.get(
+        "/catalog?q=juice", headers={"hx-request": "true", "hx-history-restore-request": "true"}
+    )
     assert "<html" in restored.text and 'value="juice"' in restored.text
 
 
@@ -172,8 +207,16 @@ async def test_price_list_csv_opens_in_excel(client: AsyncTestClient, shop: dict
     assert response.content.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[0] == ["SKU", "Name", "Unit", "Min qty", "Net unit price", "Currency", "Valid to", "Source"]
-    assert ["BEV-001", "Mineral water 1.5 l", "pcs", "1", "1.5000", "PLN", "2027-03-31",
-            "Your contract price, valid until Mar 31, 2027"] in rows
+    assert [
+        "BEV-001",
+        "Mineral water 1.5 l",
+        "pcs",
+        "1",
+        "1.5000",
+        "PLN",
+        "2027-03-31",
+        "Your contract price, valid until Mar 31, 2027",
+    ] in rows
     assert ["BEV-002", "Orange juice", "pcs", "50", "4.5000", "PLN", "", "Price list Wholesale, from 50 pcs"] in rows
     assert not any(row[0] == "BEV-999" for row in rows)
 
@@ -204,12 +247,17 @@ async def test_account_manager_views_assigned_customers_only(
     as_northwind = await client.get(f"/catalog?company={northwind.id}")
     assert "You are viewing the catalog as Northwind Trading sees it." in text_of(as_northwind.text)
     assert "PLN 1.50 contract" in row_of(as_northwind.text, "BEV-001")
-    assert f'/catalog/products/{shop["water"].id}?company={northwind.id}' in as_northwind.text
+    assert f"/catalog/products/{shop['water'].id}?company={northwind.id}" in as_northwind.text
 
     for path in ["/catalog", f"/catalog/products/{shop['water'].id}", "/catalog/price-list.csv"]:
         response = await client.get(f"{path}?company={shop['baltic'].id}")
         assert response.status_code == 404, path
-    assert (await client.get("/catalog?company=abc")).status_code == 404
+        assert "Baltic" not in response.text
+        assert (await client.get(f"{path}?company=987654")).status_code == 404, path
+        for bad in ["abc", "0", "-1", "99999999999", "１２３", "²"]:
+            assert (await client.get(f"{path}?company={bad}")).status_code == 400, (path, bad)
+    for path in [f"/catalog/products/{shop['water'].id}", "/catalog/price-list.csv"]:
+        assert (await client.get(path)).status_code == 404, path  # no customer chosen: nothing to show
 
 
 async def test_admin_views_any_customer_and_finance_has_no_catalog(

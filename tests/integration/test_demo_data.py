@@ -50,7 +50,9 @@ async def test_demo_companies_tell_the_credit_stories(demo_loaded: AsyncSession)
     assert "Mazovia Office Supplies" in [p.company.name for p in pictures if p.past_due]
     northwind = next(p for p in pictures if p.company.name == "Northwind Trading")
     assert northwind.overdue_amount > 0 and not northwind.past_due  # 3 days overdue, within grace
-    paid = await demo_loaded.scalar(select(func.count()).select_from(Invoice).where(Invoice.paid_amount == Invoice.gross_amount))
+    paid = await demo_loaded.scalar(
+        select(func.count()).select_from(Invoice).where(Invoice.paid_amount == Invoice.gross_amount)
+    )
     assert paid and paid > 20
     managers = {p.company.account_manager.email for p in pictures if p.company.account_manager}
     assert managers == {"manager@seller.example", "manager2@seller.example"}

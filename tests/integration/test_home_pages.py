@@ -11,9 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal import clock
 from portal.i18n import format_date
-from portal.services import schedules
 from portal.models import MessageStatus, NotificationKind, OutboxMessage, Role
-from tests.factories import make_company, make_invoice, make_product, make_schedule, make_user, csrf_from, sign_in, text_of
+from portal.services import schedules
+from tests.factories import (
+    csrf_from,
+    make_company,
+    make_invoice,
+    make_product,
+    make_schedule,
+    make_user,
+    sign_in,
+    text_of,
+)
 from tests.queries import counted_statements
 
 
@@ -27,7 +36,10 @@ async def test_buyer_home_shows_terms_credit_and_overdue_invoices(
     today = seller_today()
     manager = await make_user(session, Role.ACCOUNT_MANAGER, full_name="Anna Kowalska", email="anna@seller.example")
     company = await make_company(
-        session, name="Northwind Trading", payment_terms_days=30, credit_limit=Decimal("10000.00"),
+        session,
+        name="Northwind Trading",
+        payment_terms_days=30,
+        credit_limit=Decimal("10000.00"),
         account_manager_id=manager.id,
     )
     buyer = await make_user(session, company_id=company.id)
@@ -57,7 +69,10 @@ async def test_buyer_home_warns_when_on_hold_or_past_due(client: AsyncTestClient
 
     page = text_of((await client.get("/dashboard")).text)
 
-    assert "Your account is on hold. Orders cannot be submitted until it is released. Reason: Returned direct debit" in page
+    assert (
+        "Your account is on hold. Orders cannot be submitted until it is released. Reason: Returned direct debit"
+        in page
+    )
     assert "Your account is past due. PLN 400.00 is overdue; the oldest invoice by 20 days." in page
 
 
@@ -80,6 +95,50 @@ async def test_manager_home_lists_only_assigned_companies(client: AsyncTestClien
     assert "14 days" in text_of(html.split('data-company="Mine A"')[1].split("</tr>")[0])
 
 
+async def test_state_badges_say_over_limit_and_highly_utilised_never_good_standing(
+    client: AsyncTestClient, session: AsyncSession
+) -> None:
+    me = await make_user(session, Role.ACCOUNT_MANAGER)
+    cases = {
+        "Over": ("1000.00", "1500.00", seller_today() + timedelta(days=10)),  # above its limit, nothing overdue
+        "Busy": ("1000.00", "850.00", seller_today() + timedelta(days=10)),  # 85 % used
+        "Late": ("1000.00", "100.00", seller_today() - timedelta(days=2)),  # overdue within the grace period
+        "Fine": ("1000.00", "100.00", seller_today() + timedelta(days=10)),
+    }
+    for name, (limit, gross, due) in cases.items():
+        company = await make_company(session, name=name, account_manager_id=me.id, credit_limit=Decimal(limit))
+        await make_invoice(session, company, gross=gross, due=due)
+    await session.commit()
+    await sign_in(client, me.email)
+
+    html = (await client.get("/manager")).text
+
+    def state(name: str) -> str:
+        return text_of(html.split(f'data-company="{name}"')[1].split("</tr>")[0])
+
+    assert "Over limit" in state("Over") and "Good standing" not in state("Over")
+    assert 'class="num negative"' in html.split('data-company="Over"')[1].split("</tr>")[0]
+    assert "Highly utilised" in state("Busy") and "Good standing" not in state("Busy")
+    assert "2 days overdue" in state("Late")
+    assert "Good standing" in state("Fine")
+
+
+async def test_invoice_page_says_how_many_days_it_is_overdue(client: AsyncTestClient, session: AsyncSession) -> None:
+    company = await make_company(session)
+    buyer = await make_user(session, company_id=company.id)
+    late = await make_invoice(session, company, gross="100.00", due=seller_today() - timedelta(days=5))
+    paid = await make_invoice(session, company, gross="100.00", paid="100.00", due=seller_today() - timedelta(days=5))
+    coming = await make_invoice(session, company, gross="100.00", due=seller_today() + timedelta(days=5))
+    await session.commit()
+    await sign_in(client, buyer.email)
+
+    assert "Overdue by 5 days." in text_of((await client.get(f"/invoices/{late.id}")).text)
+    assert "Paid in full." in text_of((await client.get(f"/invoices/{paid.id}")).text)
+    assert "Overdue" not in text_of((await client.get(f"/invoices/{coming.id}")).text)
+    for bad in ["0", "99999999999", "987654"]:
+        assert (await client.get(f"/invoices/{bad}")).status_code == 404, bad
+
+
 async def test_finance_home_sorts_by_utilisation(client: AsyncTestClient, session: AsyncSession) -> None:
     finance = await make_user(session, Role.FINANCE)
     for name, exposure in [("Alpha", "100.00"), ("Bravo", "900.00"), ("Charlie", "500.00")]:
@@ -94,8 +153,11 @@ async def test_finance_home_sorts_by_utilisation(client: AsyncTestClient, sessio
     assert positions == ["Bravo", "Charlie", "Alpha"]
     assert "90.0 %" in text_of(html)
 
-    by_name = (await client.get("/finance?sort=bogus&direction=sideways")).text
+    by_name = (await client.get("/finance")).text
     assert sorted(order, key=lambda name: by_name.index(f'data-company="{name}"')) == ["Alpha", "Bravo", "Charlie"]
+    bogus = await client.get("/finance?sort=bogus&direction=sideways")
+    assert bogus.status_code == 400  # an unknown sort is a 400 page that names the value
+    assert "sort" in text_of(bogus.text)
 
 
 async def test_admin_home_counts_what_the_portal_holds(client: AsyncTestClient, session: AsyncSession) -> None:
@@ -114,17 +176,32 @@ async def test_admin_home_counts_what_the_portal_holds(client: AsyncTestClient, 
     assert "Products 4 (3 active)" in page
 
 
-async def test_admins_see_failed_and_interrupted_e_mails_and_send_one_again(client: AsyncTestClient, session: AsyncSession) -> None:
+async def test_admins_see_failed_and_interrupted_e_mails_and_send_one_again(
+    client: AsyncTestClient, session: AsyncSession
+) -> None:
     admin = await make_user(session, Role.ADMIN)
     long_ago = clock.now() - timedelta(hours=2)
 
     def message(status: MessageStatus, subject: str) -> OutboxMessage:
-        return OutboxMessage(kind=NotificationKind.ORDER_DECIDED, recipient="buyer@hotel.example", subject=subject,
-                             body_text="", body_html="", link="/orders/1", status=status, attempts=6,
-                             last_error="ConnectionRefusedError", claimed_at=long_ago, next_attempt_at=long_ago)
+        return OutboxMessage(
+            kind=NotificationKind.ORDER_DECIDED,
+            recipient="buyer@hotel.example",
+            subject=subject,
+            body_text="",
+            body_html="",
+            link="/orders/1",
+            status=status,
+            attempts=6,
+            last_error="ConnectionRefusedError",
+            claimed_at=long_ago,
+            next_attempt_at=long_ago,
+        )
 
-    failed, interrupted, sending = (message(MessageStatus.FAILED, "Gave up"), message(MessageStatus.SENDING, "Cut off"),
-                                    message(MessageStatus.SENDING, "On its way"))
+    failed, interrupted, sending = (
+        message(MessageStatus.FAILED, "Gave up"),
+        message(MessageStatus.SENDING, "Cut off"),
+        message(MessageStatus.SENDING, "On its way"),
+    )
     sending.claimed_at = clock.now()
     session.add_all([failed, interrupted, sending, message(MessageStatus.SENT, "Arrived")])
     await session.commit()
@@ -137,7 +214,12 @@ async def test_admins_see_failed_and_interrupted_e_mails_and_send_one_again(clie
     assert (await client.post(f"/admin/messages/{interrupted.id}/send-again")).status_code == 403  # no CSRF token
     answer = await client.post(f"/admin/messages/{interrupted.id}/send-again", data={"_csrf_token": csrf_from(html)})
     assert "The e-mail to buyer@hotel.example is queued again." in text_of(answer.text)
-    assert (await client.post(f"/admin/messages/{sending.id}/send-again", data={"_csrf_token": csrf_from(html)})).status_code == 404
+    assert (
+        await client.post(f"/admin/messages/{sending.id}/send-again", data={"_csrf_token": csrf_from(html)})
+    ).status_code == 404
+    for bad in ["987654", "0", "99999999999"]:
+        missing = await client.post(f"/admin/messages/{bad}/send-again", data={"_csrf_token": csrf_from(html)})
+        assert missing.status_code == 404, bad
     await session.refresh(interrupted)
     await session.refresh(sending)
     assert sending.status is MessageStatus.SENDING
@@ -182,8 +264,14 @@ async def test_next_deliveries_cost_the_same_queries_for_2_and_8_schedules(
 
     async def statements_for(count: int) -> tuple[int, str]:
         for _ in range(count):
-            schedule = await make_schedule(session, company, [(product, 1)], first=seller_today() + timedelta(days=9),
-                                           created_by=buyer, today=seller_today())
+            schedule = await make_schedule(
+                session,
+                company,
+                [(product, 1)],
+                first=seller_today() + timedelta(days=9),
+                created_by=buyer,
+                today=seller_today(),
+            )
             skipped = await schedules.upcoming(session, schedule, 2)
             await schedules.skip(session, buyer, schedule.id, skipped[1])
         await session.commit()

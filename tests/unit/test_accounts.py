@@ -5,10 +5,13 @@ then lock."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.models import Role
+from portal.errors import Refused
+from portal.models import LoginThrottle, Role, User
 from portal.services.accounts import (
+    EMAIL_MAX_LENGTH,
     FREE_ATTEMPTS,
     LOCK_AFTER,
     LOCK_DURATION,
@@ -97,11 +100,40 @@ async def test_success_forgets_earlier_failures(session: AsyncSession, frozen_cl
     assert await authenticate(session, "nina@northwind.example", PASSWORD)
 
 
+async def test_a_failure_is_counted_even_though_the_refusal_is_rolled_back(session: AsyncSession) -> None:
+    await make_user(session, email="nina@northwind.example")
+    await session.commit()
+    with pytest.raises(WrongCredentials) as refused:
+        await authenticate(session, "nina@northwind.example", "wrong password")
+    await session.rollback()  # what the web layer does with a refused request
+    throttle = await session.get(LoginThrottle, "nina@northwind.example")
+    assert throttle is not None and throttle.failed_count == 1
+    assert isinstance(refused.value, Refused) and refused.value.errors == {"": "Wrong email or password."}
+
+
+async def test_an_address_longer_than_any_account_is_refused_like_a_wrong_password(session: AsyncSession) -> None:
+    for email in ["n" * 10_000 + "@northwind.example", "nina\x00@northwind.example"]:
+        with pytest.raises(WrongCredentials):
+            await authenticate(session, email, PASSWORD)
+    with pytest.raises(WrongCredentials):
+        await authenticate(session, "nina@northwind.example", "p" * 10_000)
+    assert await session.scalar(select(func.count()).select_from(LoginThrottle)) == 0
+
+
+def test_the_longest_address_is_the_length_of_the_column() -> None:
+    assert User.__table__.c.email.type.length == EMAIL_MAX_LENGTH
+    assert LoginThrottle.__table__.c.email.type.length == EMAIL_MAX_LENGTH
+
+
 async def test_created_user_can_sign_in_with_the_chosen_password(session: AsyncSession) -> None:
     company = await make_company(session)
     user = await create_user(
-        session, email="New@Buyer.example", full_name="New Buyer", password="a long password",
-        role=Role.BUYER, company_id=company.id,
+        session,
+        email="New@Buyer.example",
+        full_name="New Buyer",
+        password="a long password",
+        role=Role.BUYER,
+        company_id=company.id,
     )
     assert user.email == "new@buyer.example"
     assert user.password_hash.startswith("$argon2")
@@ -122,8 +154,14 @@ async def test_invalid_users_are_refused_with_the_field_at_fault(
     session: AsyncSession, fields: dict, field: str, message: str
 ) -> None:
     company = await make_company(session)
-    values = {"email": "a@b.example", "full_name": "A", "password": "long enough pw", "role": Role.BUYER,
-              "company_id": company.id, **fields}
+    values = {
+        "email": "a@b.example",
+        "full_name": "A",
+        "password": "long enough pw",
+        "role": Role.BUYER,
+        "company_id": company.id,
+        **fields,
+    }
     with pytest.raises(InvalidUser) as invalid:
         await create_user(session, **values)
     assert (invalid.value.field, invalid.value.message) == (field, message)

@@ -3,13 +3,17 @@ checked one by one, repeated SKUs summed."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.errors import Refused
 from portal.models import Product
 from portal.services.cart import (
+    QUICK_MAX_BYTES,
+    QUICK_MAX_LINES,
     CartError,
     add_quick_order,
     add_to_cart,
@@ -22,7 +26,6 @@ from portal.services.cart import (
     set_quantity,
 )
 from tests.factories import make_company, make_invoice, make_product, make_user
-from datetime import date, timedelta
 
 TODAY = date(2026, 11, 27)
 
@@ -45,8 +48,23 @@ def test_quantities_must_be_whole_packs(pack: int, quantity: int, problem: str |
 
 @pytest.mark.parametrize(
     ("text", "quantity"),
-    [("24", 24), (" 24 ", 24), ("24,00", 24), ("24.0", 24), ("1\u00a0000", 1000), ("2.5", None), ("-3", None),
-     ("abc", None), ("", None), ("1e3", None)],
+    [
+        ("24", 24),
+        (" 24 ", 24),
+        ("24,00", 24),
+        ("24.0", 24),
+        ("1\u00a0000", 1000),
+        ("2.5", None),
+        ("-3", None),
+        ("abc", None),
+        ("", None),
+        ("1e3", None),
+        ("１２３", None),
+        ("²", None),
+        ("1²", None),
+        ("١٢", None),
+        ("1\x00", None),
+    ],
 )
 def test_quantities_as_typed_or_copied_from_excel(text: str, quantity: int | None) -> None:
     assert parse_quantity(text) == quantity
@@ -60,8 +78,9 @@ async def test_adding_the_same_product_sums_and_checks_the_total(session: AsyncS
     cart = await buyer_cart(session, buyer)
     assert [(line.product_id, line.quantity) for line in cart.lines] == [(glasses.id, 18)]
 
-    with pytest.raises(CartError, match=r"Sold in packs of 6: 6\?"):
+    with pytest.raises(CartError, match=r"Sold in packs of 6: 6\?") as refused:
         await add_to_cart(session, buyer, glasses.id, 3)
+    assert isinstance(refused.value, Refused) and refused.value.errors == {"quantity": "Sold in packs of 6: 6?"}
     with pytest.raises(CartError, match="Sold in packs of 6: 6 or 12"):
         await set_quantity(session, buyer, glasses.id, 10)
     assert (await buyer_cart(session, buyer)).lines[0].quantity == 18  # nothing changed
@@ -104,28 +123,50 @@ async def test_priced_cart_shows_totals_and_credit_after_the_order(session: Asyn
     priced = await priced_cart(session, buyer, company, today=TODAY, grace_days=7)
 
     assert [item.available for item in priced.items] == [True, True, False]
-    assert (priced.totals.net, priced.totals.vat, priced.totals.gross) == (Decimal("620.00"), Decimal("121.00"), Decimal("741.00"))
-    assert priced.credit.available_credit == Decimal("700.00")
-    assert priced.available_after == Decimal("-41.00")
-    assert priced.exceeds_credit_by == Decimal("41.00")
+    assert (priced.totals.net, priced.totals.vat, priced.totals.gross) == (
+        Decimal("620.00"),
+        Decimal("121.00"),
+        Decimal("741.00"),
+    )
+    # the one credit picture of the cart as an order (`credit.order_credit`): 1000 − 300 owed = 700
+    assert priced.picture.available_credit == Decimal("700.00")
+    assert (priced.credit.available_before, priced.credit.gross) == (Decimal("700.00"), Decimal("741.00"))
+    assert priced.credit.available_after == Decimal("-41.00")
+    assert priced.credit.exceeds and priced.credit.shortfall == Decimal("41.00")
+    assert not priced.warn_high_utilisation  # the warning that it exceeds says more
+
+
+async def test_a_cart_within_credit_warns_only_when_most_of_the_limit_is_used(session: AsyncSession) -> None:
+    company = await make_company(session, credit_limit=Decimal("1000.00"))
+    buyer = await make_user(session, company_id=company.id)
+    paper = await make_product(session, list_price=Decimal("10.0000"), vat_rate=Decimal("0.00"))
+    await add_to_cart(session, buyer, paper.id, 5)
+    calm = await priced_cart(session, buyer, company, today=TODAY, grace_days=7)
+    assert (calm.credit.exceeds, calm.warn_high_utilisation) == (False, False)
+
+    await make_invoice(session, company, gross="850.00", due=TODAY + timedelta(days=5))  # 85 % used
+    busy = await priced_cart(session, buyer, company, today=TODAY, grace_days=7)
+    assert busy.credit.available_after == Decimal("100.00") and busy.warn_high_utilisation
 
 
 async def test_quick_order_checks_every_line_first(session: AsyncSession) -> None:
     await make_product(session, sku="BEV-011", pack_size=6)
     await make_product(session, sku="DAI-023")
     await make_product(session, sku="OLD-001", is_active=False)
-    pasted = "\n".join([
-        "SKU\tQuantity",        # a header copied from Excel
-        "BEV-011\t12",          # tab
-        "dai-023;3",            # semicolon, lower case
-        "XYZ-999 4",            # unknown
-        "OLD-001,2",            # no longer sold
-        "BEV-011 7",            # bad pack size alone, but summed with line 2: 19
-        "DAI-023  2,00",        # spaces and a decimal comma
-        "DAI-023 two",          # not a number
-        "",
-        "BEV-011",              # no quantity
-    ])
+    pasted = "\n".join(
+        [
+            "SKU\tQuantity",  # a header copied from Excel
+            "BEV-011\t12",  # tab
+            "dai-023;3",  # semicolon, lower case
+            "XYZ-999 4",  # unknown
+            "OLD-001,2",  # no longer sold
+            "BEV-011 7",  # bad pack size alone, but summed with line 2: 19
+            "DAI-023  2,00",  # spaces and a decimal comma
+            "DAI-023 two",  # not a number
+            "",
+            "BEV-011",  # no quantity
+        ]
+    )
     report = await check_quick_order(session, pasted)
 
     by_line = {row.number: row.error for row in report.rows}
@@ -149,3 +190,69 @@ async def test_quick_order_adds_only_the_valid_lines(session: AsyncSession) -> N
     await add_quick_order(session, buyer, "A-1 2\nB-2 5\nA-1 3\nZZZ 1")
     cart = await buyer_cart(session, buyer)
     assert [(line.product.sku, line.quantity) for line in cart.lines] == [("A-1", 5)]
+
+
+async def test_quick_order_lines_that_are_odd_are_reported_one_by_one(session: AsyncSession) -> None:
+    await make_product(session, sku="A-1")
+    pasted = "\r".join(
+        [  # CR-only line ends, as old Mac Excel writes them
+            ";;;;",  # 1: only delimiters: an empty row, skipped
+            ",,,",  # 2: the same with commas
+            "A-1;;4",  # 3: an empty cell between
+            ";A-1;2;",  # 4: empty cells around
+            "A-1;１２３",  # 5: full-width digits
+            "A-1 ²",  # 6: a superscript
+            "A\x00-1;1",  # 7: NUL inside the SKU
+            "A-1;1\x00",  # 8: NUL after the quantity
+            '"' + "x" * 140_000 + ";1",  # 9: a field over 128 KiB with an unbalanced quote
+            "\t\t",  # 10: only tabs
+            '"A-1","3"',  # 11: quoted CSV cells
+        ]
+    )
+    report = await check_quick_order(session, pasted)
+
+    by_line = {row.number: row.error for row in report.rows}
+    assert by_line == {
+        3: None,
+        4: None,
+        5: "The quantity must be a whole number.",
+        6: "The quantity must be a whole number.",
+        7: "This line contains a character that cannot be read.",
+        8: "This line contains a character that cannot be read.",
+        9: "Unknown SKU.",
+        11: None,
+    }
+    assert len(next(row for row in report.rows if row.number == 9).text) <= 201  # shown shortened, not stored
+    assert [(report.products[pid].sku, qty) for pid, qty in report.lines.items()] == [("A-1", 9)]
+
+
+async def test_quick_order_takes_five_thousand_lines_and_refuses_more(session: AsyncSession) -> None:
+    await make_product(session, sku="A-1")
+    report = await check_quick_order(session, "sku;quantity\n" + "A-1;1\n" * (QUICK_MAX_LINES - 1))
+    assert len(report.rows) == QUICK_MAX_LINES - 1 and report.lines  # every line, none cut
+
+    with pytest.raises(Refused) as refused:
+        await check_quick_order(session, "A-1;1\n" * (QUICK_MAX_LINES + 1))
+    assert refused.value.errors == {
+        "text": "A quick order takes at most 5,000 lines; this one has 5,001. Split it and check each part."
+    }
+    with pytest.raises(Refused) as refused:
+        await check_quick_order(session, "", b"sku\n" + b"A-1,1\n" * 6000)
+    assert list(refused.value.errors) == ["file"]
+
+
+async def test_quick_order_files_in_the_encodings_excel_writes(session: AsyncSession) -> None:
+    await make_product(session, sku="ŻÓŁ-1")
+    for content in [
+        "SKU;Ilość\r\nŻÓŁ-1;24\r\n".encode("cp1250"),
+        "\ufeffsku;qty\nŻÓŁ-1;24\n".encode(),
+        "SKU\tIlość\r\nŻÓŁ-1\t24\r\n".encode("utf-16"),
+    ]:
+        report = await check_quick_order(session, "", content)
+        assert [(row.sku, row.quantity, row.error) for row in report.rows] == [("ŻÓŁ-1", 24, None)], content
+
+    for odd in [b"\x00\x00\x00", b"\xff\xfe\x00s\x00k\x00u", b"\n\n\n"]:
+        assert not (await check_quick_order(session, "", odd)).lines
+    with pytest.raises(Refused) as refused:
+        await check_quick_order(session, "", b"a" * (QUICK_MAX_BYTES + 1))
+    assert refused.value.errors == {"file": "This file is larger than 2 MB. Split it into smaller files."}

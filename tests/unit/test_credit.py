@@ -1,4 +1,5 @@
-"""Exposure, available credit and past-due state, against hand-computed cases."""
+"""Exposure, available credit and past-due state, and the credit picture of one order
+(`order_credit`), against hand-computed cases."""
 
 from __future__ import annotations
 
@@ -7,7 +8,16 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.services.credit import company_account, credit_picture, credit_pictures, sort_pictures
+from portal.models import Company
+from portal.services.credit import (
+    CreditPicture,
+    OrderCredit,
+    company_account,
+    credit_picture,
+    credit_pictures,
+    order_credit,
+    sort_pictures,
+)
 from tests.factories import make_company, make_invoice
 
 TODAY = date(2026, 11, 27)
@@ -40,7 +50,9 @@ async def test_company_without_invoices_has_its_whole_limit(session: AsyncSessio
     company = await make_company(session, credit_limit=Decimal("5000.00"))
     picture = await credit_picture(session, company.id, today=TODAY, grace_days=GRACE)
     assert (picture.exposure, picture.available_credit, picture.oldest_overdue_days) == (
-        Decimal("0.00"), Decimal("5000.00"), 0
+        Decimal("0.00"),
+        Decimal("5000.00"),
+        0,
     )
 
 
@@ -124,5 +136,81 @@ async def test_sorting_by_utilisation_puts_the_most_used_first(session: AsyncSes
 
     assert [p.company.id for p in ordered] == [high.id, low.id, unlimited.id]
     assert [p.company.name for p in sort_pictures(pictures, "no such key", descending=False)] == [
-        "High", "Low", "Zero limit"
+        "High",
+        "Low",
+        "Zero limit",
     ]
+
+
+def picture_of(limit: str, *, invoices: str = "0.00", approved: str = "0.00", pending: str = "0.00") -> CreditPicture:
+    return CreditPicture(
+        company=Company(credit_limit=Decimal(limit), on_hold=False),
+        unpaid_invoices=Decimal(invoices),
+        overdue_amount=Decimal("0.00"),
+        oldest_overdue_days=0,
+        past_due=False,
+        approved_orders=Decimal(approved),
+        pending_orders=Decimal(pending),
+    )
+
+
+def test_an_orders_credit_is_the_same_before_and_after_it_is_submitted() -> None:
+    """A cart is not yet in the exposure; the same order waiting for approval is, and is taken out again."""
+    cart = order_credit(
+        picture_of("1000.00", invoices="300.00", approved="100.00", pending="200.00"), Decimal("600.00"), pending=False
+    )
+    waiting = order_credit(
+        picture_of("1000.00", invoices="300.00", approved="100.00", pending="800.00"), Decimal("600.00"), pending=True
+    )
+    assert (
+        cart
+        == waiting
+        == OrderCredit(
+            credit_limit=Decimal("1000.00"),
+            exposure_without=Decimal("600.00"),
+            gross=Decimal("600.00"),
+            available_before=Decimal("400.00"),
+        )
+    )
+    assert (waiting.available_after, waiting.exceeds, waiting.shortfall) == (
+        Decimal("-200.00"),
+        True,
+        Decimal("200.00"),
+    )
+
+
+def test_an_order_that_uses_exactly_the_available_credit_does_not_exceed_it() -> None:
+    credit = order_credit(picture_of("1000.00", invoices="400.00", pending="600.00"), Decimal("600.00"), pending=True)
+    assert (credit.available_before, credit.available_after, credit.exceeds, credit.shortfall) == (
+        Decimal("600.00"),
+        Decimal("0.00"),
+        False,
+        Decimal("0.00"),
+    )
+
+
+def test_available_before_an_order_can_already_be_negative() -> None:
+    credit = order_credit(picture_of("500.00", invoices="700.00"), Decimal("10.00"), pending=False)
+    assert (credit.exposure_without, credit.available_before, credit.available_after, credit.shortfall) == (
+        Decimal("700.00"),
+        Decimal("-200.00"),
+        Decimal("-210.00"),
+        Decimal("210.00"),
+    )
+
+
+async def test_waiting_orders_of_the_company_count_in_its_exposure(session: AsyncSession) -> None:
+    from tests.factories import make_order
+
+    company = await make_company(session, credit_limit=Decimal("1000.00"))
+    await make_invoice(session, company, gross="100.00", due=TODAY + timedelta(days=3))
+    waiting = await make_order(session, company, gross="250.00")
+    await make_order(session, company, gross="150.00")
+    picture = await credit_picture(session, company.id, today=TODAY, grace_days=GRACE)
+    assert (picture.pending_orders, picture.exposure) == (Decimal("400.00"), Decimal("500.00"))
+    credit = order_credit(picture, waiting.gross_total, pending=True)
+    assert (credit.exposure_without, credit.available_before, credit.available_after) == (
+        Decimal("250.00"),
+        Decimal("750.00"),
+        Decimal("500.00"),
+    )

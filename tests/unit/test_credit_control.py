@@ -39,7 +39,11 @@ async def test_a_limit_change_is_recorded_with_old_new_reason_who_and_when(sessi
     assert company.credit_limit == Decimal("45000.00")
     (event,) = await credit_history(session, company.id)
     assert (event.kind, event.old_limit, event.new_limit, event.reason) == (
-        CreditEventKind.LIMIT_CHANGED, Decimal("40000.00"), Decimal("45000.00"), "New outlets")
+        CreditEventKind.LIMIT_CHANGED,
+        Decimal("40000.00"),
+        Decimal("45000.00"),
+        "New outlets",
+    )
     assert event.actor is not None and event.actor.full_name == "Filip Finance"
     assert event.at is not None
 
@@ -86,11 +90,14 @@ async def test_two_finance_users_at_once_one_wins_the_other_is_told(engine: Asyn
     assert await events(session) == 1
 
 
-@pytest.mark.parametrize(("new", "reason", "field"), [
-    ("-1.00", "Because", "new_limit"),
-    ("40000.00", "Because", "new_limit"),
-    ("50000.00", "   ", "reason"),
-])
+@pytest.mark.parametrize(
+    ("new", "reason", "field"),
+    [
+        ("-1.00", "Because", "new_limit"),
+        ("40000.00", "Because", "new_limit"),
+        ("50000.00", "   ", "reason"),
+    ],
+)
 async def test_a_limit_change_needs_a_new_amount_and_a_reason(
     session: AsyncSession, new: str, reason: str, field: str
 ) -> None:
@@ -119,7 +126,9 @@ async def test_hold_and_release_are_recorded_and_not_repeated(session: AsyncSess
     assert (company.on_hold, company.hold_reason) == (False, None)
     history = await credit_history(session, company.id)
     assert [(e.kind, e.reason) for e in history] == [
-        (CreditEventKind.RELEASE, "Paid in full"), (CreditEventKind.HOLD, "Cheque returned")]
+        (CreditEventKind.RELEASE, "Paid in full"),
+        (CreditEventKind.HOLD, "Cheque returned"),
+    ]
 
 
 async def test_an_unknown_company_is_a_lookup_error(session: AsyncSession) -> None:
@@ -128,11 +137,14 @@ async def test_an_unknown_company_is_a_lookup_error(session: AsyncSession) -> No
         await hold_account(session, finance, 987654, "No such company")
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE credit_events SET reason = 'rewritten'",
-    "UPDATE credit_events SET new_limit = 1000000",
-    "DELETE FROM credit_events",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE credit_events SET reason = 'rewritten'",
+        "UPDATE credit_events SET new_limit = 1000000",
+        "DELETE FROM credit_events",
+    ],
+)
 async def test_the_database_refuses_to_change_or_delete_history(session: AsyncSession, statement: str) -> None:
     finance = await make_user(session, Role.FINANCE)
     company = await make_company(session, credit_limit=Decimal("1000.00"))

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.errors import NotAllowed, NotFound, Refused
 from portal.models import OrderStatus, Role
 from portal.services import customers
 from tests.factories import make_company, make_order, make_user
@@ -55,14 +56,24 @@ async def test_notes_are_edited_by_their_author_only(session: AsyncSession) -> N
     colleague = await make_user(session, Role.FINANCE)
     note = await customers.add_note(session, author, company.id, "  Promised payment by Friday. ")
     assert note.body == "Promised payment by Friday."
-    with pytest.raises(customers.NoteRefused, match="Only the author"):
+    with pytest.raises(NotAllowed, match="Only the author"):
         await customers.edit_note(session, colleague, company.id, note.id, "changed")
     with pytest.raises(customers.NoteRefused, match="Write something"):
         await customers.add_note(session, author, company.id, "   ")
     edited = await customers.edit_note(session, author, company.id, note.id, "Paid on Friday.")
     assert edited.body == "Paid on Friday."
-    with pytest.raises(LookupError):
+    with pytest.raises(NotFound):
         await customers.edit_note(session, author, company.id + 1, note.id, "elsewhere")
+    with pytest.raises(NotFound):
+        await customers.add_note(session, author, 987654, "nowhere")
+
+
+async def test_a_refused_note_says_so_next_to_its_text(session: AsyncSession) -> None:
+    company = await make_company(session)
+    author = await make_user(session, Role.ACCOUNT_MANAGER)
+    with pytest.raises(Refused) as refused:
+        await customers.add_note(session, author, company.id, "x" * (customers.NOTE_MAX + 1))
+    assert refused.value.errors == {"body": "A note holds at most 5000 characters."}
 
 
 async def test_profile_timeline_mixes_order_moves_and_notes_newest_first(session: AsyncSession) -> None:
@@ -73,13 +84,32 @@ async def test_profile_timeline_mixes_order_moves_and_notes_newest_first(session
     profile = await customers.customer_profile(session, company.id, page=1, today=TODAY, grace_days=7, zone=ZONE)
     assert profile is not None
     assert [entry.kind for entry in profile.timeline] == ["note", "order"]
-    assert await customers.customer_profile(session, 987654, page=1, today=TODAY, grace_days=7, zone=ZONE) is None
+    with pytest.raises(NotFound):
+        await customers.customer_profile(session, 987654, page=1, today=TODAY, grace_days=7, zone=ZONE)
 
 
 async def test_reassigning_needs_an_active_account_manager(session: AsyncSession) -> None:
     company = await make_company(session)
     finance = await make_user(session, Role.FINANCE)
     manager = await make_user(session, Role.ACCOUNT_MANAGER)
-    with pytest.raises(customers.NoteRefused):
+    with pytest.raises(customers.NotAManager) as refused:
         await customers.reassign(session, company.id, finance.id)
+    assert refused.value.errors == {"manager_id": "Choose an active account manager."}
+    with pytest.raises(NotFound):
+        await customers.reassign(session, 987654, manager.id)
     assert (await customers.reassign(session, company.id, manager.id)).account_manager_id == manager.id
+
+
+async def test_staff_see_a_customer_s_catalog_only_when_it_is_theirs(session: AsyncSession) -> None:
+    manager = await make_user(session, Role.ACCOUNT_MANAGER)
+    mine = await make_company(session, account_manager_id=manager.id)
+    theirs = await make_company(session)
+    buyer = await make_user(session, company_id=theirs.id)
+    await session.refresh(buyer, ["company"])
+    assert await customers.company_in_view(session, manager, mine.id) is mine
+    assert await customers.company_in_view(session, manager, None) is None  # not chosen yet
+    with pytest.raises(NotFound):
+        await customers.company_in_view(session, manager, theirs.id)
+    with pytest.raises(NotFound):
+        await customers.company_in_view(session, manager, 987654)
+    assert (await customers.company_in_view(session, buyer, mine.id)).id == theirs.id  # a buyer sees their own

@@ -21,7 +21,7 @@ GRACE = 7
 async def test_exposure_adds_unpaid_balances_approved_and_pending_orders(session: AsyncSession) -> None:
     company = await make_company(session, credit_limit=Decimal("10000.00"))
     await make_invoice(session, company, gross="2460.00", paid="1000.50", due=TODAY + timedelta(days=10))  # 1459.50
-    await make_invoice(session, company, gross="300.00", paid="300.00", due=TODAY - timedelta(days=5))     # paid
+    await make_invoice(session, company, gross="300.00", paid="300.00", due=TODAY - timedelta(days=5))  # paid
     await make_order(session, company, gross="1845.00", status=OrderStatus.APPROVED)
     await make_order(session, company, gross="155.25", status=OrderStatus.EXPORTED)
     await make_order(session, company, gross="615.00", status=OrderStatus.PENDING_APPROVAL)
@@ -31,7 +31,10 @@ async def test_exposure_adds_unpaid_balances_approved_and_pending_orders(session
     picture = await credit_picture(session, company.id, today=TODAY, grace_days=GRACE)
 
     assert (picture.unpaid_invoices, picture.approved_orders, picture.pending_orders) == (
-        Decimal("1459.50"), Decimal("2000.25"), Decimal("615.00"))
+        Decimal("1459.50"),
+        Decimal("2000.25"),
+        Decimal("615.00"),
+    )
     assert picture.exposure == Decimal("4074.75")
     assert picture.available_credit == Decimal("5925.25")
     assert picture.utilisation_pct == Decimal("40.7")
@@ -47,7 +50,10 @@ async def test_an_order_with_its_invoice_is_counted_once_even_before_it_moves(se
     picture = await credit_picture(session, company.id, today=TODAY, grace_days=GRACE)
 
     assert (picture.unpaid_invoices, picture.approved_orders, picture.exposure) == (
-        Decimal("1000.00"), Decimal("0.00"), Decimal("1000.00"))
+        Decimal("1000.00"),
+        Decimal("0.00"),
+        Decimal("1000.00"),
+    )
 
 
 async def test_the_overview_filters(session: AsyncSession) -> None:
@@ -72,9 +78,21 @@ async def test_the_overview_filters(session: AsyncSession) -> None:
     assert len(names("")) == len(names("anything else")) == 5
 
 
-@pytest.mark.parametrize(("days_past_due", "bucket"), [
-    (-10, 0), (0, 0), (1, 1), (30, 1), (31, 2), (60, 2), (61, 3), (90, 3), (91, 4), (400, 4),
-])
+@pytest.mark.parametrize(
+    ("days_past_due", "bucket"),
+    [
+        (-10, 0),
+        (0, 0),
+        (1, 1),
+        (30, 1),
+        (31, 2),
+        (60, 2),
+        (61, 3),
+        (90, 3),
+        (91, 4),
+        (400, 4),
+    ],
+)
 async def test_ageing_buckets_at_their_boundaries(session: AsyncSession, days_past_due: int, bucket: int) -> None:
     company = await make_company(session)
     await make_invoice(session, company, gross="150.00", paid="50.00", due=TODAY - timedelta(days=days_past_due))
@@ -99,8 +117,19 @@ async def test_ageing_per_company_and_in_total_leaves_out_paid_invoices(session:
     report = await ageing_report(session, today=TODAY)
 
     assert [(row.company.name, row.total) for row in report.rows if row.company] == [
-        ("Alpha", Decimal("280.00")), ("Bravo", Decimal("300.00"))]
+        ("Alpha", Decimal("280.00")),
+        ("Bravo", Decimal("300.00")),
+    ]
     (total,) = report.totals
     assert (total.currency, total.buckets, total.total) == (
-        "PLN", (Decimal("100.00"), Decimal("0.00"), Decimal("180.00"), Decimal("0.00"), Decimal("300.00")),
-        Decimal("580.00"))
+        "PLN",
+        (Decimal("100.00"), Decimal("0.00"), Decimal("180.00"), Decimal("0.00"), Decimal("300.00")),
+        Decimal("580.00"),
+    )
+
+
+async def test_a_company_over_its_limit_is_over_limit_not_in_good_standing(session: AsyncSession) -> None:
+    company = await make_company(session, credit_limit=Decimal("1000.00"))
+    await make_invoice(session, company, gross="1000.01", due=TODAY + timedelta(days=10))
+    picture = await credit_picture(session, company.id, today=TODAY, grace_days=GRACE)
+    assert (picture.over_limit, picture.standing) == (True, "over_limit")

@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.errors import NotFound, Refused
 from portal.models import OrderStatus
 from portal.services import lists
 from portal.services.cart import add_to_cart, buyer_cart
-from portal.services.lists import ListError, ListGone
+from portal.services.lists import ListError, ListGone, ListSource
 from tests.factories import make_company, make_order, make_product, make_user
 
 TODAY = date(2026, 11, 27)
@@ -39,7 +40,10 @@ async def test_a_list_is_shared_and_priced_today_with_changes_shown(session: Asy
 
     (item,) = priced.items
     assert (item.line.price_when_added, item.price.unit_price, item.price_changed) == (  # type: ignore[union-attr]
-        Decimal("10.0000"), Decimal("11.0000"), True)
+        Decimal("10.0000"),
+        Decimal("11.0000"),
+        True,
+    )
     assert priced.total == Decimal("132.00")
 
 
@@ -89,12 +93,15 @@ async def test_another_companys_list_does_not_exist(session: AsyncSession) -> No
 async def test_adding_a_list_to_the_cart_skips_what_is_not_sold_and_keeps_the_list(session: AsyncSession) -> None:
     _, nina, _ = await two_buyers(session)
     kept, retired, other = await make_product(session), await make_product(session), await make_product(session)
-    shopping_list = await lists.create_list(session, nina, "Weekly", lines={kept.id: 2, retired.id: 1, other.id: 3},
-                                            today=TODAY)
+    shopping_list = await lists.create_list(
+        session, nina, "Weekly", lines={kept.id: 2, retired.id: 1, other.id: 3}, today=TODAY
+    )
     retired.is_active = False
     await session.flush()
 
-    report = await lists.list_to_cart(session, nina, shopping_list.id, [shopping_list.lines[0].id, shopping_list.lines[1].id])
+    report = await lists.list_to_cart(
+        session, nina, shopping_list.id, [shopping_list.lines[0].id, shopping_list.lines[1].id]
+    )
 
     assert report.added == [kept.sku] and report.skipped == [f"{retired.sku} is not sold any more."]
     cart = await buyer_cart(session, nina)
@@ -107,11 +114,11 @@ async def test_lists_from_the_cart_and_from_a_past_order(session: AsyncSession) 
     product = await make_product(session)
     await add_to_cart(session, nina, product.id, 4)
     from_cart = await lists.list_from_cart(session, nina, "From cart", today=TODAY)
-    assert [(l.product_id, l.quantity) for l in from_cart.lines] == [(product.id, 4)]
+    assert [(line.product_id, line.quantity) for line in from_cart.lines] == [(product.id, 4)]
     order = await make_order(session, company, gross="50.00", buyer=nina, product=product, quantity=5)
     from_order = await lists.list_from_order(session, nina, order.id, "", today=TODAY)
     assert from_order.name == f"From order {order.number}"
-    assert [(l.product_id, l.quantity) for l in from_order.lines] == [(product.id, 5)]
+    assert [(line.product_id, line.quantity) for line in from_order.lines] == [(product.id, 5)]
 
 
 async def test_usual_items_are_products_of_at_least_three_of_the_last_six_months(session: AsyncSession) -> None:
@@ -121,16 +128,116 @@ async def test_usual_items_are_products_of_at_least_three_of_the_last_six_months
     old = await make_product(session, name="Old favourite")
     when = lambda days: datetime.combine(TODAY - timedelta(days=days), datetime.min.time(), UTC).replace(hour=9)  # noqa: E731
     for days, quantity in [(10, 12), (40, 18), (75, 30)]:
-        await make_order(session, company, gross="10.00", status=OrderStatus.INVOICED, submitted_at=when(days),
-                         product=regular, quantity=quantity)
+        await make_order(
+            session,
+            company,
+            gross="10.00",
+            status=OrderStatus.INVOICED,
+            submitted_at=when(days),
+            product=regular,
+            quantity=quantity,
+        )
     for days in (10, 12):
-        await make_order(session, company, gross="10.00", status=OrderStatus.INVOICED, submitted_at=when(days), product=seasonal)
+        await make_order(
+            session, company, gross="10.00", status=OrderStatus.INVOICED, submitted_at=when(days), product=seasonal
+        )
     for days in (200, 230, 260):
-        await make_order(session, company, gross="10.00", status=OrderStatus.INVOICED, submitted_at=when(days), product=old)
-    await make_order(session, company, gross="10.00", status=OrderStatus.REJECTED, submitted_at=when(100), product=seasonal)
+        await make_order(
+            session, company, gross="10.00", status=OrderStatus.INVOICED, submitted_at=when(days), product=old
+        )
+    await make_order(
+        session, company, gross="10.00", status=OrderStatus.REJECTED, submitted_at=when(100), product=seasonal
+    )
 
     items = await lists.usual_items(session, company, TODAY, ZONE)
 
     assert [(i.product.name, i.quantity, i.months) for i in items] == [("Regular", 18, 3)]
     saved = await lists.save_usual(session, nina, "Usual", TODAY, ZONE)
-    assert [(l.product_id, l.quantity) for l in saved.lines] == [(regular.id, 18)]
+    assert [(line.product_id, line.quantity) for line in saved.lines] == [(regular.id, 18)]
+
+
+def test_a_refusal_is_the_portals_refusal_and_a_missing_list_is_not_found() -> None:
+    assert issubclass(ListError, Refused) and issubclass(ListGone, NotFound)
+    assert ListError("No.", "quantity", 7).errors == {"quantity": "No."}
+    assert lists.NAME_MAX == 100 and lists.NOTE_MAX == 200  # the columns' own lengths
+
+
+async def test_a_list_name_is_tidied_and_must_fit_its_column(session: AsyncSession) -> None:
+    _, nina, _ = await two_buyers(session)
+    assert (await lists.create_list(session, nina, "  Bar \t supplies ", today=TODAY)).name == "Bar supplies"
+    with pytest.raises(ListError, match="Give the list a name.") as blank:
+        await lists.create_list(session, nina, " \u00a0 ", today=TODAY)
+    with pytest.raises(ListError, match="Use at most 100 characters.") as long:
+        await lists.create_list(session, nina, "x" * 101, today=TODAY)
+    assert blank.value.errors.keys() == long.value.errors.keys() == {"name"}
+
+
+async def test_a_new_list_from_an_empty_cart_is_refused_on_its_source(session: AsyncSession) -> None:
+    _, nina, _ = await two_buyers(session)
+    with pytest.raises(ListError, match="Your cart is empty.") as refused:
+        await lists.new_list(session, nina, "From cart", "", ListSource.CART, today=TODAY)
+    assert refused.value.errors == {"source": "Your cart is empty."}
+    empty = await lists.new_list(session, nina, "Empty", "for later", ListSource.EMPTY, today=TODAY)
+    assert (empty.name, empty.description, empty.lines) == ("Empty", "for later", [])
+
+
+async def test_adding_to_a_list_deleted_meanwhile_is_refused_on_that_choice(session: AsyncSession) -> None:
+    _, nina, tom = await two_buyers(session)
+    product = await make_product(session, pack_size=6)
+    shopping_list = await lists.create_list(session, nina, "Bar", today=TODAY)
+    await lists.delete_list(session, tom, shopping_list.id)
+    with pytest.raises(ListError, match="another buyer of your company may have deleted it") as refused:
+        await lists.add_to_list(session, nina, product.id, 6, shopping_list.id, today=TODAY)
+    assert refused.value.field == "list_id"
+    with pytest.raises(ListError) as no_name:
+        await lists.add_to_list(session, nina, product.id, 6, None, "", today=TODAY)
+    assert no_name.value.field == "new_name"
+    made = await lists.add_to_list(session, nina, product.id, 6, None, "Party", today=TODAY)
+    again = await lists.add_to_list(session, nina, product.id, 12, made.id, today=TODAY)
+    assert (again.name, [line.quantity for line in again.lines]) == ("Party", [18])
+
+
+async def test_another_companys_order_makes_no_list(session: AsyncSession) -> None:
+    _, nina, _ = await two_buyers(session)
+    stranger = await make_company(session)
+    order = await make_order(session, stranger, gross="10.00")
+    with pytest.raises(NotFound):
+        await lists.list_from_order(session, nina, order.id, "", today=TODAY)
+
+
+async def test_removing_a_line_twice_is_the_same_as_once(session: AsyncSession) -> None:
+    _, nina, tom = await two_buyers(session)
+    a, b = await make_product(session), await make_product(session)
+    shopping_list = await lists.create_list(session, nina, "Kitchen", lines={a.id: 1, b.id: 2}, today=TODAY)
+    line = shopping_list.lines[0]
+    await lists.remove_line(session, nina, shopping_list.id, line.id)
+    await lists.remove_line(session, tom, shopping_list.id, line.id)
+    priced = await lists.priced_list(session, nina.company, shopping_list.id, TODAY)
+    assert [item.line.product_id for item in priced.items] == [b.id]
+    with pytest.raises(ListError, match="This line was removed meanwhile."):
+        await lists.change_line(session, tom, shopping_list.id, line.id, 1, "")
+
+
+async def test_a_copy_of_a_list_with_a_long_name_still_fits_the_column(session: AsyncSession) -> None:
+    _, nina, _ = await two_buyers(session)
+    product = await make_product(session)
+    original = await lists.create_list(session, nina, "L" * 100, lines={product.id: 3}, today=TODAY)
+    copy = await lists.duplicate_list(session, nina, original.id)
+    assert copy.name == "Copy of " + "L" * 92 and [line.quantity for line in copy.lines] == [3]
+
+
+async def test_the_usual_items_saved_without_a_name_are_named_usual_items(session: AsyncSession) -> None:
+    company, nina, _ = await two_buyers(session)
+    with pytest.raises(ListError, match="There are no usual items yet."):
+        await lists.save_usual(session, nina, "", TODAY, ZONE)
+    product = await make_product(session)
+    for days in (5, 50, 95):
+        await make_order(
+            session,
+            company,
+            gross="10.00",
+            status=OrderStatus.APPROVED,
+            product=product,
+            submitted_at=datetime.combine(TODAY - timedelta(days=days), datetime.min.time(), UTC),
+        )
+    assert (await lists.save_usual(session, nina, "", TODAY, ZONE)).name == "Usual items"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -9,8 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.models import Invoice, Product
 from tests.factories import make_company, make_invoice, make_product
-
-from datetime import date
 
 
 async def test_unit_prices_keep_four_places_and_amounts_two(session: AsyncSession) -> None:

@@ -32,7 +32,9 @@ async def people(session: AsyncSession):  # type: ignore[no-untyped-def]
     return manager, company, buyer
 
 
-async def test_the_rejection_reaches_the_buyer_with_reason_and_link(session: AsyncSession, engine: AsyncEngine, smtp_server) -> None:  # type: ignore[no-untyped-def]
+async def test_the_rejection_reaches_the_buyer_with_reason_and_link(
+    session: AsyncSession, engine: AsyncEngine, smtp_server
+) -> None:  # type: ignore[no-untyped-def]
     manager, company, buyer = await people(session)
     order = await make_order(session, company, gross="300.00", buyer=buyer)
     await approvals.reject_order(session, manager, order.id, reason="Wrong address", today=TODAY)
@@ -74,7 +76,9 @@ class DiesAfterSending:
 
 
 async def test_a_worker_dying_after_the_server_accepted_never_sends_the_message_again(
-    session: AsyncSession, engine: AsyncEngine, smtp_server  # type: ignore[no-untyped-def]
+    session: AsyncSession,
+    engine: AsyncEngine,
+    smtp_server,  # type: ignore[no-untyped-def]
 ) -> None:
     manager, company, buyer = await people(session)
     order = await make_order(session, company, gross="100.00", buyer=buyer)
@@ -98,7 +102,9 @@ async def test_a_worker_dying_after_the_server_accepted_never_sends_the_message_
 
 
 async def test_messages_queued_while_the_server_is_down_arrive_once_when_it_is_back(
-    session: AsyncSession, engine: AsyncEngine, smtp_server  # type: ignore[no-untyped-def]
+    session: AsyncSession,
+    engine: AsyncEngine,
+    smtp_server,  # type: ignore[no-untyped-def]
 ) -> None:
     manager, company, buyer = await people(session)
     orders = [await make_order(session, company, gross="100.00", buyer=buyer) for _ in range(3)]
@@ -119,11 +125,14 @@ async def test_messages_queued_while_the_server_is_down_arrive_once_when_it_is_b
     assert (await deliver_pending(maker, smtp(smtp_server), later)).sent == 3
     assert (await deliver_pending(maker, smtp(smtp_server), later + timedelta(hours=1))).sent == 0
     assert sorted(m["Subject"] for m in smtp_server.inbox.to(buyer.email)) == sorted(
-        f"Order {o.number} was rejected" for o in orders)
+        f"Order {o.number} was rejected" for o in orders
+    )
 
 
 async def test_a_message_that_keeps_failing_is_marked_failed_and_shown_to_admins(
-    session: AsyncSession, engine: AsyncEngine, smtp_server  # type: ignore[no-untyped-def]
+    session: AsyncSession,
+    engine: AsyncEngine,
+    smtp_server,  # type: ignore[no-untyped-def]
 ) -> None:
     manager, company, buyer = await people(session)
     await credit_control.change_limit(session, manager, company.id, company.credit_limit, Decimal("500.00"), "Review")

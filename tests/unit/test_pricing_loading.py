@@ -46,7 +46,9 @@ async def test_contract_counts_from_its_first_to_its_last_day(session: AsyncSess
 
     assert (before.source, before.unit_price) == (PriceSource.PRICE_LIST, Decimal("18.0000"))
     assert (first.source, first.unit_price, first.valid_to) == (
-        PriceSource.CONTRACT, Decimal("15.0000"), DAY + timedelta(days=30)
+        PriceSource.CONTRACT,
+        Decimal("15.0000"),
+        DAY + timedelta(days=30),
     )
     assert last.source is PriceSource.CONTRACT
     assert after.source is PriceSource.PRICE_LIST  # expired contract falls back to the price list
@@ -63,7 +65,9 @@ async def test_price_list_entry_in_the_future_is_ignored(session: AsyncSession) 
 
     assert (today.source, today.unit_price) == (PriceSource.LIST_LESS_DISCOUNT, Decimal("20.0000"))
     assert (tomorrow.source, tomorrow.unit_price, tomorrow.price_list_name) == (
-        PriceSource.PRICE_LIST, Decimal("16.0000"), price_list.name
+        PriceSource.PRICE_LIST,
+        Decimal("16.0000"),
+        price_list.name,
     )
 
 
@@ -79,7 +83,9 @@ async def test_company_without_price_list_gets_list_less_discount(session: Async
     product = await make_product(session, list_price=Decimal("40.0000"))
     price = await price_on(session, company, product, DAY)
     assert (price.source, price.unit_price, price.discount_pct) == (
-        PriceSource.LIST_LESS_DISCOUNT, Decimal("35.0000"), Decimal("12.50")
+        PriceSource.LIST_LESS_DISCOUNT,
+        Decimal("35.0000"),
+        Decimal("12.50"),
     )
 
 

@@ -37,15 +37,39 @@ SPECIFICATION = [
     ("a contract beats the price list, even a cheaper one", [entry(P, "15.00"), entry(C, "16.00")], 1, "16.00", C, 1),
     ("quantity exactly at a break reaches it", [entry(P, "17.50"), entry(P, "16.00", 50)], 50, "16.00", P, 50),
     ("one below a break stays on the lower break", [entry(P, "17.50"), entry(P, "16.00", 50)], 49, "17.50", P, 1),
-    ("far above the last break keeps the last break",
-     [entry(P, "17.50"), entry(P, "16.00", 50), entry(P, "15.00", 100)], 10_000, "15.00", P, 100),
-    ("a contract from 10 pcs does not apply to 9: price list instead",
-     [entry(C, "14.00", 10), entry(P, "17.50")], 9, "17.50", P, 1),
+    (
+        "far above the last break keeps the last break",
+        [entry(P, "17.50"), entry(P, "16.00", 50), entry(P, "15.00", 100)],
+        10_000,
+        "15.00",
+        P,
+        100,
+    ),
+    (
+        "a contract from 10 pcs does not apply to 9: price list instead",
+        [entry(C, "14.00", 10), entry(P, "17.50")],
+        9,
+        "17.50",
+        P,
+        1,
+    ),
     ("a contract from 10 pcs applies to 10", [entry(C, "14.00", 10), entry(P, "17.50")], 10, "14.00", C, 10),
-    ("a price list from 5 pcs does not apply to 1: list less discount",
-     [entry(P, "15.00", 5)], 1, "18.0000", PriceSource.LIST_LESS_DISCOUNT, 1),
-    ("two valid entries at the same break: the lower price wins",
-     [entry(P, "17.00"), entry(P, "16.50"), entry(P, "17.20")], 1, "16.50", P, 1),
+    (
+        "a price list from 5 pcs does not apply to 1: list less discount",
+        [entry(P, "15.00", 5)],
+        1,
+        "18.0000",
+        PriceSource.LIST_LESS_DISCOUNT,
+        1,
+    ),
+    (
+        "two valid entries at the same break: the lower price wins",
+        [entry(P, "17.00"), entry(P, "16.50"), entry(P, "17.20")],
+        1,
+        "16.50",
+        P,
+        1,
+    ),
     ("the same tie among contracts", [entry(C, "12.00", 5), entry(C, "11.00", 5)], 5, "11.00", C, 5),
 ]
 
@@ -68,9 +92,7 @@ def test_the_result_order_never_depends_on_row_order() -> None:
     }
 
 
-@pytest.mark.parametrize(
-    ("discount", "expected"), [("0.00", "20.0000"), ("12.50", "17.5000"), ("33.33", "13.3340")]
-)
+@pytest.mark.parametrize(("discount", "expected"), [("0.00", "20.0000"), ("12.50", "17.5000"), ("33.33", "13.3340")])
 def test_list_price_less_discount(discount: str, expected: str) -> None:
     terms = PricingTerms(currency="PLN", discount_pct=Decimal(discount))
     resolved = resolve_price(1, LIST_PRICE, [], 1, terms)
@@ -109,8 +131,14 @@ def test_break_table_of_a_product_without_negotiated_prices() -> None:
 
 @pytest.mark.parametrize(
     ("unit_price", "quantity", "net"),
-    [("0.0050", 1, "0.01"), ("0.0049", 1, "0.00"), ("1.2345", 10, "12.35"), ("11.2050", 3, "33.62"),
-     ("19.9999", 7, "140.00"), ("0.3350", 3, "1.01")],
+    [
+        ("0.0050", 1, "0.01"),
+        ("0.0049", 1, "0.00"),
+        ("1.2345", 10, "12.35"),
+        ("11.2050", 3, "33.62"),
+        ("19.9999", 7, "140.00"),
+        ("0.3350", 3, "1.01"),
+    ],
 )
 def test_line_net_is_rounded_half_up_to_the_cent(unit_price: str, quantity: int, net: str) -> None:
     assert line_net(Decimal(unit_price), quantity) == Decimal(net)

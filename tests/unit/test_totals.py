@@ -11,8 +11,15 @@ from portal.services.totals import VatLine, totals
 def test_vat_is_computed_per_rate_on_the_sum_of_nets() -> None:
     # three 23 % lines of 0.05 each: per line VAT would round 0.0115 to 0.01 three times (0.03);
     # on the sum, 0.15 × 23 % = 0.0345 → 0.03; two 8 % lines 10.05 + 0.10 = 10.15 × 8 % = 0.812 → 0.81
-    result = totals([(D("0.05"), D("23.00")), (D("0.05"), D("23")), (D("0.05"), D("23.00")),
-                     (D("10.05"), D("8.00")), (D("0.10"), D("8.00"))])
+    result = totals(
+        [
+            (D("0.05"), D("23.00")),
+            (D("0.05"), D("23")),
+            (D("0.05"), D("23.00")),
+            (D("10.05"), D("8.00")),
+            (D("0.10"), D("8.00")),
+        ]
+    )
     assert result.by_rate == [VatLine(D("23"), D("0.15"), D("0.03")), VatLine(D("8"), D("10.15"), D("0.81"))]
     assert (result.net, result.vat, result.gross) == (D("10.30"), D("0.84"), D("11.14"))
 

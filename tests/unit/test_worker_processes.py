@@ -28,10 +28,17 @@ START = date(2026, 12, 1)
 DAYS = 31
 
 
-def worker(database_url: str, day: date, name: str = "worker", output: Any = subprocess.PIPE) -> subprocess.Popen[bytes]:
+def worker(
+    database_url: str, day: date, name: str = "worker", output: Any = subprocess.PIPE
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PORTAL_DATABASE_URL": database_url, "PORTAL_ENV": "test", "PGAPPNAME": name}
-    return subprocess.Popen([sys.executable, "-m", "portal.cli", "worker", "--once", "--today", day.isoformat()],
-                            cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "portal.cli", "worker", "--once", "--today", day.isoformat()],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+    )
 
 
 async def schedules_for_a_month(session: AsyncSession, count: int):  # type: ignore[no-untyped-def]
@@ -40,10 +47,20 @@ async def schedules_for_a_month(session: AsyncSession, count: int):  # type: ign
     for number in range(count):
         company = await make_company(session)
         first = START + timedelta(days=3 + number % 7)
-        plans.append(await make_schedule(
-            session, company, [(product, 1 + number)], first=first, lead_days=number % 3, today=START - timedelta(days=1),
-            frequency="monthly" if number % 4 == 3 else "weekly", month_day=first.day, interval_weeks=1 + number % 2,
-            name=f"Schedule {number}"))
+        plans.append(
+            await make_schedule(
+                session,
+                company,
+                [(product, 1 + number)],
+                first=first,
+                lead_days=number % 3,
+                today=START - timedelta(days=1),
+                frequency="monthly" if number % 4 == 3 else "weekly",
+                month_day=first.day,
+                interval_weeks=1 + number % 2,
+                name=f"Schedule {number}",
+            )
+        )
     await session.commit()
     return plans
 
@@ -58,12 +75,17 @@ def expected(plans, last_day: date) -> set[tuple[int, date]]:  # type: ignore[no
 
 
 async def made(session: AsyncSession) -> list[tuple[int, date]]:
-    rows = await session.execute(select(ScheduleOccurrence.schedule_id, ScheduleOccurrence.delivery_date).where(
-        ScheduleOccurrence.status == OccurrenceStatus.GENERATED))
+    rows = await session.execute(
+        select(ScheduleOccurrence.schedule_id, ScheduleOccurrence.delivery_date).where(
+            ScheduleOccurrence.status == OccurrenceStatus.GENERATED
+        )
+    )
     return [tuple(row) for row in rows]
 
 
-async def test_three_workers_over_a_month_make_each_order_exactly_once(session: AsyncSession, database_url: str) -> None:
+async def test_three_workers_over_a_month_make_each_order_exactly_once(
+    session: AsyncSession, database_url: str
+) -> None:
     plans = await schedules_for_a_month(session, 12)
     for offset in range(DAYS):
         day = START + timedelta(days=offset)
@@ -74,7 +96,9 @@ async def test_three_workers_over_a_month_make_each_order_exactly_once(session: 
     generated = await made(session)
     assert len(generated) == len(set(generated))
     assert set(generated) == expected(plans, START + timedelta(days=DAYS - 1))
-    recurring = await session.scalar(select(func.count()).select_from(Order).where(Order.source == OrderSource.RECURRING))
+    recurring = await session.scalar(
+        select(func.count()).select_from(Order).where(Order.source == OrderSource.RECURRING)
+    )
     assert recurring == len(generated)
     assert await session.scalar(select(func.count(func.distinct(Order.number)))) == recurring
 
@@ -93,19 +117,27 @@ async def test_a_worker_killed_mid_pass_and_restarted_loses_nothing(
     day = START + timedelta(days=8)  # the first week passed without a worker: some missed, the rest ordered
     lead = {plan.id: plan.lead_days for plan in plans}
     in_pass_order = sorted(expected(plans, day), key=lambda item: (item[1] - timedelta(days=lead[item[0]]), item[0]))
-    held = next(item for item in in_pass_order[len(in_pass_order) // 2:] if not missed(item[1], lead[item[0]], day))
+    held = next(item for item in in_pass_order[len(in_pass_order) // 2 :] if not missed(item[1], lead[item[0]], day))
     # Another transaction holds the key of one occurrence to be ordered half-way through the pass: the
     # worker waits on it there, its own transaction open, and is killed.
     async with engine.connect() as blocker:
-        await blocker.execute(insert(ScheduleOccurrence).values(
-            schedule_id=held[0], company_id=next(p.company_id for p in plans if p.id == held[0]), delivery_date=held[1],
-            status=OccurrenceStatus.SKIPPED))
+        await blocker.execute(
+            insert(ScheduleOccurrence).values(
+                schedule_id=held[0],
+                company_id=next(p.company_id for p in plans if p.id == held[0]),
+                delivery_date=held[1],
+                status=OccurrenceStatus.SKIPPED,
+            )
+        )
         victim = worker(database_url, day, name="victim", output=subprocess.DEVNULL)  # nobody reads it before the kill
 
         async def victim_connections() -> list[str | None]:
             await blocker.execute(text("SELECT pg_stat_clear_snapshot()"))  # fresh activity inside this transaction
-            return list(await blocker.scalars(text(
-                "SELECT wait_event_type FROM pg_stat_activity WHERE application_name = 'victim'")))
+            return list(
+                await blocker.scalars(
+                    text("SELECT wait_event_type FROM pg_stat_activity WHERE application_name = 'victim'")
+                )
+            )
 
         async def victim_waits() -> bool:
             return "Lock" in await victim_connections()
@@ -124,8 +156,10 @@ async def test_a_worker_killed_mid_pass_and_restarted_loses_nothing(
     restarted = worker(database_url, day)
     output = restarted.communicate(timeout=180)[0]
     assert restarted.returncode == 0, output.decode()
-    handled = {tuple(row) for row in await session.execute(
-        select(ScheduleOccurrence.schedule_id, ScheduleOccurrence.delivery_date))}
+    handled = {
+        tuple(row)
+        for row in await session.execute(select(ScheduleOccurrence.schedule_id, ScheduleOccurrence.delivery_date))
+    }
     assert handled == set(in_pass_order)
     generated = await made(session)
     assert held in generated and len(generated) == len(set(generated))

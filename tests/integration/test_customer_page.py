@@ -1,0 +1,187 @@
+"""The customer page over HTTP: a refused note or reassignment shows the page again with
+the message next to its field and what was typed, and saves nothing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.models import Company, CustomerNote, Role
+from portal.services import customers
+from tests.factories import csrf_from, make_company, make_user, sign_in, text_of
+
+
+@pytest.fixture
+async def world(session: AsyncSession) -> dict:
+    manager = await make_user(session, Role.ACCOUNT_MANAGER, full_name="Anna Kowalska", email="anna@seller.example")
+    other = await make_user(session, Role.ACCOUNT_MANAGER, full_name="Piotr Nowak", email="piotr@seller.example")
+    finance = await make_user(session, Role.FINANCE, email="fin@seller.example")
+    admin = await make_user(session, Role.ADMIN, email="admin@seller.example")
+    company = await make_company(
+        session, name="Northwind Trading", account_manager_id=manager.id, credit_limit=Decimal("1000.00")
+    )
+    await session.commit()
+    return {"manager": manager, "other": other, "finance": finance, "admin": admin, "company": company}
+
+
+def error_of(html: str, element_id: str) -> str:
+    return text_of(html.split(f'id="{element_id}-error"')[1].split("</p>")[0])
+
+
+async def notes_of(session: AsyncSession) -> int:
+    return await session.scalar(select(func.count()).select_from(CustomerNote)) or 0
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("x" * (customers.NOTE_MAX + 1), "Use at most 5,000 characters."),
+        ("", "This field is required."),
+        ("   ", "Write something first."),
+        ("Called\x00 about it", "This text contains a character that cannot be saved."),
+    ],
+)
+async def test_a_refused_note_is_shown_next_to_its_text_and_nothing_is_saved(
+    client: AsyncTestClient, session: AsyncSession, world: dict, body: str, message: str
+) -> None:
+    await sign_in(client, world["manager"].email)
+    page = await client.get(f"/customers/{world['company'].id}")
+    refused = await client.post(
+        f"/customers/{world['company'].id}/notes", data={"body": body, "_csrf_token": csrf_from(page.text)}
+    )
+    assert refused.status_code == 400
+    assert message in error_of(refused.text, "note")
+    assert 'aria-describedby="note-error"' in refused.text
+    if body.strip() and "\x00" not in body:
+        assert f">{body}</textarea>" in refused.text  # what was typed is kept
+    assert await notes_of(session) == 0
+
+
+async def test_a_refused_edit_is_shown_at_that_note_with_the_text_typed(
+    client: AsyncTestClient, session: AsyncSession, world: dict
+) -> None:
+    note = await customers.add_note(session, world["manager"], world["company"].id, "Promised payment by Friday.")
+    await session.commit()
+    await sign_in(client, world["manager"].email)
+    page = await client.get(f"/customers/{world['company'].id}")
+    too_long = "y" * (customers.NOTE_MAX + 1)
+    refused = await client.post(
+        f"/customers/{world['company'].id}/notes/{note.id}",
+        data={"body": too_long, "_csrf_token": csrf_from(page.text)},
+    )
+    assert refused.status_code == 400
+    assert "Use at most 5,000 characters." in error_of(refused.text, f"note-{note.id}")
+    assert f">{too_long}</textarea>" in refused.text
+    assert 'id="note-error"' not in refused.text  # the new-note form is not the one refused
+    await session.refresh(note)
+    assert note.body == "Promised payment by Friday."
+
+
+async def test_only_the_author_edits_a_note(client: AsyncTestClient, session: AsyncSession, world: dict) -> None:
+    note = await customers.add_note(session, world["manager"], world["company"].id, "Mine.")
+    await session.commit()
+    await sign_in(client, world["admin"].email)
+    page = await client.get(f"/customers/{world['company'].id}")
+    refused = await client.post(
+        f"/customers/{world['company'].id}/notes/{note.id}",
+        data={"body": "Theirs now.", "_csrf_token": csrf_from(page.text)},
+    )
+    assert refused.status_code == 403
+    assert "Only the author can change a note." in text_of(refused.text)
+    await session.refresh(note)
+    assert note.body == "Mine."
+
+
+async def test_notes_of_unknown_customers_or_notes_are_404(
+    client: AsyncTestClient, session: AsyncSession, world: dict
+) -> None:
+    note = await customers.add_note(session, world["manager"], world["company"].id, "Mine.")
+    other = await make_company(session)
+    await session.commit()
+    await sign_in(client, world["manager"].email)
+    csrf = csrf_from((await client.get(f"/customers/{world['company'].id}")).text)
+    for path in [
+        "/customers/987654/notes",
+        f"/customers/{other.id}/notes/{note.id}",
+        f"/customers/{world['company'].id}/notes/987654",
+        "/customers/99999999999/notes",
+        f"/customers/{world['company'].id}/notes/0",
+    ]:
+        response = await client.post(path, data={"body": "Hello", "_csrf_token": csrf})
+        assert response.status_code == 404, path
+    assert await notes_of(session) == 1
+
+
+@pytest.mark.parametrize(
+    ("manager_id", "message"),
+    [
+        ("finance", "Choose an active account manager."),
+        ("987654", "Choose an active account manager."),
+        ("abc", "Enter a whole number, in digits 0–9."),
+        ("99999999999", "Enter at most 2,147,483,647."),
+        ("", "This field is required."),
+    ],
+)
+async def test_reassigning_to_anyone_but_an_active_account_manager_is_refused_by_the_field(
+    client: AsyncTestClient, session: AsyncSession, world: dict, manager_id: str, message: str
+) -> None:
+    await sign_in(client, world["admin"].email)
+    page = await client.get(f"/customers/{world['company'].id}")
+    value = str(world["finance"].id) if manager_id == "finance" else manager_id
+    refused = await client.post(
+        f"/customers/{world['company'].id}/manager", data={"manager_id": value, "_csrf_token": csrf_from(page.text)}
+    )
+    assert refused.status_code == 400
+    assert message in error_of(refused.text, "manager_id")
+    company = await session.scalar(
+        select(Company).where(Company.id == world["company"].id).execution_options(populate_existing=True)
+    )
+    assert company is not None and company.account_manager_id == world["manager"].id
+
+
+async def test_admin_reassigns_and_the_page_says_so(
+    client: AsyncTestClient, session: AsyncSession, world: dict
+) -> None:
+    await sign_in(client, world["admin"].email)
+    page = await client.get(f"/customers/{world['company'].id}")
+    done = await client.post(
+        f"/customers/{world['company'].id}/manager",
+        data={"manager_id": str(world["other"].id), "_csrf_token": csrf_from(page.text)},
+        follow_redirects=False,
+    )
+    assert (done.status_code, done.headers["location"]) == (303, f"/customers/{world['company'].id}")
+    assert "Northwind Trading is now managed by the chosen account manager." in text_of(
+        (await client.get(done.headers["location"])).text
+    )
+    await session.refresh(world["company"])
+    assert world["company"].account_manager_id == world["other"].id
+
+
+async def test_links_follow_what_each_role_may_do(client: AsyncTestClient, world: dict) -> None:
+    company_id = world["company"].id
+    expected = {
+        "manager": (True, False, False),
+        "finance": (False, True, False),
+        "admin": (True, True, True),
+    }
+    for who, (history, control, reassign) in expected.items():
+        client.cookies.clear()
+        await sign_in(client, world[who].email)
+        html = (await client.get(f"/customers/{company_id}")).text
+        assert (f'href="/customers/{company_id}/credit"' in html) is history, who
+        assert (f'href="/finance/companies/{company_id}"' in html) is control, who
+        assert ('id="reassign-form"' in html) is reassign, who
+
+
+async def test_the_timeline_pages_are_typed(client: AsyncTestClient, world: dict) -> None:
+    await sign_in(client, world["manager"].email)
+    company_id = world["company"].id
+    assert (await client.get(f"/customers/{company_id}?page=2")).status_code == 200
+    for bad in ["0", "-1", "abc", "²", "99999999999"]:
+        assert (await client.get(f"/customers/{company_id}?page={bad}")).status_code == 400, bad
+    for bad in ["0", "99999999999", "987654"]:
+        assert (await client.get(f"/customers/{bad}")).status_code == 404, bad
