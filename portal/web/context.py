@@ -11,7 +11,6 @@ from litestar import Request
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.response import Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal import clock
 from portal.models import Company, User
@@ -70,16 +69,3 @@ def render(
         return Template(partial, context=context, headers={"Vary": "HX-Request"})
     headers = {"Vary": "HX-Request"} if partial is not None else None
     return Template(template, context=context, status_code=status_code, headers=headers)
-
-
-async def discard_changes(request: PortalRequest, db_session: AsyncSession) -> None:
-    """Roll back a refused change, so nothing half-made is saved; the signed-in user is
-    read again for the page that explains the refusal."""
-    await db_session.rollback()
-    await db_session.refresh(request.user)
-    await db_session.refresh(request.user, ["company"])
-
-
-def query_params(request: PortalRequest) -> dict[str, str]:
-    """Deprecated: declare each query value with its type instead (`portal.web.inputs`)."""
-    return {key: str(value)[:500] for key, value in request.query_params.items()}
