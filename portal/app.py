@@ -16,7 +16,7 @@ from litestar import Litestar, get
 from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.session.server_side import ServerSideSessionBackend
 from litestar.plugins.flash import FlashConfig, FlashPlugin
@@ -29,10 +29,12 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import joinedload
 
 from portal import clock, i18n
+from portal.logs import BindUser, LitestarLogging, with_request_log
 from portal.models import Role, User, WebSession
 from portal.services import approvals
 from portal.settings import STATIC_DIR, TEMPLATES_DIR, Settings
-from portal.web import formatting
+from portal.web import formatting, sessions
+from portal.web.account import AccountController
 from portal.web.approvals import QueueController
 from portal.web.auth import AuthController
 from portal.web.catalog import CatalogController
@@ -45,6 +47,7 @@ from portal.web.home import HomeController
 from portal.web.inputs import TYPE_DECODERS, BlankFieldsMiddleware
 from portal.web.lists import ListsController
 from portal.web.ordering import CartController, CheckoutController, OrdersController
+from portal.web.origin import SameOriginMiddleware
 from portal.web.permissions import can
 from portal.web.schedules import NotificationsController, SchedulesController
 from portal.web.security_headers import security_headers
@@ -129,22 +132,28 @@ def session_auth(db: SQLAlchemyAsyncConfig, settings: Settings) -> SessionAuth[U
         user_id = session.get("user_id")
         if not isinstance(user_id, int):
             return None
+        if sessions.session_expired(session, settings):
+            sessions.expire(connection)
+            raise NotAuthorizedException("session expired")
         db_session = db.provide_session(connection.app.state, connection.scope)
         user = await db_session.scalar(
             select(User).options(joinedload(User.company)).where(User.id == user_id, User.is_active)
         )
-        if user is not None:
-            i18n.use_locale(user.locale, user.timezone)
-            if user.role in (Role.ACCOUNT_MANAGER, Role.ADMIN):
-                connection.state.queue_count = await approvals.pending_count(
-                    db_session, user, clock.today(settings.seller_zone)
-                )
+        if user is None or session.get("version") != user.session_version:
+            return None  # deactivated, or signed out everywhere / password changed since
+        sessions.mark_seen(session)
+        i18n.use_locale(user.locale, user.timezone)
+        if user.role in (Role.ACCOUNT_MANAGER, Role.ADMIN):
+            connection.state.queue_count = await approvals.pending_count(
+                db_session, user, clock.today(settings.seller_zone)
+            )
         return user
 
     return SessionAuth[User, ServerSideSessionBackend](
         retrieve_user_handler=retrieve_user,
         session_backend_config=PortalSessionConfig(
-            max_age=settings.session_max_age_seconds,
+            key=sessions.session_cookie_name(settings),
+            max_age=settings.session_absolute_seconds,
             secure=settings.is_production,
             httponly=True,
             samesite="lax",
@@ -159,10 +168,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     db = database_config(settings)
     auth = session_auth(db, settings)
     templates = template_config()
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
             AuthController,
+            AccountController,
             HomeController,
             SchedulesController,
             NotificationsController,
@@ -194,8 +204,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         dependencies=DEPENDENCIES,
         type_decoders=TYPE_DECODERS,
-        middleware=[DefineMiddleware(BlankFieldsMiddleware)],
+        middleware=[DefineMiddleware(BlankFieldsMiddleware), BindUser, SameOriginMiddleware],
+        logging_config=LitestarLogging(),
         openapi_config=None,
         state=State({"settings": settings, "db_config": db}),
         debug=False,
     )
+    return with_request_log(app)

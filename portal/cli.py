@@ -101,6 +101,8 @@ def create_user(settings: Settings, args: argparse.Namespace) -> int:
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from portal import logs
+
     uvicorn.run(
         "portal.app:create_app",
         factory=True,
@@ -111,19 +113,24 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         reload_dirs=[str(PACKAGE_DIR), str(TEMPLATES_DIR)] if args.reload else None,
         proxy_headers=True,
         log_level="info",
+        log_config=logs.logging_config(),  # JSON lines, applied again in each worker process
+        access_log=False,  # portal.logs writes one line per request, with more in it
     )
     return 0
 
 
 def worker(settings: Settings, args: argparse.Namespace) -> int:
     """Orders the recurring deliveries that are due and sends the queued e-mails; `--once` for cron and tests."""
-    import logging
     import time
     from datetime import date
 
-    from portal.services import notifications, recurring
+    import structlog
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    from portal import logs
+    from portal.services import accounts, notifications, recurring
+
+    logs.configure()
+    log = structlog.stdlib.get_logger("portal.worker")
     sender = notifications.sender_for(settings)
 
     async def one_pass(today: date) -> None:
@@ -134,10 +141,17 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
                 maker, today, grace_days=settings.past_due_grace_days, margin_floor=settings.margin_floor_pct
             )
             delivery = await notifications.deliver_pending(maker, sender)
-            print(
-                f"{today.isoformat()}: {report.generated} generated, {report.missed} missed; "
-                f"{delivery.sent} e-mails sent, {delivery.failed} failed.",
-                flush=True,
+            async with maker() as session, session.begin():
+                purged_sessions, purged_throttles = await accounts.purge_expired(session, clock.now())
+            log.info("purged", sessions=purged_sessions, throttle_rows=purged_throttles)
+            log.info(
+                "worker pass",
+                day=today.isoformat(),
+                generated=report.generated,
+                missed=report.missed,
+                skipped=report.skipped,
+                emails_sent=delivery.sent,
+                emails_failed=delivery.failed,
             )
         finally:
             await engine.dispose()

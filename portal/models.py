@@ -118,6 +118,9 @@ class User(Base):
     locale: Mapped[str] = mapped_column(String(10), default="en")
     timezone: Mapped[str] = mapped_column(String(50), default="Europe/Warsaw")
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Sessions carry the version they were started with; raising it (password changed, signed
+    out everywhere) ends every session started before."""
 
     company: Mapped[Company | None] = relationship(foreign_keys=[company_id])
 
@@ -130,15 +133,30 @@ class User(Base):
 
 
 class LoginThrottle(Base):
-    """Failed sign-in attempts per e-mail address, known account or not, so the
-    answer never tells whether an address has an account."""
+    """Sign-in attempts counted three ways (`scope`), known account or not, so the answer
+    never tells whether an address has an account:
+
+    - "pair": one e-mail from one client address: the slow-down, and whether this address
+      has signed in to this account before (`succeeded_at`, exempt from the account lock);
+    - "account": one e-mail from any address, in a window (`counted_since`): the account lock;
+    - "address": one client address for any e-mail, in a window: the per-address limit.
+
+    The unused key is "" (an account row has no address, an address row no e-mail)."""
 
     __tablename__ = "login_throttles"
 
+    scope: Mapped[str] = mapped_column(String(10), primary_key=True)
     email: Mapped[str] = mapped_column(String(254), primary_key=True)
+    address: Mapped[str] = mapped_column(String(100), primary_key=True)
     failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    """Attempts reserved (counted before the password is checked) and not cleared by a success."""
+    counted_since: Mapped[datetime]
+    """The start of the window (account, address) or the first attempt counted (pair)."""
     last_failed_at: Mapped[datetime | None]
-    locked_until: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+    """Pair: the next attempt is heard from this moment on."""
+    succeeded_at: Mapped[datetime | None]
+    """Pair: the last successful sign-in from this address to this account."""
 
 
 class ProductCategory(Base):
@@ -556,6 +574,9 @@ class CreditEvent(Base):
     old_limit: Mapped[Decimal | None] = mapped_column(Amount)
     new_limit: Mapped[Decimal | None] = mapped_column(Amount)
     reason: Mapped[str] = mapped_column(Text)
+    """Internal: finance and the account manager read it, a buyer never does."""
+    customer_message: Mapped[str] = mapped_column(Text, default="", server_default="")
+    """What finance chose to tell the customer's buyers with the change (may be empty)."""
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(default=clock.now)
 

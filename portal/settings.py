@@ -44,7 +44,10 @@ class Settings:
     port: int
     seller_timezone: str
     past_due_grace_days: int
-    session_max_age_seconds: int
+    session_absolute_seconds: int
+    """A sign-in lasts this long at most, however busy the session (PORTAL_SESSION_ABSOLUTE_SECONDS)."""
+    session_idle_seconds: int = 2 * 3600
+    """A session unused this long has ended (PORTAL_SESSION_IDLE_SECONDS)."""
     margin_floor_pct: Decimal = Decimal("10")
     base_url: str = "http://localhost:8000"
     """Where links in e-mails point."""
@@ -76,7 +79,10 @@ class Settings:
             port=int(env.get("PORTAL_PORT", env.get("PORT", "8000"))),
             seller_timezone=env.get("PORTAL_SELLER_TIMEZONE", "Europe/Warsaw"),
             past_due_grace_days=int(env.get("PORTAL_PAST_DUE_GRACE_DAYS", "7")),
-            session_max_age_seconds=int(env.get("PORTAL_SESSION_MAX_AGE", str(12 * 3600))),
+            session_absolute_seconds=int(
+                env.get("PORTAL_SESSION_ABSOLUTE_SECONDS", env.get("PORTAL_SESSION_MAX_AGE", str(12 * 3600)))
+            ),
+            session_idle_seconds=int(env.get("PORTAL_SESSION_IDLE_SECONDS", str(2 * 3600))),
             margin_floor_pct=Decimal(env.get("PORTAL_MARGIN_FLOOR_PCT", "10")),
             base_url=env.get("PORTAL_BASE_URL", "http://localhost:8000"),
             smtp_host=env.get("PORTAL_SMTP_HOST", ""),
@@ -95,5 +101,9 @@ class Settings:
         if self.is_production and (self.secret_key == DEVELOPMENT_SECRET_KEY or len(self.secret_key) < 32):
             raise ImproperlyConfigured(
                 "PORTAL_SECRET_KEY must be set to a random value of at least 32 characters in production"
+            )
+        if self.session_absolute_seconds <= 0 or self.session_idle_seconds <= 0:
+            raise ImproperlyConfigured(
+                "PORTAL_SESSION_ABSOLUTE_SECONDS and PORTAL_SESSION_IDLE_SECONDS must be positive"
             )
         ZoneInfo(self.seller_timezone)

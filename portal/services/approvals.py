@@ -1,5 +1,5 @@
-"""Deciding orders: who may decide which (the assigned account manager, their deputy during an
-absence, admins); approval, with the flags computed again inside the approving transaction once
+"""Deciding orders: who may decide which (`scoping.decider`: the assigned account manager, their
+deputy during an absence, admins); approval, with the flags computed again inside the approving transaction once
 the company's row is locked, so two approvals at once are checked one after the other; rejection
 with a reason; bulk approval; and the queue and review page, which show each waiting order with
 its flags as they are now (`services/flags.py`)."""
@@ -7,11 +7,11 @@ its flags as they are now (`services/flags.py`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -30,11 +30,11 @@ from portal.models import (
     Role,
     User,
 )
-from portal.services import notifications
-from portal.services.covers import covered_managers
+from portal.services import notifications, scoping
 from portal.services.credit import CreditPicture, OrderCredit, overdue_invoices
 from portal.services.flags import Flag, FlagResult, FlagSubject, Policy, margin_pct, order_flags
 from portal.services.ordering import move_order, refusal
+from portal.services.transactions import lock_rows, retried
 
 NOTE_MAX = 2000
 """The longest approval note or rejection reason: the timeline's `reason` is TEXT, the buyer reads it."""
@@ -67,22 +67,9 @@ class WarningsNotConfirmed(DecisionRefused):
         super().__init__(gettext("Confirm that you have reviewed the warnings."), "confirm_warnings")
 
 
-async def decider(session: AsyncSession, user: User, company: Company, today: date) -> tuple[bool, int | None]:
-    """May this user decide this company's orders today, and on whose behalf?"""
-    if user.role is Role.ADMIN:
-        return True, None
-    if user.role is not Role.ACCOUNT_MANAGER or company.account_manager_id is None:
-        return False, None
-    if company.account_manager_id == user.id:
-        return True, None
-    if company.account_manager_id in await covered_managers(session, user, today):
-        return True, company.account_manager_id
-    return False, None
-
-
 async def _deciding_for(session: AsyncSession, user: User, company: Company, today: date) -> int | None:
     """The manager a deputy decides for (None: the user decides in their own right); refuses anyone else."""
-    allowed, on_behalf_of = await decider(session, user, company, today)
+    allowed, on_behalf_of = await scoping.decider(session, user, company, today)
     if not allowed:
         raise NotAllowed(gettext("Only the company's account manager, their deputy or an admin can decide."))
     return on_behalf_of
@@ -100,10 +87,12 @@ def _decision_text(text: str, required: bool) -> str:
 
 
 async def _lock_company(session: AsyncSession, company_id: int) -> Company:
-    """The company's row, locked until commit (PostgreSQL; SQLite has one writer at a time anyway),
-    so the approvals of one company, and finance's changes to its limit, go one after the other."""
+    """The company's row, locked until commit (`transactions.lock_rows`; on SQLite the one write
+    lock), so the approvals of one company, and finance's changes to its limit, go one after the
+    other. Several companies are locked together, in id order, before any of them (`bulk_approve`)."""
+    await lock_rows(session, Company, [company_id])
     company = await session.scalar(
-        select(Company).where(Company.id == company_id).with_for_update().execution_options(populate_existing=True)
+        select(Company).where(Company.id == company_id).execution_options(populate_existing=True)
     )
     assert company is not None
     return company
@@ -127,6 +116,7 @@ async def _order_for_decision(session: AsyncSession, order_id: int) -> Order:
     return order
 
 
+@retried
 async def approve_order(
     session: AsyncSession,
     user: User,
@@ -167,11 +157,11 @@ async def _approve(
     return order
 
 
+@retried
 async def reject_order(session: AsyncSession, user: User, order_id: int, *, reason: str, today: date) -> Order:
     """Rejects an order waiting for approval; the buyer reads the reason, which is required."""
     order = await _order_for_decision(session, order_id)
-    company = await session.get(Company, order.company_id)
-    assert company is not None
+    company = await _lock_company(session, order.company_id)
     on_behalf_of = await _deciding_for(session, user, company, today)
     reason = _decision_text(reason, required=True)
     await _still_waiting(session, order)
@@ -221,13 +211,19 @@ class BulkResult:
     skipped: list[Skipped] = field(default_factory=list)
 
 
+@retried
 async def bulk_approve(session: AsyncSession, user: User, order_ids: Sequence[int], policy: Policy) -> BulkResult:
     """Approves each chosen order that has no flag now, each checked as a single approval is;
-    says why for the rest. Orders that do not exist are passed over."""
+    says why for the rest. Orders that do not exist, or of companies the user does not see, are
+    passed over. All their companies' rows are locked first, in id order, whatever order the orders
+    were chosen in: two bulk approvals of the same companies wait for each other instead of deadlocking."""
     if not order_ids:
         raise Refused(gettext("Choose the orders to approve."), "order_ids")
     chosen = list(dict.fromkeys(order_ids))
-    found = {order.id: order for order in await session.scalars(_for_decision().where(Order.id.in_(chosen)))}
+    visible = await scoping.visible_companies_filter(session, user, policy.today)  # others' orders: as missing
+    query = _for_decision().join(Company, Company.id == Order.company_id).where(Order.id.in_(chosen), visible)
+    found = {order.id: order for order in await session.scalars(query)}
+    await lock_rows(session, Company, {order.company_id for order in found.values()})
     result = BulkResult()
     for order in [found[order_id] for order_id in chosen if order_id in found]:
         try:
@@ -277,13 +273,14 @@ class Queue:
     filter: QueueFilter
 
 
-def _queue_query(user: User, covered: set[int], wanted: QueueFilter) -> Select[Order]:
+def _queue_query(visible: ColumnElement[bool], wanted: QueueFilter) -> Select[Order]:
+    """Pending orders of the companies `visible` keeps (`scoping.company_filter`), as `wanted`."""
     query = (
-        select(Order).join(Company, Company.id == Order.company_id).where(Order.status == OrderStatus.PENDING_APPROVAL)
+        select(Order)
+        .join(Company, Company.id == Order.company_id)
+        .where(Order.status == OrderStatus.PENDING_APPROVAL, visible)
     )
-    if user.role is not Role.ADMIN:
-        query = query.where(Company.account_manager_id.in_(covered))
-    elif wanted.manager_id is not None:
+    if wanted.manager_id is not None:
         query = query.where(Company.account_manager_id == wanted.manager_id)
     if wanted.company_id is not None:
         query = query.where(Order.company_id == wanted.company_id)
@@ -292,17 +289,17 @@ def _queue_query(user: User, covered: set[int], wanted: QueueFilter) -> Select[O
 
 async def pending_count(session: AsyncSession, user: User, today: date) -> int:
     """The number in the navigation: orders waiting for this user's decision."""
-    covered = await covered_managers(session, user, today) if user.role is Role.ACCOUNT_MANAGER else set()
-    query = _queue_query(user, covered, QueueFilter()).with_only_columns(func.count(Order.id))
+    visible = await scoping.visible_companies_filter(session, user, today)
+    query = _queue_query(visible, QueueFilter()).with_only_columns(func.count(Order.id))
     return int(await session.scalar(query) or 0)
 
 
 async def approval_queue(session: AsyncSession, user: User, wanted: QueueFilter, policy: Policy) -> Queue:
     """Pending orders of the companies this user decides for, oldest first, each with its flags now;
     the same few queries however long the queue."""
-    covered = await covered_managers(session, user, policy.today)
+    visible = await scoping.visible_companies_filter(session, user, policy.today)
     query = (
-        _queue_query(user, covered, wanted)
+        _queue_query(visible, wanted if user.role is Role.ADMIN else replace(wanted, manager_id=None))
         .options(joinedload(Order.company), selectinload(Order.lines), selectinload(Order.flags))
         .order_by(Order.submitted_at, Order.id)
     )
@@ -311,10 +308,7 @@ async def approval_queue(session: AsyncSession, user: User, wanted: QueueFilter,
     entries = [QueueEntry(order, flags) for order, flags in zip(orders, now, strict=True)]
     if wanted.flag is not None:
         entries = [entry for entry in entries if any(flag.kind is wanted.flag for flag in entry.flags)]
-    companies_query = select(Company).order_by(Company.name)
-    if user.role is not Role.ADMIN:
-        companies_query = companies_query.where(Company.account_manager_id.in_(covered))
-    companies = list(await session.scalars(companies_query))
+    companies = list(await session.scalars(select(Company).where(visible).order_by(Company.name)))
     managers = (
         list(await session.scalars(select(User).where(User.role == Role.ACCOUNT_MANAGER).order_by(User.full_name)))
         if user.role is Role.ADMIN
@@ -380,7 +374,8 @@ class Review:
 
 
 async def review(session: AsyncSession, user: User, order_id: int, policy: Policy) -> Review:
-    """The review page of any order, for any staff member to see; only deciders get the forms."""
+    """The review page of an order of a company this user sees (`services/scoping.py`; any other is
+    `NotFound`); only deciders get the forms."""
     order = await session.scalar(
         select(Order)
         .options(
@@ -392,7 +387,7 @@ async def review(session: AsyncSession, user: User, order_id: int, policy: Polic
         )
         .where(Order.id == order_id)
     )
-    if order is None:
+    if order is None or not await scoping.can_view_customer(session, user, order.company_id, policy.today):
         raise NotFound()
     (now,) = await order_flags(session, [FlagSubject.of(order)], policy)
     company = now.picture.company
@@ -404,7 +399,7 @@ async def review(session: AsyncSession, user: User, order_id: int, policy: Polic
             .limit(5)
         )
     )
-    allowed, on_behalf_of = await decider(session, user, company, policy.today)
+    allowed, on_behalf_of = await scoping.decider(session, user, company, policy.today)
     return Review(
         order=order,
         now=now,

@@ -1,6 +1,11 @@
 """The buyer's cart: one per buyer, kept on the server, priced live by the
 pricing service; quantities in whole packs; quick order from pasted lines or a CSV
-file, every line checked and reported by its number before anything is added."""
+file, every line checked and reported by its number before anything is added.
+
+Every change first claims the cart's row (one statement that makes the cart or gives it a new
+checkout key) and then changes its lines by single statements (`INSERT … ON CONFLICT DO UPDATE
+SET quantity = quantity + added`, conditional on whole packs): N tabs adding at once add N
+times, and the changes of one cart, its checkout included, go one after the other."""
 
 from __future__ import annotations
 
@@ -10,10 +15,12 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any, cast
 
-from sqlalchemy import String, func, select
+from sqlalchemy import String, Table, and_, case, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal import clock
 from portal.errors import Refused
@@ -22,6 +29,7 @@ from portal.models import Cart, CartLine, Company, Product, User
 from portal.services.credit import CreditPicture, OrderCredit, credit_picture, order_credit
 from portal.services.pricing import Price, line_net, load_company_prices
 from portal.services.totals import Totals, totals
+from portal.services.transactions import forget, lock_rows, retried
 
 MAX_QUANTITY = 1_000_000
 QUICK_MAX_LINES = 5_000
@@ -74,21 +82,93 @@ def new_checkout_key() -> str:
 
 
 async def buyer_cart(session: AsyncSession, user: User, *, lock: bool = False) -> Cart:
-    """The buyer's cart with its lines and their products, made on first use."""
-    query = select(Cart).where(Cart.user_id == user.id).options(selectinload(Cart.lines).selectinload(CartLine.product))
+    """The buyer's cart with its lines and their products as committed now, made on first use
+    (two first uses at once make one cart). `lock`: the cart's row stays locked until commit, so
+    every other change of this cart waits (checkout)."""
     if lock:
-        query = query.with_for_update(of=Cart)
+        cart_id = await _cart_id(session, user)
+        await lock_rows(session, Cart, [cart_id])
+        forget(session, Cart, cart_id, CART_CHANGES, ("lines", CartLine, "cart_id", ["quantity"]))
+    query = select(Cart).where(Cart.user_id == user.id).options(selectinload(Cart.lines).selectinload(CartLine.product))
     cart = await session.scalar(query)
     if cart is None:
-        cart = Cart(user_id=user.id, company_id=user.company_id, checkout_key=new_checkout_key(), lines=[])
-        session.add(cart)
-        await session.flush()
+        await _cart_id(session, user)
+        cart = await session.scalar(query)
+    assert cart is not None
     return cart
 
 
-def _touch(cart: Cart) -> None:
-    cart.checkout_key = new_checkout_key()
-    cart.updated_at = clock.now()
+CARTS = cast(Table, Cart.__table__)
+CART_LINES = cast(Table, CartLine.__table__)
+CART_CHANGES = ("checkout_key", "updated_at")
+"""What `_claim` changes in a cart."""
+
+
+def _insert(session: AsyncSession, table: Table) -> Any:
+    """INSERT … ON CONFLICT for the session's database."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+async def _cart_id(session: AsyncSession, user: User) -> int:
+    """The buyer's cart, made on first use by one atomic statement."""
+    statement = _insert(session, CARTS).values(
+        user_id=user.id, company_id=user.company_id, checkout_key=new_checkout_key(), updated_at=clock.now()
+    )
+    await session.execute(statement.on_conflict_do_nothing(index_elements=["user_id"]))
+    cart_id = await session.scalar(select(Cart.id).where(Cart.user_id == user.id))
+    assert cart_id is not None
+    return cart_id
+
+
+async def _claim(session: AsyncSession, user: User) -> int:
+    """Before any change of the cart: one statement makes it (first use) or gives it a new checkout
+    key, and holds its row until commit, so the changes of one cart go one after the other and a
+    checkout form made before them no longer matches."""
+    statement = _insert(session, CARTS).values(
+        user_id=user.id, company_id=user.company_id, checkout_key=new_checkout_key(), updated_at=clock.now()
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["user_id"],
+        set_={"checkout_key": statement.excluded.checkout_key, "updated_at": statement.excluded.updated_at},
+    ).returning(CARTS.c.id)
+    cart_id: int = (await session.execute(statement)).scalar_one()
+    # what follows changes the lines by statements, too
+    forget(session, Cart, cart_id, CART_CHANGES, ("lines", CartLine, "cart_id", ["quantity"]))
+    return cart_id
+
+
+async def _total_problem(session: AsyncSession, cart_id: int, product: Product, quantity: int) -> str:
+    """Why the line did not take `quantity`: its total would not be whole packs, or too many."""
+    held = await session.scalar(
+        select(CartLine.quantity).where(CartLine.cart_id == cart_id, CartLine.product_id == product.id)
+    )
+    problem = quantity_problem(product, quantity + (held or 0))
+    return problem or gettext("That is more than one order line can take.")
+
+
+async def _add_lines(
+    session: AsyncSession, cart_id: int, company_id: int, lines: dict[int, tuple[Product, int]]
+) -> set[int]:
+    """Adds each quantity to its product's line, or starts the line, in one statement:
+    `quantity = quantity + added` where the total is still whole packs and at most
+    `MAX_QUANTITY`. Returns the products whose line took the quantity."""
+    if not lines:
+        return set()
+    table = CART_LINES
+    rows = [
+        {"cart_id": cart_id, "company_id": company_id, "product_id": product_id, "quantity": quantity}
+        for product_id, (_, quantity) in sorted(lines.items())
+    ]
+    statement = _insert(session, table).values(rows)
+    total = table.c.quantity + statement.excluded.quantity
+    pack = case({product_id: product.pack_size for product_id, (product, _) in lines.items()}, value=table.c.product_id)
+    statement = statement.on_conflict_do_update(
+        index_elements=["cart_id", "product_id"],
+        set_={"quantity": total},
+        where=and_(total <= MAX_QUANTITY, total % pack == 0),
+    ).returning(table.c.product_id)
+    return set((await session.execute(statement)).scalars())
 
 
 async def _sold_product(session: AsyncSession, product_id: int) -> Product:
@@ -98,44 +178,49 @@ async def _sold_product(session: AsyncSession, product_id: int) -> Product:
     return product
 
 
+@retried
 async def add_to_cart(session: AsyncSession, user: User, product_id: int, quantity: int) -> CartLine:
-    """Adds to the line of this product (or starts one); the total must still be whole packs."""
+    """Adds to the line of this product (or starts one); the total must still be whole packs.
+    N buyers' tabs adding at once add N times."""
     product = await _sold_product(session, product_id)
-    cart = await buyer_cart(session, user)
-    line = next((line for line in cart.lines if line.product_id == product_id), None)
-    problem = quantity_problem(product, quantity) or (
-        line is not None and quantity_problem(product, line.quantity + quantity)
-    )
-    if problem:
+    if problem := quantity_problem(product, quantity):
         raise CartError(problem, product_id)
-    if line is None:
-        line = CartLine(company_id=cart.company_id, product_id=product_id, quantity=quantity, product=product)
-        cart.lines.append(line)
-    else:
-        line.quantity += quantity
-    _touch(cart)
-    await session.flush()
+    cart_id = await _claim(session, user)
+    assert user.company_id is not None
+    if not await _add_lines(session, cart_id, user.company_id, {product_id: (product, quantity)}):
+        raise CartError(await _total_problem(session, cart_id, product, quantity), product_id)
+    line = await session.scalar(
+        select(CartLine)
+        .options(joinedload(CartLine.product))
+        .where(CartLine.cart_id == cart_id, CartLine.product_id == product_id)
+    )
+    assert line is not None
     return line
 
 
+@retried
 async def set_quantity(session: AsyncSession, user: User, product_id: int, quantity: int) -> None:
-    cart = await buyer_cart(session, user)
-    line = next((line for line in cart.lines if line.product_id == product_id), None)
-    if line is None:
+    """The line's quantity becomes `quantity` (the later of two changes wins)."""
+    cart_id = await _claim(session, user)
+    product = await session.scalar(
+        select(Product)
+        .join(CartLine, CartLine.product_id == Product.id)
+        .where(CartLine.cart_id == cart_id, CartLine.product_id == product_id)
+    )
+    if product is None:
         raise CartError(gettext("This product is no longer in your cart."), product_id)
-    problem = quantity_problem(line.product, quantity)
-    if problem:
+    if problem := quantity_problem(product, quantity):
         raise CartError(problem, product_id)
-    line.quantity = quantity
-    _touch(cart)
-    await session.flush()
+    await session.execute(
+        update(CartLine).where(CartLine.cart_id == cart_id, CartLine.product_id == product_id).values(quantity=quantity)
+    )
 
 
+@retried
 async def remove_line(session: AsyncSession, user: User, product_id: int) -> None:
-    cart = await buyer_cart(session, user)
-    cart.lines[:] = [line for line in cart.lines if line.product_id != product_id]
-    _touch(cart)
-    await session.flush()
+    """Removes the product's line; one removed meanwhile is just as removed."""
+    cart_id = await _claim(session, user)
+    await session.execute(delete(CartLine).where(CartLine.cart_id == cart_id, CartLine.product_id == product_id))
 
 
 @dataclass(frozen=True)
@@ -374,6 +459,7 @@ async def check_quick_order(session: AsyncSession, text: str, file: bytes | None
     return QuickOrderReport(rows=rows, lines=lines, products=products, text=text)
 
 
+@retried
 async def add_quick_order(session: AsyncSession, user: User, text: str) -> QuickOrderReport:
     """Adds the valid lines of the pasted text, checked again now; the rest is left out."""
     report = await check_quick_order(session, text)
@@ -389,27 +475,25 @@ class PutReport:
     """Why each of the others was left out."""
 
 
+@retried
 async def put_in_cart(session: AsyncSession, user: User, wanted: list[tuple[Product, int]]) -> PutReport:
-    """Many lines into the cart at once (from a list, a past order, a paste): each is added to
-    the product's line or starts one; a product not sold any more or a quantity that is not
-    whole packs is left out and said."""
-    cart = await buyer_cart(session, user)
-    existing = {line.product_id: line for line in cart.lines}
-    added, skipped = [], []
+    """Many lines into the cart at once (from a list, a past order, a paste), in one statement:
+    each is added to the product's line or starts one; a product not sold any more, a quantity
+    that is not whole packs, or a line that would pass `MAX_QUANTITY`, is left out and said."""
+    cart_id = await _claim(session, user)
+    assert user.company_id is not None
+    skipped: list[str] = []
+    lines: dict[int, tuple[Product, int]] = {}
     for product, quantity in wanted:
         if not product.is_active:
             skipped.append(gettext("%(sku)s is not sold any more.") % {"sku": product.sku})
-            continue
-        if problem := quantity_problem(product, quantity):
+        elif problem := quantity_problem(product, quantity):
             skipped.append(f"{product.sku}: {problem}")
-            continue
-        if (line := existing.get(product.id)) is not None:
-            line.quantity += quantity  # whole packs plus whole packs
         else:
-            line = CartLine(company_id=cart.company_id, product_id=product.id, quantity=quantity, product=product)
-            cart.lines.append(line)
-            existing[product.id] = line
-        added.append(product.sku)
-    _touch(cart)
-    await session.flush()
+            lines[product.id] = (product, quantity + lines.get(product.id, (product, 0))[1])
+    taken = await _add_lines(session, cart_id, user.company_id, lines)
+    added = [product.sku for product_id, (product, _) in lines.items() if product_id in taken]
+    for product_id, (product, quantity) in lines.items():
+        if product_id not in taken:
+            skipped.append(f"{product.sku}: {await _total_problem(session, cart_id, product, quantity)}")
     return PutReport(added, skipped)

@@ -3,7 +3,7 @@ past-due state, computed for many companies in one query."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -160,15 +160,15 @@ async def credit_pictures(
     today: date,
     grace_days: int,
     company_ids: Iterable[int] | None = None,
-    account_manager_id: int | None = None,
+    account_manager_ids: Collection[int] | None = None,
 ) -> list[CreditPicture]:
-    """Credit pictures of all companies, or of the given ones, or of one account
-    manager's, ordered by company name."""
+    """Credit pictures of all companies, or of the given ones, or of the given account
+    managers' (`services/scoping.py` says whose a user sees), ordered by company name."""
     query = _credit_query(today).order_by(Company.name, Company.id)
     if company_ids is not None:
         query = query.where(Company.id.in_(list(company_ids)))
-    if account_manager_id is not None:
-        query = query.where(Company.account_manager_id == account_manager_id)
+    if account_manager_ids is not None:
+        query = query.where(Company.account_manager_id.in_(sorted(account_manager_ids)))
     rows = (await session.execute(query)).all()
     return [
         _picture(company, unpaid, overdue, oldest_due, today, grace_days, approved, pending)

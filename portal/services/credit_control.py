@@ -2,7 +2,11 @@
 releasing its account. Every change appends to the company's credit history in
 the same transaction; a change made by someone else in the meantime is never
 overwritten (each update is conditional on the value the user saw). Also what finance
-and the account manager read: one company's credit with its history."""
+and the account manager read: one company's credit with its history.
+
+Reasons are internal: the account manager's e-mail carries them, the buyers' never does. A
+buyer reads the new limit and, if finance wrote one, the message meant for the customer; of a
+hold, its reason, which the buyers see on the portal anyway (they must know why they cannot order)."""
 
 from __future__ import annotations
 
@@ -27,6 +31,8 @@ from portal.services.statement import Statement, account_statement
 
 REASON_MAX = 2000
 """The longest reason of a limit change, hold or release (`CreditEvent.reason` is Text; this is the form's bound)."""
+MESSAGE_MAX = 2000
+"""The longest message for the customer with a limit change (`CreditEvent.customer_message` is Text)."""
 
 
 class CreditControlError(Refused):
@@ -47,6 +53,22 @@ def _reason(reason: str) -> str:
     return cleaned
 
 
+def _customer_message(message: str) -> str:
+    cleaned = message.strip()
+    if len(cleaned) > MESSAGE_MAX:
+        raise CreditControlError(gettext("At most %(max)d characters.") % {"max": MESSAGE_MAX}, "customer_message")
+    return cleaned
+
+
+def _buyers_read(event: CreditEvent) -> dict[str, str]:
+    """What the company's buyers may read of a change: the hold's reason (shown to them on the
+    portal too) and finance's message for them; never the reason of a limit change or a release."""
+    return {
+        "reason": event.reason if event.kind is CreditEventKind.HOLD else "",
+        "message": event.customer_message,
+    }
+
+
 async def _company(session: AsyncSession, company_id: int) -> Company:
     company = await session.scalar(
         select(Company).where(Company.id == company_id).execution_options(populate_existing=True)
@@ -57,21 +79,20 @@ async def _company(session: AsyncSession, company_id: int) -> Company:
 
 
 async def _record(session: AsyncSession, event: CreditEvent, what: str) -> CreditEvent:
-    """Records the event and tells the account manager and the company's buyers, in the same transaction."""
+    """Records the event and tells the account manager (with the reason) and the company's buyers
+    (`_buyers_read`), in the same transaction. `what` says the change without its reason."""
     session.add(event)
     await session.flush()
     company = await _company(session, event.company_id)
-    subject, context = (
-        f"{company.name}: {what}",
-        {"what": f"{company.name}: {what}.", "reason": event.reason, "company": company},
-    )
+    subject = f"{company.name}: {what}"
+    told = {"what": f"{company.name}: {what}.", "company": company, "staff": True}
     await notifications.notify(
         session,
         NotificationKind.CREDIT_CHANGED,
         [await notifications.account_manager(session, company)],
         subject,
         "credit_changed",
-        context,
+        {**told, "reason": event.reason, "message": event.customer_message},
         f"/customers/{company.id}/credit",
     )
     await notifications.notify(
@@ -80,18 +101,26 @@ async def _record(session: AsyncSession, event: CreditEvent, what: str) -> Credi
         await notifications.company_buyers(session, company.id),
         subject,
         "credit_changed",
-        context,
+        {**told, "staff": False, **_buyers_read(event)},
         "/dashboard",
     )
     return event
 
 
 async def change_limit(
-    session: AsyncSession, actor: User, company_id: int, expected_old: Decimal, new: Decimal, reason: str
+    session: AsyncSession,
+    actor: User,
+    company_id: int,
+    expected_old: Decimal,
+    new: Decimal,
+    reason: str,
+    customer_message: str = "",
 ) -> CreditEvent:
     """Sets the limit from `expected_old` (the value the user saw) to `new`. If the
-    limit is no longer `expected_old`, raises `ChangedMeanwhile` and changes nothing."""
+    limit is no longer `expected_old`, raises `ChangedMeanwhile` and changes nothing.
+    The reason is kept for staff; `customer_message` (optional) is what the buyers are told."""
     reason = _reason(reason)
+    customer_message = _customer_message(customer_message)
     if new < 0:
         raise CreditControlError(gettext("A credit limit cannot be negative."), "new_limit")
     if new > MAX_AMOUNT:
@@ -124,6 +153,7 @@ async def change_limit(
             old_limit=expected_old,
             new_limit=new,
             reason=reason,
+            customer_message=customer_message,
             actor_id=actor.id,
             at=clock.now(),
         ),
@@ -219,7 +249,7 @@ async def customer_credit(
     session: AsyncSession, viewer: User, company_id: int, *, today: date, grace_days: int
 ) -> CustomerCredit:
     """Raises `NotFound` unless the company is the viewer's to see (their portfolio, a cover, or any as admin)."""
-    company = await customers.viewable_company(session, viewer, company_id)
+    company = await customers.viewable_company(session, viewer, company_id, today)
     if company is None:
         raise NotFound()
     picture = await credit_picture(session, company.id, today=today, grace_days=grace_days)

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -18,45 +18,34 @@ from portal import clock
 from portal.errors import NotAllowed, NotFound, Refused
 from portal.i18n import gettext
 from portal.models import Company, CreditEvent, CustomerNote, Order, OrderEvent, Role, User
+from portal.services import scoping
 from portal.services.credit import CreditPicture, credit_picture, credit_pictures
 from portal.services.flags import COUNTED
 
 
-def can_view_as_customer(user: User) -> bool:
-    return user.role in (Role.ACCOUNT_MANAGER, Role.ADMIN)
-
-
-def _viewable(user: User) -> Select[Company]:
-    query = select(Company).order_by(Company.name)
-    if user.role is Role.ACCOUNT_MANAGER:
-        return query.where(Company.account_manager_id == user.id)
-    if user.role is Role.ADMIN:
-        return query
-    return query.where(Company.id == user.company_id) if user.role is Role.BUYER else query.where(false())
-
-
-async def viewable_company(session: AsyncSession, user: User, company_id: int | None) -> Company | None:
+async def viewable_company(session: AsyncSession, user: User, company_id: int | None, today: date) -> Company | None:
     """The company whose view this user gets: a buyer always their own; staff the one
-    asked for, if it is theirs to see. None means: not found, as if it did not exist."""
+    asked for, if it is theirs to see (`services/scoping.py`). None means: not found, as if it did not exist."""
     if user.role is Role.BUYER:
         return user.company
     if company_id is None:
         return None
-    return await session.scalar(_viewable(user).where(Company.id == company_id))
+    condition = await scoping.visible_companies_filter(session, user, today)
+    return await session.scalar(select(Company).where(Company.id == company_id, condition))
 
 
-async def company_in_view(session: AsyncSession, user: User, company_id: int | None) -> Company | None:
+async def company_in_view(session: AsyncSession, user: User, company_id: int | None, today: date) -> Company | None:
     """The company whose catalog this user is looking at: a buyer's own (whatever was asked
     for); for staff, the one chosen, or None before they chose. A company that is not theirs
     to see is `NotFound`, as one that does not exist."""
-    company = await viewable_company(session, user, company_id)
+    company = await viewable_company(session, user, company_id, today)
     if company is None and (company_id is not None or user.role is Role.BUYER):
         raise NotFound()
     return company
 
 
-async def viewable_companies(session: AsyncSession, user: User) -> list[Company]:
-    return list(await session.scalars(_viewable(user)))
+async def viewable_companies(session: AsyncSession, user: User, today: date) -> list[Company]:
+    return await scoping.visible_companies(session, user, today)
 
 
 NOTE_MAX = 5000
@@ -159,19 +148,34 @@ async def rhythms(session: AsyncSession, company_ids: list[int], today: date, zo
 
 @dataclass(frozen=True)
 class PortfolioRow:
-    """One customer on the account manager's home page: its credit picture and buying rhythm."""
+    """One customer on the account manager's home page: its credit picture and buying rhythm, and
+    the absent colleague whose customer it is while the manager covers for them."""
 
     picture: CreditPicture
     rhythm: Rhythm
+    covered_for: User | None = None
 
 
 async def portfolio(
-    session: AsyncSession, manager_id: int, *, today: date, grace_days: int, zone: ZoneInfo
+    session: AsyncSession, manager: User, *, today: date, grace_days: int, zone: ZoneInfo
 ) -> list[PortfolioRow]:
-    """The customers assigned to this account manager, by name; the same few queries for any number."""
-    pictures = await credit_pictures(session, today=today, grace_days=grace_days, account_manager_id=manager_id)
+    """The customers this account manager sees today (`services/scoping.py`): their own and, during
+    a cover, those of the colleague they cover, by name; the same few queries for any number."""
+    in_charge = await scoping.managers_in_charge(session, manager, today) or frozenset()
+    pictures = await credit_pictures(session, today=today, grace_days=grace_days, account_manager_ids=in_charge)
     found = await rhythms(session, [picture.company.id for picture in pictures], today, zone)
-    return [PortfolioRow(picture, found[picture.company.id]) for picture in pictures]
+    absent = in_charge - {manager.id}
+    colleagues = (
+        {user.id: user for user in await session.scalars(select(User).where(User.id.in_(sorted(absent))))}
+        if absent
+        else {}
+    )
+    return [
+        PortfolioRow(
+            picture, found[picture.company.id], colleagues.get(picture.company.account_manager_id or manager.id)
+        )
+        for picture in pictures
+    ]
 
 
 @dataclass(frozen=True)

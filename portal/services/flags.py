@@ -33,8 +33,9 @@ UNUSUAL_FACTOR = 3
 """A quantity above this many times the company's median for the product is unusual."""
 HISTORY_NEEDED = 2
 """Earlier order lines of the product needed before a quantity can be called unusual."""
-COUNTED = (OrderStatus.PENDING_APPROVAL, OrderStatus.APPROVED, OrderStatus.EXPORTED, OrderStatus.INVOICED)
-"""The orders a company's ordering history is read from: all but the rejected and cancelled."""
+COUNTED = (OrderStatus.APPROVED, OrderStatus.EXPORTED, OrderStatus.INVOICED)
+"""Orders that count as sales (revenue, margin, usual quantities, first order, reorder rhythm):
+approved, exported, invoiced. Pending ones count only in exposure; rejected and cancelled never."""
 FROM_SUBMISSION = frozenset({FlagKind.PRICE_CHANGED, FlagKind.NOT_SOLD})
 """Flags only the moment of submission could know; later they are read from the stored flags."""
 

@@ -1,7 +1,9 @@
 """Invoices and payments from the ERP as CSV: every row is checked first and
 reported by its row number, then everything is applied in one transaction or
 nothing is. Importing the same file again changes nothing: invoices are known by
-their number, payments by their reference.
+their number, payments by their reference, or without one by invoice, date and
+amount as parsed and their position among equal rows (`derived_reference`), so
+the same payments written another way ("30.11.2026;100,00") are known again.
 
 A file is read only when it is plainly a CSV text: at most `MAX_FILE_BYTES`
 (larger files are refused, never cut), UTF-8 (with or without a BOM) or
@@ -30,6 +32,7 @@ from portal.i18n import format_money, gettext
 from portal.models import Company, Invoice, Order, OrderStatus, Payment, User
 from portal.services.amounts import parse_amount, parse_date
 from portal.services.ordering import MoveRefused, move_order
+from portal.services.totals import CENT
 
 MAX_ROWS = 5000
 MAX_FILE_BYTES = 1_000_000
@@ -419,10 +422,21 @@ async def _check_invoices(session: AsyncSession, rows: list[ImportRow]) -> list[
     return planned
 
 
-def _derived_reference(values: dict[str, str], occurrence: int) -> str:
-    """Without a reference column a payment is known by invoice, date, amount and
-    which of its identical rows in the file it is."""
-    return f"{values['invoice_number']}|{values['paid_on']}|{values['amount']}|{occurrence}"
+def derived_reference(invoice_number: str, paid_on: date, amount: Decimal, occurrence: int) -> str:
+    """Without a reference column a payment is known by its invoice, date and amount as parsed
+    (never as typed: "30.11.2026;100,00" and "2026-11-30,100.00" are one payment) and which of
+    its equal rows in the file it is: `1|…`, `2|…` for two equal payments on one day."""
+    return f"{invoice_number}|{paid_on.isoformat()}|{amount.quantize(CENT)}|{occurrence}"
+
+
+def _identity(values: dict[str, str]) -> tuple[str, date, Decimal] | None:
+    """The parsed values a payment without a reference is known by; None when they do not parse
+    (the row is refused then, with the reason)."""
+    paid_on = parse_date(values["paid_on"]) if values["paid_on"].isascii() else None
+    amount = _amount(values["amount"])
+    if paid_on is None or amount is None:
+        return None
+    return values["invoice_number"], paid_on, amount
 
 
 async def _check_payments(session: AsyncSession, rows: list[ImportRow], today: date, lock: bool) -> list[_Payment]:
@@ -431,13 +445,12 @@ async def _check_payments(session: AsyncSession, rows: list[ImportRow], today: d
     if lock:
         query = query.with_for_update()
     invoices = {i.number: i for i in await session.scalars(query.execution_options(populate_existing=True))}
-    occurrences: dict[tuple[str, str, str], int] = {}
+    occurrences: dict[tuple[str, date, Decimal], int] = {}
     for row in rows:
-        if not row.values.get("reference"):
-            key = (row.values["invoice_number"], row.values["paid_on"], row.values["amount"])
-            occurrences[key] = occurrences.get(key, 0) + 1
-            row.values["reference"] = _derived_reference(row.values, occurrences[key])
-    references = {row.values["reference"] for row in rows}
+        if not row.values.get("reference") and (identity := _identity(row.values)) is not None:
+            occurrences[identity] = occurrences.get(identity, 0) + 1
+            row.values["reference"] = derived_reference(*identity, occurrences[identity])
+    references = {row.values.get("reference", "") for row in rows} - {""}
     existing = {p.reference: p for p in await session.scalars(select(Payment).where(Payment.reference.in_(references)))}
 
     planned: list[_Payment] = []
@@ -459,7 +472,7 @@ async def _check_payments(session: AsyncSession, rows: list[ImportRow], today: d
             errors.append(gettext("The amount “%(text)s” is not an amount.") % {"text": _shown(v["amount"])})
         elif amount <= 0:
             errors.append(gettext("The amount must be more than zero."))
-        reference = v["reference"]
+        reference = v.get("reference", "")
         if len(reference) > REFERENCE_MAX:
             errors.append(gettext("The reference is longer than %(max)d characters.") % {"max": REFERENCE_MAX})
         if errors:

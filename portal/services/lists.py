@@ -3,6 +3,11 @@ Lines are changed one at a time, so two buyers editing at once never lose each
 other's lines; the later change of the same line wins. "Your usual items" is a
 list the order history writes by itself.
 
+Every change of a list first claims its row (`_claim`, one conditional UPDATE) and then changes
+lines by single statements (adding is `INSERT … ON CONFLICT DO UPDATE SET quantity = quantity +
+added`): N adds at once add N times, and a delete at the same moment goes wholly before or
+after, so the loser reads that the list is gone, never a 500.
+
 A refused change raises `ListError` (a `Refused`, with the field it concerns); a list that is
 not there, deleted meanwhile or another company's, raises `ListGone` (a `NotFound`)."""
 
@@ -15,10 +20,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, String, func, select
+from sqlalchemy import ColumnElement, String, Table, and_, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -34,10 +40,11 @@ from portal.models import (
     ShoppingListLine,
     User,
 )
-from portal.services.cart import PutReport, buyer_cart, put_in_cart, quantity_problem
+from portal.services.cart import MAX_QUANTITY, PutReport, buyer_cart, put_in_cart, quantity_problem
 from portal.services.flags import COUNTED
 from portal.services.ordering import company_order
 from portal.services.pricing import CompanyPrices, Price, line_net, load_company_prices
+from portal.services.transactions import forget, retried
 
 
 def _length(column: ColumnElement[Any]) -> int:
@@ -122,9 +129,30 @@ async def _list(session: AsyncSession, company_id: int, list_id: int, *, lines: 
     return shopping_list
 
 
-def _touch(shopping_list: ShoppingList, user: User) -> None:
-    shopping_list.updated_by_id = user.id
-    shopping_list.updated_at = clock.now()
+LIST_LINES = cast(Table, ShoppingListLine.__table__)
+LINE_CHANGES = ("quantity", "updated_at")
+"""What statements change in a list's lines."""
+
+
+async def _claim(session: AsyncSession, user: User, list_id: int, **changes: str) -> bool:
+    """Before any change of a list: one statement marks it changed by `user` (with `changes` to
+    its own columns) and holds its row until commit, so a delete at the same moment goes before
+    or after, never in between. False when the list is not there (deleted meanwhile)."""
+    result = await session.execute(
+        update(ShoppingList)
+        .where(ShoppingList.id == list_id, ShoppingList.company_id == (user.company_id or 0))
+        .values(updated_by_id=user.id, updated_at=clock.now(), **changes)
+        .execution_options(synchronize_session=False)
+    )
+    # what follows changes the lines by statements, too
+    forget(
+        session,
+        ShoppingList,
+        list_id,
+        ["updated_by_id", "updated_at", *changes],
+        ("lines", ShoppingListLine, "list_id", LINE_CHANGES),
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def create_list(
@@ -167,6 +195,7 @@ async def create_list(
     return shopping_list
 
 
+@retried
 async def new_list(
     session: AsyncSession, user: User, name: str, description: str, source: ListSource, *, today: date
 ) -> ShoppingList:
@@ -176,6 +205,7 @@ async def new_list(
     return await create_list(session, user, name, description, today=today)
 
 
+@retried
 async def list_from_cart(
     session: AsyncSession, user: User, name: str, description: str = "", *, today: date
 ) -> ShoppingList:
@@ -187,6 +217,7 @@ async def list_from_cart(
     )
 
 
+@retried
 async def list_from_order(session: AsyncSession, user: User, order_id: int, name: str, *, today: date) -> ShoppingList:
     order = await company_order(session, user.company_id or 0, order_id)
     if order is None:
@@ -199,15 +230,16 @@ async def list_from_order(session: AsyncSession, user: User, order_id: int, name
     )
 
 
+@retried
 async def rename_list(session: AsyncSession, user: User, list_id: int, name: str, description: str) -> ShoppingList:
-    shopping_list = await _list(session, user.company_id or 0, list_id, lines=False)
-    shopping_list.name = _name(name)
-    shopping_list.description = description.strip()[:DESCRIPTION_MAX]
-    _touch(shopping_list, user)
-    await session.flush()
-    return shopping_list
+    """The later of two renames wins; a list deleted meanwhile is `ListGone`."""
+    changes = {"name": _name(name), "description": description.strip()[:DESCRIPTION_MAX]}
+    if not await _claim(session, user, list_id, **changes):
+        raise ListGone()
+    return await _list(session, user.company_id or 0, list_id, lines=False)
 
 
+@retried
 async def duplicate_list(session: AsyncSession, user: User, list_id: int) -> ShoppingList:
     original = await _list(session, user.company_id or 0, list_id)
     copy = ShoppingList(
@@ -232,14 +264,27 @@ async def duplicate_list(session: AsyncSession, user: User, list_id: int) -> Sho
     return copy
 
 
+@retried
 async def delete_list(session: AsyncSession, user: User, list_id: int) -> str:
-    shopping_list = await _list(session, user.company_id or 0, list_id, lines=False)
-    name = shopping_list.name
-    await session.delete(shopping_list)
-    await session.flush()
+    """Deletes the list and its lines, returning its name; one deleted meanwhile is `ListGone`.
+    The list's row goes first, so a change waiting for it finds the list gone."""
+    name = await session.scalar(
+        delete(ShoppingList)
+        .where(ShoppingList.id == list_id, ShoppingList.company_id == (user.company_id or 0))
+        .returning(ShoppingList.name)
+        .execution_options(synchronize_session="fetch")
+    )
+    if name is None:
+        raise ListGone()
+    await session.execute(
+        delete(ShoppingListLine)
+        .where(ShoppingListLine.list_id == list_id)
+        .execution_options(synchronize_session="fetch")
+    )
     return name
 
 
+@retried
 async def add_to_list(
     session: AsyncSession,
     user: User,
@@ -253,73 +298,87 @@ async def add_to_list(
     """The catalog's "add to list": to the chosen list, or to a new one named `new_name`. A
     chosen list deleted meanwhile is a refusal of that choice, said next to it."""
     if list_id is None:
-        shopping_list = await create_list(session, user, new_name, today=today, name_field="new_name")
-    elif (found := await _find(session, user.company_id or 0, list_id)) is None:
+        list_id = (await create_list(session, user, new_name, today=today, name_field="new_name")).id
+    elif not await _claim(session, user, list_id):
         raise ListError(_gone_message(), "list_id")
-    else:
-        shopping_list = found
-    return await _add_line(session, user, shopping_list, product_id, quantity, today=today)
+    await _add_line(session, user, list_id, product_id, quantity, today=today)
+    return await _list(session, user.company_id or 0, list_id)
 
 
+@retried
 async def add_product(
     session: AsyncSession, user: User, list_id: int, product_id: int, quantity: int, *, today: date
 ) -> ShoppingList:
     """Adds to the product's line of the list (or starts one), in whole packs; returns the list."""
-    shopping_list = await _list(session, user.company_id or 0, list_id)
-    return await _add_line(session, user, shopping_list, product_id, quantity, today=today)
+    if not await _claim(session, user, list_id):
+        raise ListGone()
+    await _add_line(session, user, list_id, product_id, quantity, today=today)
+    return await _list(session, user.company_id or 0, list_id)
+
+
+def _insert(session: AsyncSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(LIST_LINES)
 
 
 async def _add_line(
-    session: AsyncSession, user: User, shopping_list: ShoppingList, product_id: int, quantity: int, *, today: date
-) -> ShoppingList:
+    session: AsyncSession, user: User, list_id: int, product_id: int, quantity: int, *, today: date
+) -> None:
+    """One statement adds `quantity` to the product's line of the (claimed) list or starts the line:
+    N adds at once add N times. The total stays whole packs and within `MAX_QUANTITY`."""
     product = await session.get(Product, product_id)
     if product is None or not product.is_active:
         raise ListError(gettext("This product is not sold any more."), "product_id")
-    line = next((line for line in shopping_list.lines if line.product_id == product_id), None)
-    total = quantity + (line.quantity if line else 0)
-    if problem := quantity_problem(product, quantity) or quantity_problem(product, total):
+    if problem := quantity_problem(product, quantity):
         raise ListError(problem, "quantity")
-    if line is None:
-        company = user.company
-        assert company is not None
-        prices = await load_company_prices(session, company, today, [product_id])
-        line = ShoppingListLine(
-            company_id=shopping_list.company_id,
-            product_id=product_id,
-            quantity=quantity,
-            product=product,
-            price_when_added=prices.price(product, quantity).unit_price,
+    company = user.company
+    assert company is not None
+    prices = await load_company_prices(session, company, today, [product_id])
+    table = LIST_LINES
+    now = clock.now()
+    statement = _insert(session).values(
+        list_id=list_id,
+        company_id=company.id,
+        product_id=product_id,
+        quantity=quantity,
+        note="",
+        price_when_added=prices.price(product, quantity).unit_price,
+        updated_at=now,
+    )
+    total = table.c.quantity + statement.excluded.quantity
+    statement = statement.on_conflict_do_update(
+        index_elements=["list_id", "product_id"],
+        set_={"quantity": total, "updated_at": statement.excluded.updated_at},
+        where=and_(total <= MAX_QUANTITY, total % product.pack_size == 0),
+    ).returning(table.c.id)
+    if (await session.execute(statement)).first() is None:
+        held = await session.scalar(
+            select(ShoppingListLine.quantity).where(
+                ShoppingListLine.list_id == list_id, ShoppingListLine.product_id == product_id
+            )
         )
-        shopping_list.lines.append(line)
-    else:
-        line.quantity = total
-        line.updated_at = clock.now()
-    _touch(shopping_list, user)
-    await session.flush()
-    return shopping_list
+        problem = quantity_problem(product, quantity + (held or 0))
+        raise ListError(problem or gettext("That is more than one order line can take."), "quantity")
 
 
-async def _line(
-    session: AsyncSession, user: User, list_id: int, line_id: int
-) -> tuple[ShoppingList, ShoppingListLine | None]:
-    """The list and its line (None when it was removed meanwhile); the list counts as changed by `user`."""
-    shopping_list = await _list(session, user.company_id or 0, list_id, lines=False)
-    line = await session.scalar(
+async def _line(session: AsyncSession, user: User, list_id: int, line_id: int) -> ShoppingListLine | None:
+    """The line of the (claimed) list as it is now, with its product; None when it was removed meanwhile."""
+    if not await _claim(session, user, list_id):
+        raise ListGone()
+    return await session.scalar(
         select(ShoppingListLine)
         .options(joinedload(ShoppingListLine.product))
         .where(ShoppingListLine.id == line_id, ShoppingListLine.list_id == list_id)
     )
-    if line is not None:
-        _touch(shopping_list, user)
-    return shopping_list, line
 
 
+@retried
 async def change_line(
     session: AsyncSession, user: User, list_id: int, line_id: int, quantity: int, note: str
 ) -> ShoppingListLine:
     """One line's quantity and note; the other lines are not touched, so concurrent edits of
     other lines all survive, and the later change of this line wins."""
-    _, line = await _line(session, user, list_id, line_id)
+    line = await _line(session, user, list_id, line_id)
     if line is None:
         raise ListError(gettext("This line was removed meanwhile."), "line", line_id)
     if problem := quantity_problem(line.product, quantity):
@@ -331,13 +390,16 @@ async def change_line(
     return line
 
 
+@retried
 async def remove_line(session: AsyncSession, user: User, list_id: int, line_id: int) -> None:
     """Removes the line; one removed meanwhile by another buyer is just as removed."""
-    shopping_list, line = await _line(session, user, list_id, line_id)
-    if line is not None:
-        await session.delete(line)
-        await session.flush()
-        session.expire(shopping_list, ["lines"])  # read again when shown, without the removed line
+    if not await _claim(session, user, list_id):
+        raise ListGone()
+    await session.execute(
+        delete(ShoppingListLine)
+        .where(ShoppingListLine.id == line_id, ShoppingListLine.list_id == list_id)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 @dataclass(frozen=True)
@@ -386,6 +448,7 @@ async def priced_list(session: AsyncSession, company: Company, list_id: int, tod
     return PricedList(shopping_list, items, sum((item.net for item in items), Decimal("0.00")))
 
 
+@retried
 async def list_to_cart(session: AsyncSession, user: User, list_id: int, line_ids: list[int] | None = None) -> PutReport:
     """All lines, or the chosen ones, into the cart (priced there at today's prices). The list stays as it is."""
     shopping_list = await _list(session, user.company_id or 0, list_id)
@@ -444,6 +507,7 @@ async def usual_items(session: AsyncSession, company: Company, today: date, zone
     return items
 
 
+@retried
 async def usual_to_cart(session: AsyncSession, user: User, today: date, zone: ZoneInfo) -> PutReport:
     company = user.company
     assert company is not None
@@ -453,6 +517,7 @@ async def usual_to_cart(session: AsyncSession, user: User, today: date, zone: Zo
     return await put_in_cart(session, user, [(item.product, item.quantity) for item in items])
 
 
+@retried
 async def save_usual(session: AsyncSession, user: User, name: str, today: date, zone: ZoneInfo) -> ShoppingList:
     """The usual items as a list of their own, named `name` ("Usual items" when left blank)."""
     company = user.company

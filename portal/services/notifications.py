@@ -1,6 +1,10 @@
 """E-mail notifications through a transactional outbox: `notify` writes the messages in the
 transaction of the change they tell about; `deliver_pending` (the worker) sends them, retrying
-failures with exponential backoff until they are sent once or marked failed."""
+failures with exponential backoff until they are sent once or marked failed.
+
+A queued message holds its text and the path it links to (`/orders/12`), never a whole URL: the
+sender puts its own `base_url` (the worker's `PORTAL_BASE_URL`) in front when it sends
+(`compose`), so the web process's setting at queue time has no say."""
 
 from __future__ import annotations
 
@@ -14,20 +18,25 @@ from email.message import EmailMessage
 from typing import Any, Protocol
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import or_, select, update
+from markupsafe import Markup
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal import clock
+from portal.i18n import format_date, format_money
 from portal.models import (
     Company,
     Deputy,
     MessageStatus,
     NotificationKind,
     NotificationOptOut,
+    Order,
     OutboxMessage,
     Role,
     User,
 )
+from portal.services.transactions import lock_rows, retried
 from portal.settings import TEMPLATES_DIR, Settings
 
 log = logging.getLogger("portal.notifications")
@@ -42,8 +51,8 @@ _templates = Environment(
 )
 
 
-def base_url() -> str:
-    return Settings.from_env().base_url.rstrip("/")
+DEFAULT_BASE_URL = "http://localhost:8000"
+"""`Settings.base_url`'s default, for a sender made without settings (tests)."""
 
 
 async def notify(
@@ -55,7 +64,10 @@ async def notify(
     context: dict[str, Any],
     link: str,
 ) -> list[OutboxMessage]:
-    """Queues one message per recipient who wants this kind, in the caller's transaction."""
+    """Queues one message per recipient who wants this kind, in the caller's transaction. `link` is a
+    path ("/orders/12"); the sender makes it a URL with its own base URL when it sends."""
+    if not link.startswith("/"):
+        raise ValueError(f"an e-mail links to a path of the portal, not {link!r}")
     people = {user.id: user for user in recipients if user is not None and user.is_active}
     if kind.optional and people:
         opted_out = set(
@@ -66,10 +78,9 @@ async def notify(
             )
         )
         people = {uid: user for uid, user in people.items() if uid not in opted_out}
-    url = base_url() + link
     messages = []
     for user in people.values():
-        values = {**context, "user": user, "link": url, "subject": subject}
+        values = {**context, "user": user, "subject": subject}
         message = OutboxMessage(
             kind=kind,
             user_id=user.id,
@@ -77,7 +88,7 @@ async def notify(
             subject=subject[:200],
             body_text=_templates.get_template(f"{template}.txt").render(values),
             body_html=_templates.get_template(f"{template}.html").render(values),
-            link=url,
+            link=link,
             status=MessageStatus.PENDING,
             attempts=0,
             next_attempt_at=clock.now(),
@@ -115,25 +126,74 @@ async def managers_on_duty(session: AsyncSession, company: Company, today: date)
     return [manager, *deputies]
 
 
+async def approver(session: AsyncSession, company: Company) -> User | None:
+    """Who approves the company's orders, as a buyer is told: its account manager (None: the sales team)."""
+    manager = await account_manager(session, company)
+    return manager if manager is not None and manager.is_active else None
+
+
+async def confirm_submission(session: AsyncSession, order: Order, company: Company, buyer: User) -> None:
+    """Tells the buyer who submitted `order` that it arrived: its number, gross total, requested
+    delivery date and who approves it. Optional (`ORDER_SUBMITTED`): the buyer may switch it off."""
+    await notify(
+        session,
+        NotificationKind.ORDER_SUBMITTED,
+        [buyer],
+        f"Order {order.number} is submitted and waits for approval",
+        "order_received",
+        await order_facts(session, order, company),
+        f"/orders/{order.id}",
+    )
+
+
+async def order_facts(session: AsyncSession, order: Order, company: Company) -> dict[str, Any]:
+    """What a buyer's e-mail about a new order states: number, total, delivery date, approver."""
+    person = await approver(session, company)
+    return {
+        "order": order,
+        "company": company,
+        "total": format_money(order.gross_total, order.currency),
+        "delivery": format_date(order.requested_delivery_date),
+        "approver": person.full_name if person is not None else "",
+    }
+
+
 async def opted_out_kinds(session: AsyncSession, user: User) -> set[NotificationKind]:
     return set(await session.scalars(select(NotificationOptOut.kind).where(NotificationOptOut.user_id == user.id)))
 
 
+@retried
 async def set_preferences(session: AsyncSession, user: User, wanted: set[NotificationKind]) -> None:
-    """Keeps exactly the optional kinds not in `wanted` switched off."""
-    current = await opted_out_kinds(session, user)
-    off = {kind for kind in NotificationKind if kind.optional and kind not in wanted}
-    for kind in off - current:
-        session.add(NotificationOptOut(user_id=user.id, kind=kind))
-    for kind in current - off:
-        row = await session.get(NotificationOptOut, (user.id, kind))
-        if row is not None:
-            await session.delete(row)
-    await session.flush()
+    """Keeps exactly the optional kinds not in `wanted` switched off, in two statements. The user's
+    row is held first, so two saves at once go one after the other and the later one wins whole."""
+    await lock_rows(session, User, [user.id])
+    off = sorted(kind for kind in NotificationKind if kind.optional and kind not in wanted)
+    await session.execute(
+        delete(NotificationOptOut)
+        .where(NotificationOptOut.user_id == user.id, NotificationOptOut.kind.not_in(off))
+        .execution_options(synchronize_session=False)
+    )
+    if off:
+        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        rows = [{"user_id": user.id, "kind": kind} for kind in off]
+        await session.execute(insert(NotificationOptOut).values(rows).on_conflict_do_nothing())
 
 
 class Sender(Protocol):
     async def send(self, message: OutboxMessage) -> None: ...
+
+
+def compose(message: OutboxMessage, base_url: str) -> tuple[str, str]:
+    """The message's plain text and HTML as sent: its stored text, then the link made from
+    `base_url` and the stored path, then the signature. A message queued before links were
+    paths holds a whole URL and its complete text, and is sent as it was written."""
+    if not message.link.startswith("/"):
+        return message.body_text, message.body_html
+    values = {"link": base_url.rstrip("/") + message.link}
+    text = _templates.get_template("_frame.txt").render(body=message.body_text.rstrip("\n"), **values)
+    stored = Markup(message.body_html)  # escaped by the templates when it was queued
+    html = _templates.get_template("_frame.html").render(body=stored, **values)
+    return text, html
 
 
 @dataclass(frozen=True)
@@ -141,9 +201,10 @@ class LogSender:
     """Development: the message goes to the log instead of a mail server."""
 
     sender: str = "portal@localhost"
+    base_url: str = DEFAULT_BASE_URL
 
     async def send(self, message: OutboxMessage) -> None:
-        log.info("E-mail to %s: %s\n%s", message.recipient, message.subject, message.body_text)
+        log.info("E-mail to %s: %s\n%s", message.recipient, message.subject, compose(message, self.base_url)[0])
 
 
 @dataclass(frozen=True)
@@ -155,13 +216,15 @@ class SmtpSender:
     user: str = ""
     password: str = ""
     timeout: float = 10.0
+    base_url: str = DEFAULT_BASE_URL
 
     def _send(self, message: OutboxMessage) -> None:
+        text, html = compose(message, self.base_url)
         mail = EmailMessage()
         mail["From"], mail["To"], mail["Subject"] = self.sender, message.recipient, message.subject
         mail["Message-ID"] = f"<outbox-{message.id}@portal>"
-        mail.set_content(message.body_text)
-        mail.add_alternative(message.body_html, subtype="html")
+        mail.set_content(text)
+        mail.add_alternative(html, subtype="html")
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
             if self.tls:
                 smtp.starttls()
@@ -174,8 +237,9 @@ class SmtpSender:
 
 
 def sender_for(settings: Settings) -> Sender:
+    """The worker's sender; links in what it sends start with the worker's own `base_url`."""
     if not settings.smtp_host:
-        return LogSender(settings.smtp_sender)
+        return LogSender(settings.smtp_sender, settings.base_url)
     return SmtpSender(
         settings.smtp_host,
         settings.smtp_port,
@@ -183,6 +247,7 @@ def sender_for(settings: Settings) -> Sender:
         settings.smtp_tls,
         settings.smtp_user,
         settings.smtp_password,
+        base_url=settings.base_url,
     )
 
 
@@ -263,10 +328,14 @@ async def deliver_pending(
         except Exception as error:
             await _record(session_maker, message, now, error)
             failed += 1
-            log.warning("Sending message %s failed (attempt %s): %s", message.id, message.attempts + 1, error)
+            log.warning(
+                "e-mail failed",
+                extra={"message_id": message.id, "attempt": message.attempts + 1, "error": type(error).__name__},
+            )
         else:
             await _record(session_maker, message, now, None)
             sent += 1
+            log.info("e-mail sent", extra={"message_id": message.id, "kind": message.kind.value})
     return Delivery(sent, failed)
 
 

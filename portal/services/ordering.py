@@ -18,7 +18,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from portal import clock
 from portal.errors import Conflict, NotFound, Refused
-from portal.i18n import format_datetime, gettext
+from portal.i18n import format_date, format_datetime, format_money, gettext
 from portal.models import (
     Address,
     Company,
@@ -39,6 +39,7 @@ from portal.services.credit import credit_picture
 from portal.services.flags import Flag, FlagSubject, Policy, order_flags
 from portal.services.pricing import PriceSource, line_net, load_company_prices
 from portal.services.totals import totals
+from portal.services.transactions import retried
 
 MOVES: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.PENDING_APPROVAL: frozenset({OrderStatus.APPROVED, OrderStatus.REJECTED, OrderStatus.CANCELLED}),
@@ -204,6 +205,7 @@ def address_text(address: Address) -> str:
     return f"{address.label}\n{address.street}\n{address.postal_code} {address.city}\n{address.country_code}"
 
 
+@retried
 async def submit_order(
     session: AsyncSession,
     user: User,
@@ -219,18 +221,18 @@ async def submit_order(
     The form's key is the cart's checkout key of the moment the form was made:
     the same key again (double click, retry, a second tab) finds the order it
     already made, and a cart changed since then is refused rather than ordered
-    unseen."""
+    unseen.
+
+    The cart's row is locked before anything is read: two submissions of one form at the same
+    moment go one after the other, and the second finds the order the first made."""
     if not KEY_PATTERN.fullmatch(form.key):
         raise CartChanged(gettext("This checkout form is out of date. Please review your cart and submit again."))
+    cart = await buyer_cart(session, user, lock=True)
     if existing := await _order_by_key(session, company.id, form.key):
         return Submission(existing, created=False)
     if company.on_hold:
         raise CompanyOnHold(company.hold_reason or "")
-
-    cart = await buyer_cart(session, user, lock=True)
     if cart.checkout_key != form.key:
-        if existing := await _order_by_key(session, company.id, form.key):
-            return Submission(existing, created=False)
         raise CartChanged(gettext("Your cart changed since this form was opened. Please check it and submit again."))
 
     addresses = await company_addresses(session, company.id)
@@ -278,9 +280,16 @@ async def submit_order(
         await notifications.managers_on_duty(session, company, today),
         f"Order {order.number} from {company.name} waits for approval",
         "order_submitted",
-        {"order": order, "company": company, "buyer": user.full_name, "gross": f"{order.gross_total} {order.currency}"},
+        {
+            "order": order,
+            "company": company,
+            "buyer": user.full_name,
+            "gross": format_money(order.gross_total, order.currency),
+            "delivery": format_date(order.requested_delivery_date),
+        },
         f"/queue/orders/{order.id}",
     )
+    await notifications.confirm_submission(session, order, company, user)
     return Submission(order, created=True)
 
 
@@ -422,6 +431,7 @@ async def move_order(
     return order
 
 
+@retried
 async def cancel_order(session: AsyncSession, user: User, order_id: int, reason: str) -> Order:
     """A buyer of the company withdraws an order still waiting for approval."""
     if await company_order(session, user.company_id or 0, order_id) is None:
@@ -588,6 +598,7 @@ async def reorder_preview(
     return order, result
 
 
+@retried
 async def reorder(session: AsyncSession, user: User, company: Company, order_id: int, today: date) -> list[ReorderLine]:
     """Puts the earlier order's available lines into the cart; the cart prices them at today's prices."""
     _, lines = await reorder_preview(session, company, order_id, today)

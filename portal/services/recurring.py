@@ -240,7 +240,7 @@ async def _order(
         await notifications.company_buyers(session, company.id),
         subject,
         "recurring_generated",
-        context,
+        {**context, **await notifications.order_facts(session, order, company)},  # total and approver, as at checkout
         f"/orders/{order.id}",
     )
     await notifications.notify(

@@ -29,6 +29,7 @@ from portal.web.errors import Refusal
 from portal.web.formatting import flag_text
 from portal.web.guards import allow
 from portal.web.inputs import Day, Form, FormId, Id, IdList, Text
+from portal.web.scoping import sees_order
 
 deciders = [allow(Role.ACCOUNT_MANAGER, Role.ADMIN)]
 staff = [allow(Role.ACCOUNT_MANAGER, Role.ADMIN, Role.FINANCE)]
@@ -180,7 +181,7 @@ class QueueController(Controller):
     ) -> Template:
         return await queue_page(request, db_session, wanted, policy)
 
-    @get("/orders/{order_id:int}", guards=staff, name="review")
+    @get("/orders/{order_id:int}", guards=[*staff, sees_order()], name="review")
     async def show(
         self,
         request: PortalRequest,
@@ -190,7 +191,9 @@ class QueueController(Controller):
     ) -> Template:
         return await review_page(request, db_session, order_id, policy)
 
-    @post("/orders/{order_id:int}/approve", guards=deciders, name="approve", opt={"form": review_again})
+    @post(
+        "/orders/{order_id:int}/approve", guards=[*deciders, sees_order()], name="approve", opt={"form": review_again}
+    )
     async def approve(
         self,
         request: PortalRequest,
@@ -204,7 +207,7 @@ class QueueController(Controller):
         )
         return await _decided(request, db_session, order, policy, gettext("Order %(number)s approved."))
 
-    @post("/orders/{order_id:int}/reject", guards=deciders, name="reject", opt={"form": review_again})
+    @post("/orders/{order_id:int}/reject", guards=[*deciders, sees_order()], name="reject", opt={"form": review_again})
     async def reject(
         self,
         request: PortalRequest,

@@ -1,5 +1,8 @@
 """Sign in and sign out.
 
+A sign-in starts a new session (new id, new CSRF token) that carries its own lifetimes
+(`portal.web.sessions`); the accounts service throttles by account and by client address.
+
 The sign-in form is typed and bounded (`SignInForm`); a refusal, whether the framework's
 (a 10,000-character address) or the accounts service's (wrong password, locked), shows
 the form again with the message next to its field and the address kept. The failed-attempt
@@ -22,7 +25,7 @@ from portal.web.context import PortalRequest
 from portal.web.errors import Refusal
 from portal.web.guards import home_route
 from portal.web.inputs import NO_NUL, Form, Text
-from portal.web.sessions import rotate_session_id
+from portal.web.sessions import client_address, start_session, with_fresh_csrf_token
 
 NEXT_MAX_LENGTH = 500
 """The longest page address a sign-in sends the user back to."""
@@ -97,10 +100,11 @@ class AuthController(Controller):
     async def login(
         self, request: PortalRequest, db_session: NamedDependency[AsyncSession], data: URLEncodedBody[SignInForm]
     ) -> Redirect:
-        user = await accounts.authenticate(db_session, data.email, data.password)
-        rotate_session_id(request)
-        request.set_session({"user_id": user.id})
-        return Redirect(data.target or request.app.route_reverse(home_route(user)), status_code=303)
+        user = await accounts.authenticate(db_session, data.email, data.password, address=client_address(request))
+        start_session(request, user)
+        return with_fresh_csrf_token(
+            Redirect(data.target or request.app.route_reverse(home_route(user)), status_code=303), request
+        )
 
     @post("/logout", name="logout")
     async def logout(self, request: PortalRequest) -> Redirect:

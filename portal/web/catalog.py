@@ -36,11 +36,15 @@ CompanyChoice = Annotated[int | None, QueryParameter(name="company", ge=1, le=MA
 
 
 async def provide_customer(
-    request: PortalRequest, db_session: NamedDependency[AsyncSession], company_id: CompanyChoice = None
+    request: PortalRequest,
+    db_session: NamedDependency[AsyncSession],
+    today: NamedDependency[date],
+    company_id: CompanyChoice = None,
 ) -> Company | None:
     """The company whose prices the page shows: a buyer's own, or the one staff chose
-    (?company=ID). None: staff have not chosen yet. Not theirs to see: 404."""
-    return await customers.company_in_view(db_session, request.user, company_id)
+    (?company=ID), if they see it (their own customers and those they cover). None: staff
+    have not chosen yet. Not theirs to see: 404."""
+    return await customers.company_in_view(db_session, request.user, company_id, today)
 
 
 def provide_chosen_customer(customer: NamedDependency[Company | None]) -> Company:
@@ -109,7 +113,7 @@ class CatalogController(Controller):
         today: NamedDependency[date],
     ) -> Template:
         if customer is None:
-            companies = await customers.viewable_companies(db_session, request.user)
+            companies = await customers.viewable_companies(db_session, request.user, today)
             return Template("catalog/choose_company.html", context={"companies": companies})
         page = await catalog.browse(db_session, customer, wanted, today, with_lists=can(request.user, "buy"))
         return _results_page(request, page, customer)

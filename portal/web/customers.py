@@ -24,6 +24,7 @@ from portal.web.context import PortalRequest, settings_of
 from portal.web.errors import Refusal
 from portal.web.guards import allow
 from portal.web.inputs import Form, FormId, Id, PageNo, Text
+from portal.web.scoping import sees_company
 
 
 class NoteForm(Form):
@@ -74,10 +75,12 @@ def _back_to(request: PortalRequest, company_id: int) -> Redirect:
 
 
 class CustomersController(Controller):
+    """Every page and action names a customer the user sees (`sees_company`); any other is 404."""
+
     path = "/customers"
     guards = [allow(Role.ACCOUNT_MANAGER, Role.ADMIN, Role.FINANCE)]
 
-    @get("/{company_id:int}", name="customer")
+    @get("/{company_id:int}", guards=[sees_company()], name="customer")
     async def show(
         self,
         request: PortalRequest,
@@ -87,7 +90,7 @@ class CustomersController(Controller):
     ) -> Template:
         return await customer_page(request, db_session, company_id, page=page)
 
-    @post("/{company_id:int}/notes", name="add_note", opt={"form": customer_page_again})
+    @post("/{company_id:int}/notes", guards=[sees_company()], name="add_note", opt={"form": customer_page_again})
     async def add_note(
         self,
         request: PortalRequest,
@@ -99,7 +102,12 @@ class CustomersController(Controller):
         flash(request, gettext("Note saved."), "success")
         return _back_to(request, company_id)
 
-    @post("/{company_id:int}/notes/{note_id:int}", name="edit_note", opt={"form": customer_page_again})
+    @post(
+        "/{company_id:int}/notes/{note_id:int}",
+        guards=[sees_company()],
+        name="edit_note",
+        opt={"form": customer_page_again},
+    )
     async def edit_note(
         self,
         request: PortalRequest,
@@ -112,7 +120,12 @@ class CustomersController(Controller):
         flash(request, gettext("Note changed."), "success")
         return _back_to(request, company_id)
 
-    @post("/{company_id:int}/manager", name="reassign", guards=[allow(Role.ADMIN)], opt={"form": customer_page_again})
+    @post(
+        "/{company_id:int}/manager",
+        name="reassign",
+        guards=[allow(Role.ADMIN), sees_company()],
+        opt={"form": customer_page_again},
+    )
     async def reassign(
         self,
         request: PortalRequest,

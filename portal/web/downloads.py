@@ -1,26 +1,49 @@
-"""CSV downloads as Excel opens them: UTF-8 with a BOM, CRLF line ends."""
+"""CSV downloads as Excel opens them: UTF-8 with a BOM, CRLF line ends, comma-separated, and no
+cell a spreadsheet could run as a formula, whichever list separator it splits at.
+
+Excel set to English splits at ",", set to Polish at ";" and then honours quotes only at the start
+of a field, so "INV;+5+5" in the middle of a line becomes the formula "+5+5". `csv_cell` is the
+one place every download's cells go through:
+- text that starts a formula (after any spaces or quotes) gets a leading apostrophe, and so does
+  every part that would start one after a ",", ";" or line break inside it ("INV;'+5+5");
+- text holding either separator, a quote or a line break is quoted;
+- numbers the portal writes itself (Decimal, int) stay numbers, negative ones included: callers
+  pass amounts as Decimal, never as formatted text."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 
 from litestar import Response
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-NUMBER = re.compile(r"[+-]?[0-9]+([.,][0-9]+)?")
+from portal.services.totals import CENT
+
+STARTS_FORMULA = re.compile(r'[ "]*[=+\-@\t\r]')
+"""Spreadsheets skip spaces and a quote before they look for a formula."""
+PART_STARTS_FORMULA = re.compile(r'([,;\r\n])(?=[ "]*[=+\-@\t\r])')
+"""A separator or line break inside the text, followed by a formula start: a split there makes a cell."""
+NEEDS_QUOTES = re.compile(r'[,;"\r\n]')
 UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 FILENAME_MAX = 120
 
 
-def _inert(value: object) -> object:
-    """Text that a spreadsheet would run as a formula (a company named "=HYPERLINK(…)")
-    is written with a leading apostrophe; numbers stay numbers."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not NUMBER.fullmatch(value):
-        return "'" + value
-    return value
+def cents(amount: Decimal) -> Decimal:
+    """An amount as a download writes it: a number with two decimals ("-12.50")."""
+    return amount.quantize(CENT)
+
+
+def csv_cell(value: object) -> str:
+    """One cell as it is written to the file (see the module docstring)."""
+    if value is None:
+        return ""
+    if isinstance(value, (Decimal, int)) and not isinstance(value, bool):
+        return str(value)
+    text = PART_STARTS_FORMULA.sub(r"\1'", str(value))
+    if STARTS_FORMULA.match(text):
+        text = "'" + text
+    return '"' + text.replace('"', '""') + '"' if NEEDS_QUOTES.search(text) else text
 
 
 def safe_filename(name: str) -> str:
@@ -30,12 +53,10 @@ def safe_filename(name: str) -> str:
 
 
 def csv_download(filename: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> Response[bytes]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows([_inert(value) for value in row] for row in rows)
+    lines = [header, *rows]
+    body = "".join(",".join(csv_cell(value) for value in line) + "\r\n" for line in lines)
     return Response(
-        ("\ufeff" + buffer.getvalue()).encode("utf-8"),
+        ("\ufeff" + body).encode("utf-8"),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{safe_filename(filename)}"'},
     )

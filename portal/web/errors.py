@@ -6,7 +6,10 @@
   route names its form page in `opt={"form": page}`: an async function
   `(request, db_session, refusal) -> Response`. Without one, the message is flashed and
   the user goes back to the page they came from.
-- a bad query value → 400 page that says which value and why.
+- a bad query value → 400 page that says which value and why;
+- a transaction the database gave up in a collision (deadlock, serialization failure, SQLite
+  locked) that no service retried → 503 page "try again" (`services/transactions.py` retries
+  first, and says the same as a 409 when the retries run out).
 
 Nothing a refused request changed is kept: the transaction is rolled back before the
 answer is rendered."""
@@ -28,11 +31,13 @@ from litestar.plugins.htmx import ClientRedirect
 from litestar.response import Redirect, Template
 from litestar.types import Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.errors import DomainError, NotAllowed, NotFound, Refused
 from portal.i18n import gettext
-from portal.web.inputs import Form, friendly
+from portal.services.transactions import busy_message, is_collision
+from portal.web.inputs import MAX_ID, Form, friendly
 
 logger = logging.getLogger("portal.web")
 
@@ -109,6 +114,8 @@ def refused(request: Request[Any, Any, Any], exc: Refused) -> Response[Any]:
 
 
 def _show_refusal(request: Request[Any, Any, Any], message: str, errors: dict[str, str], status: int) -> Response[Any]:
+    if not _ids_in_bounds(request):
+        return error_page(request, 404)
     page: FormPage | None = request.route_handler.opt.get("form")
 
     async def render() -> Response[Any]:
@@ -139,6 +146,14 @@ def validation_failed(request: Request[Any, Any, Any], exc: ValidationException)
         400,
         [f"{key}: {text}" if key else text for key, text in errors.items()]
         or [gettext("The request could not be read.")],
+    )
+
+
+def _ids_in_bounds(request: Request[Any, Any, Any]) -> bool:
+    """Whether every id in the path names something that could exist. A body refused before the
+    path was checked must not show a form page for an id no column can hold: that is a 404."""
+    return all(
+        1 <= value <= MAX_ID for value in request.path_params.values() if isinstance(value, int) and value is not True
     )
 
 
@@ -178,6 +193,14 @@ def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[An
     return error_page(request, 500)
 
 
+def database_error(request: Request[Any, Any, Any], exc: OperationalError) -> Response[Any]:
+    """A collision with another transaction is "busy, try again"; anything else is a 500."""
+    if not is_collision(exc):
+        return server_error(request, exc)
+    request.logger.warning("database collision not retried: %s", exc.orig)
+    return error_page(request, 503, [busy_message()])
+
+
 def not_signed_in(request: Request[Any, Any, Any], _: NotAuthorizedException) -> Response[Any]:
     target = "/login"
     if request.method == "GET" and request.url.path != "/":
@@ -194,5 +217,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     NotAllowed: not_allowed,
     Refused: refused,
     HTTPException: http_error,
+    OperationalError: database_error,
     500: server_error,
 }

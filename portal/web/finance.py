@@ -32,12 +32,14 @@ from portal.services.credit import CreditPicture
 from portal.services.imports import ImportKind, ImportReport
 from portal.settings import Settings
 from portal.web.context import PortalRequest, render, settings_of
-from portal.web.downloads import csv_download
+from portal.web.downloads import cents, csv_download
 from portal.web.errors import Refusal
 from portal.web.guards import allow, finance_staff
 from portal.web.inputs import MAX_ID, Form, Id, Money, Text
+from portal.web.scoping import sees_company
 
 Reason = Annotated[Text, msgspec.Meta(max_length=credit_control.REASON_MAX)]
+CustomerMessage = Annotated[Text, msgspec.Meta(max_length=credit_control.MESSAGE_MAX)]
 FileText = Annotated[Text, msgspec.Meta(max_length=imports.MAX_FILE_BYTES)]
 
 
@@ -50,12 +52,14 @@ class Translated(dict[str, str]):
 
 # Form bodies.
 class LimitForm(Form):
-    """A new credit limit, from the limit the user saw (`expected_limit`), with a reason."""
+    """A new credit limit, from the limit the user saw (`expected_limit`), with a reason (internal)
+    and, optionally, a message for the customer's buyers."""
 
     messages: ClassVar[dict[str, str]] = Translated({"expected_limit": "The form is out of date; reload the page."})
     expected_limit: Money
     new_limit: Money
     reason: Reason
+    customer_message: CustomerMessage = ""
 
 
 class ReasonForm(Form):
@@ -147,8 +151,13 @@ def overview(pictures: list[CreditPicture], query: OverviewQuery) -> Overview:
 
 
 def _finance_context(**context: Any) -> dict[str, Any]:
-    """What every credit page states the same way: the utilisation threshold, the longest reason."""
-    return {"high_utilisation_pct": credit.HIGH_UTILISATION_PCT, "reason_max": credit_control.REASON_MAX, **context}
+    """What every credit page states the same way: the utilisation threshold, the longest reason and message."""
+    return {
+        "high_utilisation_pct": credit.HIGH_UTILISATION_PCT,
+        "reason_max": credit_control.REASON_MAX,
+        "message_max": credit_control.MESSAGE_MAX,
+        **context,
+    }
 
 
 # The company page and the pages of its refused forms.
@@ -261,8 +270,8 @@ def ageing_rows(report: ageing.AgeingReport) -> list[list[object]]:
             row.company.name if row.company else gettext("Total"),
             row.company.tax_id if row.company else "",
             row.currency,
-            *[f"{value:.2f}" for value in row.buckets],
-            f"{row.total:.2f}",
+            *[cents(value) for value in row.buckets],
+            cents(row.total),
         ]
         for row in report.rows + report.totals
     ]
@@ -317,9 +326,8 @@ class FinanceController(Controller):
         company_id: FromPath[Id],
         data: URLEncodedBody[LimitForm],
     ) -> Redirect:
-        await credit_control.change_limit(
-            db_session, request.user, company_id, data.expected_limit, data.new_limit, data.reason
-        )
+        change = (data.expected_limit, data.new_limit, data.reason, data.customer_message)
+        await credit_control.change_limit(db_session, request.user, company_id, *change)
         return _to_company(request, company_id, gettext("Credit limit changed."))
 
     @post("/companies/{company_id:int}/hold", name="hold_account", opt={"form": company_again})
@@ -387,12 +395,13 @@ class FinanceController(Controller):
 
 
 class CustomerCreditController(Controller):
-    """The account manager's read-only view of an assigned customer's credit."""
+    """The account manager's read-only view of the credit of a customer they see (their own, or one
+    they cover; `sees_company`)."""
 
     path = "/customers"
     guards = [allow(Role.ACCOUNT_MANAGER, Role.ADMIN)]
 
-    @get("/{company_id:int}/credit", name="customer_credit")
+    @get("/{company_id:int}/credit", guards=[sees_company()], name="customer_credit")
     async def credit_history(
         self,
         request: PortalRequest,

@@ -18,6 +18,7 @@ from portal.settings import Settings
 from portal.web.context import PortalRequest
 from portal.web.guards import account_managers, admins_only, buyers_only, home_route
 from portal.web.inputs import Id
+from portal.web.scoping import sees_invoice
 
 
 class HomeController(Controller):
@@ -36,7 +37,7 @@ class HomeController(Controller):
         home = await directory.buyer_home(db_session, company.id, today=today, grace_days=settings.past_due_grace_days)
         return Template("home/buyer.html", context={"home": home})
 
-    @get("/invoices/{invoice_id:int}", guards=[buyers_only], name="invoice")
+    @get("/invoices/{invoice_id:int}", guards=[buyers_only, sees_invoice()], name="invoice")
     async def invoice(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -56,7 +57,7 @@ class HomeController(Controller):
         settings: NamedDependency[Settings],
     ) -> Template:
         rows = await customers.portfolio(
-            db_session, request.user.id, today=today, grace_days=settings.past_due_grace_days, zone=settings.seller_zone
+            db_session, request.user, today=today, grace_days=settings.past_due_grace_days, zone=settings.seller_zone
         )
         return Template("home/manager.html", context={"rows": rows})
 

@@ -392,7 +392,7 @@ class SchedulesController(Controller):
 
 def _kind_label(kind: NotificationKind) -> str:
     return {
-        NotificationKind.ORDER_SUBMITTED: gettext("An order waits for approval"),
+        NotificationKind.ORDER_SUBMITTED: gettext("An order is submitted"),
         NotificationKind.ORDER_DECIDED: gettext("My order is approved or rejected"),
         NotificationKind.RECURRING_GENERATED: gettext("A recurring delivery is ordered"),
         NotificationKind.RECURRING_MISSED: gettext("A recurring delivery is missed"),

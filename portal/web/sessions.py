@@ -1,19 +1,104 @@
 """Server-side sessions stored in the database, with two changes to Litestar's
 default backend: the session id is replaced at sign-in (no session fixation),
-and a request that leaves the session unchanged writes nothing."""
+and a request that leaves the session unchanged writes nothing.
+
+A signed-in session holds the user, the user's session version (raised by a password change
+or "sign out everywhere", which ends the older sessions), the moment of signing in (the
+absolute lifetime counts from it, never extended) and the moment last seen (the idle timeout;
+written at most once per `SEEN_EVERY`, so most requests still write nothing)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from litestar import Response
 from litestar.connection import ASGIConnection
+from litestar.middleware.csrf import generate_csrf_token
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.types import Empty, Message, ScopeSession
+
+from portal import clock
+from portal.i18n import gettext
+from portal.models import User
+from portal.settings import Settings
 
 _LOADED = "portal.session_loaded"
 _ROTATE = "portal.session_rotate"
 _NEW_ID = "portal.session_new_id"
+R = TypeVar("R", bound=Response[Any])
+SEEN_EVERY = 60
+"""Seconds: the last-seen moment is written at most this often."""
+
+
+def session_cookie_name(settings: Settings) -> str:
+    """`__Host-` in production: the browser then insists on Secure, Path=/ and no Domain."""
+    return "__Host-session" if settings.is_production else "session"
+
+
+def client_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The client's address as the server sees it (behind a trusted proxy, the forwarded one)."""
+    return connection.client.host if connection.client else ""
+
+
+def start_session(
+    connection: ASGIConnection[Any, Any, Any, Any], user: User, *, signed_in_at: float | None = None
+) -> None:
+    """A new session (new id) for `user`; `signed_in_at` keeps the absolute lifetime of the
+    session it replaces (a password change is no new sign-in)."""
+    now = clock.now().timestamp()
+    rotate_session_id(connection)
+    connection.scope["session"] = {
+        "user_id": user.id,
+        "version": user.session_version,
+        "signed_in_at": signed_in_at if signed_in_at is not None else now,
+        "seen_at": now,
+    }
+
+
+def signed_in_at(connection: ASGIConnection[Any, Any, Any, Any]) -> float | None:
+    value = connection.session.get("signed_in_at")
+    return float(value) if isinstance(value, int | float) else None
+
+
+def session_expired(data: dict[str, Any], settings: Settings) -> bool:
+    """Past its absolute lifetime or idle too long (a session without the moments is old: expired)."""
+    now = clock.now().timestamp()
+    started, seen = data.get("signed_in_at"), data.get("seen_at")
+    if not isinstance(started, int | float) or not isinstance(seen, int | float):
+        return True
+    return now - started > settings.session_absolute_seconds or now - seen > settings.session_idle_seconds
+
+
+def mark_seen(data: dict[str, Any]) -> None:
+    """Move the last-seen moment on, at most once per `SEEN_EVERY` (a changed session is written)."""
+    now = clock.now().timestamp()
+    if now - float(data.get("seen_at", 0)) >= SEEN_EVERY:
+        data["seen_at"] = now
+
+
+def expire(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """End this session and leave the user a message for the sign-in page."""
+    connection.scope["session"] = {
+        "_messages": [{"message": gettext("Your session expired: please sign in again."), "category": "info"}]
+    }
+    rotate_session_id(connection)
+
+
+def with_fresh_csrf_token(response: R, connection: ASGIConnection[Any, Any, Any, Any]) -> R:
+    """Replace the CSRF cookie with a new token: none outlives a sign-in (or a sign-out)."""
+    config = connection.app.csrf_config
+    if config is not None:
+        response.set_cookie(
+            key=config.cookie_name,
+            value=generate_csrf_token(config.secret),
+            path=config.cookie_path,
+            secure=config.cookie_secure,
+            httponly=config.cookie_httponly,
+            samesite=config.cookie_samesite,
+            domain=config.cookie_domain,
+        )
+    return response
 
 
 def rotate_session_id(connection: ASGIConnection[Any, Any, Any, Any]) -> None:

@@ -14,7 +14,7 @@ from portal.models import Company
 from portal.services.statement import Statement, account_statement
 from portal.settings import Settings
 from portal.web.context import PortalRequest, render
-from portal.web.downloads import csv_download
+from portal.web.downloads import cents, csv_download
 from portal.web.guards import buyers_only
 
 CSV_COLUMNS = ("Invoice", "Issued", "Due", "Currency", "Gross", "Paid", "Balance", "Days overdue", "Order")
@@ -25,16 +25,16 @@ def csv_header() -> list[str]:
 
 
 def csv_rows(account: Statement) -> list[list[object]]:
-    """One row per invoice; days overdue only for an open one."""
+    """One row per invoice; days overdue only for an open one. Amounts stay numbers (Decimal)."""
     return [
         [
             line.invoice.number,
             line.invoice.issue_date.isoformat(),
             line.invoice.due_date.isoformat(),
             line.invoice.currency,
-            f"{line.invoice.gross_amount:.2f}",
-            f"{line.invoice.paid_amount:.2f}",
-            f"{line.invoice.balance:.2f}",
+            cents(line.invoice.gross_amount),
+            cents(line.invoice.paid_amount),
+            cents(line.invoice.balance),
             line.days_overdue if line.is_open else "",
             line.invoice.order_number or "",
         ]

@@ -10,9 +10,12 @@ from decimal import Decimal
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.models import Address, CartLine, Order, OrderStatus
+from portal.services import cart as carts
+from portal.services import transactions
 from tests.conftest import backend
 from tests.factories import csrf_from, make_company, make_product, make_user, sign_in, text_of
 
@@ -547,3 +550,44 @@ async def test_the_order_list_takes_typed_filters_and_says_what_is_wrong_with_a_
         assert message in text_of(response.text), (params, text_of(response.text)[-300:])
     assert (await client.get("/orders/99999999999")).status_code == 404
     assert (await client.get("/orders/0/reorder")).status_code == 404
+
+
+def _collision() -> OperationalError:
+    class DriverError(Exception):
+        sqlstate = "40P01"
+
+    return OperationalError("UPDATE carts …", {}, DriverError("deadlock detected"))
+
+
+async def test_a_collision_nobody_retried_answers_busy_not_500(
+    client: AsyncTestClient, shop: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def collides(*args: object, **kwargs: object) -> None:
+        raise _collision()
+
+    await sign_in(client, "nina@northwind.example")
+    monkeypatch.setattr(carts, "add_to_cart", collides)
+    response = await add(client, shop["glasses"].id, "6")
+    assert response.status_code == 503
+    assert "Nothing was saved; please try again." in text_of(response.text)
+
+
+async def test_collisions_that_go_on_say_try_again_next_to_the_form(
+    client: AsyncTestClient, session: AsyncSession, shop: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The add is started over `ATTEMPTS` times, then the buyer reads "try again" where the
+    button is; nothing was added."""
+    claims = 0
+
+    async def collides(*args: object) -> int:
+        nonlocal claims
+        claims += 1
+        raise _collision()
+
+    await sign_in(client, "nina@northwind.example")
+    monkeypatch.setattr(transactions.random, "uniform", lambda low, high: 0.0)
+    monkeypatch.setattr(carts, "_claim", collides)
+    response = await add(client, shop["glasses"].id, "6", htmx=True)
+    assert response.status_code == 200 and "please try again" in text_of(response.text)
+    assert claims == transactions.ATTEMPTS
+    assert await session.scalar(select(func.count()).select_from(CartLine)) == 0

@@ -3,6 +3,7 @@ the message next to its field and what was typed, and saves nothing."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,9 +11,11 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.models import Company, CustomerNote, Role
+from portal import clock
+from portal.models import Company, CustomerNote, Deputy, OrderStatus, Role
 from portal.services import customers
-from tests.factories import csrf_from, make_company, make_user, sign_in, text_of
+from portal.settings import Settings
+from tests.factories import csrf_from, make_company, make_order, make_user, sign_in, text_of
 
 
 @pytest.fixture
@@ -185,3 +188,63 @@ async def test_the_timeline_pages_are_typed(client: AsyncTestClient, world: dict
         assert (await client.get(f"/customers/{company_id}?page={bad}")).status_code == 400, bad
     for bad in ["0", "99999999999", "987654"]:
         assert (await client.get(f"/customers/{bad}")).status_code == 404, bad
+
+
+@pytest.fixture
+async def cover(session: AsyncSession, world: dict, settings: Settings) -> dict:
+    """Piotr covers Anna today: Northwind is his to see until the cover ends; Ola has nothing to do with it."""
+    today = clock.today(settings.seller_zone)
+    session.add(Deputy(manager_id=world["manager"].id, deputy_id=world["other"].id, starts_on=today, ends_on=today))
+    bystander = await make_user(session, Role.ACCOUNT_MANAGER, full_name="Ola Wiśniewska", email="ola@seller.example")
+    await session.commit()
+    return {"deputy": world["other"], "bystander": bystander}
+
+
+async def test_a_deputy_opens_every_page_of_a_covered_customer_and_a_bystander_none(
+    client: AsyncTestClient, world: dict, cover: dict
+) -> None:
+    company_id = world["company"].id
+    await sign_in(client, cover["deputy"].email)
+    credit = await client.get(f"/customers/{company_id}/credit")
+    assert credit.status_code == 200 and "Northwind Trading" in credit.text
+    assert (await client.get(f"/customers/{company_id}")).status_code == 200
+    assert (await client.get("/catalog/", params={"company": company_id})).status_code == 200
+
+    client.cookies.clear()
+    await sign_in(client, cover["bystander"].email)
+    missing = await client.get("/customers/987654/credit")
+    for path in [f"/customers/{company_id}/credit", f"/customers/{company_id}", f"/catalog/?company={company_id}"]:
+        response = await client.get(path)
+        assert response.status_code == 404, path
+        assert text_of(response.text) == text_of(missing.text), path  # the same page as for no customer at all
+
+
+async def test_a_note_for_another_manager_s_customer_is_404_and_nothing_is_stored(
+    client: AsyncTestClient, session: AsyncSession, world: dict
+) -> None:
+    await sign_in(client, world["other"].email)
+    csrf = csrf_from((await client.get("/manager")).text)
+    response = await client.post(
+        f"/customers/{world['company'].id}/notes", data={"body": "Peeked in.", "_csrf_token": csrf}
+    )
+    assert response.status_code == 404
+    assert await notes_of(session) == 0
+
+
+async def test_a_pending_order_raises_neither_revenue_nor_margin(
+    client: AsyncTestClient, session: AsyncSession, world: dict
+) -> None:
+    company = world["company"]
+    buyer = await make_user(session, company_id=company.id)
+    recently = datetime.now(UTC) - timedelta(days=3)
+    await make_order(session, company, gross="1000.00", status=OrderStatus.INVOICED, buyer=buyer, submitted_at=recently)
+    await session.commit()
+    await sign_in(client, world["manager"].email)
+    before = text_of((await client.get(f"/customers/{company.id}")).text)
+    assert "Revenue PLN 1,000.00, margin PLN 300.00" in before
+
+    await make_order(session, company, gross="13683.00", buyer=buyer, submitted_at=recently)  # waits, over credit
+    await session.commit()
+    after = text_of((await client.get(f"/customers/{company.id}")).text)
+
+    assert "Revenue PLN 1,000.00, margin PLN 300.00" in after

@@ -59,6 +59,12 @@ async def accounts(session: AsyncSession) -> dict:
     }
 
 
+async def csrf_cookie(client: AsyncTestClient) -> str:
+    """The CSRF token of the session: signing in starts a new one, set by the next page."""
+    await client.get("/")
+    return client.cookies.get("csrftoken") or ""
+
+
 def finance_urls(company_id: int) -> tuple[list[str], list[str]]:
     gets = [
         "/finance",
@@ -84,7 +90,7 @@ async def test_only_finance_and_admin_open_or_change_anything_under_finance(
     await sign_in(client, accounts["users"][role].email)
     allowed = role in (Role.FINANCE, Role.ADMIN)
     gets, posts = finance_urls(accounts["company"].id)
-    csrf = client.cookies.get("csrftoken")
+    csrf = await csrf_cookie(client)
     for path in gets:
         response = await client.get(path, follow_redirects=False)
         assert response.status_code == (200 if allowed else 403), f"{role.value} GET {path}"
@@ -238,7 +244,7 @@ async def test_a_company_id_that_names_no_company_is_404(
     client: AsyncTestClient, accounts: dict, path: str, company_id: str
 ) -> None:
     await sign_in(client, accounts["users"][Role.FINANCE].email)
-    csrf = client.cookies.get("csrftoken") or ""
+    csrf = await csrf_cookie(client)
     url = f"/finance/companies/{company_id}{path}"
     data = {"_csrf_token": csrf, "reason": "Because", "new_limit": "1.00", "expected_limit": "40000.00"}
     response = await (client.post(url, data=data) if path else client.get(url))
@@ -539,9 +545,7 @@ async def test_an_apply_without_a_good_kind_or_file_says_so(
     client: AsyncTestClient, accounts: dict, data: dict, field: str, message: str
 ) -> None:
     await sign_in(client, accounts["users"][Role.FINANCE].email)
-    response = await client.post(
-        "/finance/imports/apply", data={"_csrf_token": client.cookies.get("csrftoken"), **data}
-    )
+    response = await client.post("/finance/imports/apply", data={"_csrf_token": await csrf_cookie(client), **data})
     assert response.status_code == 400
     assert re.search(rf'<p class="field-error" id="{field}-error" role="alert">{re.escape(message)}', response.text)
 

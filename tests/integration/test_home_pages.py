@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal import clock
 from portal.i18n import format_date
-from portal.models import MessageStatus, NotificationKind, OutboxMessage, Role
+from portal.models import Deputy, MessageStatus, NotificationKind, OutboxMessage, Role
 from portal.services import schedules
 from tests.factories import (
     csrf_from,
@@ -93,6 +93,35 @@ async def test_manager_home_lists_only_assigned_companies(client: AsyncTestClien
     row_b = text_of(html.split('data-company="Mine B"')[1].split("</tr>")[0])
     assert "PLN 1,200.00" in row_b and "-PLN 200.00" in row_b and "Past due" in row_b
     assert "14 days" in text_of(html.split('data-company="Mine A"')[1].split("</tr>")[0])
+
+
+async def test_a_deputy_s_home_lists_the_covered_customers_marked_as_covered(
+    client: AsyncTestClient, session: AsyncSession
+) -> None:
+    me = await make_user(session, Role.ACCOUNT_MANAGER, full_name="Anna Kowalska")
+    away = await make_user(session, Role.ACCOUNT_MANAGER, full_name="Piotr Nowak")
+    back = await make_user(session, Role.ACCOUNT_MANAGER, full_name="Ola Wiśniewska")
+    today = seller_today()
+    session.add(Deputy(manager_id=away.id, deputy_id=me.id, starts_on=today - timedelta(days=1), ends_on=today))
+    session.add(
+        Deputy(
+            manager_id=back.id, deputy_id=me.id, starts_on=today - timedelta(days=9), ends_on=today - timedelta(days=1)
+        )
+    )
+    await make_company(session, name="Mine", account_manager_id=me.id)
+    await make_company(session, name="Piotr's customer", account_manager_id=away.id)
+    await make_company(session, name="Ola's customer", account_manager_id=back.id)  # that cover is over
+    await session.commit()
+    await sign_in(client, me.email)
+
+    html = (await client.get("/manager")).text
+
+    assert 'data-company="Mine"' in html and 'data-company="Piotr&#39;s customer"' in html
+    mine = text_of(html.split('data-company="Mine"')[1].split("</tr>")[0])
+    covered = text_of(html.split('data-company="Piotr&#39;s customer"')[1].split("</tr>")[0])
+    assert "covered for" not in mine
+    assert "covered for Piotr Nowak" in covered
+    assert "Ola&#39;s customer" not in html and "Ola's customer" not in html
 
 
 async def test_state_badges_say_over_limit_and_highly_utilised_never_good_standing(
@@ -248,8 +277,8 @@ async def test_company_lists_cost_the_same_queries_for_3_and_30_companies(
     many = await statements_for(27)
     assert few == many
     # session, user, the page's credit pictures; a manager's page adds the queue counter
-    # (their covers, their pending orders) and the reorder rhythms
-    assert many <= (3 if path == "/finance" else 6)
+    # (their covers, their pending orders), whose customers they see (their covers) and the reorder rhythms
+    assert many <= (3 if path == "/finance" else 7)
 
 
 @pytest.mark.parametrize("path", ["/dashboard", "/schedules"])

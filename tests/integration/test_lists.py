@@ -91,6 +91,17 @@ async def test_another_companys_list_is_404_for_every_url(client: AsyncTestClien
     assert "This list no longer exists" in text_of(added.text)
 
 
+@pytest.mark.parametrize("line_ids", ["0", "x", "99999999999999999999"])
+async def test_an_id_no_column_can_hold_is_404_even_when_the_form_is_refused(
+    client: AsyncTestClient, shared: dict, line_ids: str
+) -> None:
+    await sign_in(client, "nina@northwind.example")
+    token = csrf_from((await client.get("/lists")).text)
+    for list_id in ["99999999999999999999", "2147483648", "0"]:
+        response = await client.post(f"/lists/{list_id}/cart", data={"line_ids": line_ids, "_csrf_token": token})
+        assert response.status_code == 404, (list_id, line_ids)
+
+
 async def test_the_second_buyer_uses_the_same_list(client: AsyncTestClient, shared: dict) -> None:
     await sign_in(client, "tom@northwind.example")
     page = await client.get(f"/lists/{shared['list'].id}")

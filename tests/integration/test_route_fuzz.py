@@ -40,8 +40,9 @@ ROLES = {
     "finance": "finance@seller.example",
     "admin": "admin@seller.example",
 }
-SKIPPED_PATHS = {"/logout"}
-"""Signing out is sent once at the end, by its own client: it would sign the role out."""
+SKIPPED_PATHS = {"/logout", "/account/sign-out-everywhere"}
+"""Signing out is sent once at the end, by its own client: it would sign the role out (signing
+out everywhere would end every session of the role's user)."""
 
 BAD_NUMBERS = [
     "99999999999999999999",
@@ -309,9 +310,11 @@ async def test_no_route_answers_5xx_to_odd_input(demo_app: Litestar, caplog: pyt
                     outcome.failures.append(f"{route.method} {route.path} as {role}: {response.status_code}")
             if os.environ.get("PORTAL_FUZZ_VERBOSE"):
                 print(f"{route.method} {route.path}: {time.monotonic() - started:.1f}s", flush=True)
-        await _cookies_of(client, ROLES["buyer"])
+        client.cookies.clear()  # the buyer's session, not a new sign-in: /login's fuzz used up this address's attempts
+        jar = jars["buyer"]
+        cookie = "; ".join(f"{name}={value}" for name, value in jar.items())
         response = await client.post(
-            "/logout", data={"x": "\x00"}, headers={"x-csrftoken": client.cookies.get("csrftoken") or ""}
+            "/logout", data={"x": "\x00"}, headers={"x-csrftoken": jar.get("csrftoken", ""), "cookie": cookie}
         )
         assert response.status_code < 500
     tracebacks = [record.getMessage() for record in caplog.records if record.exc_info]
@@ -319,4 +322,4 @@ async def test_no_route_answers_5xx_to_odd_input(demo_app: Litestar, caplog: pyt
     print(f"\nroute fuzz: {len(routes)} routes, {outcome.requests} requests, {len(outcome.failures)} answered 5xx")
     assert not summary, f"{len(outcome.failures)} of {outcome.requests} requests answered 5xx:\n" + "\n".join(summary)
     assert not tracebacks, tracebacks[:5]
-    assert outcome.requests >= len(routes) * REQUESTS_PER_ROUTE
+    assert outcome.requests >= (1 if only else len(routes)) * REQUESTS_PER_ROUTE

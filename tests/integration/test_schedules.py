@@ -229,7 +229,8 @@ async def test_submitting_tells_the_manager_and_the_deputy_and_preferences_are_k
     )
     await session.commit()
     await deliver_pending(async_sessionmaker(engine, expire_on_commit=False), sender(smtp_server))
-    assert {m["To"] for m in smtp_server.inbox.messages} == {"anna@seller.example", "piotr@seller.example"}
+    told = {m["To"] for m in smtp_server.inbox.messages}
+    assert told == {"anna@seller.example", "piotr@seller.example", buyer.email}  # the buyer gets a confirmation
     assert "waits for approval" in smtp_server.inbox.messages[0]["Subject"]
 
     await sign_in(client, "anna@seller.example")

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from portal.errors import Conflict, NotAllowed, NotFound, Refused
 from portal.models import Deputy, FlagKind, Order, OrderEvent, OrderLine, OrderStatus, ProductCategory, Role
-from portal.services import approvals, covers, credit_control
+from portal.services import approvals, covers, credit_control, scoping
 from portal.services.approvals import QueueFilter
 from portal.services.credit import OrderCredit
 from portal.services.flags import Flag, FlagSubject, Policy, order_flags
@@ -96,6 +96,89 @@ async def test_a_deputy_decides_on_the_managers_behalf_during_the_absence_only(s
     later = await make_order(session, company, gross="100.00", buyer=buyer)
     with pytest.raises(approvals.NotAllowed):
         await approvals.approve_order(session, deputy, later.id, Policy(TODAY + timedelta(days=4), 7, Decimal("10")))
+
+
+async def test_one_rule_says_which_customers_each_role_sees_and_who_decides(session: AsyncSession) -> None:
+    manager, mine, buyer = await setup_company(session)
+    deputy = await make_user(session, Role.ACCOUNT_MANAGER, full_name="Piotr Nowak")
+    bystander = await make_user(session, Role.ACCOUNT_MANAGER)
+    finance, admin = await make_user(session, Role.FINANCE), await make_user(session, Role.ADMIN)
+    theirs = await make_company(session, account_manager_id=bystander.id)
+    session.add(Deputy(manager_id=manager.id, deputy_id=deputy.id, starts_on=TODAY, ends_on=TODAY + timedelta(days=2)))
+    order = await make_order(session, mine, gross="300.00", buyer=buyer)
+    await session.flush()
+
+    async def sees(user, company, day=TODAY) -> bool:  # type: ignore[no-untyped-def]
+        return await scoping.can_view_customer(session, user, company.id, day)
+
+    assert (await sees(manager, mine), await sees(manager, theirs)) == (True, False)
+    assert (await sees(deputy, mine), await sees(deputy, theirs)) == (True, False)
+    assert not await sees(deputy, mine, TODAY + timedelta(days=3))  # the cover is over
+    assert (await sees(bystander, mine), await sees(bystander, theirs)) == (False, True)
+    assert all([await sees(finance, mine), await sees(finance, theirs), await sees(admin, theirs)])
+    assert (await sees(buyer, mine), await sees(buyer, theirs)) == (True, False)
+    assert not await scoping.can_view_customer(session, admin, 987654, TODAY)  # no such customer
+
+    assert await scoping.managers_in_charge(session, deputy, TODAY) == {deputy.id, manager.id}
+    assert await scoping.managers_in_charge(session, finance, TODAY) is scoping.EVERY_COMPANY
+    assert [c.id for c in await scoping.visible_companies(session, deputy, TODAY)] == [mine.id]
+
+    decides = {
+        who: await scoping.can_decide_order(session, user, order, TODAY)
+        for who, user in {
+            "manager": manager,
+            "deputy": deputy,
+            "bystander": bystander,
+            "finance": finance,
+            "admin": admin,
+            "buyer": buyer,
+        }.items()
+    }
+    assert decides == {
+        "manager": True,
+        "deputy": True,
+        "bystander": False,
+        "finance": False,
+        "admin": True,
+        "buyer": False,
+    }
+    assert await scoping.decider(session, deputy, mine, TODAY) == (True, manager.id)
+    assert await scoping.company_of(session, "order", order.id) == mine.id
+    assert await scoping.company_of(session, "order", 987654) is None
+
+
+async def test_a_deputy_s_queue_and_count_include_the_covered_customers(session: AsyncSession) -> None:
+    manager, company, buyer = await setup_company(session)
+    deputy = await make_user(session, Role.ACCOUNT_MANAGER)
+    own = await make_company(session, account_manager_id=deputy.id)
+    session.add(Deputy(manager_id=manager.id, deputy_id=deputy.id, starts_on=TODAY, ends_on=TODAY))
+    covered = await make_order(session, company, gross="300.00", buyer=buyer)
+    mine = await make_order(session, own, gross="100.00")
+    zeta = await make_company(session, account_manager_id=manager.id, name="Zeta")
+    also_covered = await make_order(session, zeta, gross="5.00")
+    await make_order(
+        session,
+        await make_company(session, account_manager_id=(await make_user(session, Role.ACCOUNT_MANAGER)).id),
+        gross="7.00",
+    )  # a bystander's
+
+    queue = await approvals.approval_queue(session, deputy, QueueFilter(), POLICY)
+    assert {entry.order.id for entry in queue.entries} == {covered.id, mine.id, also_covered.id}
+    assert {c.id for c in queue.companies} == {company.id, own.id, zeta.id}
+    assert await approvals.pending_count(session, deputy, TODAY) == 3
+    assert await approvals.pending_count(session, deputy, TODAY + timedelta(days=1)) == 1
+    with pytest.raises(NotFound):  # once the cover is over, the review page is not there for them
+        await approvals.review(session, deputy, covered.id, Policy(TODAY + timedelta(days=1), 7, Decimal("10")))
+
+
+async def test_bulk_approval_passes_over_orders_of_customers_the_user_does_not_see(session: AsyncSession) -> None:
+    _, company, buyer = await setup_company(session)
+    bystander = await make_user(session, Role.ACCOUNT_MANAGER)
+    order = await make_order(session, company, gross="300.00", buyer=buyer)
+    result = await approvals.bulk_approve(session, bystander, [order.id], POLICY)
+    assert (result.approved, result.skipped) == ([], [])  # not even its number is told
+    await session.refresh(order)
+    assert order.status is OrderStatus.PENDING_APPROVAL
 
 
 async def test_rejection_needs_a_reason(session: AsyncSession) -> None:

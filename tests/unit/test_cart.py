@@ -3,14 +3,16 @@ checked one by one, repeated SKUs summed."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from portal.errors import Refused
-from portal.models import Product
+from portal.models import Cart, CartLine, Product, User
 from portal.services.cart import (
     QUICK_MAX_BYTES,
     QUICK_MAX_LINES,
@@ -21,10 +23,12 @@ from portal.services.cart import (
     check_quick_order,
     parse_quantity,
     priced_cart,
+    put_in_cart,
     quantity_problem,
     remove_line,
     set_quantity,
 )
+from tests.conftest import backend
 from tests.factories import make_company, make_invoice, make_product, make_user
 
 TODAY = date(2026, 11, 27)
@@ -256,3 +260,82 @@ async def test_quick_order_files_in_the_encodings_excel_writes(session: AsyncSes
     with pytest.raises(Refused) as refused:
         await check_quick_order(session, "", b"a" * (QUICK_MAX_BYTES + 1))
     assert refused.value.errors == {"file": "This file is larger than 2 MB. Split it into smaller files."}
+
+
+async def test_a_line_takes_each_add_in_one_statement_up_to_the_line_limit(session: AsyncSession) -> None:
+    """Adding is `quantity = quantity + added` in the database: what the session holds of the line
+    plays no part, and a total beyond one line's limit is refused, not overflowed."""
+    buyer = await make_user(session)
+    paper = await make_product(session)
+    await add_to_cart(session, buyer, paper.id, 999_999)
+    stale = (await buyer_cart(session, buyer)).lines[0]
+    await add_to_cart(session, buyer, paper.id, 1)
+    assert (await buyer_cart(session, buyer)).lines[0] is stale and stale.quantity == 1_000_000
+    with pytest.raises(CartError, match="more than one order line can take"):
+        await add_to_cart(session, buyer, paper.id, 1)
+    assert (await buyer_cart(session, buyer)).lines[0].quantity == 1_000_000
+
+
+async def test_many_lines_go_in_at_once_summed_and_each_refusal_said(session: AsyncSession) -> None:
+    buyer = await make_user(session)
+    glasses = await make_product(session, sku="GLS-6", pack_size=6)
+    paper = await make_product(session, sku="PAP-1")
+    full = await make_product(session, sku="FULL-1")
+    gone = await make_product(session, sku="OLD-1", is_active=False)
+    await add_to_cart(session, buyer, glasses.id, 6)
+    await add_to_cart(session, buyer, full.id, 1_000_000)
+    report = await put_in_cart(
+        session, buyer, [(glasses, 12), (paper, 2), (gone, 1), (paper, 3), (glasses, 4), (full, 1)]
+    )
+    assert report.added == ["GLS-6", "PAP-1"]
+    assert report.skipped == [
+        "OLD-1 is not sold any more.",
+        "GLS-6: Sold in packs of 6: 6?",
+        "FULL-1: That is more than one order line can take.",
+    ]
+    cart = await buyer_cart(session, buyer)
+    assert {line.product.sku: line.quantity for line in cart.lines} == {"GLS-6": 18, "PAP-1": 5, "FULL-1": 1_000_000}
+
+
+async def test_a_line_left_in_old_packs_is_not_added_to(session: AsyncSession) -> None:
+    """A line of 4 from before the product went to packs of 6: adding 6 would make 10, refused."""
+    buyer = await make_user(session)
+    glasses = await make_product(session, pack_size=1)
+    await add_to_cart(session, buyer, glasses.id, 4)
+    glasses.pack_size = 6
+    await session.flush()
+    with pytest.raises(CartError, match="Sold in packs of 6: 6 or 12"):
+        await add_to_cart(session, buyer, glasses.id, 6)
+    assert (await put_in_cart(session, buyer, [(glasses, 6)])).skipped == [
+        f"{glasses.sku}: Sold in packs of 6: 6 or 12?"
+    ]
+
+
+async def test_a_cart_is_made_once_however_many_first_uses(session: AsyncSession) -> None:
+    buyer = await make_user(session)
+    first = await buyer_cart(session, buyer)
+    again = await buyer_cart(session, buyer, lock=True)
+    assert again.id == first.id and again.checkout_key == first.checkout_key
+    assert await session.scalar(select(func.count()).select_from(Cart)) == 1
+
+
+async def test_two_buyers_tabs_adding_at_once_add_both(engine: AsyncEngine, session: AsyncSession) -> None:
+    """Two transactions add to one line (the first use of the cart, too): both quantities count."""
+    if backend() != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL; SQLite serialises them by design")
+    buyer = await make_user(session)
+    paper = await make_product(session)
+    await session.commit()
+    makers = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def add(pause: float) -> None:
+        async with makers() as own:
+            user = await own.get(User, buyer.id)
+            assert user is not None
+            await add_to_cart(own, user, paper.id, 2)
+            await asyncio.sleep(pause)  # the first holds the cart a moment, as a slow request would
+            await own.commit()
+
+    await asyncio.gather(add(0.3), add(0))
+    assert await session.scalar(select(func.sum(CartLine.quantity))) == 4
+    assert await session.scalar(select(func.count()).select_from(Cart)) == 1

@@ -7,11 +7,12 @@ import asyncio
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from portal.models import Company, CreditEvent, CreditEventKind, Role
+from portal.i18n import format_money
+from portal.models import Company, CreditEvent, CreditEventKind, OutboxMessage, Role
 from portal.services.credit_control import (
     ChangedMeanwhile,
     CreditControlError,
@@ -129,6 +130,66 @@ async def test_hold_and_release_are_recorded_and_not_repeated(session: AsyncSess
         (CreditEventKind.RELEASE, "Paid in full"),
         (CreditEventKind.HOLD, "Cheque returned"),
     ]
+
+
+async def _outbox(session: AsyncSession) -> dict[str, str]:
+    return {
+        m.recipient: m.subject + "\n" + m.body_text + "\n" + m.body_html
+        for m in await session.scalars(select(OutboxMessage))
+    }
+
+
+async def test_a_limit_change_tells_buyers_the_new_limit_and_the_message_for_them_never_the_reason(
+    session: AsyncSession,
+) -> None:
+    finance = await make_user(session, Role.FINANCE)
+    manager = await make_user(session, Role.ACCOUNT_MANAGER)
+    company = await make_company(session, credit_limit=Decimal("40000.00"), account_manager_id=manager.id)
+    buyer = await make_user(session, company_id=company.id)
+
+    event = await change_limit(
+        session,
+        finance,
+        company.id,
+        Decimal("40000.00"),
+        Decimal("30000.00"),
+        "Lowered after review of Q4 payments",
+        customer_message="  We review every limit once a year.  ",
+    )
+
+    assert (event.reason, event.customer_message) == (
+        "Lowered after review of Q4 payments",
+        "We review every limit once a year.",
+    )
+    told = await _outbox(session)
+    assert "Q4" not in told[buyer.email] and "Reason" not in told[buyer.email]
+    assert format_money(Decimal("30000.00"), "PLN") in told[buyer.email]
+    assert "We review every limit once a year." in told[buyer.email]
+    assert "Lowered after review of Q4 payments" in told[manager.email]
+
+
+async def test_a_message_for_the_customer_is_bounded(session: AsyncSession) -> None:
+    finance = await make_user(session, Role.FINANCE)
+    company = await make_company(session, credit_limit=Decimal("40000.00"))
+    with pytest.raises(CreditControlError) as refused:
+        await change_limit(
+            session, finance, company.id, Decimal("40000.00"), Decimal("1.00"), "Why", customer_message="x" * 2001
+        )
+    assert refused.value.field == "customer_message"
+    assert await events(session) == 0
+
+
+async def test_the_reason_of_a_release_stays_internal_but_a_hold_reason_is_the_buyers_to_see(
+    session: AsyncSession,
+) -> None:
+    finance = await make_user(session, Role.FINANCE)
+    company = await make_company(session)
+    buyer = await make_user(session, company_id=company.id)
+    await hold_account(session, finance, company.id, "Cheque returned")
+    assert "Cheque returned" in (await _outbox(session))[buyer.email]
+    await session.execute(delete(OutboxMessage))
+    await release_account(session, finance, company.id, "Paid after the call with their CFO")
+    assert "CFO" not in (await _outbox(session))[buyer.email]
 
 
 async def test_an_unknown_company_is_a_lookup_error(session: AsyncSession) -> None:

@@ -106,10 +106,10 @@ async def test_staff_see_a_customer_s_catalog_only_when_it_is_theirs(session: As
     theirs = await make_company(session)
     buyer = await make_user(session, company_id=theirs.id)
     await session.refresh(buyer, ["company"])
-    assert await customers.company_in_view(session, manager, mine.id) is mine
-    assert await customers.company_in_view(session, manager, None) is None  # not chosen yet
+    assert await customers.company_in_view(session, manager, mine.id, TODAY) is mine
+    assert await customers.company_in_view(session, manager, None, TODAY) is None  # not chosen yet
     with pytest.raises(NotFound):
-        await customers.company_in_view(session, manager, theirs.id)
+        await customers.company_in_view(session, manager, theirs.id, TODAY)
     with pytest.raises(NotFound):
-        await customers.company_in_view(session, manager, 987654)
-    assert (await customers.company_in_view(session, buyer, mine.id)).id == theirs.id  # a buyer sees their own
+        await customers.company_in_view(session, manager, 987654, TODAY)
+    assert (await customers.company_in_view(session, buyer, mine.id, TODAY)).id == theirs.id  # a buyer sees their own

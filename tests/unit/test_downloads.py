@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from decimal import Decimal
 
-from portal.web.downloads import csv_download, safe_filename
+import pytest
+
+from portal.web.downloads import csv_cell, csv_download, safe_filename
 
 
 def test_text_that_looks_like_a_formula_is_made_inert() -> None:
@@ -12,7 +16,41 @@ def test_text_that_looks_like_a_formula_is_made_inert() -> None:
         "x.csv", ["Name", "Amount"], [['=HYPERLINK("http://x")', Decimal("-12.50")], ["@SUM(A1)", "-3"]]
     )
     body = response.content.decode("utf-8-sig")
-    assert body.splitlines() == ["Name,Amount", '"\'=HYPERLINK(""http://x"")",-12.50', "'@SUM(A1),-3"]
+    assert body.splitlines() == ["Name,Amount", '"\'=HYPERLINK(""http://x"")",-12.50', "'@SUM(A1),'-3"]
+
+
+def test_the_portals_own_numbers_stay_numbers() -> None:
+    body = csv_download("x.csv", ["A", "B", "C"], [[Decimal("-12.50"), -3, Decimal("0.00")]]).content
+    assert body.decode("utf-8-sig").splitlines()[1] == "-12.50,-3,0.00"
+
+
+@pytest.mark.parametrize(
+    ("cell", "written"),
+    [
+        ("INV;+5+5", '"INV;\'+5+5"'),  # Excel with ";" as its separator would split it into "INV" and "+5+5"
+        ("INV,=1+1", '"INV,\'=1+1"'),
+        ("x\n=1", '"x\n\'=1"'),  # a line break inside a cell starts a new line where quotes are not honoured
+        ("+48 600 100 200", "'+48 600 100 200"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "\"'\r'=1\""),
+        ('"=1', '"\'""=1"'),
+        (" =1+1", "' =1+1"),
+        ("-12,50", '"\'-12,50"'),
+        ("FV/2026/11/7", "FV/2026/11/7"),
+        ('say "hi"', '"say ""hi"""'),
+    ],
+)
+def test_every_text_cell_that_could_start_a_formula_in_either_separator_is_neutralised(cell: str, written: str) -> None:
+    assert csv_cell(cell) == written
+
+
+@pytest.mark.parametrize("delimiter", [",", ";"])
+def test_no_cell_starts_a_formula_when_the_file_is_read_with_either_separator(delimiter: str) -> None:
+    nasty = ["INV;+5+5", "a;=1", "b,@x", "c;-2", "=1;=2", "x\n=1", "@", "+", "-", ";+1", ",-1", " ;=1", 'q;"=1']
+    body = csv_download("x.csv", ["A", "B"], [[value, value] for value in nasty]).content.decode("utf-8-sig")
+    for row in csv.reader(io.StringIO(body), delimiter=delimiter):
+        for cell in row:
+            assert not cell.lstrip(' "').startswith(("=", "+", "-", "@", "\t", "\r")), cell
 
 
 def test_a_file_name_keeps_only_plain_characters() -> None:
@@ -26,4 +64,4 @@ def test_a_file_name_keeps_only_plain_characters() -> None:
 
 def test_numbers_in_digits_other_than_ascii_are_text_and_made_inert() -> None:
     body = csv_download("x.csv", ["A"], [["-１２３"], ["-12,50"]]).content.decode("utf-8-sig")
-    assert body.splitlines() == ["A", "'-１２３", '"-12,50"']
+    assert body.splitlines() == ["A", "'-１２３", '"\'-12,50"']

@@ -506,3 +506,30 @@ async def test_the_checked_text_can_be_applied_as_it_was_checked(session: AsyncS
     assert checked.ok and "FV/Ż/1" in checked.text
     report = await apply_import(session, INVOICES, checked.text, erp["finance"], today=TODAY)
     assert report.count(Outcome.NEW) == 1
+
+
+async def test_a_payment_without_reference_is_known_by_its_parsed_values_not_its_text(
+    session: AsyncSession, erp: dict
+) -> None:
+    invoice = await make_invoice(session, erp["company"], gross="1000.00", due=date(2026, 12, 31))
+    await session.commit()
+    number, day = invoice.number, date(2026, 12, 1)
+    polish = csv("invoice_number;paid_on;amount", f"{number};30.11.2026;100,00", f"{number};30.11.2026;100,00")
+    english = csv("invoice_number,paid_on,amount", f"{number},2026-11-30,100.00", f"{number},2026-11-30,100")
+
+    first = await apply_import(session, PAYMENTS, polish, erp["finance"], today=day)
+    again = await apply_import(session, PAYMENTS, english, erp["finance"], today=day)
+    await session.commit()
+
+    assert (first.count(Outcome.NEW), again.count(Outcome.NEW), again.count(Outcome.UNCHANGED)) == (2, 0, 2)
+    session.expunge_all()
+    stored = await session.get(Invoice, invoice.id)
+    assert stored is not None and stored.paid_amount == Decimal("200.00")
+    assert sorted(p.reference for p in await session.scalars(select(Payment))) == [
+        f"{number}|2026-11-30|100.00|1",
+        f"{number}|2026-11-30|100.00|2",
+    ]
+
+    third = csv("invoice_number,paid_on,amount", *[f'{number},30.11.2026,"100,00"'] * 3, f"{number},30.11.2026,100.00")
+    more = await apply_import(session, PAYMENTS, third, erp["finance"], today=day)
+    assert (more.count(Outcome.UNCHANGED), more.count(Outcome.NEW)) == (2, 2)  # the third and fourth equal rows are new

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
 
 from portal.errors import NotFound, Refused
-from portal.models import OrderStatus
+from portal.models import OrderStatus, ShoppingList, ShoppingListLine, User
 from portal.services import lists
 from portal.services.cart import add_to_cart, buyer_cart
 from portal.services.lists import ListError, ListGone, ListSource
+from tests.conftest import backend
 from tests.factories import make_company, make_order, make_product, make_user
 
 TODAY = date(2026, 11, 27)
@@ -241,3 +245,81 @@ async def test_the_usual_items_saved_without_a_name_are_named_usual_items(sessio
             submitted_at=datetime.combine(TODAY - timedelta(days=days), datetime.min.time(), UTC),
         )
     assert (await lists.save_usual(session, nina, "", TODAY, ZONE)).name == "Usual items"
+
+
+async def test_adds_to_a_list_line_are_summed_by_the_database(session: AsyncSession) -> None:
+    """Each add is `quantity = quantity + added` in one statement: the line the session holds plays
+    no part; the total must stay whole packs and within one line's limit."""
+    _, nina, tom = await two_buyers(session)
+    glasses = await make_product(session, pack_size=6)
+    shopping_list = await lists.create_list(session, nina, "Bar", lines={glasses.id: 6}, today=TODAY)
+    held = shopping_list.lines[0]
+    await lists.add_product(session, tom, shopping_list.id, glasses.id, 12, today=TODAY)
+    again = await lists.add_to_list(session, nina, glasses.id, 6, shopping_list.id, today=TODAY)
+    assert [line.quantity for line in again.lines] == [24] and again.lines[0] is held
+    assert again.updated_by_id == nina.id
+    with pytest.raises(ListError, match="more than one order line can take"):
+        await lists.add_product(session, tom, shopping_list.id, glasses.id, 999_996, today=TODAY)
+    priced = await lists.priced_list(session, nina.company, shopping_list.id, TODAY)
+    assert [item.line.quantity for item in priced.items] == [24]
+
+
+async def test_a_list_deleted_meanwhile_is_gone_for_rename_delete_and_line_changes(session: AsyncSession) -> None:
+    _, nina, tom = await two_buyers(session)
+    product = await make_product(session)
+    shopping_list = await lists.create_list(session, nina, "Old", lines={product.id: 1}, today=TODAY)
+    line_id = shopping_list.lines[0].id
+    assert await lists.delete_list(session, tom, shopping_list.id) == "Old"
+    for late in [
+        lists.rename_list(session, nina, shopping_list.id, "New", ""),
+        lists.delete_list(session, nina, shopping_list.id),
+        lists.change_line(session, nina, shopping_list.id, line_id, 2, ""),
+        lists.remove_line(session, nina, shopping_list.id, line_id),
+        lists.add_product(session, nina, shopping_list.id, product.id, 1, today=TODAY),
+    ]:
+        with pytest.raises(ListGone, match="another buyer of your company may have deleted it"):
+            await late
+    assert await session.scalar(select(func.count()).select_from(ShoppingListLine)) == 0
+
+
+async def test_a_rename_and_a_delete_at_once_are_one_after_the_other(
+    engine: AsyncEngine, session: AsyncSession
+) -> None:
+    """The delete waits for the rename holding the list (or the other way round): the one that
+    comes second deletes the renamed list, or finds it gone."""
+    if backend() != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL; SQLite serialises them by design")
+    _, nina, tom = await two_buyers(session)
+    product = await make_product(session)
+    shopping_list = await lists.create_list(session, nina, "Old", lines={product.id: 1}, today=TODAY)
+    await session.commit()
+    makers = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def rename(pause: float) -> str:
+        async with makers() as own:
+            user = await own.scalar(select(User).options(selectinload(User.company)).where(User.id == nina.id))
+            assert user is not None
+            await asyncio.sleep(pause)
+            try:
+                renamed = await lists.rename_list(own, user, shopping_list.id, "New", "")
+            except ListGone:
+                return "gone"
+            await asyncio.sleep(0.3)  # the rename holds the list a moment, as a slow request would
+            await own.commit()
+            return renamed.name
+
+    async def delete(pause: float) -> str:
+        async with makers() as own:
+            user = await own.get(User, tom.id)
+            assert user is not None
+            await asyncio.sleep(pause)
+            name = await lists.delete_list(own, user, shopping_list.id)
+            await asyncio.sleep(0.3)
+            await own.commit()
+            return name
+
+    assert await asyncio.gather(rename(0), delete(0.1)) == ["New", "New"]
+    shopping_list = await lists.create_list(session, nina, "Old", today=TODAY)
+    await session.commit()
+    assert await asyncio.gather(rename(0.1), delete(0)) == ["gone", "Old"]
+    assert await session.scalar(select(func.count()).select_from(ShoppingList)) == 0

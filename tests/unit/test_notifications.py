@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from portal import clock
-from portal.models import MessageStatus, NotificationKind, OutboxMessage, Role
+from portal.i18n import format_money
+from portal.models import MessageStatus, NotificationKind, Order, OutboxMessage, Role
 from portal.services import approvals, credit_control, notifications
 from portal.services.notifications import MAX_ATTEMPTS, SmtpSender, deliver_pending
 from tests.factories import make_company, make_order, make_user
@@ -167,3 +168,65 @@ async def test_opted_out_kinds_are_not_sent_but_decisions_always_are(session: As
     assert (buyer.email, NotificationKind.CREDIT_CHANGED) not in kinds
     assert (manager.email, NotificationKind.CREDIT_CHANGED) in kinds
     assert (buyer.email, NotificationKind.ORDER_DECIDED) in kinds
+
+
+async def test_a_queued_message_keeps_only_the_path_and_the_sender_adds_its_own_base_url(
+    session: AsyncSession, engine: AsyncEngine, smtp_server, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("PORTAL_BASE_URL", "http://queued-by-web.example")
+    manager, company, buyer = await people(session)
+    order = await make_order(session, company, gross="300.00", buyer=buyer)
+    await approvals.reject_order(session, manager, order.id, reason="Wrong address", today=TODAY)
+    await session.commit()
+    (queued,) = await session.scalars(select(OutboxMessage))
+    assert queued.link == f"/orders/{order.id}"
+    assert "queued-by-web" not in queued.body_text + queued.body_html
+
+    sender = SmtpSender("127.0.0.1", smtp_server.port, "portal@seller.example", base_url="https://portal.example/")
+    await deliver_pending(async_sessionmaker(engine, expire_on_commit=False), sender)
+
+    (mail,) = smtp_server.inbox.to(buyer.email)
+    assert f"https://portal.example/orders/{order.id}" in Inbox.text(mail)
+    html = mail.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+    assert f'href="https://portal.example/orders/{order.id}"' in html and "Wrong address" in html
+    assert "queued-by-web" not in Inbox.text(mail) + html
+
+
+async def test_a_message_queued_with_a_whole_url_before_the_change_is_sent_as_it_was_written(
+    session: AsyncSession, engine: AsyncEngine, smtp_server
+) -> None:  # type: ignore[no-untyped-def]
+    session.add(
+        OutboxMessage(
+            kind=NotificationKind.ORDER_DECIDED,
+            recipient="old@hotel.example",
+            subject="Old",
+            body_text="Hello,\n\nOld news.\n\nhttp://old.example/orders/1\n",
+            body_html="<html><body><p>Old news.</p></body></html>",
+            link="http://old.example/orders/1",
+            status=MessageStatus.PENDING,
+            attempts=0,
+        )
+    )
+    await session.commit()
+    sender = SmtpSender("127.0.0.1", smtp_server.port, "portal@seller.example", base_url="https://portal.example")
+    await deliver_pending(async_sessionmaker(engine, expire_on_commit=False), sender)
+    (mail,) = smtp_server.inbox.messages
+    assert Inbox.text(mail).replace("\r\n", "\n").strip() == "Hello,\n\nOld news.\n\nhttp://old.example/orders/1"
+
+
+async def test_a_recurring_order_tells_its_buyers_the_total_and_who_approves_it(
+    session: AsyncSession, engine: AsyncEngine
+) -> None:
+    from portal.services.recurring import run_pass
+    from tests.unit.test_schedules import arrange
+
+    manager, company, buyer, *_ = await arrange(session)
+    await run_pass(async_sessionmaker(engine, expire_on_commit=False), date(2026, 12, 2))
+    (told,) = await session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.recipient == buyer.email, OutboxMessage.kind == NotificationKind.RECURRING_GENERATED
+        )
+    )
+    (order,) = await session.scalars(select(Order))
+    assert f"Total (gross): {format_money(order.gross_total, order.currency)}" in told.body_text
+    assert f"Approved by: {manager.full_name}" in told.body_text

@@ -204,6 +204,7 @@ async def test_flags_carry_their_numbers(session: AsyncSession) -> None:
         first = await submit(
             session, buyer, company, form_for((await buyer_cart(session, buyer)).checkout_key, address)
         )
+        first.order.status = OrderStatus.APPROVED  # only approved orders make a history
     await add_to_cart(session, buyer, cheap.id, 5)
     await add_to_cart(session, buyer, usual.id, 40)
 
@@ -213,7 +214,7 @@ async def test_flags_carry_their_numbers(session: AsyncSession) -> None:
 
     flags = {flag.kind: (flag.blocking, flag.data) for flag in order.flags}
     assert flags[FlagKind.PAST_DUE] == (True, {"overdue": "400.00", "days": "20"})
-    # limit 1000 − (invoice 400 + two pending orders) = available before this order
+    # limit 1000 − (invoice 400 + two approved orders) = available before this order
     earlier = first.order.gross_total + (
         await session.scalar(select(Order.gross_total).where(Order.id != first.order.id, Order.id != order.id))
     )

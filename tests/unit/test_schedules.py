@@ -75,8 +75,8 @@ async def test_the_order_is_made_lead_time_before_delivery_and_waits_for_approva
         )
     }
     assert told == {
-        buyer.email: f"http://localhost:8000/orders/{order.id}",
-        manager.email: f"http://localhost:8000/queue/orders/{order.id}",
+        buyer.email: f"/orders/{order.id}",  # a path: the worker's base URL goes in front when it sends
+        manager.email: f"/queue/orders/{order.id}",
     }
 
 
