@@ -35,6 +35,7 @@ from portal.services import approvals
 from portal.settings import STATIC_DIR, TEMPLATES_DIR, Settings
 from portal.web import formatting, sessions
 from portal.web.account import AccountController
+from portal.web.admin import ADMIN_CONTROLLERS
 from portal.web.approvals import QueueController
 from portal.web.auth import AuthController
 from portal.web.catalog import CatalogController
@@ -54,7 +55,17 @@ from portal.web.security_headers import security_headers
 from portal.web.sessions import PortalSessionConfig
 from portal.web.statement import StatementController
 
-PUBLIC_PATHS = ["^/login$", "^/static/", "^/health$", "^/favicon.ico$"]
+PUBLIC_PATHS = [
+    "^/login$",
+    "^/static/",
+    "^/health$",
+    "^/favicon.ico$",
+    "^/join/",
+    "^/password/forgot$",
+    "^/password/reset/",
+]
+"""Pages open without signing in: the sign-in page, following an invitation (`/join/<token>`) and
+the forgotten-password pages."""
 
 
 @get("/health", name="health", exclude_from_auth=True)
@@ -141,6 +152,8 @@ def session_auth(db: SQLAlchemyAsyncConfig, settings: Settings) -> SessionAuth[U
         )
         if user is None or session.get("version") != user.session_version:
             return None  # deactivated, or signed out everywhere / password changed since
+        if user.company is not None and not user.company.is_active:
+            return None  # the company was deactivated: its buyers' sessions end at once
         sessions.mark_seen(session)
         i18n.use_locale(user.locale, user.timezone)
         if user.role in (Role.ACCOUNT_MANAGER, Role.ADMIN):
@@ -186,6 +199,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             FinanceController,
             CustomerCreditController,
             StatementController,
+            *ADMIN_CONTROLLERS,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], name="static", guards=[plain_static_path]
             ),

@@ -7,7 +7,7 @@ unit prices with 4 decimal places, amounts with 2. Times are UTC.
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 
 from advanced_alchemy.extensions.litestar.store import StoreModelMixin
@@ -25,7 +25,10 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    Time,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -76,6 +79,22 @@ class Company(Base):
     po_number_required: Mapped[bool] = mapped_column(Boolean, default=False)
     account_manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", use_alter=True), index=True)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    """An inactive company's buyers cannot sign in and its schedules do not run; its history stays."""
+    auto_approve: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Orders that raise no flag are approved at submission (off by default)."""
+    margin_floor_pct: Mapped[Decimal | None] = mapped_column(Percent)
+    """This company's margin floor, in place of the category's or the global one; None: theirs."""
+    delivery_weekdays: Mapped[str] = mapped_column(String(7), default="12345", server_default="12345")
+    """ISO weekdays deliveries are made on, as digits ("12345": Monday to Friday)."""
+    order_cutoff: Mapped[time | None] = mapped_column(Time)
+    """Orders submitted after this time of day (seller's zone) count as submitted the next day."""
+    min_order_value: Mapped[Decimal] = mapped_column(Amount, default=Decimal("0.00"), server_default="0")
+    """Net value an order must reach; 0: none."""
+    delivery_fee: Mapped[Decimal] = mapped_column(Amount, default=Decimal("0.00"), server_default="0")
+    """Net fee added to an order below `free_delivery_from`; 0: none."""
+    free_delivery_from: Mapped[Decimal | None] = mapped_column(Amount)
+    """Net order value from which delivery is free; None: the fee always applies (when set)."""
 
     account_manager: Mapped[User | None] = relationship(foreign_keys=[account_manager_id])
     addresses: Mapped[list[Address]] = relationship(back_populates="company", order_by="Address.id")
@@ -84,6 +103,7 @@ class Company(Base):
         CheckConstraint("payment_terms_days >= 0", name="payment_terms_not_negative"),
         CheckConstraint("credit_limit >= 0", name="credit_limit_not_negative"),
         CheckConstraint("general_discount_pct >= 0 AND general_discount_pct < 100", name="discount_range"),
+        CheckConstraint("min_order_value >= 0 AND delivery_fee >= 0", name="delivery_terms_not_negative"),
     )
 
 
@@ -98,6 +118,8 @@ class Address(Base):
     city: Mapped[str] = mapped_column(String(100))
     country_code: Mapped[str] = mapped_column(String(2), default="PL")
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    retired: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """No longer offered for new orders and schedules; kept because orders or schedules name it."""
 
     company: Mapped[Company] = relationship(back_populates="addresses")
 
@@ -200,6 +222,8 @@ class PriceList(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     currency: Mapped[str] = mapped_column(String(3), default="PLN")
+    code: Mapped[str | None] = mapped_column(String(40), unique=True, index=True)
+    """The ERP's short name of the list ("STANDARD", "HORECA"), used by imports and the API."""
 
 
 class PriceListItem(Base):
@@ -356,6 +380,9 @@ class Order(Base):
     vat_total: Mapped[Decimal] = mapped_column(Amount)
     gross_total: Mapped[Decimal] = mapped_column(Amount)
     cost_total: Mapped[Decimal] = mapped_column(Amount)
+    delivery_fee: Mapped[Decimal] = mapped_column(Amount, default=Decimal("0.00"), server_default="0")
+    """Net delivery fee of the order (included in `net_total`, taxed at `delivery_fee_vat_rate`)."""
+    delivery_fee_vat_rate: Mapped[Decimal] = mapped_column(Percent, default=Decimal("23"), server_default="23")
     payment_terms_days: Mapped[int] = mapped_column(Integer)
     submitted_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
 
@@ -673,11 +700,17 @@ class NotificationKind(enum.StrEnum):
     RECURRING_GENERATED = "recurring_generated"
     RECURRING_MISSED = "recurring_missed"
     CREDIT_CHANGED = "credit_changed"
+    INVITATION = "invitation"
+    PASSWORD_RESET = "password_reset"
 
     @property
     def optional(self) -> bool:
-        """The decision on one's own order always arrives."""
-        return self is not NotificationKind.ORDER_DECIDED
+        """The decision on one's own order, an invitation and a password link always arrive."""
+        return self not in (
+            NotificationKind.ORDER_DECIDED,
+            NotificationKind.INVITATION,
+            NotificationKind.PASSWORD_RESET,
+        )
 
 
 class MessageStatus(enum.StrEnum):
@@ -720,3 +753,65 @@ class NotificationOptOut(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[NotificationKind] = mapped_column(_enum(NotificationKind, "notification_kind"), primary_key=True)
+
+
+class TokenPurpose(enum.StrEnum):
+    INVITATION = "invitation"
+    """Sets the first password of a new user, created when the link is followed."""
+    PASSWORD_RESET = "password_reset"
+    """Sets a new password of an existing user."""
+
+
+class AccessToken(Base):
+    """A one-time link sent by e-mail: an invitation to join, or a forgotten password. Only the
+    SHA-256 of the random token is kept; the link works once, until `expires_at`, unless withdrawn."""
+
+    __tablename__ = "access_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[TokenPurpose] = mapped_column(_enum(TokenPurpose, "token_purpose"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, name="user_role", native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+    )
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    """The user whose password it sets (a reset), or who was created by following it (an invitation)."""
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+
+    company: Mapped[Company | None] = relationship(foreign_keys=[company_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+
+
+class AuditEntry(Base):
+    """One change to master data (or one import): who, when, which object, and each field old → new.
+    Append-only: the database refuses to update or delete a row (triggers in migration 0010)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    """The user who made the change; no foreign key, so the entry outlives the user's row."""
+    actor: Mapped[str] = mapped_column(String(254))
+    """Who, as they were named then (an e-mail, or "ERP key …", or "system")."""
+    action: Mapped[str] = mapped_column(String(40))
+    """A code: create, update, deactivate, reactivate, retire, invite, import, reassign, cover, …"""
+    object_type: Mapped[str] = mapped_column(String(40))
+    """A code: company, address, user, invitation, product, category, price_list, price_list_item, contract_price, cover, note, import."""
+    object_id: Mapped[int | None] = mapped_column(Integer)
+    object_label: Mapped[str] = mapped_column(String(200), default="")
+    """The object as a person reads it (a company's name, a SKU), as it was then."""
+    company_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    """The customer the change concerns, if any, so a company's page shows its own history."""
+    changes: Mapped[dict[str, list[str | None]]] = mapped_column(JSON, default=dict)
+    """Field → [old, new] as text; None where there was no value."""
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_audit_log_object", "object_type", "object_id"),)

@@ -115,6 +115,15 @@ _WAIT_STEPS = next(n for n in range(FREE_ATTEMPTS, 64) if wait_after(n) == MAX_W
 """From this count on, every wait is `MAX_WAIT`."""
 
 
+async def may_sign_in(session: AsyncSession, user: User) -> bool:
+    """An active user, and for a buyer an active company: a deactivated company's buyers are kept out."""
+    if not user.is_active:
+        return False
+    if user.company_id is None:
+        return True
+    return bool(await session.scalar(select(Company.is_active).where(Company.id == user.company_id)))
+
+
 async def authenticate(session: AsyncSession, email: str, password: str, *, address: str) -> User:
     """The active user with these credentials, coming from client `address`, or `SignInRefused`
     saying why. The counters are committed before the password is checked."""
@@ -129,7 +138,7 @@ async def authenticate(session: AsyncSession, email: str, password: str, *, addr
         await dummy_verify()
         raise WrongCredentials()
     valid, new_hash = await verify_and_update(password, user.password_hash)
-    if not valid or not user.is_active:
+    if not valid or not await may_sign_in(session, user):
         raise WrongCredentials()
     if new_hash:
         user.password_hash = new_hash

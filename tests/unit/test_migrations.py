@@ -44,6 +44,8 @@ EXPECTED_TABLES = {
     "schedule_occurrences",
     "outbox_messages",
     "notification_opt_outs",
+    "access_tokens",
+    "audit_log",
 }
 
 
