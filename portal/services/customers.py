@@ -18,7 +18,7 @@ from portal import clock
 from portal.errors import NotAllowed, NotFound, Refused
 from portal.i18n import gettext
 from portal.models import Company, CreditEvent, CustomerNote, Order, OrderEvent, Role, User
-from portal.services import scoping
+from portal.services import audit, scoping
 from portal.services.credit import CreditPicture, credit_picture, credit_pictures
 from portal.services.flags import COUNTED
 
@@ -276,6 +276,16 @@ async def add_note(session: AsyncSession, author: User, company_id: int, body: s
     note = CustomerNote(company_id=company_id, author_id=author.id, body=_note_body(body))
     session.add(note)
     await session.flush()
+    audit.record(
+        session,
+        author,
+        "create",
+        "note",
+        note.id,
+        _note_label(note),
+        company_id=company_id,
+        changes={"body": [None, note.body]},
+    )
     return note
 
 
@@ -286,20 +296,49 @@ async def edit_note(session: AsyncSession, author: User, company_id: int, note_i
         raise NotFound()
     if note.author_id != author.id:
         raise NotAllowed(gettext("Only the author can change a note."))
+    before = note.body
     note.body = _note_body(body)
     note.updated_at = clock.now()
     await session.flush()
+    if note.body != before:
+        audit.record(
+            session,
+            author,
+            "update",
+            "note",
+            note.id,
+            _note_label(note),
+            company_id=company_id,
+            changes={"body": [before, note.body]},
+        )
     return note
 
 
-async def reassign(session: AsyncSession, company_id: int, manager_id: int | None) -> Company:
-    """An admin gives the customer to another account manager."""
-    company = await session.get(Company, company_id)
+def _note_label(note: CustomerNote) -> str:
+    first = note.body.strip().splitlines()[0] if note.body.strip() else ""
+    return first[:80]
+
+
+async def reassign(session: AsyncSession, actor: User, company_id: int, manager_id: int | None) -> Company:
+    """An admin gives the customer to another account manager (audited)."""
+    company = await session.get(Company, company_id, options=[joinedload(Company.account_manager)])
     if company is None:
         raise NotFound()
     manager = await session.get(User, manager_id) if manager_id else None
     if manager is None or manager.role is not Role.ACCOUNT_MANAGER or not manager.is_active:
         raise NotAManager()
+    before = company.account_manager.email if company.account_manager else None
     company.account_manager_id = manager.id
     await session.flush()
+    if before != manager.email:
+        audit.record(
+            session,
+            actor,
+            "reassign",
+            "company",
+            company.id,
+            company.name,
+            company_id=company.id,
+            changes={"account_manager": [before, manager.email]},
+        )
     return company

@@ -7,11 +7,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal import clock
 from portal.errors import NotFound
-from portal.models import Company, DeliverySchedule, Invoice, OutboxMessage, Product, User
+from portal.models import (
+    AccessToken,
+    Company,
+    DeliverySchedule,
+    Invoice,
+    OutboxMessage,
+    PriceListItem,
+    Product,
+    TokenPurpose,
+    User,
+)
 from portal.services import credit, notifications, schedules
 from portal.services.credit import CreditPicture
 
@@ -41,14 +52,58 @@ async def counts(session: AsyncSession) -> Counts:
 
 
 @dataclass(frozen=True)
+class Attention:
+    """What is unfinished in the master data: each count links to the list that shows it."""
+
+    pending_invitations: int
+    companies_without_manager: int
+    products_without_price: int
+    """Active products on no price list: customers without a contract price see only list price less discount."""
+
+    @property
+    def any(self) -> bool:
+        return bool(self.pending_invitations or self.companies_without_manager or self.products_without_price)
+
+
+async def attention(session: AsyncSession) -> Attention:
+    """One query, whatever the size of the data."""
+    now = clock.now()
+    row = (
+        await session.execute(
+            select(
+                select(func.count())
+                .select_from(AccessToken)
+                .where(
+                    AccessToken.purpose == TokenPurpose.INVITATION,
+                    AccessToken.used_at.is_(None),
+                    AccessToken.withdrawn_at.is_(None),
+                    AccessToken.expires_at > now,
+                )
+                .scalar_subquery(),
+                select(func.count())
+                .select_from(Company)
+                .where(Company.is_active, Company.account_manager_id.is_(None))
+                .scalar_subquery(),
+                select(func.count())
+                .select_from(Product)
+                .where(Product.is_active, ~exists().where(PriceListItem.product_id == Product.id))
+                .scalar_subquery(),
+            )
+        )
+    ).one()
+    return Attention(*row)
+
+
+@dataclass(frozen=True)
 class AdminHome:
     counts: Counts
+    attention: Attention
     stuck: list[OutboxMessage]
     """E-mails that need an admin: failed for good, or interrupted mid-send."""
 
 
 async def admin_home(session: AsyncSession) -> AdminHome:
-    return AdminHome(await counts(session), await notifications.messages_for_admins(session))
+    return AdminHome(await counts(session), await attention(session), await notifications.messages_for_admins(session))
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ class CustomersController(Controller):
         company_id: FromPath[Id],
         data: URLEncodedBody[ReassignForm],
     ) -> Redirect:
-        company = await customers.reassign(db_session, company_id, data.manager_id)
+        company = await customers.reassign(db_session, request.user, company_id, data.manager_id)
         flash(
             request,
             gettext("%(company)s is now managed by the chosen account manager.") % {"company": company.name},

@@ -64,7 +64,9 @@ class HomeController(Controller):
     @get("/admin", guards=[admins_only], name="admin_home")
     async def admin_home(self, db_session: NamedDependency[AsyncSession]) -> Template:
         home = await directory.admin_home(db_session)
-        return Template("home/admin.html", context={"counts": home.counts, "stuck": home.stuck})
+        return Template(
+            "home/admin.html", context={"counts": home.counts, "attention": home.attention, "stuck": home.stuck}
+        )
 
     @post("/admin/messages/{message_id:int}/send-again", guards=[admins_only], name="send_again")
     async def send_again(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.errors import NotAllowed, NotFound, Refused
 from portal.models import OrderStatus, Role
-from portal.services import customers
+from portal.services import audit, customers
 from tests.factories import make_company, make_order, make_user
 
 TODAY = date(2026, 11, 27)
@@ -88,16 +88,36 @@ async def test_profile_timeline_mixes_order_moves_and_notes_newest_first(session
         await customers.customer_profile(session, 987654, page=1, today=TODAY, grace_days=7, zone=ZONE)
 
 
-async def test_reassigning_needs_an_active_account_manager(session: AsyncSession) -> None:
+async def test_reassigning_needs_an_active_account_manager_and_is_audited(session: AsyncSession) -> None:
     company = await make_company(session)
     finance = await make_user(session, Role.FINANCE)
-    manager = await make_user(session, Role.ACCOUNT_MANAGER)
+    manager = await make_user(session, Role.ACCOUNT_MANAGER, email="anna@seller.example")
+    admin = await make_user(session, Role.ADMIN, email="admin@seller.example")
     with pytest.raises(customers.NotAManager) as refused:
-        await customers.reassign(session, company.id, finance.id)
+        await customers.reassign(session, admin, company.id, finance.id)
     assert refused.value.errors == {"manager_id": "Choose an active account manager."}
     with pytest.raises(NotFound):
-        await customers.reassign(session, 987654, manager.id)
-    assert (await customers.reassign(session, company.id, manager.id)).account_manager_id == manager.id
+        await customers.reassign(session, admin, 987654, manager.id)
+    assert (await customers.reassign(session, admin, company.id, manager.id)).account_manager_id == manager.id
+    [entry] = await audit.company_history(session, company.id)
+    assert (entry.actor, entry.action, entry.changes) == (
+        "admin@seller.example",
+        "reassign",
+        {"account_manager": [None, "anna@seller.example"]},
+    )
+
+
+async def test_note_edits_are_audited(session: AsyncSession) -> None:
+    company = await make_company(session)
+    manager = await make_user(session, Role.ACCOUNT_MANAGER, email="anna@seller.example")
+    note = await customers.add_note(session, manager, company.id, "Called about Q1.")
+    await customers.edit_note(session, manager, company.id, note.id, "Called about Q1 and Q2.")
+    entries = await audit.history(session, "note", note.id)
+    assert [(entry.action, entry.changes["body"]) for entry in entries] == [
+        ("update", ["Called about Q1.", "Called about Q1 and Q2."]),
+        ("create", [None, "Called about Q1."]),
+    ]
+    assert all(entry.company_id == company.id and entry.actor == "anna@seller.example" for entry in entries)
 
 
 async def test_staff_see_a_customer_s_catalog_only_when_it_is_theirs(session: AsyncSession) -> None:
