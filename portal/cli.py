@@ -72,6 +72,7 @@ def demo_data(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def create_user(settings: Settings, args: argparse.Namespace) -> int:
+    from portal.services import tax_ids
     from portal.services.accounts import InvalidUser
     from portal.services.accounts import create_user as create
 
@@ -81,7 +82,9 @@ def create_user(settings: Settings, args: argparse.Namespace) -> int:
     async def work(session: AsyncSession) -> str:
         company_id = None
         if args.company_tax_id:
-            company_id = await session.scalar(select(Company.id).where(Company.tax_id == args.company_tax_id))
+            company_id = await session.scalar(
+                select(Company.id).where(Company.tax_id == tax_ids.normalise(args.company_tax_id))
+            )
             if company_id is None:
                 raise InvalidUser("company", f"No company has tax id {args.company_tax_id}.")
         user = await create(

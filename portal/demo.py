@@ -63,7 +63,7 @@ class DemoCompany:
 COMPANIES = [
     DemoCompany(
         "Northwind Trading",
-        "PL5250001001",
+        "PL5250001003",
         30,
         "60000",
         "0",
@@ -85,7 +85,7 @@ COMPANIES = [
     ),
     DemoCompany(
         "Vistula Hotels",
-        "PL6760003003",
+        "PL6760003007",
         60,
         "150000",
         "0",
@@ -96,7 +96,7 @@ COMPANIES = [
     ),
     DemoCompany(
         "Carpathia Catering",
-        "PL7340004004",
+        "PL7340004006",
         30,
         "30000",
         "3",
@@ -108,7 +108,7 @@ COMPANIES = [
     ),
     DemoCompany(
         "Mazovia Office Supplies",
-        "PL1130005005",
+        "PL1130005002",
         14,
         "15000",
         "0",
@@ -119,7 +119,7 @@ COMPANIES = [
     ),
     DemoCompany(
         "Pomerania Retail",
-        "PL9550006006",
+        "PL9550006001",
         30,
         "40000",
         "5",
@@ -130,7 +130,7 @@ COMPANIES = [
     ),
     DemoCompany(
         "Silesia Build",
-        "PL6340007007",
+        "PL6340007004",
         60,
         "90000",
         "0",
@@ -141,7 +141,7 @@ COMPANIES = [
     ),
     DemoCompany(
         "Warta Clinics",
-        "PL7770008008",
+        "PL7770008001",
         30,
         "20000",
         "4",
