@@ -119,6 +119,8 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
             flag_text=formatting.flag_text,
             waiting_for=formatting.waiting_for,
             event_text=formatting.event_text,
+            event_reason=formatting.event_reason,
+            moved_from=formatting.moved_from,
             credit_event=formatting.credit_event,
         )
         environment.globals["query"] = query_string

@@ -130,7 +130,7 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
     import structlog
 
     from portal import logs
-    from portal.services import accounts, notifications, recurring
+    from portal.services import accounts, invitations, notifications, recurring
 
     logs.configure()
     log = structlog.stdlib.get_logger("portal.worker")
@@ -146,6 +146,7 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
             delivery = await notifications.deliver_pending(maker, sender)
             async with maker() as session, session.begin():
                 purged_sessions, purged_throttles = await accounts.purge_expired(session, clock.now())
+                await invitations.forget_throttles(session, clock.now())
             log.info("purged", sessions=purged_sessions, throttle_rows=purged_throttles)
             log.info(
                 "worker pass",

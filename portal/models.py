@@ -438,6 +438,8 @@ class FlagKind(enum.StrEnum):
     FIRST_ORDER = "first_order"
     NOT_SOLD = "not_sold"
     """A recurring delivery's product that is no longer sold: left out of the order."""
+    BELOW_MINIMUM = "below_minimum"
+    """A recurring delivery's order under the company's minimum order value: made all the same."""
 
     @property
     def blocking(self) -> bool:

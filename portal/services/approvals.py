@@ -38,6 +38,9 @@ from portal.services.transactions import lock_rows, retried
 
 NOTE_MAX = 2000
 """The longest approval note or rejection reason: the timeline's `reason` is TEXT, the buyer reads it."""
+AUTO_APPROVED = "auto_approved"
+"""The timeline's reason code of an order approved at submission, without a person
+(`formatting.event_reason` words it)."""
 
 
 class DecisionRefused(Refused):
@@ -157,6 +160,26 @@ async def _approve(
     return order
 
 
+async def approve_automatically(session: AsyncSession, order: Order, company: Company, policy: Policy) -> bool:
+    """At submission (checkout or a recurring delivery): an order of a company that allows it, with
+    no flag, is approved at once by the approval path itself: the company's row locked, the flags
+    computed again (the credit among them), the move recorded with no person and `AUTO_APPROVED`,
+    the buyer told as by any approval. True when it was approved; otherwise it waits as usual."""
+    if not company.auto_approve or order.flags:
+        return False
+    await session.flush()
+    await _lock_company(session, order.company_id)
+    await _still_waiting(session, order)
+    (now,) = await order_flags(session, [FlagSubject.of(order)], policy)
+    if now.flags:
+        return False
+    await move_order(
+        session, order.id, OrderStatus.APPROVED, None, AUTO_APPROVED, expected_from=OrderStatus.PENDING_APPROVAL
+    )
+    await _tell_buyer(session, order, "approved", "")
+    return True
+
+
 @retried
 async def reject_order(session: AsyncSession, user: User, order_id: int, *, reason: str, today: date) -> Order:
     """Rejects an order waiting for approval; the buyer reads the reason, which is required."""
@@ -257,7 +280,8 @@ class QueueEntry:
 
     @property
     def margin_pct(self) -> Decimal | None:
-        return margin_pct(self.order.net_total, self.order.cost_total)
+        """Of the products: the delivery fee is not product revenue and has no cost."""
+        return margin_pct(self.order.net_total - self.order.delivery_fee, self.order.cost_total)
 
     @property
     def bulk_approvable(self) -> bool:
@@ -357,6 +381,16 @@ class Review:
     @property
     def submitted_flags(self) -> list[OrderFlag]:
         return list(self.order.flags)
+
+    @property
+    def products_net(self) -> Decimal:
+        """The net of the lines, without the delivery fee."""
+        return self.order.net_total - self.order.delivery_fee
+
+    @property
+    def margin(self) -> Decimal:
+        """The margin of the lines: the delivery fee is not product revenue."""
+        return self.products_net - self.order.cost_total
 
     @property
     def usual(self) -> dict[int, Decimal]:

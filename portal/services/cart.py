@@ -26,6 +26,7 @@ from portal import clock
 from portal.errors import Refused
 from portal.i18n import gettext
 from portal.models import Cart, CartLine, Company, Product, User
+from portal.services import delivery as terms
 from portal.services.credit import CreditPicture, OrderCredit, credit_picture, order_credit
 from portal.services.pricing import Price, line_net, load_company_prices
 from portal.services.totals import Totals, totals
@@ -252,6 +253,21 @@ class PricedCart:
     """Refusals to show next to lines, by product id."""
     entered: dict[int, str] = field(default_factory=dict)
     """What the buyer typed into a refused line, by product id, shown again in its field."""
+    delivery_fee: Decimal = Decimal("0.00")
+    """The net delivery fee the order would carry (in `totals`, VAT at `delivery.FEE_VAT_RATE`)."""
+    free_delivery_missing: Decimal = Decimal("0.00")
+    """How much more (net) would make the delivery free; 0: free already, or no threshold."""
+    shortfall: Decimal = Decimal("0.00")
+    """How much (net) is missing to the company's minimum order value; 0: it can be submitted."""
+
+    @property
+    def fee_vat_rate(self) -> Decimal:
+        return terms.FEE_VAT_RATE
+
+    @property
+    def minimum_message(self) -> str:
+        """Why the cart cannot be submitted yet, while under the minimum order value; else empty."""
+        return terms.minimum_message(self.picture.company, self.shortfall) if self.shortfall else ""
 
     @property
     def orderable(self) -> list[CartItem]:
@@ -280,7 +296,8 @@ async def priced_cart(
     entered: dict[int, str] | None = None,
     cart: Cart | None = None,
 ) -> PricedCart:
-    """The cart at today's prices, with VAT per rate, totals and the credit picture before and after."""
+    """The cart at today's prices, with the delivery fee (`services/delivery.py`), VAT per rate,
+    totals, what is missing to the minimum order, and the credit picture before and after."""
     cart = cart or await buyer_cart(session, user)
     prices = await load_company_prices(session, company, today, [line.product_id for line in cart.lines])
     items = []
@@ -290,7 +307,10 @@ async def priced_cart(
             items.append(CartItem(line, price, line_net(price.unit_price, line.quantity)))
         else:
             items.append(CartItem(line, None, Decimal("0.00")))
-    cart_totals = totals((item.net, item.product.vat_rate) for item in items if item.available)
+    charged = [(item.net, item.product.vat_rate) for item in items if item.available]
+    products_net = sum((net for net, _ in charged), Decimal("0.00"))
+    fee = terms.delivery_fee(company, products_net) if charged else Decimal("0.00")
+    cart_totals = totals([*charged, *([(fee, terms.FEE_VAT_RATE)] if fee else [])])
     picture = await credit_picture(session, company.id, today=today, grace_days=grace_days)
     return PricedCart(
         cart=cart,
@@ -300,6 +320,9 @@ async def priced_cart(
         credit=order_credit(picture, cart_totals.gross, pending=False),
         errors=errors or {},
         entered=entered or {},
+        delivery_fee=fee,
+        free_delivery_missing=terms.free_delivery_missing(company, products_net),
+        shortfall=terms.shortfall(company, products_net),
     )
 
 

@@ -1,19 +1,21 @@
 """Out-of-office cover: an account manager names a colleague who, from the first to the last
-day of the absence (inclusive), sees and decides the queue of the manager's companies. Each
-decision the deputy makes records on whose behalf it was made (`services/approvals.py`)."""
+day of the absence (inclusive), sees and decides the queue of the manager's companies; an admin
+may set or remove a cover for anyone. Both go through one rule (`checked_cover`) and are audited.
+Each decision the deputy makes records on whose behalf it was made (`services/approvals.py`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from portal.errors import NotFound, Refused
-from portal.i18n import gettext
+from portal.i18n import format_date, gettext
 from portal.models import Deputy, Role, User
+from portal.services import audit
 
 
 class CoverInvalid(Refused):
@@ -31,14 +33,35 @@ async def covered_managers(session: AsyncSession, user: User, today: date) -> se
     return {user.id, *absent} if user.role is Role.ACCOUNT_MANAGER else set(absent)
 
 
-async def name_deputy(
-    session: AsyncSession, manager: User, deputy_id: int | None, starts: date | None, ends: date | None, today: date
+MAX_DAYS_AHEAD = 90
+"""A cover ends at most this many days after today."""
+COVER_FIELDS = ("manager", "deputy", "starts_on", "ends_on")
+
+
+async def checked_cover(
+    session: AsyncSession,
+    manager: User | None,
+    deputy_id: int | None,
+    starts: date | None,
+    ends: date | None,
+    today: date,
+    *,
+    manager_field: str = "manager_id",
 ) -> Deputy:
-    """Names `deputy_id` to cover `manager` from `starts` to `ends`; refuses an absence already
-    over, dates in the wrong order, or anyone but another active account manager."""
+    """The one rule of covers, for a manager naming their deputy and an admin setting a cover for
+    anyone: manager and deputy are two different active account managers; both days are given, in
+    order, the last not over yet and at most `MAX_DAYS_AHEAD` days ahead; and no other cover of the
+    same manager shares a day. The cover, not yet added, or `CoverInvalid` field by field."""
     errors: dict[str, str] = {}
+    if manager is None or manager.role is not Role.ACCOUNT_MANAGER or not manager.is_active:
+        errors[manager_field] = gettext("Choose an active account manager.")
     deputy = await session.get(User, deputy_id) if deputy_id else None
-    if deputy is None or deputy.role is not Role.ACCOUNT_MANAGER or not deputy.is_active or deputy.id == manager.id:
+    if (
+        deputy is None
+        or deputy.role is not Role.ACCOUNT_MANAGER
+        or not deputy.is_active
+        or (manager is not None and deputy.id == manager.id)
+    ):
         errors["deputy_id"] = gettext("Choose another account manager.")
     if starts is None:
         errors["starts_on"] = gettext("Enter the first day of your absence.")
@@ -48,12 +71,97 @@ async def name_deputy(
         errors["ends_on"] = gettext("The last day cannot be before the first.")
     elif ends < today:
         errors["ends_on"] = gettext("The absence is already over.")
-    if errors or deputy is None or starts is None or ends is None:
+    elif ends > today + timedelta(days=MAX_DAYS_AHEAD):
+        errors["ends_on"] = gettext("A cover ends at most %(days)d days ahead, on %(day)s at the latest.") % {
+            "days": MAX_DAYS_AHEAD,
+            "day": format_date(today + timedelta(days=MAX_DAYS_AHEAD)),
+        }
+    if errors or manager is None or deputy is None or starts is None or ends is None:
         raise CoverInvalid(errors)
-    cover = Deputy(manager_id=manager.id, deputy_id=deputy.id, starts_on=starts, ends_on=ends)
+    other = await session.scalar(
+        select(Deputy)
+        .options(joinedload(Deputy.deputy))
+        .where(Deputy.manager_id == manager.id, Deputy.starts_on <= ends, Deputy.ends_on >= starts)
+        .order_by(Deputy.starts_on)
+        .limit(1)
+    )
+    if other is not None:
+        raise CoverInvalid(
+            {
+                "starts_on": gettext(
+                    "%(manager)s is already covered by %(deputy)s from %(starts)s to %(ends)s; choose other days."
+                )
+                % {
+                    "manager": manager.full_name,
+                    "deputy": other.deputy.full_name,
+                    "starts": format_date(other.starts_on),
+                    "ends": format_date(other.ends_on),
+                }
+            }
+        )
+    return Deputy(
+        manager_id=manager.id, deputy_id=deputy.id, starts_on=starts, ends_on=ends, manager=manager, deputy=deputy
+    )
+
+
+async def set_cover(
+    session: AsyncSession,
+    actor: User,
+    manager_id: int | None,
+    deputy_id: int | None,
+    starts: date | None,
+    ends: date | None,
+    today: date,
+) -> Deputy:
+    """An admin sets a cover for any account manager (the rules of `checked_cover`), audited."""
+    manager = await session.get(User, manager_id) if manager_id else None
+    return await _save(session, actor, await checked_cover(session, manager, deputy_id, starts, ends, today))
+
+
+async def name_deputy(
+    session: AsyncSession, manager: User, deputy_id: int | None, starts: date | None, ends: date | None, today: date
+) -> Deputy:
+    """The manager names `deputy_id` to cover them from `starts` to `ends` (the rules of
+    `checked_cover`), audited."""
+    cover = await checked_cover(session, manager, deputy_id, starts, ends, today, manager_field="")
+    return await _save(session, manager, cover)
+
+
+def _cover_text(cover: Deputy) -> dict[str, str | None]:
+    return {
+        "manager": cover.manager.email,
+        "deputy": cover.deputy.email,
+        "starts_on": audit.as_text(cover.starts_on),
+        "ends_on": audit.as_text(cover.ends_on),
+    }
+
+
+def _label(cover: Deputy) -> str:
+    return f"{cover.manager.full_name} → {cover.deputy.full_name}, {cover.starts_on} – {cover.ends_on}"
+
+
+async def _save(session: AsyncSession, actor: User, cover: Deputy) -> Deputy:
     session.add(cover)
     await session.flush()
+    audit.record(
+        session, actor, "create", "cover", cover.id, _label(cover), changes=audit.changed({}, _cover_text(cover))
+    )
     return cover
+
+
+async def _remove(session: AsyncSession, actor: User, cover: Deputy) -> None:
+    await session.refresh(cover, ["manager", "deputy"])
+    audit.record(
+        session,
+        actor,
+        "remove",
+        "cover",
+        cover.id,
+        _label(cover),
+        changes={name: [value, None] for name, value in _cover_text(cover).items()},
+    )
+    await session.delete(cover)
+    await session.flush()
 
 
 @dataclass(frozen=True)
@@ -99,5 +207,33 @@ async def end_cover(session: AsyncSession, manager: User, cover_id: int) -> None
     cover = await session.get(Deputy, cover_id)
     if cover is None or cover.manager_id != manager.id:
         raise NotFound()
-    await session.delete(cover)
-    await session.flush()
+    await _remove(session, manager, cover)
+
+
+async def remove_cover(session: AsyncSession, actor: User, cover_id: int) -> None:
+    """An admin removes any cover, audited."""
+    cover = await session.get(Deputy, cover_id)
+    if cover is None:
+        raise NotFound()
+    await _remove(session, actor, cover)
+
+
+async def all_covers(session: AsyncSession, today: date) -> list[Deputy]:
+    """Every cover in force today or to come, for the admin's page (one query)."""
+    return list(
+        await session.scalars(
+            select(Deputy)
+            .options(joinedload(Deputy.deputy), joinedload(Deputy.manager))
+            .where(Deputy.ends_on >= today)
+            .order_by(Deputy.starts_on, Deputy.id)
+        )
+    )
+
+
+async def account_managers(session: AsyncSession) -> list[User]:
+    """The active account managers, by name: who can cover or be covered."""
+    return list(
+        await session.scalars(
+            select(User).where(User.role == Role.ACCOUNT_MANAGER, User.is_active).order_by(User.full_name, User.id)
+        )
+    )

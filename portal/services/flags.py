@@ -3,10 +3,11 @@
 review page) and again inside the transaction that approves it.
 
 Blocking: company on hold, company past due, exceeds available credit (the figures of
-`credit.order_credit`, the same the page shows). Warnings: a line below the margin floor (its
-category's, else the global setting), a quantity far above the company's usual for the product,
-the company's first order, and what only the moment of submission could know (a price changed
-since the schedule was confirmed, a product no longer sold), taken from the flags stored then.
+`credit.order_credit`, the same the page shows). Warnings: a line below the margin floor (the
+company's own floor where set, else its category's, else the global setting), a quantity far above
+the company's usual for the product, the company's first order, and what only the moment of
+submission could know (a price changed since the schedule was confirmed, a product no longer sold,
+a recurring order under the minimum order value), taken from the flags stored then.
 
 The flags stored with an order at submission (`OrderFlag` rows) are its history, "flagged at
 submission", never its current truth. `order_flags` takes many orders at once and costs the same
@@ -36,7 +37,7 @@ HISTORY_NEEDED = 2
 COUNTED = (OrderStatus.APPROVED, OrderStatus.EXPORTED, OrderStatus.INVOICED)
 """Orders that count as sales (revenue, margin, usual quantities, first order, reorder rhythm):
 approved, exported, invoiced. Pending ones count only in exposure; rejected and cancelled never."""
-FROM_SUBMISSION = frozenset({FlagKind.PRICE_CHANGED, FlagKind.NOT_SOLD})
+FROM_SUBMISSION = frozenset({FlagKind.PRICE_CHANGED, FlagKind.NOT_SOLD, FlagKind.BELOW_MINIMUM})
 """Flags only the moment of submission could know; later they are read from the stored flags."""
 
 
@@ -171,8 +172,9 @@ def _flags(
                 },
             )
         )
+    company_floor = picture.company.margin_floor_pct
     for line in subject.lines:
-        own_floor = floors.get(line.product_id)
+        own_floor = company_floor if company_floor is not None else floors.get(line.product_id)
         floor = policy.margin_floor if own_floor is None else own_floor
         pct = margin_pct(line.line_net, line_net(line.unit_cost, line.quantity))
         if pct is not None and pct < floor:

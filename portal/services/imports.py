@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import enum
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,6 +31,7 @@ from portal import clock
 from portal.errors import Conflict, Refused
 from portal.i18n import format_money, gettext
 from portal.models import Company, Invoice, Order, OrderStatus, Payment, User
+from portal.services import audit, tax_ids
 from portal.services.amounts import parse_amount, parse_date
 from portal.services.ordering import MoveRefused, move_order
 from portal.services.totals import CENT
@@ -146,9 +148,9 @@ class ImportInterrupted(Conflict):
         )
 
 
-def size_limit() -> str:
+def size_limit(limit: int = MAX_FILE_BYTES) -> str:
     """The file size limit as the import page states it."""
-    return gettext("%(size)s MB") % {"size": f"{MAX_FILE_BYTES / 1_000_000:g}"}
+    return gettext("%(size)s MB") % {"size": f"{limit / 1_000_000:g}"}
 
 
 def _header_name(text: str) -> str:
@@ -159,14 +161,14 @@ def _shown(text: str) -> str:
     return text if len(text) <= SHOWN_MAX else text[: SHOWN_MAX - 1] + "…"
 
 
-def file_text(content: bytes | str, report: ImportReport) -> str | None:
-    """The file as text, or None with the reason in the report. `content` is the file as
-    uploaded, or (str) its text as it was checked before, sent back to be applied."""
-    errors = report.file_errors
-    if len(content) > MAX_FILE_BYTES:
+def file_text(content: bytes | str, errors: list[str], *, limit: int = MAX_FILE_BYTES) -> str | None:
+    """The file as text, or None with the reason added to `errors`. `content` is the file as
+    uploaded, or (str) its text as it was checked before, sent back to be applied; at most `limit`
+    bytes (characters) of it (the master data imports take larger files)."""
+    if len(content) > limit:
         errors.append(
             gettext("The file is larger than %(limit)s; nothing was read. Split it into smaller files.")
-            % {"limit": size_limit()}
+            % {"limit": size_limit(limit)}
         )
         return None
     if not content.strip():
@@ -225,15 +227,15 @@ def _header_positions(kind: ImportKind, header: list[str], line: int, report: Im
     return positions
 
 
-class _Unreadable(Exception):
+class Unreadable(Exception):
     def __init__(self, line: int) -> None:
         super().__init__(line)
         self.line = line
 
 
-def _records(text: str) -> Iterator[tuple[int, list[str]]]:
+def records(text: str) -> Iterator[tuple[int, list[str]]]:
     """(line where the record starts, its cells) for every line that is not blank (a line of
-    separators only is not blank); raises `_Unreadable` at a record the csv module cannot read."""
+    separators only is not blank); raises `Unreadable` at a record the csv module cannot read."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
     while True:
         start = reader.line_num + 1
@@ -242,20 +244,20 @@ def _records(text: str) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             return
         except csv.Error:
-            raise _Unreadable(start) from None
+            raise Unreadable(start) from None
         if len(cells) > 1 or (cells and cells[0].strip()):
             yield start, cells
 
 
 def read_rows(kind: ImportKind, content: bytes | str, report: ImportReport) -> list[ImportRow]:
     """The file's data rows as column → text; problems with the file itself go to the report."""
-    text = file_text(content, report)
+    text = file_text(content, report.file_errors)
     if text is None:
         return []
     report.text = text
     try:
-        return _read(kind, _records(text), report)
-    except _Unreadable as unreadable:
+        return _read(kind, records(text), report)
+    except Unreadable as unreadable:
         report.file_errors.append(
             gettext("Row %(row)d cannot be read: a quote is not closed, or a field is longer than %(max)s characters.")
             % {"row": unreadable.line, "max": f"{MAX_FIELD_CHARS:,}"}
@@ -330,13 +332,9 @@ class _Payment:
     amount: Decimal
 
 
-def _tax_id(text: str) -> str:
-    return text.replace(" ", "").replace("-", "").upper()
-
-
 async def _check_invoices(session: AsyncSession, rows: list[ImportRow]) -> list[_Invoice]:
-    tax_ids = {_tax_id(row.values["tax_id"]) for row in rows}
-    companies = {c.tax_id: c for c in await session.scalars(select(Company).where(Company.tax_id.in_(tax_ids)))}
+    wanted = {tax_ids.normalise(row.values["tax_id"]) for row in rows}
+    companies = {c.tax_id: c for c in await session.scalars(select(Company).where(Company.tax_id.in_(wanted)))}
     numbers = {row.values["invoice_number"] for row in rows}
     existing = {i.number: i for i in await session.scalars(select(Invoice).where(Invoice.number.in_(numbers)))}
     order_numbers = {row.values.get("order_number", "") for row in rows} - {""}
@@ -351,7 +349,7 @@ async def _check_invoices(session: AsyncSession, rows: list[ImportRow]) -> list[
             errors.append(gettext("No invoice number."))
         elif len(number) > NUMBER_MAX:
             errors.append(gettext("The invoice number is longer than %(max)d characters.") % {"max": NUMBER_MAX})
-        company = companies.get(_tax_id(v["tax_id"]))
+        company = companies.get(tax_ids.normalise(v["tax_id"]))
         if company is None:
             errors.append(gettext("No customer company has the tax id “%(tax_id)s”.") % {"tax_id": _shown(v["tax_id"])})
         issue_date = _date(v["issue_date"], gettext("The issue date “%(text)s” is not a date (YYYY-MM-DD)."), errors)
@@ -550,6 +548,11 @@ async def apply_import(
     except (IntegrityError, MoveRefused):
         await session.rollback()
         raise ImportInterrupted() from None
+    counts = {outcome.value: report.count(outcome) for outcome in Outcome}
+    audit.record(
+        session, actor, "import", "import", None, kind.value, changes={}, note=json.dumps(counts, sort_keys=True)
+    )
+    await session.flush()
     return report
 
 

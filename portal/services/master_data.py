@@ -44,6 +44,8 @@ class Column:
     names: tuple[str, ...]
     """Header names accepted, compared case-insensitively; the first is written by exports."""
     required: bool = True
+    numeric: bool = False
+    """A number written with a decimal dot ("12.5000"): the Polish export writes it with a comma."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,16 @@ class Kind(Protocol):
 def kinds() -> dict[str, Kind]:
     """Every kind that can be imported and exported, by code, in the order the admin pages list them."""
     found: list[Kind] = []
+    from portal.services.companies_admin import COMPANIES
+
+    found.append(COMPANIES)
+    from portal.services.people import UsersKind
+
+    found.append(UsersKind())
+    from portal.services.catalogue_admin import PRODUCTS
+    from portal.services.prices_admin import CONTRACT_PRICES, PRICE_LIST_ITEMS
+
+    found.extend([PRODUCTS, PRICE_LIST_ITEMS, CONTRACT_PRICES])
     return {kind.code: kind for kind in found}
 
 

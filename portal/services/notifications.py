@@ -99,6 +99,48 @@ async def notify(
     return messages
 
 
+@dataclass(frozen=True)
+class Addressee:
+    """Someone written to by address, perhaps without an account yet (an invitation)."""
+
+    email: str
+    full_name: str
+
+
+async def send_link(
+    session: AsyncSession,
+    kind: NotificationKind,
+    *,
+    email: str,
+    full_name: str,
+    subject: str,
+    template: str,
+    context: dict[str, Any],
+    link: str,
+    user_id: int | None = None,
+) -> OutboxMessage:
+    """Queues a one-time link (an invitation, a password link) to an address, in the caller's
+    transaction. Never optional and never opted out of: the person asked for it, or an admin did."""
+    if kind not in (NotificationKind.INVITATION, NotificationKind.PASSWORD_RESET) or not link.startswith("/"):
+        raise ValueError(f"a one-time link of kind {kind} to {link!r}")
+    values = {**context, "user": Addressee(email, full_name or email), "subject": subject}
+    message = OutboxMessage(
+        kind=kind,
+        user_id=user_id,
+        recipient=email,
+        subject=subject[:200],
+        body_text=_templates.get_template(f"{template}.txt").render(values),
+        body_html=_templates.get_template(f"{template}.html").render(values),
+        link=link,
+        status=MessageStatus.PENDING,
+        attempts=0,
+        next_attempt_at=clock.now(),
+        created_at=clock.now(),
+    )
+    session.add(message)
+    return message
+
+
 async def company_buyers(session: AsyncSession, company_id: int) -> list[User]:
     return list(
         await session.scalars(

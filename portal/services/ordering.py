@@ -22,6 +22,7 @@ from portal.i18n import format_date, format_datetime, format_money, gettext
 from portal.models import (
     Address,
     Company,
+    FlagKind,
     NotificationKind,
     Order,
     OrderEvent,
@@ -33,6 +34,7 @@ from portal.models import (
     Product,
     User,
 )
+from portal.services import delivery as terms
 from portal.services import notifications
 from portal.services.cart import buyer_cart, new_checkout_key, priced_cart, put_in_cart, quantity_problem
 from portal.services.credit import credit_picture
@@ -82,13 +84,6 @@ class MoveRefused(Conflict):
         super().__init__(message)
         self.order = order
         self.last_event = last_event
-
-
-def next_working_day(day: date) -> date:
-    following = day + timedelta(days=1)
-    while following.weekday() >= 5:
-        following += timedelta(days=1)
-    return following
 
 
 @dataclass(frozen=True)
@@ -147,19 +142,25 @@ async def next_order_number(session: AsyncSession, year: int) -> str:
     return f"ORD-{year}-{number:06d}"
 
 
-def _validate(form: CheckoutForm, company: Company, addresses: list[Address], today: date) -> tuple[date, Address]:
+def _validate(
+    form: CheckoutForm, company: Company, addresses: list[Address], today: date, earliest: date
+) -> tuple[date, Address]:
+    """The form's choices against the company's terms; `earliest` is `delivery.earliest` of the moment."""
     errors: dict[str, str] = {}
     if company.po_number_required and not form.po_number:
         errors["po_number"] = gettext("Your company asks for a purchase order number on every order.")
     elif len(form.po_number) > PO_NUMBER_MAX:
         errors["po_number"] = gettext("At most %(max)d characters.") % {"max": PO_NUMBER_MAX}
-    earliest = next_working_day(today)
     delivery = form.delivery_date
     if delivery is None:
         errors["delivery_date"] = gettext("Enter a date, e.g. %(date)s.") % {"date": earliest.isoformat()}
     elif delivery < earliest:
         errors["delivery_date"] = gettext("The earliest delivery date is %(date)s.") % {"date": earliest.isoformat()}
-    elif delivery is not None and delivery > today + timedelta(days=366):
+    elif not terms.is_delivery_day(company, delivery):
+        errors["delivery_date"] = gettext("We deliver to you on %(days)s only; choose one of those days.") % {
+            "days": terms.weekday_names(company)
+        }
+    elif delivery > today + timedelta(days=366):
         errors["delivery_date"] = gettext("Choose a date within a year.")
     address = next((a for a in addresses if a.id == form.address_id), None)
     if address is None:
@@ -172,8 +173,21 @@ def _validate(form: CheckoutForm, company: Company, addresses: list[Address], to
     return delivery, address
 
 
-async def company_addresses(session: AsyncSession, company_id: int) -> list[Address]:
-    return list(await session.scalars(select(Address).where(Address.company_id == company_id).order_by(Address.id)))
+async def company_addresses(session: AsyncSession, company_id: int, keep: int | None = None) -> list[Address]:
+    """The addresses offered for new orders and schedules: the company's, less retired ones; `keep`
+    (the address a schedule already names) is offered even when retired."""
+    offered = Address.retired.is_(False) if keep is None else or_(Address.retired.is_(False), Address.id == keep)
+    return list(
+        await session.scalars(select(Address).where(Address.company_id == company_id, offered).order_by(Address.id))
+    )
+
+
+class BelowMinimum(Refused):
+    """The products of the order do not reach the company's minimum order value."""
+
+    def __init__(self, company: Company, missing: Decimal) -> None:
+        super().__init__(terms.minimum_message(company, missing), "minimum")
+        self.missing = missing
 
 
 async def refusal(session: AsyncSession, order: Order) -> MoveRefused:
@@ -215,6 +229,7 @@ async def submit_order(
     today: date,
     grace_days: int,
     margin_floor: Decimal,
+    now: time | None = None,
 ) -> Submission:
     """The cart becomes one order waiting for approval, in one transaction.
 
@@ -222,6 +237,9 @@ async def submit_order(
     the same key again (double click, retry, a second tab) finds the order it
     already made, and a cart changed since then is refused rather than ordered
     unseen.
+
+    `now` is the seller's time of day, read against the company's order cut-off (None: before it).
+    An order with no flag of a company that allows it is approved at once (`approvals.approve_automatically`).
 
     The cart's row is locked before anything is read: two submissions of one form at the same
     moment go one after the other, and the second finds the order the first made."""
@@ -236,7 +254,7 @@ async def submit_order(
         raise CartChanged(gettext("Your cart changed since this form was opened. Please check it and submit again."))
 
     addresses = await company_addresses(session, company.id)
-    delivery, address = _validate(form, company, addresses, today)
+    delivery, address = _validate(form, company, addresses, today, terms.earliest(company, today, now))
     priced = await priced_cart(session, user, company, today=today, grace_days=grace_days, cart=cart)
     items = priced.orderable
     if not items:
@@ -244,6 +262,8 @@ async def submit_order(
     for item in items:
         if problem := quantity_problem(item.product, item.line.quantity):
             raise CheckoutInvalid({"cart": f"{item.product.sku}: {problem}"})
+    if priced.shortfall > 0:
+        raise BelowMinimum(company, priced.shortfall)
 
     order = await place_order(
         session,
@@ -260,11 +280,10 @@ async def submit_order(
         po_number=form.po_number,
         note=form.note,
     )
-    now = order.submitted_at
     for line in [line for line in cart.lines if line.product.is_active]:
         cart.lines.remove(line)
     cart.checkout_key = new_checkout_key()
-    cart.updated_at = now
+    cart.updated_at = order.submitted_at
     try:
         await session.flush()
     except IntegrityError:
@@ -274,6 +293,12 @@ async def submit_order(
         if existing is None:
             raise
         return Submission(existing, created=False)
+    # approvals moves orders with `move_order` from here: imported when used, not in a circle
+    from portal.services.approvals import approve_automatically
+
+    policy = Policy(today, grace_days, margin_floor)
+    if await approve_automatically(session, order, company, policy):
+        return Submission(order, created=True)
     await notifications.notify(
         session,
         NotificationKind.ORDER_SUBMITTED,
@@ -312,7 +337,9 @@ async def place_order(
 ) -> Order:
     """An order waiting for approval from (product, quantity) lines at `today`'s prices, with its
     totals, flags, number and first event; added to the session, not flushed. Checkout and the
-    recurring deliveries both make their orders here."""
+    recurring deliveries both make their orders here. The company's delivery fee is part of the
+    totals (VAT at `delivery.FEE_VAT_RATE`, with that rate's lines); an order under its minimum
+    order value (only a recurring one gets here) is flagged for the approver."""
     products = {
         p.id: p
         for p in await session.scalars(
@@ -320,7 +347,7 @@ async def place_order(
         )
     }
     prices = await load_company_prices(session, company, today, list(products))
-    order_lines = []
+    order_lines: list[OrderLine] = []
     for wanted_product, quantity in wanted:
         product = products[wanted_product.id]
         price = prices.price(product, quantity)
@@ -340,7 +367,11 @@ async def place_order(
                 line_net=line_net(price.unit_price, quantity),
             )
         )
-    order_totals = totals((line.line_net, line.vat_rate) for line in order_lines)
+    products_net = sum((line.line_net for line in order_lines), Decimal("0.00"))
+    fee = terms.delivery_fee(company, products_net)
+    order_totals = totals(
+        [*((line.line_net, line.vat_rate) for line in order_lines), *([(fee, terms.FEE_VAT_RATE)] if fee else [])]
+    )
     picture = await credit_picture(session, company.id, today=today, grace_days=grace_days)
     cost_total = sum((line_net(line.unit_cost, line.quantity) for line in order_lines), Decimal("0.00"))
     (flagged,) = await order_flags(
@@ -350,6 +381,8 @@ async def place_order(
         pictures={company.id: picture},
     )
     flags = flagged.flags + (extra_flags or [])
+    if missing := terms.shortfall(company, products_net):
+        flags.append(Flag(FlagKind.BELOW_MINIMUM, {"minimum": str(company.min_order_value), "missing": str(missing)}))
     now = clock.now()
     order = Order(
         company_id=company.id,
@@ -368,6 +401,8 @@ async def place_order(
         vat_total=order_totals.vat,
         gross_total=order_totals.gross,
         cost_total=cost_total,
+        delivery_fee=fee,
+        delivery_fee_vat_rate=terms.FEE_VAT_RATE,
         payment_terms_days=company.payment_terms_days,
         submitted_at=now,
         lines=order_lines,

@@ -1,5 +1,12 @@
 """The worker's pass over recurring deliveries: each occurrence is ordered exactly once, lead time
-before its delivery date, or recorded as missed; buyers and the account manager are told either way."""
+before its delivery date, or recorded as missed; buyers and the account manager are told either way.
+
+The company's delivery terms apply (`services/delivery.py`): a date that is not one of its delivery
+weekdays is delivered on the next one (the occurrence keeps the schedule's own date as its key), the
+order carries the delivery fee, and one under the minimum order value is made all the same, flagged
+for the approver. An order without any flag of a company that allows it is approved at once. The
+schedules of a deactivated company are passed over while it is inactive: no order, no missed
+record, no e-mail."""
 
 from __future__ import annotations
 
@@ -28,8 +35,10 @@ from portal.models import (
     ScheduleOccurrence,
     User,
 )
+from portal.services import delivery as terms
 from portal.services import notifications
-from portal.services.flags import Flag
+from portal.services.approvals import approve_automatically
+from portal.services.flags import Flag, Policy
 from portal.services.ordering import place_order
 from portal.services.schedules import missed, next_delivery_after, set_next
 
@@ -46,7 +55,11 @@ class PassReport:
 async def _claim(session: AsyncSession, today: date, passed: set[int]) -> DeliverySchedule | None:
     query = (
         select(DeliverySchedule)
-        .where(DeliverySchedule.paused.is_(False), DeliverySchedule.next_generation_on <= today)
+        .where(
+            DeliverySchedule.paused.is_(False),
+            DeliverySchedule.next_generation_on <= today,
+            DeliverySchedule.company_id.in_(select(Company.id).where(Company.is_active.is_(True))),
+        )
         .order_by(DeliverySchedule.next_generation_on, DeliverySchedule.id)
         .limit(1)
     )
@@ -196,6 +209,7 @@ async def _order(
         return None
     address = await session.get(Address, schedule.address_id)
     assert address is not None
+    delivered = terms.delivery_day_from(company, delivery)
     extra = [Flag(FlagKind.NOT_SOLD, {"sku": product.sku, "name": product.name}) for product in gone]
     order = await place_order(
         session,
@@ -207,7 +221,7 @@ async def _order(
         buyer=await session.get(User, schedule.created_by_id) if schedule.created_by_id else None,
         key=f"schedule-{schedule.id}-{delivery.isoformat()}",
         source=OrderSource.RECURRING,
-        delivery=delivery,
+        delivery=delivered,
         address=address,
         note=f"Recurring delivery “{schedule.name}”",
     )
@@ -225,12 +239,15 @@ async def _order(
             )
     order.flags += [OrderFlag(company_id=company.id, kind=f.kind, blocking=f.blocking, data=f.data) for f in extra]
     await session.flush()
-    subject = f"Recurring delivery “{schedule.name}”: order {order.number} for {delivery.isoformat()}"
+    approved = await approve_automatically(session, order, company, Policy(today, grace_days, margin_floor))
+    subject = f"Recurring delivery “{schedule.name}”: order {order.number} for {delivered.isoformat()}"
     context = {
         "schedule": schedule,
         "company": company,
         "order": order,
-        "delivery_date": delivery.isoformat(),
+        "approved": approved,
+        "delivery_date": delivered.isoformat(),
+        "moved_from": delivery.isoformat() if delivered != delivery else "",
         "left_out": left_out,
         "changed": changed,
     }

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import MAXYEAR, date, timedelta
 
 from sqlalchemy import delete as delete_rows
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -34,6 +34,7 @@ from portal.models import (
     ShoppingList,
     User,
 )
+from portal.services import delivery as terms
 from portal.services.cart import buyer_cart, products_by_sku, quantity_problem
 from portal.services.ordering import company_addresses
 from portal.services.pricing import load_company_prices
@@ -246,7 +247,7 @@ async def revision(
     """The schedule to change: with a form, the dates it would give (refused like a save would be);
     with only today, its own values with the next delivery still ahead as the first; else as it is."""
     schedule = await company_schedule(session, user.company_id or 0, schedule_id)
-    addresses = await company_addresses(session, schedule.company_id)
+    addresses = await company_addresses(session, schedule.company_id, keep=schedule.address_id)
     if today is None:
         return Revision(schedule, form, addresses, [])
     if form is not None:
@@ -257,19 +258,29 @@ async def revision(
 
 @dataclass(frozen=True)
 class ScheduleView:
-    """The schedule page: coming deliveries, skips still ahead, and the last occurrences as history."""
+    """The schedule page: coming deliveries, skips still ahead, and the last occurrences as history.
+    `moved`: the coming dates that are not delivery weekdays of the company, each with the day it
+    is delivered on instead (`delivery.delivery_day_from`)."""
 
     schedule: DeliverySchedule
     upcoming: list[date]
     skipped: list[date]
     occurrences: list[ScheduleOccurrence]
+    moved: dict[date, date]
+
+
+def moved_dates(company: Company, days: list[date]) -> dict[date, date]:
+    """The schedule's dates that move to another day under the company's delivery weekdays."""
+    return {day: moved for day in days if (moved := terms.delivery_day_from(company, day)) != day}
 
 
 async def schedule_view(session: AsyncSession, user: User, schedule_id: int) -> ScheduleView:
     schedule = await company_schedule(session, user.company_id or 0, schedule_id)
     coming, skipped = await outlook(session, schedule)
     past = [o for o in await occurrences(session, schedule.id) if o.delivery_date not in skipped]
-    return ScheduleView(schedule, coming, skipped, past)
+    company = await session.get(Company, schedule.company_id)  # the signed-in buyer's: already loaded
+    assert company is not None
+    return ScheduleView(schedule, coming, skipped, past, moved_dates(company, coming))
 
 
 @dataclass(frozen=True)
@@ -346,11 +357,15 @@ async def _confirm(session: AsyncSession, schedule: DeliverySchedule, today: dat
     schedule.confirmed_at = clock.now()
 
 
-async def _checked(session: AsyncSession, company_id: int, form: ScheduleForm, today: date) -> Address:
-    """A name, a rhythm within the table's ranges, one of the company's addresses, a first delivery still ahead."""
+async def _checked(
+    session: AsyncSession, company_id: int, form: ScheduleForm, today: date, keep: int | None = None
+) -> Address:
+    """A name, a rhythm within the table's ranges, one of the company's addresses not retired (or
+    `keep`, the one the schedule names already), a first delivery still ahead."""
     _checked_rhythm(form)
+    offered = Address.retired.is_(False) if keep is None else or_(Address.retired.is_(False), Address.id == keep)
     address = await session.scalar(
-        select(Address).where(Address.id == form.address_id, Address.company_id == company_id)
+        select(Address).where(Address.id == form.address_id, Address.company_id == company_id, offered)
     )
     if address is None:
         raise ScheduleError(gettext("Choose one of your company's delivery addresses."), "address_id")
@@ -537,11 +552,26 @@ async def resume(session: AsyncSession, user: User, schedule_id: int, today: dat
     schedule = await company_schedule(session, user.company_id or 0, schedule_id, lock=True)
     if schedule.paused:
         schedule.paused = False
-        due = first_due_from(schedule, schedule.lead_days, today)
-        start = max(schedule.next_delivery or schedule.first_delivery, due) if due is not None else None
-        set_next(schedule, _first(delivery_dates(schedule, start, 1)) if start is not None else None)
+        _restart(schedule, today)
     await session.flush()
     return schedule
+
+
+def _restart(schedule: DeliverySchedule, today: date) -> None:
+    """The schedule goes on from its next delivery still ordered in time; those whose ordering day passed are let go."""
+    due = first_due_from(schedule, schedule.lead_days, today)
+    start = max(schedule.next_delivery or schedule.first_delivery, due) if due is not None else None
+    set_next(schedule, _first(delivery_dates(schedule, start, 1)) if start is not None else None)
+
+
+async def restart_company(session: AsyncSession, company_id: int, today: date) -> None:
+    """A reactivated company's running schedules start again from their next delivery still ordered in
+    time: what fell due while the company was inactive is neither ordered late nor reported missed."""
+    for schedule in await session.scalars(
+        select(DeliverySchedule).where(DeliverySchedule.company_id == company_id, DeliverySchedule.paused.is_(False))
+    ):
+        _restart(schedule, today)
+    await session.flush()
 
 
 async def skip(session: AsyncSession, user: User, schedule_id: int, delivery: date) -> None:
@@ -590,7 +620,7 @@ async def planned_dates(
     session: AsyncSession, schedule: DeliverySchedule, form: ScheduleForm, today: date, count: int = PREVIEW
 ) -> list[date]:
     """The next deliveries the schedule would have under the form, before the change is saved."""
-    await _checked(session, schedule.company_id, form, today)
+    await _checked(session, schedule.company_id, form, today, keep=schedule.address_id)
     return await _planned(session, schedule, form, today, count)
 
 
@@ -610,7 +640,7 @@ async def edit(
     """A new name, address or rhythm, from the next occurrence not yet ordered: what was ordered or missed stays
     as history. Skips on dates the new rhythm still delivers on are kept; a paused schedule stays paused."""
     schedule = await company_schedule(session, user.company_id or 0, schedule_id, lock=True)
-    address = await _checked(session, schedule.company_id, form, today)
+    address = await _checked(session, schedule.company_id, form, today, keep=schedule.address_id)
     skipped = await pending_skips(session, schedule)
     _apply(schedule, form, address)
     set_next(schedule, await _first_open(session, schedule.id, form.rhythm(), form.lead_days, today))

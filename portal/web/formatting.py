@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from portal.i18n import format_date, format_date_short, format_decimal, format_money, format_price_number, gettext
 from portal.models import CreditEvent, CreditEventKind, FlagKind, Order, OrderEvent, OrderFlag, OrderStatus
+from portal.services.approvals import AUTO_APPROVED
 from portal.services.catalog import Availability
 from portal.services.customers import MonthFigures
+from portal.services.delivery import short_date
 from portal.services.flags import Flag
 from portal.services.pricing import Price, PriceSource
 
@@ -110,6 +113,11 @@ def flag_text(flag: OrderFlag | Flag, currency: str) -> str:
             return gettext("%(sku)s is not sold any more; left out of this recurring delivery.") % {"sku": data["sku"]}
         case FlagKind.FIRST_ORDER:
             return gettext("First order of this company.")
+        case FlagKind.BELOW_MINIMUM:
+            return gettext("Under the minimum order value of %(minimum)s: %(missing)s missing.") % {
+                "minimum": money("minimum"),
+                "missing": money("missing"),
+            }
     return flag.kind.value
 
 
@@ -135,6 +143,21 @@ def event_text(event: OrderEvent) -> str:
     if event.on_behalf_of is not None:
         who = gettext("%(deputy)s for %(manager)s") % {"deputy": who, "manager": event.on_behalf_of.full_name}
     return f"{what} · {who}"
+
+
+EVENT_REASONS = {AUTO_APPROVED: "Approved automatically: no flags"}
+"""Reason codes the system writes into an order's timeline, and their words."""
+
+
+def event_reason(event: OrderEvent) -> str:
+    """The reason shown with a timeline entry: a person's words as written, a system code in words."""
+    known = EVENT_REASONS.get(event.reason) if event.actor_id is None else None
+    return gettext(known) if known else event.reason
+
+
+def moved_from(day: date) -> str:
+    """A recurring delivery delivered on another day than the schedule's: "moved from Sun 6 Dec"."""
+    return gettext("moved from %(date)s") % {"date": short_date(day)}
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,8 @@ NO_NUL = r"\A[^\x00]*\Z"
 # Path and query values.
 Id = Annotated[int, Parameter(ge=1, le=MAX_ID)]
 PageNo = Annotated[int, Parameter(ge=1, le=MAX_PAGE)]
+MaybeId = Annotated[int | None, Parameter(ge=1, le=MAX_ID)]
+"""An optional id in the query, bounded (`FromQuery[Id | None]` would lose `Id`'s bounds)."""
 QueryText = Annotated[str, Parameter(max_length=200, pattern=NO_NUL)]
 
 # Form fields.
@@ -174,7 +176,9 @@ class BlankFieldsMiddleware:
             return
         query = scope.get("query_string", b"")
         if query:
-            scope = cast(Scope, {**scope, "query_string": _without_blanks(query)})
+            scope["query_string"] = _without_blanks(
+                query
+            )  # in place: a copy would lose what the app stores in the scope
         content_type = dict(scope.get("headers", [])).get(b"content-type", b"")
         if not content_type.startswith(b"application/x-www-form-urlencoded"):
             await self.app(scope, receive, send)

@@ -7,7 +7,7 @@ its line or field and what was typed kept."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 from typing import Annotated, Any
 
 import msgspec
@@ -25,7 +25,7 @@ from portal.errors import NotAllowed
 from portal.i18n import gettext
 from portal.models import Company, OrderStatus, Role
 from portal.services import cart as carts
-from portal.services import ordering, schedules
+from portal.services import delivery, ordering, schedules
 from portal.services.cart import QUICK_MAX_BYTES, QUICK_MAX_LINES, QUICK_MAX_SIZE, QuickOrderReport
 from portal.services.ordering import NOTE_MAX, PO_NUMBER_MAX, OrderFilter, OrderView, Submission
 from portal.settings import Settings
@@ -290,7 +290,7 @@ async def checkout_page(
         db_session, request.user, company, today=today, grace_days=settings.past_due_grace_days
     )
     addresses = await ordering.company_addresses(db_session, company.id)
-    earliest = ordering.next_working_day(today)
+    earliest = delivery.earliest(company, today, _seller_time(settings))
     default = next((a for a in addresses if a.is_default), addresses[0] if addresses else None)
     form = {
         "po_number": "",
@@ -311,11 +311,28 @@ async def checkout_page(
             "notice": _checkout_notice(company, refusal),
             "addresses": addresses,
             "earliest": earliest,
+            "delivery_days": delivery.weekday_names(company),
             "company": company,
             "po_number_max": PO_NUMBER_MAX,
             "note_max": NOTE_MAX,
         },
     )
+
+
+def _seller_time(settings: Settings) -> time:
+    """The seller's time of day now, read against a company's order cut-off."""
+    return clock.now().astimezone(settings.seller_zone).time()
+
+
+def _checkout_terms(today: date, settings: Settings) -> dict[str, Any]:
+    """What a submission is checked with besides the form: the seller's day and time of day (read
+    against the company's cut-off), the grace period before past due, the global margin floor."""
+    return {
+        "today": today,
+        "now": _seller_time(settings),
+        "grace_days": settings.past_due_grace_days,
+        "margin_floor": settings.margin_floor_pct,
+    }
 
 
 def _checkout_notice(company: Company, refusal: Refusal | None) -> str:
@@ -333,7 +350,9 @@ async def checkout_refused(request: PortalRequest, db_session: AsyncSession, ref
 
 def _submitted(request: PortalRequest, submission: Submission) -> Redirect:
     number = {"number": submission.order.number}
-    if submission.created:
+    if submission.created and submission.order.status is OrderStatus.APPROVED:
+        flash(request, gettext("Order %(number)s submitted and approved.") % number, "success")
+    elif submission.created:
         flash(
             request,
             gettext("Order %(number)s submitted. It waits for approval by your account manager.") % number,
@@ -368,10 +387,8 @@ class CheckoutController(Controller):
         settings: NamedDependency[Settings],
         data: URLEncodedBody[CheckoutFields],
     ) -> Redirect:
-        grace, floor = settings.past_due_grace_days, settings.margin_floor_pct
-        submission = await ordering.submit_order(
-            db_session, request.user, company, data.choices(), today=today, grace_days=grace, margin_floor=floor
-        )
+        terms = _checkout_terms(today, settings)
+        submission = await ordering.submit_order(db_session, request.user, company, data.choices(), **terms)
         return _submitted(request, submission)
 
 

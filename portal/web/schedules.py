@@ -390,21 +390,22 @@ class SchedulesController(Controller):
 # --- notification choices -----------------------------------------------------------------------
 
 
-def _kind_label(kind: NotificationKind) -> str:
-    return {
-        NotificationKind.ORDER_SUBMITTED: gettext("An order is submitted"),
-        NotificationKind.ORDER_DECIDED: gettext("My order is approved or rejected"),
-        NotificationKind.RECURRING_GENERATED: gettext("A recurring delivery is ordered"),
-        NotificationKind.RECURRING_MISSED: gettext("A recurring delivery is missed"),
-        NotificationKind.CREDIT_CHANGED: gettext("A credit limit or hold changes"),
-    }[kind]
+_KIND_LABELS = {
+    NotificationKind.ORDER_SUBMITTED: "An order is submitted",
+    NotificationKind.ORDER_DECIDED: "My order is approved or rejected",
+    NotificationKind.RECURRING_GENERATED: "A recurring delivery is ordered",
+    NotificationKind.RECURRING_MISSED: "A recurring delivery is missed",
+    NotificationKind.CREDIT_CHANGED: "A credit limit or hold changes",
+}
+"""The kinds of e-mail a signed-in user can be shown a choice about; one-time links (an invitation,
+a password reset) go to whoever asked for them and are no choice."""
 
 
 async def _preferences_page(
     request: PortalRequest, db_session: AsyncSession, refusal: Refusal | None = None
 ) -> Template:
     off = await notifications.opted_out_kinds(db_session, request.user)
-    choices = [(kind, _kind_label(kind), kind not in off) for kind in NotificationKind]
+    choices = [(kind, gettext(label), kind not in off) for kind, label in _KIND_LABELS.items()]
     errors = (
         {key.split("[")[0]: message for key, message in refusal.errors.items()} if refusal else {}
     )  # kind[1] → kind

@@ -42,6 +42,10 @@ async def test_the_start_page_counts_what_needs_attention(client: AsyncTestClien
     assert "1 invitation not yet accepted" in page
     assert "1 company has no account manager" in page
     assert "1 active product is on no price list" in page
+    unpriced = text_of((await client.get("/admin/products", params={"status": "active", "unpriced": "true"})).text)
+    assert "Unlisted" in unpriced and "Listed" not in unpriced.replace("Unlisted", "")
+    unmanaged = text_of((await client.get("/admin/companies", params={"status": "active", "unassigned": "true"})).text)
+    assert "Unmanaged" in unmanaged
 
 
 async def test_the_trail_lists_and_filters_changes(client: AsyncTestClient, session: AsyncSession) -> None:
@@ -55,12 +59,17 @@ async def test_the_trail_lists_and_filters_changes(client: AsyncTestClient, sess
 
     everything = text_of((await client.get("/admin/audit")).text)
     notes = text_of((await client.get("/admin/audit", params={"object_type": "note"})).text)
-    by_company = text_of((await client.get("/admin/audit", params={"company": company.id, "actor": "ADMIN@"})).text)
+    by_company = text_of((await client.get("/admin/audit", params={"customer": company.id})).text)
 
     assert "2 entries" in everything
     assert "Company Northwind Trading reassigned" in everything and "– → anna@seller.example" in everything
-    assert "1 entry" in notes and "Asked for a quote on towels." in notes and "Northwind Trading reassigned" not in notes
-    assert "1 entry" in by_company and "Northwind Trading reassigned" in by_company
+    assert (
+        "1 entry" in notes and "Asked for a quote on towels." in notes and "Northwind Trading reassigned" not in notes
+    )
+    assert "2 entries" in by_company
+    assert "0 entries" in text_of((await client.get("/admin/audit", params={"customer": company.id + 1})).text)
+    assert "1 entry" in text_of((await client.get("/admin/audit", params={"actor": "ADMIN@"})).text)
+    assert (await client.get("/admin/audit", params={"customer": "99999999999"})).status_code == 400
     assert (await client.get("/admin/audit", params={"since": "2026-02-30"})).status_code == 400
 
 

@@ -12,6 +12,7 @@ fails the test, so a new route cannot be forgotten."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -28,13 +29,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.models import (
     Company,
+    ContractPrice,
     CustomerNote,
     Deputy,
     MessageStatus,
     NotificationKind,
     OrderStatus,
     OutboxMessage,
+    PriceList,
+    PriceListItem,
     Product,
+    ProductCategory,
     Role,
     User,
 )
@@ -179,6 +184,79 @@ async def cover_id(world: World, subject: Subject, _: RoleName) -> Made:
     return {"cover_id": cover.id}, {}
 
 
+async def address_ids(world: World, subject: Subject, _: RoleName) -> Made:
+    """An address of the subject's company (admin pages: every company is the admin's to see)."""
+    from portal.models import Address
+
+    address = Address(
+        company_id=world.companies[subject].id, label="Dock", street="Portowa 1", postal_code="80-001", city="Gdańsk"
+    )
+    world.session.add(address)
+    await world.session.flush()
+    return {"company_id": address.company_id, "address_id": address.id}, {}
+
+
+async def staff_user_id(world: World, subject: Subject, _: RoleName) -> Made:
+    """A staff member of the seller's, fresh for each request, so deactivating one locks nobody out."""
+    user = await make_user(world.session, Role.FINANCE)
+    return {"user_id": user.id}, {}
+
+
+async def invitation_id(world: World, subject: Subject, _: RoleName) -> Made:
+    """An invitation waiting to be followed (the seller's, not a customer's)."""
+    from portal.models import AccessToken, TokenPurpose
+    from portal.services import invitations
+
+    invitation = AccessToken(
+        purpose=TokenPurpose.INVITATION,
+        token_hash=invitations.new_token()[1],
+        email=f"invited-{subject}@example.test",
+        full_name="Invited",
+        role=Role.FINANCE,
+        expires_at=datetime(2100, 1, 1, tzinfo=UTC),
+    )
+    world.session.add(invitation)
+    await world.session.flush()
+    return {"invitation_id": invitation.id}, {}
+
+
+_serial = itertools.count(1)
+"""Tells apart the names of the categories and price lists the makers below make, one per request."""
+
+
+async def category_id(world: World, subject: Subject, role: RoleName) -> Made:
+    """A product category: the seller's, the same kind of thing for every subject."""
+    category = ProductCategory(name=f"Category {subject} {role} {next(_serial)}")
+    world.session.add(category)
+    await world.session.flush()
+    return {"category_id": category.id}, {}
+
+
+async def price_list_id(world: World, subject: Subject, role: RoleName) -> Made:
+    """A price list: the seller's."""
+    price_list = PriceList(name=f"List {subject} {role} {next(_serial)}")
+    world.session.add(price_list)
+    await world.session.flush()
+    return {"price_list_id": price_list.id}, {}
+
+
+async def price_list_item_id(world: World, subject: Subject, role: RoleName) -> Made:
+    """A row of a price list of its own, so deleting one as one role leaves the others."""
+    (made, _) = await price_list_id(world, subject, role)
+    item = PriceListItem(price_list_id=made["price_list_id"], product_id=world.product.id, unit_price=Decimal("9"))
+    world.session.add(item)
+    await world.session.flush()
+    return {"item_id": item.id}, {}
+
+
+async def contract_price_id(world: World, subject: Subject, _: RoleName) -> Made:
+    """A contract price of the subject's company."""
+    row = ContractPrice(company_id=world.companies[subject].id, product_id=world.product.id, unit_price=Decimal("8"))
+    world.session.add(row)
+    await world.session.flush()
+    return {"contract_price_id": row.id}, {}
+
+
 def only_own_cover(role: RoleName, subject: Subject) -> str | int:
     return LET_IN if subject == "own" else 404
 
@@ -238,6 +316,37 @@ TABLE: dict[str, Entry] = {
     "hold_account": Entry(FINANCE_STAFF, company_id),
     "release_account": Entry(FINANCE_STAFF, company_id),
     # the seller's own things
+    "admin_category": Entry(ADMIN, category_id, scoped=False),
+    "admin_edit_category": Entry(ADMIN, category_id, scoped=False),
+    "admin_product": Entry(ADMIN, product_id, scoped=False),
+    "admin_edit_product_form": Entry(ADMIN, product_id, scoped=False),
+    "admin_edit_product": Entry(ADMIN, product_id, scoped=False),
+    "admin_price_list": Entry(ADMIN, price_list_id, scoped=False),
+    "admin_edit_price_list": Entry(ADMIN, price_list_id, scoped=False),
+    "admin_add_price_list_item": Entry(ADMIN, price_list_id, scoped=False),
+    "admin_price_list_item": Entry(ADMIN, price_list_item_id, scoped=False),
+    "admin_edit_price_list_item": Entry(ADMIN, price_list_item_id, scoped=False),
+    "admin_delete_price_list_item": Entry(ADMIN, price_list_item_id, scoped=False),
+    "admin_contract_price": Entry(ADMIN, contract_price_id),
+    "admin_edit_contract_price": Entry(ADMIN, contract_price_id),
+    "admin_delete_contract_price": Entry(ADMIN, contract_price_id),
+    "admin_company": Entry(ADMIN, company_id),
+    "edit_company_form": Entry(ADMIN, company_id),
+    "edit_company": Entry(ADMIN, company_id),
+    "deactivate_company": Entry(ADMIN, company_id),
+    "reactivate_company": Entry(ADMIN, company_id),
+    "add_address": Entry(ADMIN, company_id),
+    "edit_address_form": Entry(ADMIN, address_ids),
+    "edit_address": Entry(ADMIN, address_ids),
+    "default_address": Entry(ADMIN, address_ids),
+    "retire_address": Entry(ADMIN, address_ids),
+    "admin_user": Entry(ADMIN, staff_user_id, scoped=False),
+    "deactivate_user": Entry(ADMIN, staff_user_id, scoped=False),
+    "reactivate_user": Entry(ADMIN, staff_user_id, scoped=False),
+    "change_user_role": Entry(ADMIN, staff_user_id, scoped=False),
+    "resend_invitation": Entry(ADMIN, invitation_id, scoped=False),
+    "withdraw_invitation": Entry(ADMIN, invitation_id, scoped=False),
+    "remove_cover": Entry(ADMIN, cover_id, scoped=False),
     "send_again": Entry(ADMIN, message_id, scoped=False),
     "end_cover": Entry(MANAGER, cover_id, rule=only_own_cover),
 }

@@ -287,7 +287,8 @@ async def test_a_schedule_is_edited_after_seeing_its_new_dates(
     shown = text_of((await client.get(f"/schedules/{plan.id}")).text)
     assert "Saved: the next delivery not yet ordered follows the new rhythm." in shown
     assert "Monthly linen" in shown and "monthly on day 31, ordered 3 days ahead · Hotel, Warszawa" in shown
-    assert "Coming deliveries Dec 31, 2026 Skip Jan 31, 2027" in shown
+    # 31 January 2027 is a Sunday: delivered on the next of the company's delivery days (Monday to Friday)
+    assert "Coming deliveries Dec 31, 2026 Skip Feb 1, 2027 (moved from Sun 31 Jan) Skip" in shown
 
 
 async def test_a_refused_edit_shows_the_form_again_with_the_reason_next_to_the_field(

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.models import Invoice, Order, OrderEvent, OrderStatus, Payment, Role
+from portal.services import audit
 from portal.services.credit import credit_picture
 from portal.services.imports import (
     MAX_FILE_BYTES,
@@ -76,6 +77,12 @@ async def test_invoices_are_imported_with_semicolons_decimal_commas_and_a_bom(se
     assert stored["FV/2"].due_date == date(2026, 11, 15)
     picture = await credit_picture(session, erp["company"].id, today=TODAY, grace_days=7)
     assert picture.unpaid_invoices == Decimal("1330.49")
+    [entry] = (await audit.entries(session, audit.AuditFilter(object_type="import"))).entries
+    assert (entry.actor_id, entry.object_label, entry.note) == (
+        erp["finance"].id,
+        "invoices",
+        '{"error": 0, "new": 2, "unchanged": 0}',
+    )
 
 
 async def test_every_invoice_row_is_checked_and_reported_by_its_row_number(session: AsyncSession, erp: dict) -> None:

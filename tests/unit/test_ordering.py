@@ -26,7 +26,6 @@ from portal.services.ordering import (
     company_orders,
     move_order,
     next_order_number,
-    next_working_day,
     reorder,
     reorder_preview,
     submit_order,
@@ -53,19 +52,6 @@ def form_for(key: str, address: Address, **fields: str) -> CheckoutForm:
 
 async def submit(session: AsyncSession, buyer, company, form):  # type: ignore[no-untyped-def]
     return await submit_order(session, buyer, company, form, today=TODAY, grace_days=7, margin_floor=Decimal("10"))
-
-
-@pytest.mark.parametrize(
-    ("day", "following"),
-    [
-        (date(2026, 11, 26), date(2026, 11, 27)),
-        (date(2026, 11, 27), date(2026, 11, 30)),
-        (date(2026, 11, 28), date(2026, 11, 30)),
-        (date(2026, 11, 29), date(2026, 11, 30)),
-    ],
-)
-def test_next_working_day_skips_the_weekend(day: date, following: date) -> None:
-    assert next_working_day(day) == following
 
 
 async def test_order_numbers_run_per_year(session: AsyncSession) -> None:

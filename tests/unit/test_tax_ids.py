@@ -13,6 +13,8 @@ def test_a_nip_is_stored_as_pl_and_ten_digits(typed: str) -> None:
     assert tax_ids.is_valid(typed)
 
 
-@pytest.mark.parametrize("typed", ["5260001247", "PL526000124", "DE123456789", "１２３４５６７８９０", "²260001246", ""])
+@pytest.mark.parametrize(
+    "typed", ["5260001247", "PL526000124", "DE123456789", "１２３４５６７８９０", "²260001246", ""]
+)
 def test_a_wrong_checksum_or_shape_is_not_a_nip(typed: str) -> None:
     assert not tax_ids.is_valid(typed)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.services import audit
 from portal.web.context import PortalRequest
 from portal.web.guards import admins_only
-from portal.web.inputs import Day, Id, PageNo, QueryText
+from portal.web.inputs import Day, MaybeId, PageNo, QueryText
 
 Code = Annotated[str, Parameter(max_length=40, pattern=r"\A[a-z_]*\Z")]
 
@@ -36,19 +36,19 @@ ACTIONS = ("create", "update", "delete", "deactivate", "reactivate", "retire", "
 
 def audit_filter(
     object_type: FromQuery[Code] = "",
-    object_id: FromQuery[Id | None] = None,
-    company: FromQuery[Id | None] = None,
+    object_id: FromQuery[MaybeId] = None,
+    customer: FromQuery[MaybeId] = None,
     actor: FromQuery[QueryText] = "",
     action: FromQuery[Code] = "",
     since: FromQuery[Day | None] = None,
     until: FromQuery[Day | None] = None,
     q: FromQuery[QueryText] = "",
 ) -> audit.AuditFilter:
-    """`?object_type=product&object_id=7&company=3&actor=anna&action=update&since=…&until=…&q=…`."""
+    """`?object_type=product&object_id=7&customer=3&actor=anna&action=update&since=…&until=…&q=…`."""
     return audit.AuditFilter(
         object_type=object_type or None,
         object_id=object_id,
-        company_id=company,
+        company_id=customer,
         actor=actor.strip() or None,
         action=action or None,
         since=since,
