@@ -366,7 +366,10 @@ async def load_demo_data(session: AsyncSession, today: date) -> None:
     session.add_all(staff.values())
 
     products = _catalog(session, rng)
-    price_lists = {name: PriceList(name=name, currency="PLN") for name in ("Wholesale", "Horeca", "Key accounts")}
+    price_lists = {
+        name: PriceList(name=name, currency="PLN", code=code)
+        for name, code in (("Wholesale", "WHOLESALE"), ("Horeca", "HORECA"), ("Key accounts", "KEY"))
+    }
     session.add_all(price_lists.values())
     await session.flush()
     _price_list_items(session, rng, products, price_lists, today)
@@ -422,6 +425,68 @@ async def load_demo_data(session: AsyncSession, today: date) -> None:
     _credit_history(session, companies, staff, today)
     await _flag_pending(session, today)
     await _recurring_delivery(session, products, companies["Vistula Hotels"], today)
+    await _master_data(session, companies, staff, products, today)
+
+
+async def _master_data(
+    session: AsyncSession, companies: dict[str, Company], staff: dict[str, User], products: list[Product], today: date
+) -> None:
+    """What admins keep: delivery terms (Silesia Build: Tuesdays and Thursdays, orders by noon, a minimum
+    and a fee under a free-delivery threshold), auto-approval (Warta Clinics), an invitation not yet
+    accepted, and a few changes in the audit trail."""
+    from datetime import UTC, datetime
+    from datetime import time as clock_time
+
+    from portal.services import audit, invitations
+
+    admin = staff["admin@seller.example"]
+    silesia, warta, baltic = (companies[name] for name in ("Silesia Build", "Warta Clinics", "Baltic Foods"))
+    silesia.delivery_weekdays, silesia.order_cutoff = "24", clock_time(12, 0)
+    silesia.min_order_value, silesia.delivery_fee, silesia.free_delivery_from = (
+        Decimal("500.00"),
+        Decimal("40.00"),
+        Decimal("2000.00"),
+    )
+    warta.auto_approve = True
+    await invitations.invite(
+        session, admin, invitations.Invitee("bogna@baltic.example", "Bogna Bałtycka", Role.BUYER, baltic.id)
+    )
+
+    def at(days_ago: int) -> datetime:
+        return datetime.combine(today - timedelta(days=days_ago), clock_time(9, 15), UTC)
+
+    product = products[0]
+    history: list[tuple[int, str, str, int, str, int | None, dict[str, list[str | None]]]] = [
+        (
+            40,
+            "update",
+            "company",
+            silesia.id,
+            silesia.name,
+            silesia.id,
+            {
+                "delivery_weekdays": ["12345", "24"],
+                "order_cutoff": [None, "12:00"],
+                "min_order_value": ["0", "500"],
+                "delivery_fee": ["0", "40"],
+                "free_delivery_from": [None, "2000"],
+            },
+        ),
+        (12, "update", "company", warta.id, warta.name, warta.id, {"auto_approve": ["no", "yes"]}),
+        (
+            5,
+            "update",
+            "product",
+            product.id,
+            product.sku,
+            None,
+            {"list_price": [audit.as_text(product.list_price * Decimal("0.95")), audit.as_text(product.list_price)]},
+        ),
+    ]
+    for days_ago, action, kind, object_id, label, company_id, changes in history:
+        entry = audit.record(session, admin, action, kind, object_id, label, company_id=company_id, changes=changes)
+        entry.at = at(days_ago)
+    await session.flush()
 
 
 async def _recurring_delivery(session: AsyncSession, products: list[Product], company: Company, today: date) -> None:

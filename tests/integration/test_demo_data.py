@@ -92,3 +92,14 @@ async def test_every_demo_login_lands_on_its_home(
     assert page.status_code == 200
     assert f"<h1>{heading}</h1>" in page.text
     assert "Sign out" in text_of(page.text)
+
+
+async def test_the_demo_shows_what_admins_keep(demo_loaded: AsyncSession) -> None:
+    from portal.models import AccessToken, AuditEntry
+
+    silesia = await demo_loaded.scalar(select(Company).where(Company.name == "Silesia Build"))
+    assert silesia is not None and silesia.delivery_weekdays == "24" and silesia.min_order_value == Decimal("500.00")
+    assert await demo_loaded.scalar(select(Company.auto_approve).where(Company.name == "Warta Clinics"))
+    assert set(await demo_loaded.scalars(select(PriceList.code))) == {"WHOLESALE", "HORECA", "KEY"}
+    assert await count(demo_loaded, AccessToken) == 1
+    assert await count(demo_loaded, AuditEntry) >= 3
