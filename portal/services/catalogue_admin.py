@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
+from sqlalchemy.sql.elements import ColumnElement
 
 from portal import clock
 from portal.errors import NotFound, Refused
@@ -148,6 +149,28 @@ async def categories(session: AsyncSession) -> list[CategoryRow]:
     count = select(func.count(Product.id)).where(Product.category_id == ProductCategory.id).scalar_subquery()
     rows = await session.execute(select(ProductCategory, count).order_by(ProductCategory.name))
     return [CategoryRow(category, products) for category, products in rows.all()]
+
+
+async def category_list(session: AsyncSession, query: ListQuery) -> Page[CategoryRow]:
+    """A page of categories, searched by name, sorted by `name`, `margin` (no floor of its own
+    first, on every database) or `products` (how many it holds). Two queries."""
+    count = select(func.count(Product.id)).where(Product.category_id == ProductCategory.id).scalar_subquery()
+    statement = searched(select(ProductCategory, count), query.search, [ProductCategory.name.expression])
+    sorts: dict[str, ColumnElement[Any]] = {
+        "name": ProductCategory.name.expression,
+        "margin": func.coalesce(ProductCategory.margin_floor_pct, -1),
+        "products": count,
+    }
+    found = await paginate(
+        session,
+        statement,
+        query,
+        sorts=sorts,
+        default_sort="name",
+        tiebreak=ProductCategory.id.expression,
+        scalars=False,
+    )
+    return replace(found, rows=[CategoryRow(category, products) for category, products in found.rows])
 
 
 async def category(session: AsyncSession, category_id: int) -> ProductCategory:

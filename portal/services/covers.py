@@ -7,15 +7,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, contains_eager, joinedload
+from sqlalchemy.sql.elements import ColumnElement
 
 from portal.errors import NotFound, Refused
 from portal.i18n import format_date, gettext
 from portal.models import Deputy, Role, User
 from portal.services import audit
+from portal.services.listing import ListQuery, Page, paginate, searched
 
 
 class CoverInvalid(Refused):
@@ -218,16 +221,39 @@ async def remove_cover(session: AsyncSession, actor: User, cover_id: int) -> Non
     await _remove(session, actor, cover)
 
 
-async def all_covers(session: AsyncSession, today: date) -> list[Deputy]:
-    """Every cover in force today or to come, for the admin's page (one query)."""
-    return list(
-        await session.scalars(
-            select(Deputy)
-            .options(joinedload(Deputy.deputy), joinedload(Deputy.manager))
-            .where(Deputy.ends_on >= today)
-            .order_by(Deputy.starts_on, Deputy.id)
-        )
+COVER_STATES = ("current", "future", "ended", "all")
+"""The admin list's `state` filter; none: current and future."""
+
+
+async def cover_list(session: AsyncSession, query: ListQuery, today: date) -> Page[Deputy]:
+    """A page of covers for the admin, searched by the manager's or the deputy's name; filters
+    `manager` (an id) and `state` (`COVER_STATES`; none: in force today or to come); sorted by
+    `starts` (the default), `ends` or `manager`. Two queries."""
+    manager, deputy = aliased(User), aliased(User)
+    statement: Select[Any] = (
+        select(Deputy)
+        .join(manager, Deputy.manager_id == manager.id)
+        .join(deputy, Deputy.deputy_id == deputy.id)
+        .options(contains_eager(Deputy.manager.of_type(manager)), contains_eager(Deputy.deputy.of_type(deputy)))
     )
+    statement = searched(statement, query.search, [manager.full_name.expression, deputy.full_name.expression])
+    state = query.filter("state")
+    if state == "current":
+        statement = statement.where(Deputy.starts_on <= today, Deputy.ends_on >= today)
+    elif state == "future":
+        statement = statement.where(Deputy.starts_on > today)
+    elif state == "ended":
+        statement = statement.where(Deputy.ends_on < today)
+    elif state != "all":
+        statement = statement.where(Deputy.ends_on >= today)
+    if isinstance(query.filter("manager"), int):
+        statement = statement.where(Deputy.manager_id == query.filter("manager"))
+    sorts: dict[str, ColumnElement[Any]] = {
+        "starts": Deputy.starts_on.expression,
+        "ends": Deputy.ends_on.expression,
+        "manager": manager.full_name.expression,
+    }
+    return await paginate(session, statement, query, sorts=sorts, default_sort="starts", tiebreak=Deputy.id.expression)
 
 
 async def account_managers(session: AsyncSession) -> list[User]:

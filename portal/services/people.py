@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm import aliased, contains_eager, joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
 from portal.errors import NotFound, Refused
@@ -195,6 +195,28 @@ async def companies_for_assignment(session: AsyncSession, manager_id: int | None
     elif manager_id is not None:
         statement = statement.where(Company.account_manager_id == manager_id)
     return list(await session.scalars(statement))
+
+
+async def assignment_list(session: AsyncSession, query: ListQuery) -> Page[Company]:
+    """A page of companies with their managers, searched by name or NIP; filter `manager` (an id;
+    `NO_MANAGER`: none); sorted by `name` (the default) or `manager` (none first). Two queries."""
+    manager = aliased(User)
+    statement: Select[Any] = (
+        select(Company)
+        .outerjoin(manager, Company.account_manager_id == manager.id)
+        .options(contains_eager(Company.account_manager.of_type(manager)))
+    )
+    statement = searched(statement, query.search, [Company.name.expression, Company.tax_id.expression])
+    wanted = query.filter("manager")
+    if wanted == NO_MANAGER:
+        statement = statement.where(Company.account_manager_id.is_(None))
+    elif isinstance(wanted, int):
+        statement = statement.where(Company.account_manager_id == wanted)
+    sorts: dict[str, ColumnElement[Any]] = {
+        "name": Company.name.expression,
+        "manager": func.coalesce(manager.full_name, ""),  # companies without a manager first, on every database
+    }
+    return await paginate(session, statement, query, sorts=sorts, default_sort="name", tiebreak=Company.id.expression)
 
 
 async def reassign(session: AsyncSession, actor: User, company_ids: Sequence[int], manager_id: int | None) -> int:

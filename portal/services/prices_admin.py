@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from portal.errors import NotFound, Refused
 from portal.i18n import gettext
@@ -124,6 +125,33 @@ async def price_lists(session: AsyncSession) -> list[PriceListRow]:
     companies = select(func.count(Company.id)).where(Company.price_list_id == PriceList.id).scalar_subquery()
     rows = await session.execute(select(PriceList, items, companies).order_by(PriceList.name))
     return [PriceListRow(*row) for row in rows.tuples()]
+
+
+async def price_list_list(session: AsyncSession, query: ListQuery) -> Page[PriceListRow]:
+    """A page of price lists, searched by name or code; filter `currency` (a code such as "EUR");
+    sorted by `name`, `code`, `items` (its rows) or `companies` (buying from it). Two queries."""
+    items = select(func.count(PriceListItem.id)).where(PriceListItem.price_list_id == PriceList.id).scalar_subquery()
+    companies = select(func.count(Company.id)).where(Company.price_list_id == PriceList.id).scalar_subquery()
+    statement = searched(
+        select(PriceList, items, companies), query.search, [PriceList.name.expression, PriceList.code.expression]
+    )
+    if query.filter("currency"):
+        statement = statement.where(PriceList.currency == query.filter("currency"))
+    sorts: dict[str, ColumnElement[Any]] = {
+        "name": PriceList.name.expression,
+        "code": func.coalesce(PriceList.code, ""),  # lists without a code first, on every database
+        "items": items,
+        "companies": companies,
+    }
+    found = await paginate(
+        session, statement, query, sorts=sorts, default_sort="name", tiebreak=PriceList.id.expression, scalars=False
+    )
+    return replace(found, rows=[PriceListRow(*row) for row in found.rows])
+
+
+async def currencies(session: AsyncSession) -> list[str]:
+    """The currencies of the price lists, for the list's filter."""
+    return list(await session.scalars(select(PriceList.currency).distinct().order_by(PriceList.currency)))
 
 
 async def price_list(session: AsyncSession, price_list_id: int) -> PriceList:

@@ -35,6 +35,7 @@ from tests.factories import (
     sign_in,
     text_of,
 )
+from tests.queries import counted_statements
 
 
 async def admin_signed_in(client: AsyncTestClient, session: AsyncSession) -> str:
@@ -236,6 +237,7 @@ async def test_an_admin_keeps_a_price_list_and_its_rows(client: AsyncTestClient,
     assert item is not None
     page = text_of((await client.get(f"/admin/price-lists/{list_id}", params={"q": "towel"})).text)
     assert "1 row" in page and "TWL-1" in page
+    assert "History" in page and "Price list Standard created" in page
     edited = await post(
         client, f"/admin/price-list-items/{item.id}/edit", csrf, sku="TWL-1", min_quantity="10", unit_price="9.25"
     )
@@ -423,3 +425,87 @@ async def test_a_missing_id_is_404(client: AsyncTestClient, session: AsyncSessio
     for path in [p for p in posts if "999" in p]:
         assert (await post(client, path, csrf, **form)).status_code == 404, path
     assert date.today()  # the pages were read, nothing saved
+
+
+# The lists of categories and price lists.
+def rows_of(html: str, attribute: str) -> list[str]:
+    return re.findall(rf'{attribute}="([^"]+)"', html)
+
+
+async def test_the_category_list_searches_sorts_and_pages_in_a_constant_number_of_queries(
+    client: AsyncTestClient, session: AsyncSession
+) -> None:
+    china = ProductCategory(name="China", margin_floor_pct=Decimal("30"))
+    glass = ProductCategory(name="Glass", margin_floor_pct=Decimal("10"))
+    for n in range(3):
+        await make_product(session, sku=f"GLS-{n}", category=glass)
+    await make_product(session, sku="CHN-1", category=china)
+    session.add(ProductCategory(name="Linen"))
+    await admin_signed_in(client, session)
+
+    def names(params: dict[str, Any]) -> Any:
+        return client.get("/admin/categories", params=params)
+
+    assert rows_of((await names({})).text, "data-category") == ["China", "Glass", "Linen"]
+    assert rows_of((await names({"q": "LAS"})).text, "data-category") == ["Glass"]
+    assert "No category matches." in text_of((await names({"q": "nothing"})).text)
+    by_margin = rows_of((await names({"sort": "margin", "direction": "desc"})).text, "data-category")
+    assert by_margin == ["China", "Glass", "Linen"]
+    assert rows_of((await names({"sort": "products"})).text, "data-category") == ["Linen", "China", "Glass"]
+    assert rows_of((await names({"sort": "unknown"})).text, "data-category") == ["China", "Glass", "Linen"]
+    for odd in ({"page": "0"}, {"direction": "up"}, {"sort": "Name;--"}):
+        assert (await names(odd)).status_code == 400, odd
+
+    with counted_statements(client.app) as few:
+        assert (await names({})).status_code == 200
+    session.add_all(ProductCategory(name=f"Zone {n:02d}") for n in range(50))
+    await session.commit()
+    with counted_statements(client.app) as many:
+        first = await names({})
+    assert len(many) == len(few), many
+    assert len(rows_of(first.text, "data-category")) == 50 and "Page 1 of 2" in text_of(first.text)
+    second = await names({"page": "2"})
+    assert rows_of(second.text, "data-category") == ["Zone 47", "Zone 48", "Zone 49"]
+    sorted_second = text_of((await names({"page": "2", "sort": "name", "direction": "desc"})).text)
+    assert "Page 2 of 2" in sorted_second and "China" in sorted_second
+
+
+async def test_the_price_list_list_searches_filters_sorts_and_pages(
+    client: AsyncTestClient, session: AsyncSession
+) -> None:
+    standard = await make_price_list(session, "Standard")
+    hotels = await make_price_list(session, "Hotels")
+    export = await make_price_list(session, "Export", currency="EUR")
+    standard.code, hotels.code, export.code = "STD", "HOT", "EXP-EU"
+    product = await make_product(session, sku="TWL-1")
+    for quantity in (1, 10):
+        await add_list_price(session, hotels, product, "9.00", min_quantity=quantity)
+    await add_list_price(session, export, product, "2.00")
+    for n in range(3):
+        await make_company(session, name=f"Buyer {n}", price_list_id=standard.id)
+    await admin_signed_in(client, session)
+
+    def names(params: dict[str, Any]) -> Any:
+        return client.get("/admin/price-lists", params=params)
+
+    assert rows_of((await names({})).text, "data-price-list") == ["Export", "Hotels", "Standard"]
+    assert rows_of((await names({"q": "std"})).text, "data-price-list") == ["Standard"]
+    assert rows_of((await names({"q": "hotel"})).text, "data-price-list") == ["Hotels"]
+    assert rows_of((await names({"currency": "EUR"})).text, "data-price-list") == ["Export"]
+    assert rows_of((await names({"currency": "pln"})).text, "data-price-list") == ["Hotels", "Standard"]
+    assert rows_of((await names({"sort": "code"})).text, "data-price-list") == ["Export", "Hotels", "Standard"]
+    by_rows = rows_of((await names({"sort": "items", "direction": "desc"})).text, "data-price-list")
+    assert by_rows == ["Hotels", "Export", "Standard"]
+    by_companies = rows_of((await names({"sort": "companies", "direction": "desc"})).text, "data-price-list")
+    assert by_companies[0] == "Standard"
+    for odd in ({"currency": "EURO"}, {"currency": "€"}, {"page": "x"}):
+        assert (await names(odd)).status_code == 400, odd
+
+    for n in range(50):
+        await make_price_list(session, f"Promo {n:02d}")
+    await session.commit()
+    first = await names({"currency": "PLN"})
+    assert "52 price lists" in text_of(first.text) and "Page 1 of 2" in text_of(first.text)
+    second = await names({"currency": "PLN", "page": "2"})
+    assert rows_of(second.text, "data-price-list") == ["Promo 49", "Standard"]
+    assert "currency=PLN" in second.text

@@ -357,3 +357,94 @@ async def test_only_admins_open_the_people_pages(
         )
     await session.refresh(world["admin"])
     assert world["admin"].is_active and world["admin"].role is Role.ADMIN
+
+
+def shown(html: str, attribute: str) -> list[str]:
+    return re.findall(rf'{attribute}="([^"]+)"', html)
+
+
+async def test_the_assignments_list_searches_filters_sorts_and_pages_and_reassigns_the_page_shown(
+    client: AsyncTestClient, world: dict[str, Any], session: AsyncSession
+) -> None:
+    csrf = await admin_csrf(client, world, "/admin/assignments")
+    await make_company(session, name="Hotel Baltic", tax_id="PL5260001246", account_manager_id=world["piotr"].id)
+    await session.commit()
+
+    async def names(**params: Any) -> list[str]:
+        return shown((await client.get("/admin/assignments", params=params)).text, "data-company")
+
+    assert await names() == ["Closed Ltd", "Hotel Baltic", "Northwind"]
+    assert await names(q="526000") == ["Hotel Baltic"]
+    assert await names(q="NORTH") == ["Northwind"]
+    assert await names(q="o", manager=world["anna"].id) == ["Northwind"]
+    assert await names(manager=0) == ["Closed Ltd"]
+    assert await names(sort="manager", direction="desc") == ["Hotel Baltic", "Northwind", "Closed Ltd"]
+    assert await names(sort="nonsense") == ["Closed Ltd", "Hotel Baltic", "Northwind"]
+    for odd in ({"manager": "-1"}, {"q": "x" * 201}, {"page": "0"}):
+        assert (await client.get("/admin/assignments", params=odd)).status_code == 400, odd
+
+    with counted_statements(client.app) as few:
+        assert (await client.get("/admin/assignments")).status_code == 200
+    for n in range(50):
+        await make_company(session, name=f"Firma {n:02d}")
+    await session.commit()
+    with counted_statements(client.app) as many:
+        first = await client.get("/admin/assignments")
+    assert len(many) == len(few), many
+    assert len(shown(first.text, "data-company")) == 50 and "53 companies" in text_of(first.text)
+    second = await client.get("/admin/assignments", params={"page": 2})
+    assert shown(second.text, "data-company") == ["Firma 49", "Hotel Baltic", "Northwind"]
+    ticked = re.findall(r'name="company_ids" value="(\d+)"', second.text)
+    done = await client.post(
+        "/admin/assignments",
+        data={"company_ids": ticked, "manager_id": str(world["anna"].id), "_csrf_token": csrf},
+    )
+    assert "Companies given to their new manager: 2." in text_of(done.text)  # Northwind was already hers
+    assert await names(manager=world["anna"].id) == ["Firma 49", "Hotel Baltic", "Northwind"]
+
+
+async def test_the_covers_list_filters_by_manager_and_state_searches_sorts_and_pages(
+    client: AsyncTestClient, world: dict[str, Any], session: AsyncSession
+) -> None:
+    today = clock.today(__import__("zoneinfo").ZoneInfo("Europe/Warsaw"))
+    anna, piotr = world["anna"], world["piotr"]
+    zofia = await make_user(session, Role.ACCOUNT_MANAGER, full_name="Zofia Wójcik", email="zofia@seller.example")
+
+    def cover(manager: User, deputy: User, starts: int, ends: int) -> Deputy:
+        days = (today + timedelta(days=starts), today + timedelta(days=ends))
+        return Deputy(manager_id=manager.id, deputy_id=deputy.id, starts_on=days[0], ends_on=days[1])
+
+    now, soon, past = cover(anna, piotr, -2, 2), cover(piotr, zofia, 5, 10), cover(anna, zofia, -20, -10)
+    session.add_all([now, soon, past])
+    await session.commit()
+    await admin_csrf(client, world, "/admin/covers")
+
+    async def ids(**params: Any) -> list[int]:
+        return [int(i) for i in shown((await client.get("/admin/covers", params=params)).text, "data-cover")]
+
+    assert await ids() == [now.id, soon.id]
+    assert await ids(state="current") == [now.id]
+    assert await ids(state="future") == [soon.id]
+    assert await ids(state="ended") == [past.id]
+    assert await ids(state="all", manager=anna.id) == [past.id, now.id]
+    assert await ids(q="wójcik") == [soon.id]
+    assert await ids(q="Zofia", state="all") == [past.id, soon.id]
+    assert await ids(sort="manager", direction="desc") == [soon.id, now.id]
+    assert await ids(sort="ends", direction="desc", state="all") == [soon.id, now.id, past.id]
+    assert await ids(sort="whatever") == [now.id, soon.id]
+    assert "No cover matches." in text_of((await client.get("/admin/covers", params={"q": "nobody"})).text)
+    for odd in ({"state": "gone"}, {"manager": "0"}, {"direction": "sideways"}):
+        assert (await client.get("/admin/covers", params=odd)).status_code == 400, odd
+
+    with counted_statements(client.app) as few:
+        assert (await client.get("/admin/covers")).status_code == 200
+    later = [cover(zofia, anna, 20 + n, 20 + n) for n in range(50)]
+    session.add_all(later)
+    await session.commit()
+    with counted_statements(client.app) as many:
+        first = await client.get("/admin/covers")
+    assert len(many) == len(few), many
+    assert len(shown(first.text, "data-cover")) == 50 and "52 covers" in text_of(first.text)
+    second = await client.get("/admin/covers", params={"page": 2})
+    assert "Page 2 of 2" in text_of(second.text)
+    assert shown(second.text, "data-cover") == [str(later[48].id), str(later[49].id)]

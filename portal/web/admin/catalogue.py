@@ -12,7 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import msgspec
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, URLEncodedBody
+from litestar.params import FromPath, FromQuery, Parameter, URLEncodedBody
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -161,6 +161,20 @@ def product_query(
     )
 
 
+CurrencyQuery = Annotated[str, Parameter(max_length=3, pattern=r"\A[A-Za-z]{0,3}\Z")]
+
+
+def price_list_query(
+    q: FromQuery[QueryText] = "",
+    sort: FromQuery[SortKey] = "",
+    direction: FromQuery[Literal["asc", "desc"]] = "asc",
+    page: FromQuery[PageNo] = 1,
+    currency: FromQuery[CurrencyQuery] = "",
+) -> ListQuery:
+    """`?q=…&currency=EUR&sort=items&direction=desc&page=2`."""
+    return list_query(q, sort, direction, page).with_filters(currency=currency.upper())
+
+
 def contract_query(
     q: FromQuery[QueryText] = "",
     sort: FromQuery[SortKey] = "",
@@ -217,15 +231,17 @@ def price_values(row: PriceListItem | ContractPrice, sku: str) -> dict[str, Any]
 
 
 # Pages, each also the page of its refused form.
-async def categories_page(request: PortalRequest, db_session: AsyncSession, refusal: Refusal | None = None) -> Template:
-    rows = await catalogue_admin.categories(db_session)
+async def categories_page(
+    request: PortalRequest, db_session: AsyncSession, wanted: ListQuery, refusal: Refusal | None = None
+) -> Template:
+    found = await catalogue_admin.category_list(db_session, wanted)
     values = _entered(refusal) if refusal else {}
-    context = {"rows": rows, "values": values, **_refused(refusal)}
+    context = {"found": found, "values": values, **_refused(refusal)}
     return render(request, "admin/catalogue/categories.html", context, status_code=_status(refusal))
 
 
 async def categories_again(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Response[Any]:
-    return await categories_page(request, db_session, refusal)
+    return await categories_page(request, db_session, ListQuery(), refusal)
 
 
 async def category_page(
@@ -267,16 +283,17 @@ async def edit_product_again(request: PortalRequest, db_session: AsyncSession, r
 
 
 async def price_lists_page(
-    request: PortalRequest, db_session: AsyncSession, refusal: Refusal | None = None
+    request: PortalRequest, db_session: AsyncSession, wanted: ListQuery, refusal: Refusal | None = None
 ) -> Template:
-    rows = await prices_admin.price_lists(db_session)
+    found = await prices_admin.price_list_list(db_session, wanted)
+    currencies = await prices_admin.currencies(db_session)
     values = _entered(refusal) if refusal else {"currency": "PLN"}
-    context = {"rows": rows, "values": values, **_refused(refusal)}
+    context = {"found": found, "currencies": currencies, "values": values, **_refused(refusal)}
     return render(request, "admin/catalogue/price_lists.html", context, status_code=_status(refusal))
 
 
 async def price_lists_again(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Response[Any]:
-    return await price_lists_page(request, db_session, refusal)
+    return await price_lists_page(request, db_session, ListQuery(), refusal)
 
 
 async def price_list_page(
@@ -303,6 +320,7 @@ async def price_list_page(
         "list_errors": refusal.errors if refusal and editing_list else {},
         "item_errors": refusal.errors if refusal and not editing_list else {},
         "message": refusal.message if refusal else "",
+        "history": await audit.history(db_session, "price_list", price_list_id),
     }
     return render(request, "admin/catalogue/price_list.html", context, status_code=_status(refusal))
 
@@ -369,9 +387,11 @@ class CatalogueController(Controller):
     guards = [admins_only]
 
     # Categories.
-    @get("/categories", name="admin_categories")
-    async def categories(self, request: PortalRequest, db_session: NamedDependency[AsyncSession]) -> Template:
-        return await categories_page(request, db_session)
+    @get("/categories", name="admin_categories", dependencies={"wanted": Provide(list_query, sync_to_thread=False)})
+    async def categories(
+        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], wanted: NamedDependency[ListQuery]
+    ) -> Template:
+        return await categories_page(request, db_session, wanted)
 
     @post("/categories", name="admin_create_category", opt={"form": categories_again})
     async def create_category(
@@ -443,9 +463,15 @@ class CatalogueController(Controller):
         return _to(request, gettext("Product saved."), "admin_product", product_id=product_id)
 
     # Price lists and their rows.
-    @get("/price-lists", name="admin_price_lists")
-    async def price_lists(self, request: PortalRequest, db_session: NamedDependency[AsyncSession]) -> Template:
-        return await price_lists_page(request, db_session)
+    @get(
+        "/price-lists",
+        name="admin_price_lists",
+        dependencies={"wanted": Provide(price_list_query, sync_to_thread=False)},
+    )
+    async def price_lists(
+        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], wanted: NamedDependency[ListQuery]
+    ) -> Template:
+        return await price_lists_page(request, db_session, wanted)
 
     @post("/price-lists", name="admin_create_price_list", opt={"form": price_lists_again})
     async def create_price_list(

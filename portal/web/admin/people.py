@@ -25,12 +25,12 @@ from portal.services import accounts, covers, invitations, people
 from portal.services.invitations import Invitee, LinkInvalid
 from portal.services.listing import ListQuery
 from portal.services.passwords import MIN_PASSWORD_LENGTH
-from portal.web.admin.listing import list_query
+from portal.web.admin.listing import SortKey, list_query
 from portal.web.context import PortalRequest, render, settings_of
 from portal.web.errors import Refusal
 from portal.web.finance import Translated
 from portal.web.guards import admins_only
-from portal.web.inputs import MAX_ID, Day, Form, FormId, Id, IdList, Text
+from portal.web.inputs import MAX_ID, Day, Form, FormId, Id, IdList, MaybeId, PageNo, QueryText, Text
 from portal.web.sessions import client_address
 
 Email = Annotated[Text, msgspec.Meta(max_length=accounts.EMAIL_MAX_LENGTH)]
@@ -41,6 +41,8 @@ CompanyQuery = Annotated[int | None, QueryParameter(name="company", ge=1, le=MAX
 """`?company=`: named apart from the app's `company` dependency (a buyer's own company)."""
 ManagerQuery = Annotated[int | None, QueryParameter(name="manager", ge=0, le=MAX_ID)]
 """`?manager=`: one manager's companies; 0: the companies without a manager."""
+CoverState = Annotated[Literal["current", "future", "ended", "all"] | None, QueryParameter(name="state")]
+"""`?state=` of the covers list (`state` itself names the app's state); none: current and future."""
 
 
 # Form bodies.
@@ -178,15 +180,38 @@ async def invitations_again(request: PortalRequest, db_session: AsyncSession, re
 
 
 # Assignments and covers.
+def assignment_query(
+    q: FromQuery[QueryText] = "",
+    sort: FromQuery[SortKey] = "",
+    direction: FromQuery[Literal["asc", "desc"]] = "asc",
+    page: FromQuery[PageNo] = 1,
+    manager: ManagerQuery = None,
+) -> ListQuery:
+    """`?q=…&manager=3&sort=manager&direction=desc&page=2` (`manager=0`: companies without one)."""
+    return list_query(q, sort, direction, page).with_filters(manager=manager)
+
+
+def cover_query(
+    q: FromQuery[QueryText] = "",
+    sort: FromQuery[SortKey] = "",
+    direction: FromQuery[Literal["asc", "desc"]] = "asc",
+    page: FromQuery[PageNo] = 1,
+    manager: FromQuery[MaybeId] = None,
+    cover_state: CoverState = None,
+) -> ListQuery:
+    """`?q=…&manager=3&state=ended&sort=ends&direction=desc&page=2` (no state: current and future)."""
+    return list_query(q, sort, direction, page).with_filters(manager=manager, state=cover_state or "")
+
+
 async def assignments_page(
-    request: PortalRequest, db_session: AsyncSession, manager: int | None, refusal: Refusal | None = None
+    request: PortalRequest, db_session: AsyncSession, wanted: ListQuery, refusal: Refusal | None = None
 ) -> Template:
     chosen = refusal.entered.get("company_ids", []) if refusal else []
     context = {
         "chosen": {chosen} if isinstance(chosen, str) else set(chosen),
-        "companies": await people.companies_for_assignment(db_session, manager),
+        "found": await people.assignment_list(db_session, wanted),
         "managers": await covers.account_managers(db_session),
-        "manager_filter": manager,
+        "manager_filter": wanted.filter("manager"),
         "no_manager": people.NO_MANAGER,
         **_errors(refusal),
     }
@@ -194,12 +219,21 @@ async def assignments_page(
 
 
 async def assignments_again(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Response[Any]:
-    return await assignments_page(request, db_session, None, refusal)
+    return await assignments_page(request, db_session, ListQuery(), refusal)
 
 
-async def covers_page(request: PortalRequest, db_session: AsyncSession, refusal: Refusal | None = None) -> Template:
+async def covers_page(
+    request: PortalRequest, db_session: AsyncSession, wanted: ListQuery, refusal: Refusal | None = None
+) -> Template:
     context = {
-        "covers": await covers.all_covers(db_session, _today(request)),
+        "found": await covers.cover_list(db_session, wanted, _today(request)),
+        "states": [
+            ("", gettext("Current and future")),
+            ("current", gettext("Current")),
+            ("future", gettext("Future")),
+            ("ended", gettext("Ended")),
+            ("all", gettext("All")),
+        ],
         "managers": await covers.account_managers(db_session),
         "max_days": covers.MAX_DAYS_AHEAD,
         **_errors(refusal),
@@ -208,7 +242,7 @@ async def covers_page(request: PortalRequest, db_session: AsyncSession, refusal:
 
 
 async def covers_again(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Response[Any]:
-    return await covers_page(request, db_session, refusal)
+    return await covers_page(request, db_session, ListQuery(), refusal)
 
 
 def _to(request: PortalRequest, route: str, message: str, **params: Any) -> Redirect:
@@ -277,11 +311,15 @@ class PeopleController(Controller):
         message = gettext("The invitation to %(email)s is withdrawn.") % {"email": invitation.email}
         return _to(request, "admin_invitations", message)
 
-    @get("/assignments", name="admin_assignments")
+    @get(
+        "/assignments",
+        name="admin_assignments",
+        dependencies={"wanted": Provide(assignment_query, sync_to_thread=False)},
+    )
     async def assignments(
-        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], manager: ManagerQuery = None
+        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], wanted: NamedDependency[ListQuery]
     ) -> Template:
-        return await assignments_page(request, db_session, manager)
+        return await assignments_page(request, db_session, wanted)
 
     @post("/assignments", name="reassign_companies", opt={"form": assignments_again})
     async def reassign(
@@ -292,9 +330,11 @@ class PeopleController(Controller):
             request, "admin_assignments", gettext("Companies given to their new manager: %(num)d.") % {"num": moved}
         )
 
-    @get("/covers", name="admin_covers")
-    async def covers(self, request: PortalRequest, db_session: NamedDependency[AsyncSession]) -> Template:
-        return await covers_page(request, db_session)
+    @get("/covers", name="admin_covers", dependencies={"wanted": Provide(cover_query, sync_to_thread=False)})
+    async def covers(
+        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], wanted: NamedDependency[ListQuery]
+    ) -> Template:
+        return await covers_page(request, db_session, wanted)
 
     @post("/covers", name="set_cover", opt={"form": covers_again})
     async def set_cover(
