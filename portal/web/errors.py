@@ -31,7 +31,7 @@ from litestar.plugins.htmx import ClientRedirect
 from litestar.response import Redirect, Template
 from litestar.types import Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.errors import DomainError, NotAllowed, NotFound, Refused
@@ -201,6 +201,16 @@ def database_error(request: Request[Any, Any, Any], exc: OperationalError) -> Re
     return error_page(request, 503, [busy_message()])
 
 
+def duplicate_key(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[Any]:
+    """Two requests that both passed the checks (a SKU, a name, a NIP still free) collided on the
+    database's unique key: the later one is told so, and nothing of it is saved (a 409 is rolled back)."""
+    request.logger.warning("unique key collision: %s", exc.orig)
+    message = gettext(
+        "Someone saved the same thing at the same moment; nothing of yours was saved. Check and try again."
+    )
+    return _show_refusal(request, message, {"": message}, 409)
+
+
 def not_signed_in(request: Request[Any, Any, Any], _: NotAuthorizedException) -> Response[Any]:
     target = "/login"
     if request.method == "GET" and request.url.path != "/":
@@ -218,5 +228,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     Refused: refused,
     HTTPException: http_error,
     OperationalError: database_error,
+    IntegrityError: duplicate_key,
     500: server_error,
 }

@@ -24,6 +24,7 @@ from portal.models import (
     ProductCategory,
     Role,
 )
+from portal.services import catalogue_admin
 from tests.factories import (
     add_contract_price,
     add_list_price,
@@ -509,3 +510,29 @@ async def test_the_price_list_list_searches_filters_sorts_and_pages(
     second = await names({"currency": "PLN", "page": "2"})
     assert rows_of(second.text, "data-price-list") == ["Promo 49", "Standard"]
     assert "currency=PLN" in second.text
+
+
+async def test_a_sku_taken_at_the_same_moment_is_a_409_and_nothing_is_saved(
+    client: AsyncTestClient, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    category = await linen(session)
+    await make_product(session, sku="TWL-1", name="Bath towel", category=category)
+    csrf = await admin_signed_in(client, session)
+
+    async def nothing_taken(*_: Any, **__: Any) -> None:
+        return None
+
+    original = catalogue_admin.save_product
+
+    async def racing(db: AsyncSession, actor: Any, record: Any, product_id: int | None = None) -> Any:
+        """The duplicate check ran before the other request committed: the database's key decides."""
+        monkeypatch.setattr(db, "scalar", nothing_taken)
+        return await original(db, actor, record, product_id)
+
+    monkeypatch.setattr(catalogue_admin, "save_product", racing)
+    answer = await post(client, "/admin/products/new", csrf, **{**PRODUCT, "category_id": str(category.id)})
+
+    assert answer.status_code == 409
+    assert "Someone saved the same thing at the same moment" in text_of(answer.text)
+    assert 'value="Bath towel"' in answer.text  # the form again, with what was typed
+    assert await count(session, Product) == 1
