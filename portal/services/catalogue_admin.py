@@ -28,7 +28,7 @@ from portal import clock
 from portal.errors import NotFound, Refused
 from portal.i18n import gettext
 from portal.models import AuditEntry, Company, ContractPrice, PriceList, PriceListItem, Product, ProductCategory, User
-from portal.services import audit
+from portal.services import audit, lookup
 from portal.services.listing import ListQuery, Page, paginate, searched
 from portal.services.master_data import (
     Change,
@@ -174,10 +174,7 @@ async def category_list(session: AsyncSession, query: ListQuery) -> Page[Categor
 
 
 async def category(session: AsyncSession, category_id: int) -> ProductCategory:
-    found = await session.get(ProductCategory, category_id)
-    if found is None:
-        raise NotFound()
-    return found
+    return await lookup.one(session, ProductCategory, category_id)
 
 
 # Products.
@@ -285,10 +282,7 @@ async def save_product(
 
 
 async def product(session: AsyncSession, product_id: int) -> Product:
-    found = await session.get(Product, product_id, options=[joinedload(Product.category)])
-    if found is None:
-        raise NotFound()
-    return found
+    return await lookup.one(session, Product, product_id, joinedload(Product.category))
 
 
 SORTS: dict[str, Any] = {

@@ -30,7 +30,7 @@ from stdnum.pl import nip
 from portal.errors import NotFound, Refused
 from portal.i18n import gettext
 from portal.models import Address, Company, DeliverySchedule, Order, PriceList, Role, User
-from portal.services import audit, schedules, tax_ids
+from portal.services import audit, lookup, schedules, tax_ids
 from portal.services.listing import ListQuery, Page, paginate, searched
 from portal.services.master_data import (
     Change,
@@ -421,10 +421,7 @@ async def company_page(session: AsyncSession, company_id: int) -> CompanyPage:
 
 
 async def company(session: AsyncSession, company_id: int) -> Company:
-    found = await session.get(Company, company_id)
-    if found is None:
-        raise NotFound()
-    return found
+    return await lookup.one(session, Company, company_id)
 
 
 # Addresses.

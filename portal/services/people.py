@@ -25,7 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from portal.errors import NotFound, Refused
 from portal.i18n import gettext, ngettext
 from portal.models import AccessToken, AuditEntry, Company, Role, TokenPurpose, User
-from portal.services import accounts, audit, invitations
+from portal.services import accounts, audit, invitations, lookup
 from portal.services.companies_admin import compact_tax_id
 from portal.services.invitations import Invitee
 from portal.services.listing import ListQuery, Page, paginate, searched
@@ -110,10 +110,7 @@ async def _managed(session: AsyncSession, user: User) -> int:
 
 
 async def _user(session: AsyncSession, user_id: int) -> User:
-    user = await session.get(User, user_id)
-    if user is None:
-        raise NotFound()
-    return user
+    return await lookup.one(session, User, user_id)
 
 
 async def _still_manages(session: AsyncSession, user: User) -> None:

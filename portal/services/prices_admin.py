@@ -12,6 +12,7 @@ order lines keep the price they were submitted with."""
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -26,7 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from portal.errors import NotFound, Refused
 from portal.i18n import gettext
 from portal.models import Company, ContractPrice, PriceList, PriceListItem, Product, User
-from portal.services import audit
+from portal.services import audit, lookup
 from portal.services.catalogue_admin import (
     PRICE_PLACES,
     audit_values,
@@ -155,10 +156,7 @@ async def currencies(session: AsyncSession) -> list[str]:
 
 
 async def price_list(session: AsyncSession, price_list_id: int) -> PriceList:
-    found = await session.get(PriceList, price_list_id)
-    if found is None:
-        raise NotFound()
-    return found
+    return await lookup.one(session, PriceList, price_list_id)
 
 
 # Rows of prices: price-list items and contract prices.
@@ -361,17 +359,11 @@ async def delete_contract_price(session: AsyncSession, actor: User | str | None,
 
 
 async def price_list_item(session: AsyncSession, item_id: int) -> PriceListItem:
-    found = await session.get(PriceListItem, item_id)
-    if found is None:
-        raise NotFound()
-    return found
+    return await lookup.one(session, PriceListItem, item_id)
 
 
 async def contract_price(session: AsyncSession, contract_price_id: int) -> ContractPrice:
-    found = await session.get(ContractPrice, contract_price_id)
-    if found is None:
-        raise NotFound()
-    return found
+    return await lookup.one(session, ContractPrice, contract_price_id)
 
 
 async def sku_of(session: AsyncSession, product_id: int) -> str:
@@ -479,7 +471,7 @@ def _cell(row: Row, name: str) -> str | None:
     return value.strip() if value is not None and value.strip() else None
 
 
-class PricesKind:
+class PricesKind(ABC):
     """Rows of prices (price-list items or contract prices), upserted by (owner, product, minimum
     quantity, valid from)."""
 
@@ -488,20 +480,25 @@ class PricesKind:
     twin: Twin
     owner_field: str
 
+    @abstractmethod
     def title(self) -> str:
-        raise NotImplementedError
+        """Each kind of price row says it."""
 
+    @abstractmethod
     async def _owners(self, session: AsyncSession) -> dict[str, tuple[int, str]]:
-        raise NotImplementedError
+        """Each kind of price row says it."""
 
+    @abstractmethod
     def _owner_key(self, text: str) -> str:
-        raise NotImplementedError
+        """Each kind of price row says it."""
 
+    @abstractmethod
     def _unknown_owner(self, text: str) -> str:
-        raise NotImplementedError
+        """Each kind of price row says it."""
 
+    @abstractmethod
     async def _owner_names(self, session: AsyncSession) -> dict[int, str]:
-        raise NotImplementedError
+        """Each kind of price row says it."""
 
     async def _stored(self, session: AsyncSession) -> dict[Key, _Stored]:
         model: Any = self.twin.model

@@ -22,6 +22,7 @@ import msgspec
 from litestar.params import Parameter
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from portal.errors import NotFound
 from portal.i18n import gettext
 
 MAX_ID = 2**31 - 1
@@ -51,6 +52,14 @@ Text = Annotated[str, msgspec.Meta(pattern=NO_NUL)]
 """Text without NUL; give each field its column's length: `Annotated[Text, msgspec.Meta(max_length=200)]`."""
 Flag = Annotated[str, msgspec.Meta(max_length=20)]
 """A checkbox or button value: present or not; what it says does not matter."""
+
+
+def path_id(value: Any) -> int:
+    """An id taken from a refused request's path (`request.path_params`) for its form page: one no
+    column can hold names nothing, a 404."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ID:
+        raise NotFound()
+    return value
 
 
 class Day(date):

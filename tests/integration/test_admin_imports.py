@@ -244,7 +244,6 @@ async def test_buyers_managers_and_finance_are_refused_every_route(
     assert await stored(session) == {}
 
 
-@pytest.mark.skipif("products" not in master_data.kinds(), reason="the products kind is not registered yet")
 async def test_twenty_thousand_products_check_apply_and_export_back_unchanged_through_the_page(
     admin: AsyncTestClient, session: AsyncSession
 ) -> None:

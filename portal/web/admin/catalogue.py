@@ -17,7 +17,6 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.errors import NotFound
 from portal.i18n import gettext
 from portal.models import ContractPrice, PriceListItem, Product
 from portal.services import audit, catalogue_admin, prices_admin
@@ -29,7 +28,20 @@ from portal.web.context import PortalRequest, render
 from portal.web.errors import Refusal
 from portal.web.finance import Translated
 from portal.web.guards import admins_only
-from portal.web.inputs import MAX_ID, Day, Flag, Form, FormId, Id, MaybeId, Money, PageNo, QueryText, Text, UnitPrice
+from portal.web.inputs import (
+    Day,
+    Flag,
+    Form,
+    FormId,
+    Id,
+    MaybeId,
+    Money,
+    PageNo,
+    QueryText,
+    Text,
+    UnitPrice,
+    path_id,
+)
 
 PRICE_MESSAGE = "Enter a price such as 12.50, with at most 4 decimals."
 """Said next to a price the framework could not read (its range is the service's: `price_error`)."""
@@ -191,12 +203,6 @@ def _entered(refusal: Refusal) -> dict[str, Any]:
     return {name: value for name, value in refusal.entered.items() if isinstance(value, str)}
 
 
-def _checked_id(value: Any) -> int:
-    if not isinstance(value, int) or not 1 <= value <= MAX_ID:
-        raise NotFound()
-    return value
-
-
 def _status(refusal: Refusal | None) -> int:
     return refusal.status_code if refusal else 200
 
@@ -255,7 +261,7 @@ async def category_page(
 
 
 async def category_again(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Response[Any]:
-    return await category_page(request, db_session, _checked_id(request.path_params["category_id"]), refusal)
+    return await category_page(request, db_session, path_id(request.path_params["category_id"]), refusal)
 
 
 async def product_form_page(
@@ -279,7 +285,7 @@ async def new_product_again(request: PortalRequest, db_session: AsyncSession, re
 
 
 async def edit_product_again(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Response[Any]:
-    return await product_form_page(request, db_session, _checked_id(request.path_params["product_id"]), refusal)
+    return await product_form_page(request, db_session, path_id(request.path_params["product_id"]), refusal)
 
 
 async def price_lists_page(
@@ -326,7 +332,7 @@ async def price_list_page(
 
 
 async def price_list_again(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Response[Any]:
-    price_list_id = _checked_id(request.path_params["price_list_id"])
+    price_list_id = path_id(request.path_params["price_list_id"])
     return await price_list_page(request, db_session, price_list_id, ListQuery(), refusal)
 
 
@@ -344,7 +350,7 @@ async def item_form_page(
 
 
 async def item_again(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Response[Any]:
-    return await item_form_page(request, db_session, _checked_id(request.path_params["item_id"]), refusal)
+    return await item_form_page(request, db_session, path_id(request.path_params["item_id"]), refusal)
 
 
 async def contract_prices_page(
@@ -374,7 +380,7 @@ async def contract_form_page(
 
 
 async def contract_again(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Response[Any]:
-    return await contract_form_page(request, db_session, _checked_id(request.path_params["contract_price_id"]), refusal)
+    return await contract_form_page(request, db_session, path_id(request.path_params["contract_price_id"]), refusal)
 
 
 def _to(request: PortalRequest, message: str, route: str, **params: int) -> Redirect:

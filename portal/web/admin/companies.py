@@ -20,7 +20,7 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.errors import NotFound, Refused
+from portal.errors import Refused
 from portal.i18n import gettext
 from portal.models import Address, Company
 from portal.services import audit, companies_admin
@@ -31,7 +31,7 @@ from portal.web.context import PortalRequest, render
 from portal.web.errors import Refusal
 from portal.web.finance import Translated
 from portal.web.guards import admins_only
-from portal.web.inputs import MAX_ID, Flag, Form, FormId, Id, MaybeId, Money, PageNo, QueryText, Text
+from portal.web.inputs import Flag, Form, FormId, Id, MaybeId, Money, PageNo, QueryText, Text, path_id
 
 WEEKDAY_FIELDS = tuple(f"weekday_{day}" for day in companies_admin.WEEKDAYS)
 Days = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
@@ -174,12 +174,6 @@ def _entered(refusal: Refusal) -> dict[str, Any]:
     return {name: value for name, value in refusal.entered.items() if isinstance(value, str)}
 
 
-def _checked_id(value: Any) -> int:
-    if not isinstance(value, int) or not 1 <= value <= MAX_ID:
-        raise NotFound()
-    return value
-
-
 async def company_form_page(
     request: PortalRequest, db_session: AsyncSession, company_id: int | None, refusal: Refusal | None = None
 ) -> Template:
@@ -215,7 +209,7 @@ async def new_again(request: PortalRequest, db_session: AsyncSession, refusal: R
 
 
 async def edit_again(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Response[Any]:
-    return await company_form_page(request, db_session, _checked_id(request.path_params["company_id"]), refusal)
+    return await company_form_page(request, db_session, path_id(request.path_params["company_id"]), refusal)
 
 
 async def detail_page(
@@ -236,7 +230,7 @@ async def detail_page(
 
 
 async def detail_again(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Response[Any]:
-    return await detail_page(request, db_session, _checked_id(request.path_params["company_id"]), refusal)
+    return await detail_page(request, db_session, path_id(request.path_params["company_id"]), refusal)
 
 
 async def address_page(
@@ -251,7 +245,7 @@ async def address_page(
 
 async def address_again(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Response[Any]:
     ids = request.path_params
-    company_id, address_id = _checked_id(ids["company_id"]), _checked_id(ids["address_id"])
+    company_id, address_id = path_id(ids["company_id"]), path_id(ids["address_id"])
     return await address_page(request, db_session, company_id, address_id, refusal)
 
 

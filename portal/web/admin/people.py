@@ -30,7 +30,7 @@ from portal.web.context import PortalRequest, render, settings_of
 from portal.web.errors import Refusal
 from portal.web.finance import Translated
 from portal.web.guards import admins_only
-from portal.web.inputs import MAX_ID, Day, Form, FormId, Id, IdList, MaybeId, PageNo, QueryText, Text
+from portal.web.inputs import MAX_ID, Day, Form, FormId, Id, IdList, MaybeId, PageNo, QueryText, Text, path_id
 from portal.web.sessions import client_address
 
 Email = Annotated[Text, msgspec.Meta(max_length=accounts.EMAIL_MAX_LENGTH)]
@@ -147,7 +147,7 @@ async def user_page(
 
 
 async def user_again(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Response[Any]:
-    return await user_page(request, db_session, request.path_params["user_id"], refusal)
+    return await user_page(request, db_session, path_id(request.path_params["user_id"]), refusal)
 
 
 # Invitations.
