@@ -12,7 +12,7 @@ from advanced_alchemy.extensions.litestar import (
 )
 from advanced_alchemy.extensions.litestar.store import SQLAlchemyStore
 from jinja2 import Environment
-from litestar import Litestar, get
+from litestar import Litestar, Router, get
 from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
@@ -36,6 +36,8 @@ from portal.settings import STATIC_DIR, TEMPLATES_DIR, Settings
 from portal.web import formatting, sessions
 from portal.web.account import AccountController
 from portal.web.admin import ADMIN_CONTROLLERS
+from portal.web.api import API_ROUTER, OPENAPI_CONFIG
+from portal.web.api.problems import for_api
 from portal.web.approvals import QueueController
 from portal.web.auth import AuthController
 from portal.web.catalog import CatalogController
@@ -63,9 +65,10 @@ PUBLIC_PATHS = [
     "^/join/",
     "^/password/forgot$",
     "^/password/reset/",
+    "^/api/",
 ]
 """Pages open without signing in: the sign-in page, following an invitation (`/join/<token>`) and
-the forgotten-password pages."""
+the forgotten-password pages. The API (`/api/`) never uses a session: its calls carry an API key."""
 
 
 @get("/health", name="health", exclude_from_auth=True)
@@ -183,7 +186,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     db = database_config(settings)
     auth = session_auth(db, settings)
     templates = template_config()
-    app = Litestar(
+    pages = Router(
+        path="/",
+        include_in_schema=False,
         route_handlers=[
             health,
             AuthController,
@@ -206,6 +211,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 path="/static", directories=[STATIC_DIR], name="static", guards=[plain_static_path]
             ),
         ],
+    )
+    app = Litestar(
+        route_handlers=[pages, API_ROUTER],
         plugins=[SQLAlchemyPlugin(config=db), HTMXPlugin(), FlashPlugin(config=FlashConfig(template_config=templates))],
         template_config=templates,
         stores={"sessions": SQLAlchemyStore(db, model=WebSession)},
@@ -216,13 +224,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_secure=settings.is_production,
             cookie_httponly=True,
             cookie_samesite="lax",
+            exclude=["^/api/"],
         ),
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={kind: for_api(handler) for kind, handler in EXCEPTION_HANDLERS.items()},
         dependencies=DEPENDENCIES,
         type_decoders=TYPE_DECODERS,
         middleware=[DefineMiddleware(BlankFieldsMiddleware), BindUser, SameOriginMiddleware],
         logging_config=LitestarLogging(),
-        openapi_config=None,
+        openapi_config=OPENAPI_CONFIG,
         state=State({"settings": settings, "db_config": db}),
         debug=False,
     )

@@ -608,6 +608,8 @@ class CreditEvent(Base):
     """What finance chose to tell the customer's buyers with the change (may be empty)."""
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(default=clock.now)
+    source: Mapped[str] = mapped_column(String(20), default="portal", server_default="portal")
+    """Where the change came from: "portal" (a person in finance) or "erp" (the API)."""
 
     actor: Mapped[User | None] = relationship()
 
@@ -817,3 +819,47 @@ class AuditEntry(Base):
     note: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (Index("ix_audit_log_object", "object_type", "object_id"),)
+
+
+class ApiKey(Base):
+    """A key the ERP calls the API with. Only a keyed hash of the secret is kept (HMAC-SHA256 with
+    the portal's secret key); the secret itself is shown once, when the key is created."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    """The secret's first characters, shown in lists so a person can tell keys apart."""
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(500))
+    """Space-separated "resource:read" / "resource:write" grants."""
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    window_started_at: Mapped[datetime | None]
+    """The start of the current rate-limit minute."""
+    window_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Calls made in the current rate-limit minute."""
+
+    created_by: Mapped[User | None] = relationship()
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(self.scopes.split())
+
+
+class IdempotentResponse(Base):
+    """The response to a write sent with an `Idempotency-Key`, saved in the write's own transaction:
+    the same key with the same request gets it back; with another request, 409."""
+
+    __tablename__ = "idempotent_responses"
+
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)

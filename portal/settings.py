@@ -59,6 +59,8 @@ class Settings:
     smtp_password: str = ""
     smtp_sender: str = "portal@localhost"
     """Lines below this margin are flagged for the approver, unless their category sets its own floor."""
+    api_rate_per_minute: int = 600
+    """Calls one API key may make in a minute; more are answered 429 (PORTAL_API_RATE_PER_MINUTE)."""
 
     @property
     def is_production(self) -> bool:
@@ -91,6 +93,7 @@ class Settings:
             smtp_user=env.get("PORTAL_SMTP_USER", ""),
             smtp_password=env.get("PORTAL_SMTP_PASSWORD", ""),
             smtp_sender=env.get("PORTAL_SMTP_SENDER", "portal@localhost"),
+            api_rate_per_minute=int(env.get("PORTAL_API_RATE_PER_MINUTE", "600")),
         )
         settings.validate()
         return settings

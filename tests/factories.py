@@ -274,3 +274,27 @@ async def make_schedule(
     buyer = created_by or await make_user(session, company_id=company.id)
     form = schedules.ScheduleForm(name, address.id, Frequency(frequency), first, lead_days, interval_weeks, month_day)
     return await schedules.create_schedule(session, buyer, form, lines, today or first - timedelta(days=lead_days + 1))
+
+
+async def make_api_key(
+    session: AsyncSession,
+    settings: Any,
+    scopes: Any = None,
+    *,
+    name: str = "ERP",
+    expires_on: Any = None,
+) -> tuple[Any, str]:
+    """An API key (all scopes unless told) made by a new admin, committed; (key, secret)."""
+    from portal.services import api_keys
+
+    admin = await make_user(session, Role.ADMIN)
+    record = api_keys.KeyRecord(name, frozenset(api_keys.ALL_SCOPES if scopes is None else scopes), expires_on)
+    key, secret = await api_keys.create_key(
+        session, admin, record, signing_key=settings.secret_key, today=date(2000, 1, 1)
+    )
+    await session.commit()
+    return key, secret
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}

@@ -35,6 +35,7 @@ from portal.services.master_data import (
     Column,
     Outcome,
     Plan,
+    PlanRefused,
     Row,
     RowError,
     parse_bool,
@@ -482,10 +483,10 @@ class ProductsKind:
         plan, _ = await self._planned(session, rows)
         return plan
 
-    async def apply(self, session: AsyncSession, actor: User, rows: Sequence[Row], *, today: date) -> Plan:
+    async def apply(self, session: AsyncSession, actor: User | str, rows: Sequence[Row], *, today: date) -> Plan:
         plan, planned = await self._planned(session, rows)
         if not plan.ok:
-            raise Refused(import_refused(plan))
+            raise PlanRefused(plan)
         new = [item for item in planned if item.existing is None]
         changed = [item for item in planned if item.existing is not None and item.existing.text != item.text]
         ids: dict[str, int] = {}
@@ -528,17 +529,12 @@ class ProductsKind:
         ]
 
 
-def import_refused(plan: Plan) -> str:
-    rows = len({error.row for error in plan.errors})
-    return gettext("%(rows)d rows have errors; nothing was imported.") % {"rows": rows}
-
-
 def _columns(record: ProductRecord) -> dict[str, Any]:
     return {name: getattr(record, name) for name in (*PRODUCT_FIELDS, "is_active", "category_id")}
 
 
 def _entry(
-    actor: User, action: str, object_id: int, item: _Planned, before: Mapping[str, str | None]
+    actor: User | str, action: str, object_id: int, item: _Planned, before: Mapping[str, str | None]
 ) -> dict[str, Any]:
     return audit_values(
         actor,

@@ -37,6 +37,7 @@ from portal.services.master_data import (
     Column,
     Outcome,
     Plan,
+    PlanRefused,
     Row,
     RowError,
     parse_bool,
@@ -802,15 +803,11 @@ class CompaniesKind:
                 planned.append(_Planned(number, existing, checked))
         return plan, planned, lookups
 
-    async def apply(self, session: AsyncSession, actor: User, rows: Sequence[Row], *, today: date) -> Plan:
+    async def apply(self, session: AsyncSession, actor: User | str, rows: Sequence[Row], *, today: date) -> Plan:
         """All rows or none: any error refuses the file; else every new or changed company is written and audited."""
         plan, planned, lookups = await self._plan(session, rows)
         if not plan.ok:
-            first = plan.errors[0]
-            raise Refused(
-                gettext("%(count)d problems in the file (the first in row %(row)d: %(message)s); nothing was imported.")
-                % {"count": len(plan.errors), "row": first.row, "message": first.message}
-            )
+            raise PlanRefused(plan)
         written: list[tuple[Company, CompanyRecord | None]] = []
         for item in planned:
             before = record_of(item.company) if item.company is not None else None

@@ -189,7 +189,7 @@ async def invite(session: AsyncSession, actor: User, invitee: Invitee) -> Access
     return await issue(session, actor, invitee)
 
 
-async def issue(session: AsyncSession, actor: User | None, invitee: Invitee) -> AccessToken:
+async def issue(session: AsyncSession, actor: User | str | None, invitee: Invitee) -> AccessToken:
     """Makes the invitation of someone already checked, queues its e-mail and audits it."""
     token, hashed = new_token()
     invitation = AccessToken(
@@ -199,7 +199,7 @@ async def issue(session: AsyncSession, actor: User | None, invitee: Invitee) -> 
         full_name=invitee.full_name.strip(),
         role=invitee.role,
         company_id=invitee.company_id,
-        created_by_id=actor.id if actor is not None else None,
+        created_by_id=actor.id if isinstance(actor, User) else None,
         created_at=_now(),
         expires_at=_now() + INVITATION_VALID,
     )

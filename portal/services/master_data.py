@@ -25,6 +25,8 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.errors import Refused
+from portal.i18n import gettext
 from portal.models import User
 from portal.services import amounts
 
@@ -80,9 +82,21 @@ class Plan:
         return sum(1 for change in self.changes if change.outcome is outcome)
 
 
+class PlanRefused(Refused):
+    """A batch refused by its checks: nothing was written; `plan.errors` says what is wrong, row by row."""
+
+    def __init__(self, plan: Plan) -> None:
+        first = plan.errors[0]
+        super().__init__(
+            gettext("%(count)d problems (the first in row %(row)d: %(message)s); nothing was imported.")
+            % {"count": len(plan.errors), "row": first.row, "message": first.message}
+        )
+        self.plan = plan
+
+
 class Kind(Protocol):
     code: str
-    """"companies", "users", "products", "price_list_items", "contract_prices"."""
+    """"companies", "users", "products", "stock", "price_list_items", "contract_prices"."""
     columns: Sequence[Column]
 
     def title(self) -> str:
@@ -91,7 +105,9 @@ class Kind(Protocol):
 
     async def plan(self, session: AsyncSession, rows: Sequence[Row], *, today: date) -> Plan: ...
 
-    async def apply(self, session: AsyncSession, actor: User, rows: Sequence[Row], *, today: date) -> Plan: ...
+    async def apply(self, session: AsyncSession, actor: User | str, rows: Sequence[Row], *, today: date) -> Plan:
+        """Raises `PlanRefused` (nothing written) when any row has an error."""
+        ...
 
     async def export(self, session: AsyncSession) -> list[dict[str, str]]: ...
 
@@ -107,8 +123,9 @@ def kinds() -> dict[str, Kind]:
     found.append(UsersKind())
     from portal.services.catalogue_admin import PRODUCTS
     from portal.services.prices_admin import CONTRACT_PRICES, PRICE_LIST_ITEMS
+    from portal.services.stock import STOCK
 
-    found.extend([PRODUCTS, PRICE_LIST_ITEMS, CONTRACT_PRICES])
+    found.extend([PRODUCTS, STOCK, PRICE_LIST_ITEMS, CONTRACT_PRICES])
     return {kind.code: kind for kind in found}
 
 

@@ -29,7 +29,7 @@ from portal.services import accounts, audit, invitations, lookup
 from portal.services.companies_admin import compact_tax_id
 from portal.services.invitations import Invitee
 from portal.services.listing import ListQuery, Page, paginate, searched
-from portal.services.master_data import Change, Column, Outcome, Plan, Row, RowError
+from portal.services.master_data import Change, Column, Outcome, Plan, PlanRefused, Row, RowError
 
 STAFF_ROLES = (Role.ACCOUNT_MANAGER, Role.FINANCE, Role.ADMIN)
 ROLE_LABELS = {
@@ -289,14 +289,10 @@ class UsersKind:
         plan, _ = await self._judge(session, rows)
         return plan
 
-    async def apply(self, session: AsyncSession, actor: User, rows: Sequence[Row], *, today: date) -> Plan:
+    async def apply(self, session: AsyncSession, actor: User | str, rows: Sequence[Row], *, today: date) -> Plan:
         plan, invitees = await self._judge(session, rows)
         if not plan.ok:
-            first = plan.errors[0]
-            raise Refused(
-                gettext("%(count)d problems in the file (the first in row %(row)d: %(message)s); nothing was imported.")
-                % {"count": len(plan.errors), "row": first.row, "message": first.message}
-            )
+            raise PlanRefused(plan)
         for invitee in invitees:
             await invitations.issue(session, actor, invitee)
         return plan

@@ -32,7 +32,6 @@ from portal.services.catalogue_admin import (
     PRICE_PLACES,
     audit_values,
     correct_the_fields,
-    import_refused,
     price_error,
     price_text,
     record_many,
@@ -43,6 +42,7 @@ from portal.services.master_data import (
     Column,
     Outcome,
     Plan,
+    PlanRefused,
     Row,
     RowError,
     parse_day,
@@ -643,10 +643,10 @@ class PricesKind(ABC):
         plan, _ = await self._planned(session, rows)
         return plan
 
-    async def apply(self, session: AsyncSession, actor: User, rows: Sequence[Row], *, today: date) -> Plan:
+    async def apply(self, session: AsyncSession, actor: User | str, rows: Sequence[Row], *, today: date) -> Plan:
         plan, found = await self._planned(session, rows)
         if not plan.ok:
-            raise Refused(import_refused(plan))
+            raise PlanRefused(plan)
         model: Any = self.twin.model
         new = [item for item in found if item.stored is None]
         changed = [
@@ -683,7 +683,7 @@ class PricesKind(ABC):
             "valid_to": item.valid_to,
         }
 
-    def _entry(self, actor: User, action: str, object_id: int, item: _FileRow) -> dict[str, Any]:
+    def _entry(self, actor: User | str, action: str, object_id: int, item: _FileRow) -> dict[str, Any]:
         after = price_row_text(item.sku, item.unit_price, item.key[2], item.key[3], item.valid_to)
         stored = item.stored
         before = (

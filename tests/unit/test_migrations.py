@@ -24,6 +24,8 @@ EXPECTED_TABLES = {
     "price_lists",
     "price_list_items",
     "contract_prices",
+    "api_keys",
+    "idempotent_responses",
     "invoices",
     "web_sessions",
     "carts",
