@@ -50,18 +50,21 @@ def db_downgrade(settings: Settings, args: argparse.Namespace) -> int:
 def demo_data(settings: Settings, args: argparse.Namespace) -> int:
     from portal import demo
 
-    async def load(session: AsyncSession) -> bool:
+    async def load(session: AsyncSession) -> str | None:
+        """The demo ERP key's secret, or None when the demo data was loaded before."""
         if await session.scalar(select(Company.id).where(Company.tax_id == demo.COMPANIES[0].tax_id)):
-            return False
-        await demo.load_demo_data(session, clock.today(settings.seller_zone))
-        return True
+            return None
+        today = clock.today(settings.seller_zone)
+        return await demo.load_demo_data(session, today, signing_key=settings.secret_key)
 
     try:
-        loaded = asyncio.run(_in_transaction(settings, load))
+        secret = asyncio.run(_in_transaction(settings, load))
     except demo.DemoDataRefused as refused:
         print(f"Demo data not loaded: {refused}")
         return 0
-    print("Demo data loaded." if loaded else "Demo data is already loaded.")
+    print("Demo data loaded." if secret else "Demo data is already loaded.")
+    if secret:
+        print(f"API key for the ERP: {secret}")
     print(f"Demo logins (password {demo.DEMO_PASSWORD!r}):")
     for email, _, role in demo.STAFF:
         print(f"  {role.value:<16} {email}")

@@ -1,5 +1,5 @@
 """Demo data for a fresh portal: realistic companies, staff, buyers, a catalog,
-price lists, contract prices and invoices. Loaded into an empty database only."""
+price lists, contract prices, invoices and an API key for the ERP. Loaded into an empty database only."""
 
 from __future__ import annotations
 
@@ -35,8 +35,10 @@ from portal.models import (
 from portal.services.passwords import hash_password
 from portal.services.pricing import line_net
 from portal.services.totals import totals
+from portal.settings import DEVELOPMENT_SECRET_KEY
 
 DEMO_PASSWORD = "portal-demo"
+ERP_KEY_NAME = "ERP (demo)"
 
 STAFF = [
     ("admin@seller.example", "Ada Admin", Role.ADMIN),
@@ -353,8 +355,9 @@ async def database_is_empty(session: AsyncSession) -> bool:
     return not companies and not users
 
 
-async def load_demo_data(session: AsyncSession, today: date) -> None:
-    """Fill an empty database; refuse when anything is already there."""
+async def load_demo_data(session: AsyncSession, today: date, *, signing_key: str = DEVELOPMENT_SECRET_KEY) -> str:
+    """Fill an empty database; refuse when anything is already there. Returns the secret of the
+    demo ERP's API key (hashed with `signing_key`, the portal's secret key), shown only now."""
     if not await database_is_empty(session):
         raise DemoDataRefused("The database already holds companies or users; demo data goes only into an empty one.")
     rng = random.Random(20261127)
@@ -426,6 +429,7 @@ async def load_demo_data(session: AsyncSession, today: date) -> None:
     await _flag_pending(session, today)
     await _recurring_delivery(session, products, companies["Vistula Hotels"], today)
     await _master_data(session, companies, staff, products, today)
+    return await _erp_key(session, staff["admin@seller.example"], today, signing_key)
 
 
 async def _master_data(
@@ -487,6 +491,15 @@ async def _master_data(
         entry = audit.record(session, admin, action, kind, object_id, label, company_id=company_id, changes=changes)
         entry.at = at(days_ago)
     await session.flush()
+
+
+async def _erp_key(session: AsyncSession, admin: User, today: date, signing_key: str) -> str:
+    """The demo ERP's API key, with every scope, made by the admin; its secret."""
+    from portal.services import api_keys
+
+    record = api_keys.KeyRecord(ERP_KEY_NAME, frozenset(api_keys.ALL_SCOPES), None)
+    _, secret = await api_keys.create_key(session, admin, record, signing_key=signing_key, today=today)
+    return secret
 
 
 async def _recurring_delivery(session: AsyncSession, products: list[Product], company: Company, today: date) -> None:

@@ -15,9 +15,11 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
 
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from portal import clock
 from portal.errors import Refused
@@ -134,7 +136,20 @@ async def revoke_key(session: AsyncSession, actor: User, key_id: int) -> ApiKey:
 
 
 async def all_keys(session: AsyncSession) -> list[ApiKey]:
-    return list(await session.scalars(select(ApiKey).order_by(ApiKey.revoked_at.is_not(None), ApiKey.name, ApiKey.id)))
+    """Every key, the revoked ones last, each with the admin who made it."""
+    query = select(ApiKey).options(selectinload(ApiKey.created_by))
+    return list(await session.scalars(query.order_by(ApiKey.revoked_at.is_not(None), ApiKey.name, ApiKey.id)))
+
+
+KeyState = Literal["active", "revoked", "expired"]
+
+
+def key_state(key: ApiKey, now: datetime) -> KeyState:
+    if key.revoked_at is not None:
+        return "revoked"
+    if key.expires_at is not None and key.expires_at <= now:
+        return "expired"
+    return "active"
 
 
 class Denied(enum.Enum):
@@ -172,10 +187,9 @@ async def admit(
     key = await session.scalar(select(ApiKey).where(ApiKey.secret_hash == hash_secret(secret, signing_key)))
     if key is None:
         return Denied.UNKNOWN
-    if key.revoked_at is not None:
-        return Denied.REVOKED
-    if key.expires_at is not None and key.expires_at <= now:
-        return Denied.EXPIRED
+    state = key_state(key, now)
+    if state != "active":
+        return Denied.REVOKED if state == "revoked" else Denied.EXPIRED
     window_open = ApiKey.window_started_at > now - WINDOW
     result = (
         await session.execute(

@@ -379,8 +379,7 @@ def _product_from_row(
         if cell is None:
             if base is None:
                 errors.append((field_name, gettext("This field is required.")))
-            else:
-                values[field_name] = getattr(base, field_name)
+            values[field_name] = getattr(base, field_name) if base is not None else None
             continue
         parsed = parse_decimal(cell, 2 if field_name == "vat_rate" else PRICE_PLACES)
         if parsed is None:

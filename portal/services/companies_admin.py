@@ -14,7 +14,7 @@ company's addresses still in use exactly one is the default."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, time
 from decimal import Decimal
@@ -44,6 +44,7 @@ from portal.services.master_data import (
     parse_decimal,
     parse_int,
 )
+from portal.services.transactions import lock_rows
 
 NAME_MAX = 200
 TAX_ID_MAX = 32
@@ -138,10 +139,29 @@ async def load_lookups(session: AsyncSession, tax_ids: Iterable[str] | None = No
     managers = {user.id: user for user in await session.scalars(select(User).where(User.role == Role.ACCOUNT_MANAGER))}
     statement = select(Company)
     if tax_ids is not None:
-        wanted = {compact for text in tax_ids if (compact := compact_tax_id(text))}
-        statement = statement.where(Company.tax_id.in_(wanted | {f"PL{value}" for value in wanted}))
+        statement = statement.where(_holding(tax_ids))
     companies = await session.scalars(statement)
     return Lookups(price_lists, managers, {compact_tax_id(c.tax_id) or c.tax_id: c for c in companies})
+
+
+def _holding(tax_ids: Iterable[str]) -> ColumnElement[bool]:
+    """Companies whose tax id is one of these, however it was typed or stored ("PL…" or digits)."""
+    wanted = {compact for text in tax_ids if (compact := compact_tax_id(text))}
+    return Company.tax_id.in_(wanted | {f"PL{value}" for value in wanted})
+
+
+async def companies_by_tax_id(session: AsyncSession, tax_ids: Iterable[str]) -> dict[str, Company]:
+    """The companies holding these tax ids, by compact NIP (10 digits): one query."""
+    companies = await session.scalars(select(Company).where(_holding(tax_ids)))
+    return {compact_tax_id(c.tax_id) or c.tax_id: c for c in companies}
+
+
+async def company_by_tax_id(session: AsyncSession, tax_id: str) -> Company:
+    """The company with this NIP, however it is typed ("PL 526-000-12-46"); `NotFound` if none has it."""
+    found = (await companies_by_tax_id(session, [tax_id])).get(compact_tax_id(tax_id))
+    if found is None:
+        raise NotFound()
+    return found
 
 
 def compact_tax_id(text: str) -> str:
@@ -489,6 +509,40 @@ async def _in_use(session: AsyncSession, company_id: int) -> list[Address]:
     return list(await session.scalars(statement.order_by(Address.id)))
 
 
+def _record_created(session: AsyncSession, actor: User | str, address: Address) -> None:
+    changes = audit.changed({}, audit.snapshot(address, [*ADDRESS_FIELDS, "is_default"]))
+    label = _address_label(address)
+    audit.record(session, actor, "create", "address", address.id, label, company_id=address.company_id, changes=changes)
+
+
+def _rewrite(session: AsyncSession, actor: User | str, address: Address, checked: AddressRecord) -> bool:
+    """A checked record written over an address in use, audited; False when nothing differed."""
+    before = audit.snapshot(address, ADDRESS_FIELDS)
+    for name in ADDRESS_FIELDS:
+        setattr(address, name, getattr(checked, name))
+    changes = audit.changed(before, audit.snapshot(address, ADDRESS_FIELDS))
+    if changes:
+        label = _address_label(address)
+        audit.record(
+            session, actor, "update", "address", address.id, label, company_id=address.company_id, changes=changes
+        )
+    return bool(changes)
+
+
+def _switch_default(session: AsyncSession, actor: User | str, address: Address, previous: Address | None) -> None:
+    """`address` becomes the default in place of `previous` (if any), audited."""
+    if previous is not None:
+        previous.is_default = False
+    address.is_default = True
+    changes: dict[str, list[str | None]] = {"is_default": ["no", "yes"]}
+    if previous is not None:
+        changes["previous_default"] = [_address_label(previous), None]
+    label = _address_label(address)
+    audit.record(
+        session, actor, "default", "address", address.id, label, company_id=address.company_id, changes=changes
+    )
+
+
 async def add_address(session: AsyncSession, actor: User, company_id: int, record: AddressRecord) -> Address:
     """A new address; the company's first address in use becomes its default."""
     await company(session, company_id)
@@ -497,10 +551,7 @@ async def add_address(session: AsyncSession, actor: User, company_id: int, recor
     address = Address(company_id=company_id, is_default=first, retired=False, **vars(checked))
     session.add(address)
     await session.flush()
-    changes = audit.changed({}, audit.snapshot(address, [*ADDRESS_FIELDS, "is_default"]))
-    audit.record(
-        session, actor, "create", "address", address.id, _address_label(address), company_id=company_id, changes=changes
-    )
+    _record_created(session, actor, address)
     await session.flush()
     return address
 
@@ -512,15 +563,8 @@ async def edit_address(
     address = await _company_address(session, company_id, address_id)
     if address.retired:
         raise Refused(gettext("This address is retired; add a new one instead."))
-    checked = check_address(record)
-    before = audit.snapshot(address, ADDRESS_FIELDS)
-    for name in ADDRESS_FIELDS:
-        setattr(address, name, getattr(checked, name))
+    _rewrite(session, actor, address, check_address(record))
     await session.flush()
-    if changes := audit.changed(before, audit.snapshot(address, ADDRESS_FIELDS)):
-        label = _address_label(address)
-        audit.record(session, actor, "update", "address", address.id, label, company_id=company_id, changes=changes)
-        await session.flush()
     return address
 
 
@@ -532,26 +576,104 @@ async def make_default(session: AsyncSession, actor: User, company_id: int, addr
     if address.is_default:
         return address
     previous = next((a for a in await _in_use(session, company_id) if a.is_default), None)
-    if previous is not None:
-        previous.is_default = False
-        await session.flush()
-    address.is_default = True
-    await session.flush()
-    changes: dict[str, list[str | None]] = {"is_default": ["no", "yes"]}
-    if previous is not None:
-        changes["previous_default"] = [_address_label(previous), None]
-    audit.record(
-        session,
-        actor,
-        "default",
-        "address",
-        address.id,
-        _address_label(address),
-        company_id=company_id,
-        changes=changes,
-    )
+    _switch_default(session, actor, address, previous)
     await session.flush()
     return address
+
+
+@dataclass(frozen=True)
+class AddressUpsert:
+    """An address of a company as a batch (the ERP) sends it: known by its label among the
+    company's addresses in use, compared ignoring case."""
+
+    record: AddressRecord
+    default: bool = False
+    """True: it becomes the company's default address. False leaves the default where it is (a
+    company in use always has one)."""
+
+
+def check_addresses(wanted: Sequence[AddressUpsert]) -> tuple[list[AddressUpsert], dict[int, dict[str, str]]]:
+    """The addresses sent for one company, each checked by `check_address`; a label sent twice and
+    more than one default are refused too. The checked addresses, and the messages by position
+    (0 = the first address) and field; nothing may be written while there are messages."""
+    checked: list[AddressUpsert] = []
+    errors: dict[int, dict[str, str]] = {}
+    labels: set[str] = set()
+    first_default: int | None = None
+    for position, item in enumerate(wanted):
+        try:
+            checked.append(replace(item, record=check_address(item.record)))
+        except Refused as refused:
+            errors[position] = dict(refused.errors)
+            continue
+        label = item.record.label.strip().casefold()
+        if label in labels:
+            errors.setdefault(position, {})["label"] = gettext(
+                "Another address sent for this company has this label: each label once."
+            )
+        labels.add(label)
+        if item.default and first_default is not None:
+            errors.setdefault(position, {})["default"] = gettext("Only one address can be the default.")
+        elif item.default:
+            first_default = position
+    return checked, errors
+
+
+async def put_addresses(
+    session: AsyncSession, actor: User | str, wanted: Mapping[int, Sequence[AddressUpsert]]
+) -> set[int]:
+    """Addresses of companies (by company id) written as a batch: each is matched by label among
+    its company's addresses in use (the oldest if two share it), a new label is added and a known
+    one changed; addresses not sent are left as they are, and a retired address is never changed
+    (its label sent adds a new address). One sent as default becomes the default; a company with
+    no address in use gets its first new one as default, as in `add_address`. Every change is
+    audited. The addresses must be checked (`check_addresses`). The companies' rows are locked
+    first, so two batches for one company match labels one after the other, and their addresses
+    are read in one query. Answers the ids of the companies whose addresses changed."""
+    ids = sorted(company_id for company_id, items in wanted.items() if items)
+    if not ids:
+        return set()
+    await lock_rows(session, Company, ids)
+    in_use: dict[int, list[Address]] = {company_id: [] for company_id in ids}
+    statement = select(Address).where(Address.company_id.in_(ids), Address.retired.is_(False)).order_by(Address.id)
+    for address in await session.scalars(statement):
+        in_use[address.company_id].append(address)
+    changed: set[int] = set()
+    created: list[Address] = []
+    switches: list[tuple[Address, Address | None]] = []
+    for company_id in ids:
+        by_label: dict[str, Address] = {}
+        for address in in_use[company_id]:
+            by_label.setdefault(address.label.casefold(), address)
+        previous = next((address for address in in_use[company_id] if address.is_default), None)
+        chosen: Address | None = None
+        for item in wanted[company_id]:
+            known = by_label.get(item.record.label.casefold())
+            if known is None:
+                target = Address(company_id=company_id, is_default=False, retired=False, **vars(item.record))
+                created.append(target)
+                changed.add(company_id)
+            else:
+                target = known
+                if _rewrite(session, actor, known, item.record):
+                    changed.add(company_id)
+            if item.default or (chosen is None and previous is None and not in_use[company_id]):
+                chosen = target
+        if chosen is None or chosen is previous:
+            continue
+        changed.add(company_id)
+        if previous is None and chosen in created:
+            chosen.is_default = True  # the company's first address: created as its default
+        else:
+            switches.append((chosen, previous))
+    session.add_all(created)
+    await session.flush()
+    for address in created:
+        _record_created(session, actor, address)
+    for address, previous in switches:
+        _switch_default(session, actor, address, previous)
+    await session.flush()
+    return changed
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Credit control by finance: changing a company's credit limit, holding and
 releasing its account. Every change appends to the company's credit history in
 the same transaction; a change made by someone else in the meantime is never
-overwritten (each update is conditional on the value the user saw). Also what finance
-and the account manager read: one company's credit with its history.
+overwritten (each update is conditional on the value the user saw). The ERP sets limits
+through the same ledger (`set_limit`), recorded with the source "erp" and no person as actor.
+Also what finance and the account manager read: one company's credit with its history.
 
 Reasons are internal: the account manager's e-mail carries them, the buyers' never does. A
 buyer reads the new limit and, if finance wrote one, the message meant for the customer; of a
@@ -28,7 +29,11 @@ from portal.services import customers, notifications
 from portal.services.amounts import MAX_AMOUNT
 from portal.services.credit import CreditPicture, credit_picture
 from portal.services.statement import Statement, account_statement
+from portal.services.transactions import lock_rows, retried
 
+SOURCE_PORTAL = "portal"
+SOURCE_ERP = "erp"
+"""Where a credit event came from (`CreditEvent.source`): a person in finance, or the ERP's API."""
 REASON_MAX = 2000
 """The longest reason of a limit change, hold or release (`CreditEvent.reason` is Text; this is the form's bound)."""
 MESSAGE_MAX = 2000
@@ -109,16 +114,19 @@ async def _record(session: AsyncSession, event: CreditEvent, what: str) -> Credi
 
 async def change_limit(
     session: AsyncSession,
-    actor: User,
+    actor: User | None,
     company_id: int,
     expected_old: Decimal,
     new: Decimal,
     reason: str,
     customer_message: str = "",
+    *,
+    source: str = SOURCE_PORTAL,
 ) -> CreditEvent:
     """Sets the limit from `expected_old` (the value the user saw) to `new`. If the
     limit is no longer `expected_old`, raises `ChangedMeanwhile` and changes nothing.
-    The reason is kept for staff; `customer_message` (optional) is what the buyers are told."""
+    The reason is kept for staff; `customer_message` (optional) is what the buyers are told.
+    `actor` is None and `source` `SOURCE_ERP` for a change the ERP sent."""
     reason = _reason(reason)
     customer_message = _customer_message(customer_message)
     if new < 0:
@@ -154,11 +162,43 @@ async def change_limit(
             new_limit=new,
             reason=reason,
             customer_message=customer_message,
-            actor_id=actor.id,
+            actor_id=actor.id if actor is not None else None,
             at=clock.now(),
+            source=source,
         ),
         f"credit limit changed to {format_money(new, company.currency)}",
     )
+
+
+@dataclass(frozen=True)
+class LimitSet:
+    previous: Decimal
+    """The limit before the call."""
+    changed: bool
+    """False: the limit already was the amount asked for, and nothing was written."""
+
+
+@retried
+async def set_limit(
+    session: AsyncSession,
+    actor: User | None,
+    company_id: int,
+    new: Decimal,
+    reason: str,
+    customer_message: str = "",
+    *,
+    source: str,
+) -> LimitSet:
+    """Sets the limit to `new` from whatever it is, for a caller that saw no value (the ERP): the
+    company's row is locked first, so calls at the same moment each change the limit the other
+    left and none is lost. The limit it already has changes nothing and is no error."""
+    reason, customer_message = _reason(reason), _customer_message(customer_message)
+    await lock_rows(session, Company, [company_id])
+    previous = (await _company(session, company_id)).credit_limit
+    if new == previous:
+        return LimitSet(previous, changed=False)
+    await change_limit(session, actor, company_id, previous, new, reason, customer_message, source=source)
+    return LimitSet(previous, changed=True)
 
 
 async def _set_hold(session: AsyncSession, actor: User, company_id: int, reason: str, *, hold: bool) -> CreditEvent:

@@ -1,9 +1,10 @@
-"""Invoices and payments from the ERP as CSV: every row is checked first and
-reported by its row number, then everything is applied in one transaction or
-nothing is. Importing the same file again changes nothing: invoices are known by
-their number, payments by their reference, or without one by invoice, date and
-amount as parsed and their position among equal rows (`derived_reference`), so
-the same payments written another way ("30.11.2026;100,00") are known again.
+"""Invoices and payments from the ERP, as CSV or as the API's items (`apply_rows`):
+every row is checked first and reported by its row number (each error with its
+column), then everything is applied in one transaction or nothing is. Importing
+the same file again changes nothing: invoices are known by their number, payments
+by their reference, or without one by invoice, date and amount as parsed and their
+position among equal rows (`derived_reference`), so the same payments written
+another way ("30.11.2026;100,00") are known again.
 
 A file is read only when it is plainly a CSV text: at most `MAX_FILE_BYTES`
 (larger files are refused, never cut), UTF-8 (with or without a BOM) or
@@ -90,11 +91,19 @@ class Outcome(enum.StrEnum):
 @dataclass
 class ImportRow:
     number: int
-    """The row's line in the file; the header is row 1."""
+    """The row's line in the file; the header is row 1. Rows from the API are numbered 1, 2, 3…
+    in the order of its items."""
     values: dict[str, str]
+    """Column (a key of `COLUMNS`) → the text of its cell; an optional column may be left out."""
     errors: list[str] = field(default_factory=list)
+    fields: list[str] = field(default_factory=list)
+    """The column each of `errors` is about, in step with them."""
     unchanged: bool = False
     summary: str = ""
+
+    def refuse(self, column: str, message: str) -> None:
+        self.errors.append(message)
+        self.fields.append(column)
 
     @property
     def outcome(self) -> Outcome:
@@ -296,16 +305,18 @@ def _amount(text: str) -> Decimal | None:
     return parse_amount(plain) if plain.isascii() else None
 
 
-def _date(text: str, not_a_date: str, errors: list[str]) -> date | None:
+def _date(text: str, not_a_date: str, row: ImportRow, column: str) -> date | None:
     """A date in ASCII digits between `FIRST_DAY` and `LAST_DAY` (9999-12-31 is a typing error);
-    otherwise None, with `not_a_date` (a sentence with %(text)s) or the range in `errors`."""
+    otherwise None, with `not_a_date` (a sentence with %(text)s) or the range as the row's error
+    in `column`."""
     parsed = parse_date(text) if text.isascii() else None
     if parsed is None:
-        errors.append(not_a_date % {"text": _shown(text)})
+        row.refuse(column, not_a_date % {"text": _shown(text)})
     elif not FIRST_DAY <= parsed <= LAST_DAY:
-        errors.append(
+        row.refuse(
+            column,
             gettext("The date %(date)s is not between %(first)d and %(last)d.")
-            % {"date": _shown(text), "first": FIRST_DAY.year, "last": LAST_DAY.year}
+            % {"date": _shown(text), "first": FIRST_DAY.year, "last": LAST_DAY.year},
         )
         return None
     return parsed
@@ -343,41 +354,51 @@ async def _check_invoices(session: AsyncSession, rows: list[ImportRow]) -> list[
     planned: list[_Invoice] = []
     seen: dict[str, tuple[ImportRow, tuple[object, ...]]] = {}
     for row in rows:
-        v, errors = row.values, row.errors
+        v = row.values
         number = v["invoice_number"]
         if not number:
-            errors.append(gettext("No invoice number."))
+            row.refuse("invoice_number", gettext("No invoice number."))
         elif len(number) > NUMBER_MAX:
-            errors.append(gettext("The invoice number is longer than %(max)d characters.") % {"max": NUMBER_MAX})
+            row.refuse(
+                "invoice_number", gettext("The invoice number is longer than %(max)d characters.") % {"max": NUMBER_MAX}
+            )
         company = companies.get(tax_ids.normalise(v["tax_id"]))
         if company is None:
-            errors.append(gettext("No customer company has the tax id “%(tax_id)s”.") % {"tax_id": _shown(v["tax_id"])})
-        issue_date = _date(v["issue_date"], gettext("The issue date “%(text)s” is not a date (YYYY-MM-DD)."), errors)
-        due_date = _date(v["due_date"], gettext("The due date “%(text)s” is not a date (YYYY-MM-DD)."), errors)
+            row.refuse(
+                "tax_id", gettext("No customer company has the tax id “%(tax_id)s”.") % {"tax_id": _shown(v["tax_id"])}
+            )
+        issue_date = _date(
+            v["issue_date"], gettext("The issue date “%(text)s” is not a date (YYYY-MM-DD)."), row, "issue_date"
+        )
+        due_date = _date(v["due_date"], gettext("The due date “%(text)s” is not a date (YYYY-MM-DD)."), row, "due_date")
         if issue_date and due_date and due_date < issue_date:
-            errors.append(gettext("The due date is before the issue date."))
+            row.refuse("due_date", gettext("The due date is before the issue date."))
         gross = _amount(v["gross"])
         if gross is None:
-            errors.append(gettext("The gross amount “%(text)s” is not an amount.") % {"text": _shown(v["gross"])})
+            row.refuse("gross", gettext("The gross amount “%(text)s” is not an amount.") % {"text": _shown(v["gross"])})
         elif gross < 0:
-            errors.append(gettext("The gross amount cannot be negative."))
+            row.refuse("gross", gettext("The gross amount cannot be negative."))
         currency = v["currency"].upper()
         if company is not None and currency != company.currency:
-            errors.append(
+            row.refuse(
+                "currency",
                 gettext("The currency %(currency)s is not the company's currency %(expected)s.")
-                % {"currency": _shown(currency) or "–", "expected": company.currency}
+                % {"currency": _shown(currency) or "–", "expected": company.currency},
             )
         order = None
         if order_number := v.get("order_number", ""):
             order = orders.get(order_number)
             if order is None or (company is not None and order.company_id != company.id):
-                errors.append(gettext("No order %(number)s of this company.") % {"number": _shown(order_number)})
-            elif order.status not in (OrderStatus.APPROVED, OrderStatus.EXPORTED, OrderStatus.INVOICED):
-                errors.append(
-                    gettext("Order %(number)s is %(status)s; only approved orders are invoiced.")
-                    % {"number": order_number, "status": order.status.value.replace("_", " ")}
+                row.refuse(
+                    "order_number", gettext("No order %(number)s of this company.") % {"number": _shown(order_number)}
                 )
-        if errors:
+            elif order.status not in (OrderStatus.APPROVED, OrderStatus.EXPORTED, OrderStatus.INVOICED):
+                row.refuse(
+                    "order_number",
+                    gettext("Order %(number)s is %(status)s; only approved orders are invoiced.")
+                    % {"number": order_number, "status": order.status.value.replace("_", " ")},
+                )
+        if row.errors:
             continue
         assert company is not None and issue_date and due_date and gross is not None
         row.summary = f"{company.name} · {format_money(gross, currency)}"
@@ -385,9 +406,10 @@ async def _check_invoices(session: AsyncSession, rows: list[ImportRow]) -> list[
         if number in seen:
             first, first_figures = seen[number]
             if first_figures != figures:
-                errors.append(
+                row.refuse(
+                    "invoice_number",
                     gettext("Invoice %(number)s is also in row %(row)d with other figures.")
-                    % {"number": number, "row": first.number}
+                    % {"number": number, "row": first.number},
                 )
             row.unchanged = True
             continue
@@ -402,7 +424,8 @@ async def _check_invoices(session: AsyncSession, rows: list[ImportRow]) -> list[
                 known.order_number,
             )
             if stored != figures:
-                errors.append(
+                row.refuse(
+                    "invoice_number",
                     gettext(
                         "Invoice %(number)s was imported before with other figures "
                         "(gross %(gross)s, issued %(issued)s, due %(due)s)."
@@ -412,7 +435,7 @@ async def _check_invoices(session: AsyncSession, rows: list[ImportRow]) -> list[
                         "gross": format_money(known.gross_amount, known.currency),
                         "issued": known.issue_date.isoformat(),
                         "due": known.due_date.isoformat(),
-                    }
+                    },
                 )
             row.unchanged = True
             continue
@@ -455,25 +478,32 @@ async def _check_payments(session: AsyncSession, rows: list[ImportRow], today: d
     balances = {invoice.id: invoice.balance for invoice in invoices.values()}
     seen: dict[str, tuple[ImportRow, tuple[object, ...]]] = {}
     for row in rows:
-        v, errors = row.values, row.errors
+        v = row.values
         invoice = invoices.get(v["invoice_number"])
         if invoice is None:
-            errors.append(
+            row.refuse(
+                "invoice_number",
                 gettext("No invoice %(number)s; import the invoice first.")
-                % {"number": _shown(v["invoice_number"]) or "–"}
+                % {"number": _shown(v["invoice_number"]) or "–"},
             )
-        paid_on = _date(v["paid_on"], gettext("The payment date “%(text)s” is not a date (YYYY-MM-DD)."), errors)
+        paid_on = _date(
+            v["paid_on"], gettext("The payment date “%(text)s” is not a date (YYYY-MM-DD)."), row, "paid_on"
+        )
         if paid_on is not None and paid_on > today:
-            errors.append(gettext("The payment date %(date)s is in the future.") % {"date": paid_on.isoformat()})
+            row.refuse(
+                "paid_on", gettext("The payment date %(date)s is in the future.") % {"date": paid_on.isoformat()}
+            )
         amount = _amount(v["amount"])
         if amount is None:
-            errors.append(gettext("The amount “%(text)s” is not an amount.") % {"text": _shown(v["amount"])})
+            row.refuse("amount", gettext("The amount “%(text)s” is not an amount.") % {"text": _shown(v["amount"])})
         elif amount <= 0:
-            errors.append(gettext("The amount must be more than zero."))
+            row.refuse("amount", gettext("The amount must be more than zero."))
         reference = v.get("reference", "")
         if len(reference) > REFERENCE_MAX:
-            errors.append(gettext("The reference is longer than %(max)d characters.") % {"max": REFERENCE_MAX})
-        if errors:
+            row.refuse(
+                "reference", gettext("The reference is longer than %(max)d characters.") % {"max": REFERENCE_MAX}
+            )
+        if row.errors:
             continue
         assert invoice is not None and paid_on is not None and amount is not None
         row.summary = f"{invoice.number} · {format_money(amount, invoice.currency)}"
@@ -481,29 +511,32 @@ async def _check_payments(session: AsyncSession, rows: list[ImportRow], today: d
         if reference in seen:
             first, first_figures = seen[reference]
             if first_figures != figures:
-                errors.append(
+                row.refuse(
+                    "reference",
                     gettext("The reference %(reference)s is also in row %(row)d for another payment.")
-                    % {"reference": _shown(reference), "row": first.number}
+                    % {"reference": _shown(reference), "row": first.number},
                 )
             row.unchanged = True
             continue
         seen[reference] = (row, figures)
         if (known := existing.get(reference)) is not None:
             if (known.invoice_id, known.paid_on, known.amount) != figures:
-                errors.append(
+                row.refuse(
+                    "reference",
                     gettext("The reference %(reference)s was imported before for another payment.")
-                    % {"reference": reference}
+                    % {"reference": reference},
                 )
             row.unchanged = True
             continue
         if amount > balances[invoice.id]:
-            errors.append(
+            row.refuse(
+                "amount",
                 gettext("The payment of %(amount)s exceeds the balance %(balance)s of invoice %(number)s.")
                 % {
                     "amount": format_money(amount, invoice.currency),
                     "balance": format_money(balances[invoice.id], invoice.currency),
                     "number": invoice.number,
-                }
+                },
             )
             continue
         balances[invoice.id] -= amount
@@ -511,24 +544,25 @@ async def _check_payments(session: AsyncSession, rows: list[ImportRow], today: d
     return planned
 
 
-async def _check(
-    session: AsyncSession, kind: ImportKind, content: bytes | str, today: date, lock: bool
-) -> tuple[ImportReport, list[_Invoice] | list[_Payment]]:
-    report = ImportReport(kind)
-    rows = read_rows(kind, content, report)
-    report.rows = rows
+async def _checked(
+    session: AsyncSession, report: ImportReport, today: date, *, lock: bool
+) -> tuple[list[_Invoice], list[_Payment]]:
+    """Checks every row of the report, marking each with its errors or as unchanged; what is to
+    be written (invoices, payments)."""
     if report.file_errors:
-        return report, []
-    if kind is ImportKind.INVOICES:
-        return report, await _check_invoices(session, rows)
-    return report, await _check_payments(session, rows, today, lock)
+        return [], []
+    if report.kind is ImportKind.INVOICES:
+        return await _check_invoices(session, report.rows), []
+    return [], await _check_payments(session, report.rows, today, lock)
 
 
 async def check_import(session: AsyncSession, kind: ImportKind, content: bytes | str, *, today: date) -> ImportReport:
     """What importing the file would do, row by row; nothing is written. `content` is the file as
     uploaded (bytes, at most `MAX_FILE_BYTES + 1` of them is enough to tell it is too large) or
     its text as checked before."""
-    report, _ = await _check(session, kind, content, today, lock=False)
+    report = ImportReport(kind)
+    report.rows = read_rows(kind, content, report)
+    await _checked(session, report, today, lock=False)
     return report
 
 
@@ -537,26 +571,43 @@ async def apply_import(
 ) -> ImportReport:
     """Checks the file again and applies every new row, or raises `ImportRefused` having
     written nothing (`ImportInterrupted` when someone else got there first). The caller commits."""
-    report, planned = await _check(session, kind, content, today, lock=True)
+    report = ImportReport(kind)
+    report.rows = read_rows(kind, content, report)
+    return await _apply(session, report, actor, today)
+
+
+async def apply_rows(
+    session: AsyncSession, kind: ImportKind, rows: list[ImportRow], actor: User | str, *, today: date
+) -> ImportReport:
+    """The rows of a file already read (from the ERP API's JSON), through the same checks and
+    writes as a file: every new row applied, or `ImportRefused` with each row's errors and their
+    columns, having written nothing. `actor` is a person or what names an API key."""
+    return await _apply(session, ImportReport(kind, rows=rows), actor, today)
+
+
+async def _apply(session: AsyncSession, report: ImportReport, actor: User | str, today: date) -> ImportReport:
+    invoices, payments = await _checked(session, report, today, lock=True)
     if not report.ok:
         raise ImportRefused(report)
     try:
-        if kind is ImportKind.INVOICES:
-            await _apply_invoices(session, planned, actor)  # type: ignore[arg-type]
-        else:
-            await _apply_payments(session, planned)  # type: ignore[arg-type]
+        await _apply_invoices(session, invoices, actor)
+        await _apply_payments(session, payments)
     except (IntegrityError, MoveRefused):
         await session.rollback()
         raise ImportInterrupted() from None
     counts = {outcome.value: report.count(outcome) for outcome in Outcome}
     audit.record(
-        session, actor, "import", "import", None, kind.value, changes={}, note=json.dumps(counts, sort_keys=True)
+        session, actor, "import", "import", None, report.kind.value, changes={}, note=json.dumps(counts, sort_keys=True)
     )
     await session.flush()
     return report
 
 
-async def _apply_invoices(session: AsyncSession, planned: list[_Invoice], actor: User) -> None:
+async def _apply_invoices(session: AsyncSession, planned: list[_Invoice], actor: User | str) -> None:
+    """New invoices, and each order they name moved on to invoiced (by the person, or with the
+    API key named in the reason)."""
+    if not planned:
+        return
     session.add_all(
         Invoice(
             company_id=item.company.id,
@@ -577,10 +628,16 @@ async def _apply_invoices(session: AsyncSession, planned: list[_Invoice], actor:
         if order is None or order.id in moved or order.status is OrderStatus.INVOICED:
             continue
         moved.add(order.id)
-        reason = gettext("Invoice %(number)s from the ERP") % {"number": item.number}
+        by = actor if isinstance(actor, User) else None
+        reason = (
+            gettext("Invoice %(number)s from the ERP") % {"number": item.number}
+            if isinstance(actor, User)
+            else gettext("Invoice %(number)s from the ERP, sent with %(actor)s")
+            % {"number": item.number, "actor": actor}
+        )
         if order.status is OrderStatus.APPROVED:
-            await move_order(session, order.id, OrderStatus.EXPORTED, actor, reason, expected_from=OrderStatus.APPROVED)
-        await move_order(session, order.id, OrderStatus.INVOICED, actor, reason, expected_from=OrderStatus.EXPORTED)
+            await move_order(session, order.id, OrderStatus.EXPORTED, by, reason, expected_from=OrderStatus.APPROVED)
+        await move_order(session, order.id, OrderStatus.INVOICED, by, reason, expected_from=OrderStatus.EXPORTED)
 
 
 async def _apply_payments(session: AsyncSession, planned: list[_Payment]) -> None:

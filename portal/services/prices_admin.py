@@ -14,13 +14,13 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -456,6 +456,18 @@ class _Stored:
 
 
 @dataclass
+class _Dropped:
+    """A stored row that a replacing batch does not name."""
+
+    row: _Stored
+    owner_label: str
+
+
+DELETE_CHUNK = 500
+"""Rows deleted per statement (SQLite bounds the parameters of one statement)."""
+
+
+@dataclass
 class _FileRow:
     row: int
     key: Key
@@ -521,7 +533,20 @@ class PricesKind(ABC):
             stored[key] = _Stored(id_, key, unit_price, valid_to, sku)
         return stored
 
-    async def _planned(self, session: AsyncSession, rows: Sequence[Row]) -> tuple[Plan, list[_FileRow]]:
+    async def owner(self, session: AsyncSession, text: str) -> int | None:
+        """The id of the price list or company `text` names, as a row's owner cell names it; None if none."""
+        found = (await self._owners(session)).get(self._owner_key(text))
+        return found[0] if found else None
+
+    def replacing(self, owners: Collection[int]) -> ReplacingPrices:
+        """This kind, making the rows of `owners` exactly the batch's (see `ReplacingPrices`)."""
+        return ReplacingPrices(self, owners)
+
+    async def _planned(
+        self, session: AsyncSession, rows: Sequence[Row], replacing: Collection[int] = ()
+    ) -> tuple[Plan, list[_FileRow], list[_Dropped]]:
+        """The plan, the valid rows of the batch, and the stored rows of the `replacing` owners that
+        the batch does not name (they are to be deleted, so they overlap nothing)."""
         owners = await self._owners(session)
         products = {
             sku: (id_, active)
@@ -546,7 +571,14 @@ class PricesKind(ABC):
             seen[parsed.key] = number
             parsed.row, parsed.stored = number, stored.get(parsed.key)
             found.append(parsed)
-        plan.errors.extend(self._overlaps(found, stored))
+        labels = {id_: label for id_, label in owners.values()}
+        dropped = [
+            _Dropped(row, labels.get(key[0], ""))
+            for key, row in stored.items()
+            if key[0] in replacing and key not in seen
+        ]
+        kept = {key: row for key, row in stored.items() if key[0] not in replacing or key in seen}
+        plan.errors.extend(self._overlaps(found, kept))
         plan.errors.sort(key=lambda error: error.row)
         for item in found:
             key_text = self._key_text(item)
@@ -558,7 +590,7 @@ class PricesKind(ABC):
                 plan.changes.append(Change(item.row, key_text, Outcome.CHANGED, changes))
             else:
                 plan.changes.append(Change(item.row, key_text, Outcome.UNCHANGED))
-        return plan, found
+        return plan, found, dropped
 
     def _key_text(self, item: _FileRow) -> str:
         return price_row_label(item.owner_label, item.sku, item.key[2], item.key[3])
@@ -640,14 +672,25 @@ class PricesKind(ABC):
         return errors
 
     async def plan(self, session: AsyncSession, rows: Sequence[Row], *, today: date) -> Plan:
-        plan, _ = await self._planned(session, rows)
+        plan, _, _ = await self._planned(session, rows)
         return plan
 
     async def apply(self, session: AsyncSession, actor: User | str, rows: Sequence[Row], *, today: date) -> Plan:
-        plan, found = await self._planned(session, rows)
+        plan, _ = await self._write(session, actor, rows, ())
+        return plan
+
+    async def _write(
+        self, session: AsyncSession, actor: User | str, rows: Sequence[Row], replacing: Collection[int]
+    ) -> tuple[Plan, int]:
+        """Upserts every row or none, and deletes the rows of the `replacing` owners the batch does not
+        name; answers the plan and how many rows were deleted. Every change is audited."""
+        plan, found, dropped = await self._planned(session, rows, replacing)
         if not plan.ok:
             raise PlanRefused(plan)
         model: Any = self.twin.model
+        ids_dropped = [item.row.id for item in dropped]
+        for start in range(0, len(ids_dropped), DELETE_CHUNK):
+            await session.execute(delete(model).where(model.id.in_(ids_dropped[start : start + DELETE_CHUNK])))
         new = [item for item in found if item.stored is None]
         changed = [
             item
@@ -669,8 +712,9 @@ class PricesKind(ABC):
             )
         entries = [self._entry(actor, "create", id_, item) for id_, item in zip(ids, new, strict=True)]
         entries += [self._entry(actor, "update", item.stored.id, item) for item in changed if item.stored]
+        entries += [self._deleted_entry(actor, item) for item in dropped]
         await record_many(session, entries)
-        return plan
+        return plan, len(dropped)
 
     def _values(self, item: _FileRow) -> dict[str, Any]:
         owner_id, product_id, quantity, valid_from = item.key
@@ -695,6 +739,15 @@ class PricesKind(ABC):
             actor, action, self.twin.object_type, object_id, label, audit.changed(before, after), company_id
         )
 
+    def _deleted_entry(self, actor: User | str, dropped: _Dropped) -> dict[str, Any]:
+        row = dropped.row
+        owner_id, _, quantity, valid_from = row.key
+        before = price_row_text(row.sku, row.unit_price, quantity, valid_from, row.valid_to)
+        changes = {name: [value, None] for name, value in before.items() if value is not None}
+        label = price_row_label(dropped.owner_label, row.sku, quantity, valid_from)
+        company_id = owner_id if self.twin is CONTRACTS else None
+        return audit_values(actor, "delete", self.twin.object_type, row.id, label, changes, company_id)
+
     async def export(self, session: AsyncSession) -> list[dict[str, str]]:
         names = await self._owner_names(session)
         stored = sorted(
@@ -712,6 +765,36 @@ class PricesKind(ABC):
             }
             for row in stored
         ]
+
+
+class ReplacingPrices:
+    """A kind of price rows that makes its owners' rows exactly the batch: the stored rows of
+    `owners` that the batch does not name by (product, minimum quantity, valid from) are deleted in
+    the same transaction, each audited, and they do not count as overlapping the batch's rows (the
+    batch replaces them). The ERP API's "replace" mode uses it; any import can, as any other kind."""
+
+    def __init__(self, kind: PricesKind, owners: Collection[int]) -> None:
+        self.kind = kind
+        self.owners = frozenset(owners)
+        self.code = kind.code
+        self.columns = kind.columns
+        self.deleted = 0
+        """How many rows the last `plan` would delete, or the last `apply` deleted."""
+
+    def title(self) -> str:
+        return self.kind.title()
+
+    async def plan(self, session: AsyncSession, rows: Sequence[Row], *, today: date) -> Plan:
+        plan, _, dropped = await self.kind._planned(session, rows, self.owners)
+        self.deleted = len(dropped)
+        return plan
+
+    async def apply(self, session: AsyncSession, actor: User | str, rows: Sequence[Row], *, today: date) -> Plan:
+        plan, self.deleted = await self.kind._write(session, actor, rows, self.owners)
+        return plan
+
+    async def export(self, session: AsyncSession) -> list[dict[str, str]]:
+        return await self.kind.export(session)
 
 
 def _compared(unit_price: Decimal, valid_to: date | None) -> dict[str, str | None]:

@@ -257,6 +257,23 @@ async def contract_price_id(world: World, subject: Subject, _: RoleName) -> Made
     return {"contract_price_id": row.id}, {}
 
 
+async def api_key_id(world: World, subject: Subject, role: RoleName) -> Made:
+    """An API key of the seller's ERP, fresh for each request, so revoking one leaves the others."""
+    from portal.models import ApiKey
+
+    serial = next(_serial)
+    key = ApiKey(
+        name=f"ERP {subject} {role} {serial}",
+        prefix="pk_test",
+        secret_hash=f"{serial:064d}",
+        scopes="orders:read",
+        created_by_id=world.users["admin"].id,
+    )
+    world.session.add(key)
+    await world.session.flush()
+    return {"key_id": key.id}, {}
+
+
 def only_own_cover(role: RoleName, subject: Subject) -> str | int:
     return LET_IN if subject == "own" else 404
 
@@ -348,6 +365,7 @@ TABLE: dict[str, Entry] = {
     "withdraw_invitation": Entry(ADMIN, invitation_id, scoped=False),
     "remove_cover": Entry(ADMIN, cover_id, scoped=False),
     "send_again": Entry(ADMIN, message_id, scoped=False),
+    "revoke_api_key": Entry(ADMIN, api_key_id, scoped=False),
     "end_cover": Entry(MANAGER, cover_id, rule=only_own_cover),
 }
 

@@ -12,9 +12,20 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal import demo
-from portal.models import Company, ContractPrice, Invoice, PriceList, PriceListItem, Product, ProductCategory, User
+from portal.models import (
+    ApiKey,
+    Company,
+    ContractPrice,
+    Invoice,
+    PriceList,
+    PriceListItem,
+    Product,
+    ProductCategory,
+    User,
+)
+from portal.services import api_keys
 from portal.services.credit import credit_pictures
-from tests.factories import make_company, sign_in, text_of
+from tests.factories import bearer, make_company, sign_in, text_of
 
 TODAY = date(2026, 11, 27)
 
@@ -103,3 +114,15 @@ async def test_the_demo_shows_what_admins_keep(demo_loaded: AsyncSession) -> Non
     assert set(await demo_loaded.scalars(select(PriceList.code))) == {"WHOLESALE", "HORECA", "KEY"}
     assert await count(demo_loaded, AccessToken) == 1
     assert await count(demo_loaded, AuditEntry) >= 3
+
+
+async def test_the_demo_erp_key_has_every_scope_and_works(session: AsyncSession, client: AsyncTestClient) -> None:
+    secret = await demo.load_demo_data(session, TODAY)
+    await session.commit()
+    (key,) = (await session.scalars(select(ApiKey))).all()
+    assert key.name == "ERP (demo)" and key.scope_set == set(api_keys.ALL_SCOPES)
+    creator = await session.get(User, key.created_by_id)
+    assert creator is not None and creator.email == "admin@seller.example"
+    assert secret.startswith("pk_") and key.prefix == secret[:10] and secret not in key.secret_hash
+    answer = await client.put("/api/v1/stock", json={"items": []}, headers=bearer(secret))
+    assert answer.status_code == 422, answer.text

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Annotated, Any, get_args, get_origin
 
 import msgspec
 import pytest
@@ -25,10 +25,13 @@ from litestar import Litestar
 from litestar.enums import RequestEncodingType
 from litestar.handlers import HTTPRouteHandler
 from litestar.testing import AsyncTestClient
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from portal import demo
 from portal.app import create_app
+from portal.models import User
+from portal.services import api_keys
 from portal.settings import PROJECT_ROOT, Settings
 from tests.conftest import wipe
 from tests.factories import csrf_from
@@ -250,19 +253,86 @@ async def _cookies_of(client: AsyncTestClient, email: str | None) -> dict[str, s
     return dict(client.cookies)
 
 
+API_SECRETS: list[str] = []
+"""The secret of a key with every scope, made on the demo data, so odd input reaches the API's handlers."""
+
+
 @pytest.fixture
 async def demo_app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Litestar]:
     async with async_sessionmaker(engine, expire_on_commit=False)() as session:
         await demo.load_demo_data(session, date.today())
+        admin = await session.scalar(select(User).where(User.email == ROLES["admin"]))
+        assert admin is not None
+        record = api_keys.KeyRecord("fuzz", frozenset(api_keys.ALL_SCOPES), None)
+        _, secret = await api_keys.create_key(
+            session, admin, record, signing_key=settings.secret_key, today=date.today()
+        )
+        API_SECRETS[:] = [secret]
         await session.commit()
-    yield create_app(settings)
+    yield create_app(
+        Settings.from_env(
+            {
+                "PORTAL_DATABASE_URL": settings.database_url,
+                "PORTAL_ENV": "test",
+                "PORTAL_API_RATE_PER_MINUTE": "1000000",
+            }
+        )
+    )
     await wipe(engine)
+
+
+def _json_value(annotation: Any, rng: random.Random, depth: int = 0) -> Any:
+    """An odd JSON value for a body field: a bad scalar mostly; for a list of structs, a list of odd
+    objects of the struct; for a struct, an odd object."""
+    struct = _struct_in(annotation)
+    if struct is not None and depth < 3:
+        fields = msgspec.structs.fields(struct)
+        value = {f.encode_name: _json_value(f.type, rng, depth + 1) for f in fields if rng.random() < 0.8}
+        return [value for _ in range(rng.randint(0, 3))] if _is_list(annotation) else value
+    return rng.choice(
+        [_value(rng), int(rng.choice(["0", "-1", "2147483648", "99999999999999999999"])), None, True, [], {}, 1.5e308]
+    )
+
+
+def _is_list(annotation: Any) -> bool:
+    base = get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
+    return get_origin(base) is list
+
+
+def _struct_in(annotation: Any) -> Any:
+    """The struct a field holds (itself, in a list, or in an Optional), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
+        return annotation
+    for argument in get_args(annotation):
+        if (found := _struct_in(argument)) is not None:
+            return found
+    return None
+
+
+async def _send_api(client: AsyncTestClient, route: Route, rng: random.Random, path: str) -> Any:
+    """An API call: mostly with the key, with odd JSON built from the route's body struct."""
+    secret = API_SECRETS[0] if rng.random() < 0.9 else rng.choice(["", "x", "a" * 300, "\x00"])
+    headers = {"authorization": f"Bearer {secret}"}
+    if rng.random() < 0.2:
+        headers["idempotency-key"] = rng.choice(["k1", "k2", "with space", "x" * 300, ""])
+    query = _params(FIELD_NAMES + ["status", "after", "limit"], rng) if rng.random() < 0.5 else {}
+    if route.method == "GET":
+        return await client.get(path, params=query, headers=headers)
+    parameter = route.handler.parsed_fn_signature.parameters.get("data")
+    body = _json_value(parameter.annotation, rng) if parameter is not None else {}
+    if rng.random() < 0.1:
+        return await client.request(
+            route.method, path, headers={**headers, "content-type": "application/json"}, content=b'{"items": [1,'
+        )
+    return await client.request(route.method, path, params=query, headers=headers, json=body)
 
 
 async def _send(client: AsyncTestClient, route: Route, rng: random.Random, jar: dict[str, str]) -> Any:
     """One request with bad values; the role's cookies go in the header, sometimes with a junk cookie."""
     client.cookies.clear()
     path = _path(route, rng)
+    if route.path.startswith("/api/v1/") and not route.path.startswith("/api/v1/schema"):
+        return await _send_api(client, route, rng, path)
     csrf = jar.get("csrftoken", "")
     query = _params(FIELD_NAMES, rng) if rng.random() < 0.5 or route.method == "GET" else {}
     headers = {"x-csrftoken": csrf} if route.method != "GET" else {}
@@ -284,7 +354,7 @@ async def _send(client: AsyncTestClient, route: Route, rng: random.Random, jar: 
             data={k: v if isinstance(v, str) else v[0] for k, v in form.items()},
             files=files,
         )
-    return await client.post(path, params=query, headers=headers, data=form)
+    return await client.request(route.method, path, params=query, headers=headers, data=form)
 
 
 async def test_no_route_answers_5xx_to_odd_input(demo_app: Litestar, caplog: pytest.LogCaptureFixture) -> None:

@@ -289,3 +289,13 @@ async def test_contract_prices_by_tax_id_round_trip(session: AsyncSession) -> No
     ]
     again = await CONTRACT_PRICES.plan(session, [{k: v for k, v in r.items() if v} for r in exported], today=TODAY)
     assert again.count(Outcome.UNCHANGED) == 1
+
+
+async def test_a_new_product_without_prices_is_told_which_are_missing(session: AsyncSession) -> None:
+    await admin_and_category(session)
+    row = {key: value for key, value in product_row("TWL-9").items() if key not in {"list_price", "cost"}}
+    plan = await PRODUCTS.plan(session, [row], today=TODAY)
+    assert [(e.row, e.field, e.message) for e in plan.errors] == [
+        (1, "list_price", "This field is required."),
+        (1, "cost", "This field is required."),
+    ]

@@ -30,8 +30,20 @@ OBJECT_TYPES = (
     "cover",
     "note",
     "import",
+    "api_key",
 )
-ACTIONS = ("create", "update", "delete", "deactivate", "reactivate", "retire", "invite", "reassign", "import")
+ACTIONS = (
+    "create",
+    "update",
+    "delete",
+    "deactivate",
+    "reactivate",
+    "retire",
+    "invite",
+    "reassign",
+    "import",
+    "revoke",
+)
 
 
 def audit_filter(

@@ -24,7 +24,7 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.services import imports, master_data, master_import
+from portal.services import imports, master_data, master_import, order_export
 from portal.services.master_import import Report
 from portal.web.context import PortalRequest, render, seller_today
 from portal.web.downloads import csv_download
@@ -162,6 +162,20 @@ class MasterImportsController(Controller):
         )
         flash(request, master_import.imported(report), "success")
         return Redirect(request.app.route_reverse("master_imports"), status_code=303)
+
+    @get("/exports/orders", name="order_export")
+    async def export_orders(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        today: NamedDependency[date],
+        flavour: Annotated[Flavour, QueryParameter(name="format")] = Flavour.EXCEL,
+    ) -> Response[bytes]:
+        """The approved orders the ERP has not taken, one row per line; no order's status changes."""
+        export = await order_export.approved_export(db_session, today=today)
+        polish = flavour is Flavour.EXCEL_PL
+        return csv_download(
+            export.filename, export.header, export.rows, delimiter=";" if polish else ",", decimal_comma=polish
+        )
 
     @get("/exports/{kind:str}", name="master_export")
     async def export(

@@ -106,6 +106,7 @@ class DocsPage(OpenAPIRenderPlugin):
     def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
         template = request.app.template_engine.get_template("api/docs.html")  # type: ignore[union-attr]
         return template.render(
+            request=request,
             info=openapi_schema.get("info", {}),
             operations=operations(openapi_schema),
             schemas=schemas(openapi_schema),

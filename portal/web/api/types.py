@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import msgspec
+from litestar.params import PathParameter
 
 NO_NUL = r"^[^\x00]*$"
 
@@ -31,12 +32,13 @@ Percent = Annotated[
     msgspec.Meta(pattern=r"^[0-9]{1,3}(\.[0-9]{1,2})?$", description="A percentage, 0–100.", examples=["23"]),
 ]
 Sku = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9\-_./]+$", examples=["SKU-1001"])]
+TAX_ID_PATTERN = r"^(PL)?[0-9 -]{10,13}$"
 TaxId = Annotated[
     str,
     msgspec.Meta(
         min_length=10,
         max_length=16,
-        pattern=r"^(PL)?[0-9 -]{10,13}$",
+        pattern=TAX_ID_PATTERN,
         description="A Polish NIP, with or without PL, dashes or spaces.",
         examples=["PL5250001003"],
     ),
@@ -64,3 +66,27 @@ class BulkResult(msgspec.Struct):
     updated: int
     unchanged: int
     items: list[ItemOutcome]
+
+
+# Path parameters: a value outside them names nothing (404).
+ORDER_NUMBER_MAX = 30
+"""`Order.number` is String(30); the portal numbers orders `ORD-2026-000123`."""
+ORDER_NUMBER_PATTERN = r"^[A-Za-z0-9\-/]+$"
+OrderNumberInPath = Annotated[
+    str,
+    PathParameter(
+        min_length=1,
+        max_length=ORDER_NUMBER_MAX,
+        pattern=ORDER_NUMBER_PATTERN,
+        description="The order's number, e.g. ORD-2026-000123.",
+    ),
+]
+TaxIdInPath = Annotated[
+    str,
+    PathParameter(
+        min_length=10,
+        max_length=16,
+        pattern=TAX_ID_PATTERN,
+        description="The company's NIP, with or without PL, dashes or spaces.",
+    ),
+]
