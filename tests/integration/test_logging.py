@@ -144,3 +144,23 @@ def test_a_field_named_like_a_secret_never_reaches_the_line(log_text: Callable[[
     assert "hunter2" not in json.dumps(first) and "abc" not in json.dumps(first) and first["n"] == 1
     assert "t0k3n" not in json.dumps(second) and "s3ss10n" not in json.dumps(second)
     assert second["sessions"] == 3  # a count of sessions is no secret
+
+
+async def test_an_api_call_is_logged_with_its_key_and_never_its_secret(
+    client: AsyncTestClient, session: AsyncSession, log_text: Callable[[], str]
+) -> None:
+    from portal.settings import Settings
+    from tests.factories import bearer, make_api_key
+
+    settings = Settings.from_env({"PORTAL_ENV": "test"})
+    key, secret = await make_api_key(session, settings)
+    answer = await client.put("/api/v1/stock", json={"items": [{"sku": "NONE", "quantity": 1}]}, headers=bearer(secret))
+    assert answer.status_code == 422
+    refused = await client.put("/api/v1/stock", json={"items": []}, headers=bearer("pk_wrong"))
+    assert refused.status_code == 401
+
+    text = log_text()
+    assert secret not in text and "pk_wrong" not in text
+    called, unknown = requests_in(parsed(text))
+    assert (called["route"], called["status"], called["key_id"]) == ("/api/v1/stock", 422, key.id)
+    assert unknown["status"] == 401 and "key_id" not in unknown

@@ -50,7 +50,7 @@ async def api_key_guard(connection: ASGIConnection[Any, Any, Any, Any], handler:
         raise ApiProblem(401, denied_text(admitted), headers={"WWW-Authenticate": "Bearer"})
     assert isinstance(admitted, Admitted)
     key = admitted.key
-    structlog.contextvars.bind_contextvars(api_key_id=key.id)
+    structlog.contextvars.bind_contextvars(key_id=key.id)  # not "api_key_…": the logs drop fields named like secrets
     if admitted.retry_after:
         raise ApiProblem(
             429,
