@@ -133,7 +133,7 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
     import structlog
 
     from portal import logs
-    from portal.services import accounts, invitations, notifications, recurring
+    from portal.services import accounts, api_keys, invitations, notifications, recurring
 
     logs.configure()
     log = structlog.stdlib.get_logger("portal.worker")
@@ -150,7 +150,10 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
             async with maker() as session, session.begin():
                 purged_sessions, purged_throttles = await accounts.purge_expired(session, clock.now())
                 await invitations.forget_throttles(session, clock.now())
-            log.info("purged", sessions=purged_sessions, throttle_rows=purged_throttles)
+                purged_replays = await api_keys.forget_responses(session, clock.now())
+            log.info(
+                "purged", sessions=purged_sessions, throttle_rows=purged_throttles, idempotent_responses=purged_replays
+            )
             log.info(
                 "worker pass",
                 day=today.isoformat(),

@@ -17,20 +17,22 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
-from sqlalchemy import case, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import case, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import selectinload
 
 from portal import clock
 from portal.errors import Refused
 from portal.i18n import gettext
-from portal.models import ApiKey, User
+from portal.models import ApiKey, IdempotentResponse, User
 from portal.services import audit
 from portal.services.lookup import one
 
 SECRET_PREFIX = "pk_"
 NAME_MAX = 100
 WINDOW = timedelta(minutes=1)
+REPLAY_KEPT = timedelta(days=7)
+"""How long the answer to a write sent with an `Idempotency-Key` is kept to be replayed."""
 
 
 class Resource(enum.StrEnum):
@@ -211,6 +213,24 @@ async def admit(
         wait = (started + WINDOW - now).total_seconds()
         return Admitted(key, retry_after=max(1, int(wait) + 1))
     return Admitted(key)
+
+
+async def admit_call(
+    engine: AsyncEngine, header: str | None, *, signing_key: str, rate_per_minute: int, now: datetime
+) -> Admitted | Denied:
+    """`admit` in a transaction of its own, committed whatever the call then answers: a refused call
+    still counts against the key's rate and marks the key used."""
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        admitted = await admit(session, header, signing_key=signing_key, rate_per_minute=rate_per_minute, now=now)
+        await session.commit()
+    return admitted
+
+
+async def forget_responses(session: AsyncSession, now: datetime) -> int:
+    """Drops stored idempotent responses older than `REPLAY_KEPT` (for the worker's tidy-up); the
+    number dropped. A retry comes within minutes or hours; after a week a key may be reused."""
+    result = await session.execute(delete(IdempotentResponse).where(IdempotentResponse.created_at <= now - REPLAY_KEPT))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def granted(key: ApiKey, needed: Iterable[str]) -> bool:

@@ -200,3 +200,20 @@ async def test_limits_answer_413_and_429(client: AsyncTestClient, session: Async
     assert 1 <= int(answer.headers["retry-after"]) <= 61
     session.expire_all()
     assert await session.scalar(select(ApiKey.last_used_at).where(ApiKey.id == key_id)) is not None
+
+
+async def test_kept_answers_are_forgotten_after_a_week(
+    client: AsyncTestClient, session: AsyncSession, secret: str
+) -> None:
+    from portal.models import IdempotentResponse
+    from portal.services import api_keys
+
+    headers = {**bearer(secret), "Idempotency-Key": "week-old"}
+    assert (await client.put(PRODUCTS, json={"items": [product("W-1")]}, headers=headers)).status_code == 200
+    kept_at = await session.scalar(select(IdempotentResponse.created_at))
+    assert kept_at is not None
+    assert await api_keys.forget_responses(session, kept_at + api_keys.REPLAY_KEPT / 2) == 0
+    assert await api_keys.forget_responses(session, kept_at + api_keys.REPLAY_KEPT) == 1
+    await session.commit()
+    other = await client.put(PRODUCTS, json={"items": [product("W-2")]}, headers=headers)
+    assert other.status_code == 200 and other.json()["created"] == 1  # the key may be used again

@@ -36,16 +36,13 @@ def denied_text(denied: Denied) -> str:
 
 async def api_key_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     settings: Settings = connection.app.state.settings
-    engine = connection.app.state.db_config.get_engine()
-    async with AsyncSession(engine, expire_on_commit=False) as session:
-        admitted = await api_keys.admit(
-            session,
-            connection.headers.get("authorization"),
-            signing_key=settings.secret_key,
-            rate_per_minute=settings.api_rate_per_minute,
-            now=clock.now(),
-        )
-        await session.commit()
+    admitted = await api_keys.admit_call(
+        connection.app.state.db_config.get_engine(),
+        connection.headers.get("authorization"),
+        signing_key=settings.secret_key,
+        rate_per_minute=settings.api_rate_per_minute,
+        now=clock.now(),
+    )
     if isinstance(admitted, Denied):
         raise ApiProblem(401, denied_text(admitted), headers={"WWW-Authenticate": "Bearer"})
     assert isinstance(admitted, Admitted)

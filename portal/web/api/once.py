@@ -4,7 +4,7 @@ back without anything being done again, and the same key with another request ge
 calls with one key at the same moment: the second waits for the first's row, then replays it.
 
 Only successful answers are kept: a refused request wrote nothing, and sending it again checks
-it again."""
+it again. The worker drops kept answers after a week (`api_keys.REPLAY_KEPT`)."""
 
 from __future__ import annotations
 

@@ -124,7 +124,7 @@ def item_of(error: msgspec.ValidationError | msgspec.DecodeError, prefix: str) -
     pointer = prefix + pointer_of(path)
     if missing := _MISSING.match(message):
         pointer += "/" + missing.group(1)
-        message = "This field is required."
+        message = gettext("This field is required.")
     return ProblemItem(pointer, message)
 
 
@@ -157,7 +157,7 @@ def _struct_errors(raw: bytes | msgspec.Raw, struct: type[msgspec.Struct], point
         here = f"{pointer}/{name}"
         if name not in fields:
             if info.required:
-                found.append(ProblemItem(here, "This field is required."))
+                found.append(ProblemItem(here, gettext("This field is required.")))
             continue
         listed = _list_item_type(info.type)
         try:
