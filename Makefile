@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: run test test-sqlite test-postgresql test-browser lint install clean
+.PHONY: run test test-sqlite test-postgresql test-browser lint install clean messages compile-messages
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,20 @@ test-postgresql: install
 
 test-browser: install
 	$(PY) -m pytest tests/browser
+
+# Translations: `make messages` extracts every text into portal/locale/messages.pot and merges it
+# into the Polish catalog (portal/locale/pl/LC_MESSAGES/messages.po); translate the new entries,
+# then `make compile-messages` builds the .mo file the portal reads (committed with the .po).
+LOCALE_DIR := portal/locale
+KEYWORDS := -k _ -k gettext -k ngettext:1,2 -k N_ -k lazy_gettext
+
+messages: install
+	$(BIN)/pybabel extract -F $(LOCALE_DIR)/babel.cfg $(KEYWORDS) --no-location --sort-output \
+		--project=portal --copyright-holder="portal" -o $(LOCALE_DIR)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALE_DIR)/messages.pot -d $(LOCALE_DIR) -D messages -l pl --no-fuzzy-matching
+
+compile-messages: install
+	$(BIN)/pybabel compile -d $(LOCALE_DIR) -D messages --statistics
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

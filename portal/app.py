@@ -130,6 +130,7 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
         environment.globals["month_bars"] = formatting.month_bars
         environment.globals["home_route"] = home_route
         environment.globals["can"] = can
+        environment.globals["locale"] = i18n.locale
 
     return TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine, engine_callback=configure)
 
@@ -183,6 +184,7 @@ def session_auth(db: SQLAlchemyAsyncConfig, settings: Settings) -> SessionAuth[U
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
+    i18n.configure(settings.default_locale)
     db = database_config(settings)
     auth = session_auth(db, settings)
     templates = template_config()
@@ -235,4 +237,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State({"settings": settings, "db_config": db}),
         debug=False,
     )
-    return with_request_log(app)
+    app = with_request_log(app)
+    app.asgi_handler = i18n.Localized(app.asgi_handler)
+    return app

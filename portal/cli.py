@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from portal import clock, migrate
+from portal import clock, i18n, migrate
 from portal.models import Company, Role
 from portal.settings import PACKAGE_DIR, TEMPLATES_DIR, Settings
 
@@ -213,6 +213,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = Settings.from_env()
+    i18n.configure(settings.default_locale)
     return args.run(settings, args)
 
 

@@ -6,10 +6,14 @@ when the user is identified; templates and messages read them from here.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale, dates, numbers
@@ -18,18 +22,100 @@ from babel.support import NullTranslations, Translations
 
 from portal.settings import PACKAGE_DIR
 
-LOCALES = ("en", "pl")
-DEFAULT_LOCALE = "en"
+LOCALES = ("pl", "en")
+LANGUAGE_NAMES = {"pl": "Polski", "en": "English"}
+"""Each language in its own words, as the account page offers them."""
+DEFAULT_LOCALE = "pl"
 DEFAULT_TIMEZONE = "Europe/Warsaw"
 CATALOGS = PACKAGE_DIR / "locale"
 
-current_locale: ContextVar[str] = ContextVar("current_locale", default=DEFAULT_LOCALE)
+current_locale: ContextVar[str] = ContextVar("current_locale", default="")
+"""The request's (or the block's) language; empty: the portal's default (`locale()`)."""
 current_timezone: ContextVar[str] = ContextVar("current_timezone", default=DEFAULT_TIMEZONE)
+_portal_default = [DEFAULT_LOCALE]
+
+
+def configure(default_locale: str) -> None:
+    """The portal's language for whoever chose none and whose browser asks for none it speaks
+    (`Settings.default_locale`); set once by each process at start."""
+    _portal_default[0] = default_locale if default_locale in LOCALES else DEFAULT_LOCALE
+
+
+def portal_default() -> str:
+    return _portal_default[0]
+
+
+def locale() -> str:
+    """The language being written in now."""
+    return current_locale.get() or _portal_default[0]
+
+
+def user_locale(chosen: str | None) -> str:
+    """The language to write to a user in when no request says more: their choice, else the portal's."""
+    return chosen if chosen in LOCALES else portal_default()
 
 
 def use_locale(locale: str, timezone: str) -> None:
-    current_locale.set(locale if locale in LOCALES else DEFAULT_LOCALE)
-    current_timezone.set(timezone)
+    """The signed-in user's language (when they chose one; else the request's stays) and zone."""
+    if locale in LOCALES:
+        current_locale.set(locale)
+    current_timezone.set(timezone or DEFAULT_TIMEZONE)
+
+
+_LANGUAGE_RANGE = re.compile(r"^\s*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([01](?:\.\d{0,3})?))?\s*$")
+
+
+def negotiate(accept_language: str) -> str:
+    """The first language of an Accept-Language header the portal speaks, by the browser's
+    weights ("pl-PL,pl;q=0.9,en;q=0.8" → "pl"); the portal's default when it speaks none."""
+    best, best_weight = portal_default(), 0.0
+    for position, part in enumerate(accept_language[:500].split(",")[:20]):
+        found = _LANGUAGE_RANGE.match(part)
+        if found is None:
+            continue
+        weight = float(found.group(2)) if found.group(2) else 1.0
+        language = found.group(1).lower()
+        if language in LOCALES and weight > best_weight:
+            best, best_weight = language, weight
+    return best
+
+
+@contextmanager
+def speaking(locale: str) -> Iterator[None]:
+    """Writes in `locale` for the block (an e-mail to its recipient, a document), then as before."""
+    token = current_locale.set(locale if locale in LOCALES else portal_default())
+    try:
+        yield
+    finally:
+        current_locale.reset(token)
+
+
+class Localized:
+    """ASGI wrapper around the whole app: each request starts in the browser's language (or the
+    portal's) and the seller's zone, and leaves the context as it found it; the authentication
+    then puts a signed-in user's own choice on top (`use_locale`)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = next((value for name, value in scope.get("headers", ()) if name == b"accept-language"), b"")
+        locale_token = current_locale.set(negotiate(header.decode("latin-1")))
+        zone_token = current_timezone.set(DEFAULT_TIMEZONE)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            current_locale.reset(locale_token)
+            current_timezone.reset(zone_token)
+
+
+def N_(message: str) -> str:  # noqa: N802
+    """Marks a message for the catalog where it is defined (a label in a table of codes); it is
+    translated where it is shown, with `gettext(label)`."""
+    return message
 
 
 @cache
@@ -38,11 +124,11 @@ def translations(locale: str) -> NullTranslations:
 
 
 def gettext(message: str) -> str:
-    return translations(current_locale.get()).gettext(message)
+    return translations(locale()).gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
-    return translations(current_locale.get()).ngettext(singular, plural, n)
+    return translations(locale()).ngettext(singular, plural, n)
 
 
 MONEY_PATTERNS = {"en": "\u00a4\u00a0#,##0.00"}
@@ -67,7 +153,7 @@ def _pattern(code: str, pattern: str | None, kind: str = "currency") -> NumberPa
 def format_money(amount: Decimal | None, currency: str) -> str:
     if amount is None:
         return ""
-    code = current_locale.get()
+    code = locale()
     return _pattern(code, MONEY_PATTERNS.get(code)).apply(amount, _locale(code), currency=currency)
 
 
@@ -78,7 +164,7 @@ def format_unit_price(amount: Decimal | None, currency: str) -> str:
     """A unit price: at least two decimals, up to the four it is stored with."""
     if amount is None:
         return ""
-    code = current_locale.get()
+    code = locale()
     return _pattern(code, UNIT_PRICE_PATTERNS.get(code, "#,##0.00##")).apply(
         amount, _locale(code), currency=currency, currency_digits=False
     )
@@ -86,38 +172,45 @@ def format_unit_price(amount: Decimal | None, currency: str) -> str:
 
 def format_price_number(amount: Decimal) -> str:
     """A unit price without its currency, as in "from 50 pcs: 11.20"."""
-    code = current_locale.get()
+    code = locale()
     return _pattern(code, "#,##0.00##").apply(amount, _locale(code))
 
 
 def format_decimal(value: Decimal | int | None, digits: int = 2) -> str:
     if value is None:
         return ""
-    code = current_locale.get()
+    code = locale()
     return _pattern(code, "#,##0" + ("." + "0" * digits if digits else "")).apply(value, _locale(code))
 
 
 def format_percent(value: Decimal | None) -> str:
     if value is None:
         return "–"
-    return numbers.format_decimal(value, format="#,##0.0", locale=current_locale.get()) + " %"
+    return numbers.format_decimal(value, format="#,##0.0", locale=locale()) + " %"
+
+
+DATE_PATTERNS = {"pl": "dd.MM.yyyy", "en": "d MMM yyyy"}
+DATETIME_PATTERNS = {"pl": "dd.MM.yyyy HH:mm", "en": "d MMM yyyy, HH:mm"}
+"""Dates as a Polish reader writes them (01.12.2026), and 24-hour times in both languages."""
 
 
 def format_date(value: date | None) -> str:
     if value is None:
         return ""
-    return dates.format_date(value, format="medium", locale=current_locale.get())
+    code = locale()
+    return dates.format_date(value, format=DATE_PATTERNS.get(code, "medium"), locale=code)
 
 
 def format_date_short(value: date) -> str:
     """A month for a chart axis: "Nov"."""
-    return dates.format_date(value, format="MMM", locale=current_locale.get())
+    return dates.format_date(value, format="MMM", locale=locale())
 
 
 def format_datetime(value: datetime | None) -> str:
     """A UTC moment shown in the reader's own time zone."""
     if value is None:
         return ""
+    code = locale()
     return dates.format_datetime(
-        value, format="medium", tzinfo=ZoneInfo(current_timezone.get()), locale=current_locale.get()
+        value, format=DATETIME_PATTERNS.get(code, "medium"), tzinfo=ZoneInfo(current_timezone.get()), locale=code
     )

@@ -95,6 +95,8 @@ class Company(Base):
     """Net fee added to an order below `free_delivery_from`; 0: none."""
     free_delivery_from: Mapped[Decimal | None] = mapped_column(Amount)
     """Net order value from which delivery is free; None: the fee always applies (when set)."""
+    allow_backorders: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    """Lines beyond the stock on hand may be ordered (delivered later); off: refused with what is available."""
 
     account_manager: Mapped[User | None] = relationship(foreign_keys=[account_manager_id])
     addresses: Mapped[list[Address]] = relationship(back_populates="company", order_by="Address.id")
@@ -137,7 +139,8 @@ class User(Base):
     )
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"), index=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    locale: Mapped[str] = mapped_column(String(10), default="en")
+    locale: Mapped[str] = mapped_column(String(10), default="")
+    """The language the user chose ("pl", "en"); empty: the browser's, else the portal's default."""
     timezone: Mapped[str] = mapped_column(String(50), default="Europe/Warsaw")
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -413,7 +416,9 @@ class OrderLine(Base):
     unit_price: Mapped[Decimal] = mapped_column(UnitPrice)
     price_source: Mapped[str] = mapped_column(String(30))
     price_note: Mapped[str] = mapped_column(String(200), default="")
-    """Which price list or break, in words kept with the line."""
+    """The price list's name when the price came from one (data, not words: pages word it)."""
+    price_min_quantity: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """The quantity break the price applied from (1: no break)."""
     unit_cost: Mapped[Decimal] = mapped_column(UnitPrice)
     vat_rate: Mapped[Decimal] = mapped_column(Percent)
     line_net: Mapped[Decimal] = mapped_column(Amount)
@@ -645,6 +650,8 @@ class DeliverySchedule(Base):
     """`next_delivery` less the lead time: the day the worker orders it."""
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     confirmed_at: Mapped[datetime] = mapped_column(default=clock.now)
+    non_working_day: Mapped[str] = mapped_column(String(10), default="next", server_default="next")
+    """Where a delivery date on a weekend or public holiday moves: "next" or "previous" working day."""
 
     address: Mapped[Address] = relationship()
     lines: Mapped[list[ScheduleLine]] = relationship(order_by="ScheduleLine.id", cascade="all, delete-orphan")
@@ -693,6 +700,7 @@ class ScheduleOccurrence(Base):
     status: Mapped[OccurrenceStatus] = mapped_column(_enum(OccurrenceStatus, "occurrence_status"))
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), index=True)
     note: Mapped[str] = mapped_column(Text, default="")
+    """Why it was missed, as a code ("no_order_in_time", "nothing_sold"); pages word it."""
     at: Mapped[datetime] = mapped_column(default=clock.now)
 
     __table_args__ = (UniqueConstraint("schedule_id", "delivery_date"),)
@@ -739,6 +747,10 @@ class OutboxMessage(Base):
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
     link: Mapped[str] = mapped_column(String(500))
+    locale: Mapped[str] = mapped_column(String(10), default="", server_default="")
+    """The language the message was written in (the recipient's), for what the sender adds."""
+    attachment: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    """A document the sender renders and attaches ("order:12": the order's confirmation PDF); empty: none."""
     status: Mapped[MessageStatus] = mapped_column(_enum(MessageStatus, "message_status"), default=MessageStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=clock.now)

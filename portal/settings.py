@@ -61,6 +61,9 @@ class Settings:
     """Lines below this margin are flagged for the approver, unless their category sets its own floor."""
     api_rate_per_minute: int = 600
     """Calls one API key may make in a minute; more are answered 429 (PORTAL_API_RATE_PER_MINUTE)."""
+    default_locale: str = "pl"
+    """The language of whoever chose none and whose browser asks for none the portal speaks
+    (PORTAL_DEFAULT_LOCALE: "pl" or "en")."""
 
     @property
     def is_production(self) -> bool:
@@ -94,6 +97,7 @@ class Settings:
             smtp_password=env.get("PORTAL_SMTP_PASSWORD", ""),
             smtp_sender=env.get("PORTAL_SMTP_SENDER", "portal@localhost"),
             api_rate_per_minute=int(env.get("PORTAL_API_RATE_PER_MINUTE", "600")),
+            default_locale=env.get("PORTAL_DEFAULT_LOCALE", "pl"),
         )
         settings.validate()
         return settings
@@ -110,3 +114,5 @@ class Settings:
                 "PORTAL_SESSION_ABSOLUTE_SECONDS and PORTAL_SESSION_IDLE_SECONDS must be positive"
             )
         ZoneInfo(self.seller_timezone)
+        if self.default_locale not in ("pl", "en"):
+            raise ImproperlyConfigured(f"PORTAL_DEFAULT_LOCALE must be pl or en, not {self.default_locale!r}")

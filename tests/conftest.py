@@ -64,7 +64,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings.from_env({"PORTAL_DATABASE_URL": database_url, "PORTAL_ENV": "test"})
+    return Settings.from_env({"PORTAL_DATABASE_URL": database_url, "PORTAL_ENV": "test", "PORTAL_DEFAULT_LOCALE": "en"})
 
 
 @pytest.fixture(scope="session")

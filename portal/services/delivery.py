@@ -13,7 +13,8 @@ from decimal import Decimal
 
 from babel import dates
 
-from portal.i18n import current_locale, format_money, gettext
+from portal import i18n
+from portal.i18n import format_money, gettext
 from portal.models import Company
 
 ZERO = Decimal("0.00")
@@ -115,10 +116,10 @@ def minimum_message(company: Company, missing: Decimal) -> str:
 
 def weekday_names(company: Company) -> str:
     """The delivery weekdays in the reader's language: "Mon, Tue, Wed, Thu, Fri"."""
-    names = dates.get_day_names("abbreviated", locale=current_locale.get())
+    names = dates.get_day_names("abbreviated", locale=i18n.locale())
     return ", ".join(names[day - 1] for day in weekdays(company))
 
 
 def short_date(day: date) -> str:
     """A date with its weekday, as a moved delivery names its original one: "Sun 6 Dec"."""
-    return dates.format_date(day, format="EEE d MMM", locale=current_locale.get())
+    return dates.format_date(day, format="EEE d MMM", locale=i18n.locale())

@@ -66,6 +66,7 @@ def portal_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         **os.environ,
         "PORTAL_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'portal.db'}",
         "PORTAL_ENV": "development",
+        "PORTAL_DEFAULT_LOCALE": "en",
         "PORTAL_FOLDER": str(folder),
     }
 

@@ -106,7 +106,7 @@ async def test_the_date_picker_starts_after_the_cutoff_and_refuses_a_day_off_the
     page, form = await checkout_form(client)
     # Friday 10:00, after the 9:30 cut-off: taken on Monday; Tuesday, Thursday and Friday are delivery days
     assert 'min="2026-12-01"' in page and form["delivery_date"] == "2026-12-01"
-    assert "We deliver to you on Tue, Thu, Fri; the earliest date is Dec 1, 2026." in text_of(page)
+    assert "We deliver to you on Tue, Thu, Fri; the earliest date is 1 Dec 2026." in text_of(page)
     refused = await client.post("/checkout", data={**form, "delivery_date": "2026-12-02", "note": "kept"})
     assert refused.status_code == 400
     error = re.search(r'id="delivery_date-error">([^<]*)<', refused.text)
@@ -188,4 +188,4 @@ async def test_the_schedule_page_shows_a_moved_delivery(
     await sign_in(client, "nina@northwind.example")
     shown = text_of((await client.get(f"/schedules/{plan.id}")).text)
     # Mondays are not delivery days here: each Monday is delivered on Tuesday
-    assert "Coming deliveries Dec 8, 2026 (moved from Mon 7 Dec) Skip Dec 15, 2026 (moved from Mon 14 Dec)" in shown
+    assert "Coming deliveries 8 Dec 2026 (moved from Mon 7 Dec) Skip 15 Dec 2026 (moved from Mon 14 Dec)" in shown

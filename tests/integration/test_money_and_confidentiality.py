@@ -37,6 +37,7 @@ def worker_settings(server: SmtpServer, base_url: str = "http://localhost:8000")
         {
             "PORTAL_DATABASE_URL": "sqlite+aiosqlite:///unused.db",
             "PORTAL_ENV": "test",
+            "PORTAL_DEFAULT_LOCALE": "en",
             "PORTAL_SMTP_HOST": "127.0.0.1",
             "PORTAL_SMTP_PORT": str(server.port),
             "PORTAL_BASE_URL": base_url,

@@ -274,6 +274,7 @@ async def demo_app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Lit
             {
                 "PORTAL_DATABASE_URL": settings.database_url,
                 "PORTAL_ENV": "test",
+                "PORTAL_DEFAULT_LOCALE": "en",
                 "PORTAL_API_RATE_PER_MINUTE": "1000000",
             }
         )

@@ -31,7 +31,7 @@ DAYS = 31
 def worker(
     database_url: str, day: date, name: str = "worker", output: Any = subprocess.PIPE
 ) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PORTAL_DATABASE_URL": database_url, "PORTAL_ENV": "test", "PGAPPNAME": name}
+    env = {**os.environ, "PORTAL_DATABASE_URL": database_url, "PORTAL_ENV": "test", "PORTAL_DEFAULT_LOCALE": "en", "PGAPPNAME": name}
     return subprocess.Popen(
         [sys.executable, "-m", "portal.cli", "worker", "--once", "--today", day.isoformat()],
         cwd=PROJECT_ROOT,
