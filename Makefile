@@ -41,13 +41,14 @@ test-browser: install
 # Translations: `make messages` extracts every text into portal/locale/messages.pot and merges it
 # into the Polish catalog (portal/locale/pl/LC_MESSAGES/messages.po); translate the new entries,
 # then `make compile-messages` builds the .mo file the portal reads (committed with the .po).
+# `--ignore-dirs ".*"`: without it Babel also skips folders starting with "_" (templates/*/_partials).
 LOCALE_DIR := portal/locale
 KEYWORDS := -k _ -k gettext -k ngettext:1,2 -k N_ -k lazy_gettext
 
 messages: install
-	$(BIN)/pybabel extract -F $(LOCALE_DIR)/babel.cfg $(KEYWORDS) --no-location --sort-output \
+	$(BIN)/pybabel extract -F $(LOCALE_DIR)/babel.cfg $(KEYWORDS) --ignore-dirs ".*" --no-location --sort-output \
 		--project=portal --copyright-holder="portal" -o $(LOCALE_DIR)/messages.pot .
-	$(BIN)/pybabel update -i $(LOCALE_DIR)/messages.pot -d $(LOCALE_DIR) -D messages -l pl --no-fuzzy-matching
+	$(BIN)/pybabel update -i $(LOCALE_DIR)/messages.pot -d $(LOCALE_DIR) -D messages -l pl --no-fuzzy-matching --ignore-obsolete
 
 compile-messages: install
 	$(BIN)/pybabel compile -d $(LOCALE_DIR) -D messages --statistics

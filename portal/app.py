@@ -43,6 +43,7 @@ from portal.web.auth import AuthController
 from portal.web.catalog import CatalogController
 from portal.web.context import DEPENDENCIES
 from portal.web.customers import CustomersController
+from portal.web.documents import DocumentsController
 from portal.web.errors import EXCEPTION_HANDLERS
 from portal.web.finance import CustomerCreditController, FinanceController
 from portal.web.guards import home_route
@@ -125,6 +126,9 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
             event_reason=formatting.event_reason,
             moved_from=formatting.moved_from,
             credit_event=formatting.credit_event,
+            line_price_source=formatting.line_price_source,
+            schedule_note=formatting.schedule_note,
+            order_note=formatting.order_note,
         )
         environment.globals["query"] = query_string
         environment.globals["month_bars"] = formatting.month_bars
@@ -208,6 +212,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             FinanceController,
             CustomerCreditController,
             StatementController,
+            DocumentsController,
             *ADMIN_CONTROLLERS,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], name="static", guards=[plain_static_path]

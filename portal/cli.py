@@ -133,7 +133,7 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
     import structlog
 
     from portal import logs
-    from portal.services import accounts, api_keys, invitations, notifications, recurring
+    from portal.services import accounts, api_keys, documents, invitations, notifications, recurring
 
     logs.configure()
     log = structlog.stdlib.get_logger("portal.worker")
@@ -146,7 +146,7 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
             report = await recurring.run_pass(
                 maker, today, grace_days=settings.past_due_grace_days, margin_floor=settings.margin_floor_pct
             )
-            delivery = await notifications.deliver_pending(maker, sender)
+            delivery = await notifications.deliver_pending(maker, sender, seller=documents.Seller.of(settings))
             async with maker() as session, session.begin():
                 purged_sessions, purged_throttles = await accounts.purge_expired(session, clock.now())
                 await invitations.forget_throttles(session, clock.now())

@@ -721,7 +721,7 @@ async def _orders(
                         quantity=quantity,
                         unit_price=then,
                         price_source="list_less_discount",
-                        price_note="list price less discount",
+                        price_note="",
                         unit_cost=product.cost,
                         vat_rate=product.vat_rate,
                         line_net=line_net(then, quantity),

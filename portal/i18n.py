@@ -69,7 +69,7 @@ def negotiate(accept_language: str) -> str:
     """The first language of an Accept-Language header the portal speaks, by the browser's
     weights ("pl-PL,pl;q=0.9,en;q=0.8" → "pl"); the portal's default when it speaks none."""
     best, best_weight = portal_default(), 0.0
-    for position, part in enumerate(accept_language[:500].split(",")[:20]):
+    for part in accept_language[:500].split(",")[:20]:
         found = _LANGUAGE_RANGE.match(part)
         if found is None:
             continue
@@ -112,7 +112,7 @@ class Localized:
             current_timezone.reset(zone_token)
 
 
-def N_(message: str) -> str:  # noqa: N802
+def N_(message: str) -> str:
     """Marks a message for the catalog where it is defined (a label in a table of codes); it is
     translated where it is shown, with `gettext(label)`."""
     return message

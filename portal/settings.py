@@ -64,6 +64,12 @@ class Settings:
     default_locale: str = "pl"
     """The language of whoever chose none and whose browser asks for none the portal speaks
     (PORTAL_DEFAULT_LOCALE: "pl" or "en")."""
+    seller_name: str = "Hurtownia Przykładowa Sp. z o.o."
+    """Who sells, as named on every document (PORTAL_SELLER_NAME)."""
+    seller_tax_id: str = "5260000005"
+    """The seller's NIP, as printed on documents (PORTAL_SELLER_TAX_ID)."""
+    seller_address: str = "ul. Magazynowa 5\n02-676 Warszawa"
+    """The seller's address, in lines (PORTAL_SELLER_ADDRESS; "\\n" between lines)."""
 
     @property
     def is_production(self) -> bool:
@@ -98,6 +104,9 @@ class Settings:
             smtp_sender=env.get("PORTAL_SMTP_SENDER", "portal@localhost"),
             api_rate_per_minute=int(env.get("PORTAL_API_RATE_PER_MINUTE", "600")),
             default_locale=env.get("PORTAL_DEFAULT_LOCALE", "pl"),
+            seller_name=env.get("PORTAL_SELLER_NAME", cls.seller_name),
+            seller_tax_id=env.get("PORTAL_SELLER_TAX_ID", cls.seller_tax_id),
+            seller_address=env.get("PORTAL_SELLER_ADDRESS", cls.seller_address).replace("\\n", "\n"),
         )
         settings.validate()
         return settings

@@ -16,7 +16,7 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from portal import clock, migrate
+from portal import clock, i18n, migrate
 from portal.app import create_app
 from portal.models import Base
 from portal.settings import Settings
@@ -42,6 +42,12 @@ def _postgres_admin(sql: str) -> None:
     conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo, autocommit=True) as connection:
         connection.execute(sql)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def english_by_default() -> None:
+    """Tests read English unless they ask for Polish (a browser's Accept-Language, a user's choice)."""
+    i18n.configure("en")
 
 
 @pytest.fixture(scope="session")

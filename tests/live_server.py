@@ -32,7 +32,13 @@ def live_server(database_url: str, log_dir: Path, *, workers: int = 2, **env: st
     Extra `env` entries are PORTAL_* settings for the server."""
     port = _free_port()
     log = log_dir / f"server-{port}.log"
-    environment = {**os.environ, "PORTAL_DATABASE_URL": database_url, "PORTAL_ENV": "test", "PORTAL_DEFAULT_LOCALE": "en", **env}
+    environment = {
+        **os.environ,
+        "PORTAL_DATABASE_URL": database_url,
+        "PORTAL_ENV": "test",
+        "PORTAL_DEFAULT_LOCALE": "en",
+        **env,
+    }
     with log.open("w") as output:
         server = subprocess.Popen(
             [sys.executable, "-m", "portal.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]

@@ -1,5 +1,5 @@
 """Who may sign in: password check, throttling of failed attempts, password change, ending
-a user's sessions, and creating users.
+a user's sessions, a user's language, and creating users.
 
 Throttling counts attempts three ways, so that an attacker cannot turn it against a user:
 - per (account, client address): after `FREE_ATTEMPTS` the next attempt must wait, doubling
@@ -28,7 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from portal import clock
 from portal.errors import Refused
-from portal.i18n import gettext
+from portal.i18n import LOCALES, gettext, ngettext
 from portal.models import Company, LoginThrottle, Role, User, WebSession
 from portal.services.passwords import (
     MIN_PASSWORD_LENGTH,
@@ -152,8 +152,12 @@ async def _reserve_attempt(session: AsyncSession, email: str, address: str, now:
     if await _count_in_window(session, (ADDRESS, "", address), now, ADDRESS_WINDOW, limit=ADDRESS_LIMIT) is None:
         await session.commit()
         raise AddressLimited(
-            gettext("Too many failed sign-ins from your network: wait %(minutes)d minutes before trying again.")
-            % {"minutes": ADDRESS_WINDOW.total_seconds() // 60}
+            ngettext(
+                "Too many failed sign-ins from your network: wait %(num)d minute before trying again.",
+                "Too many failed sign-ins from your network: wait %(num)d minutes before trying again.",
+                window := int(ADDRESS_WINDOW.total_seconds() // 60),
+            )
+            % {"num": window}
         )
     in_account = await _count_in_window(session, (ACCOUNT, email, ""), now, ACCOUNT_WINDOW, limit=None)
     locked = (in_account or 0) > ACCOUNT_LOCK_AFTER
@@ -169,11 +173,18 @@ async def _reserve_attempt(session: AsyncSession, email: str, address: str, now:
                 )
             )
         retry_at = pair.next_attempt_at if pair is not None else None
+        if retry_at is None or retry_at - now < timedelta(minutes=1):
+            raise SlowDown(
+                gettext("Too many failed attempts: wait a few seconds before trying again."), retry_at=retry_at
+            )
+        minutes = max(1, round((retry_at - now).total_seconds() / 60))
         raise SlowDown(
-            gettext("Too many failed attempts: wait a few seconds before trying again.")
-            if retry_at is None or retry_at - now < timedelta(minutes=1)
-            else gettext("Too many failed attempts: wait %(minutes)d minutes before trying again.")
-            % {"minutes": max(1, round((retry_at - now).total_seconds() / 60))},
+            ngettext(
+                "Too many failed attempts: wait %(num)d minute before trying again.",
+                "Too many failed attempts: wait %(num)d minutes before trying again.",
+                minutes,
+            )
+            % {"num": minutes},
             retry_at=retry_at,
         )
 
@@ -286,6 +297,17 @@ async def change_password(
     await _give_back(session, user.email, address, now)
     user.password_hash = await hash_password_async(new)
     return await end_sessions(session, user)
+
+
+async def choose_language(session: AsyncSession, user: User, locale: str) -> str:
+    """Keeps the language the portal speaks to `user`, on pages and in e-mails: one of
+    `i18n.LOCALES`, or "" to follow the browser (e-mails then go in the portal's default)."""
+    if locale and locale not in LOCALES:
+        raise Refused(gettext("Choose one of the languages."), "language")
+    await session.execute(update(User).where(User.id == user.id).values(locale=locale))
+    user.locale = locale
+    await session.flush()
+    return locale
 
 
 async def end_sessions(session: AsyncSession, user: User) -> int:

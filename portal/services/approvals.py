@@ -17,7 +17,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from portal import errors
 from portal.errors import Conflict, NotFound, Refused
-from portal.i18n import gettext
+from portal.i18n import format_decimal, gettext
 from portal.models import (
     Company,
     FlagKind,
@@ -30,7 +30,7 @@ from portal.models import (
     Role,
     User,
 )
-from portal.services import notifications, scoping
+from portal.services import documents, notifications, scoping
 from portal.services.credit import CreditPicture, OrderCredit, overdue_invoices
 from portal.services.flags import Flag, FlagResult, FlagSubject, Policy, margin_pct, order_flags
 from portal.services.ordering import move_order, refusal
@@ -84,7 +84,8 @@ def _decision_text(text: str, required: bool) -> str:
         raise DecisionRefused(gettext("Give the buyer a reason for the rejection."), "reason")
     if len(cleaned) > NOTE_MAX:
         raise DecisionRefused(
-            gettext("Use at most %(limit)s characters.") % {"limit": f"{NOTE_MAX:,}"}, "reason" if required else "note"
+            gettext("Use at most %(limit)s characters.") % {"limit": format_decimal(NOTE_MAX, 0)},
+            "reason" if required else "note",
         )
     return cleaned
 
@@ -208,15 +209,20 @@ async def _tell_buyer(session: AsyncSession, order: Order, decision: str, reason
         buyers = [buyer] if buyer is not None else []
     else:
         buyers = await notifications.company_buyers(session, order.company_id)
-    await notifications.notify(
+    told = await notifications.notify(
         session,
         NotificationKind.ORDER_DECIDED,
         buyers,
-        f"Order {order.number} was {decision}",
+        (lambda: gettext("Order %(number)s was approved") % {"number": order.number})
+        if decision == "approved"
+        else (lambda: gettext("Order %(number)s was rejected") % {"number": order.number}),
         "order_decided",
         {"order": order, "decision": decision, "reason": reason},
         f"/orders/{order.id}",
     )
+    if decision == "approved":  # the approved order's confirmation goes with it, as a PDF
+        for message in told:
+            message.attachment = documents.order_attachment(order.id)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import String, Table, and_, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,13 +24,16 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from portal import clock
 from portal.errors import Refused
-from portal.i18n import gettext
+from portal.i18n import format_decimal, gettext, ngettext
 from portal.models import Cart, CartLine, Company, Product, User
 from portal.services import delivery as terms
 from portal.services.credit import CreditPicture, OrderCredit, credit_picture, order_credit
 from portal.services.pricing import Price, line_net, load_company_prices
 from portal.services.totals import Totals, totals
 from portal.services.transactions import forget, lock_rows, retried
+
+if TYPE_CHECKING:
+    from portal.services.catalog import Availability
 
 MAX_QUANTITY = 1_000_000
 QUICK_MAX_LINES = 5_000
@@ -230,6 +233,8 @@ class CartItem:
     price: Price | None
     """None when the product is not sold any more: shown, never ordered."""
     net: Decimal
+    backorders: bool = True
+    """The company may order beyond the stock on hand (`Company.allow_backorders`)."""
 
     @property
     def product(self) -> Product:
@@ -238,6 +243,84 @@ class CartItem:
     @property
     def available(self) -> bool:
         return self.price is not None
+
+    @property
+    def availability(self) -> Availability:
+        """In stock, low or out, by the catalog's rule."""
+        # catalog → lists → cart: imported when used, not in a circle
+        from portal.services.catalog import availability
+
+        return availability(self.product)
+
+    @property
+    def in_stock(self) -> int:
+        """Units on hand as the ERP last reported them (never below zero)."""
+        return max(self.product.stock, 0)
+
+    @property
+    def beyond_stock(self) -> bool:
+        """The line asks for more than is on hand."""
+        return self.available and self.line.quantity > self.in_stock
+
+    @property
+    def stock_refused(self) -> bool:
+        """Beyond stock for a company that may not order beyond it: the order cannot be submitted."""
+        return self.beyond_stock and not self.backorders
+
+    @property
+    def stock_note(self) -> str:
+        """What the buyer is told next to a line beyond stock; empty when the stock covers it."""
+        if not self.beyond_stock:
+            return ""
+        if self.backorders:
+            if not self.in_stock:
+                return gettext("Out of stock: it is delivered when it comes in.")
+            note = ngettext(
+                "Only %(num)d in stock: the rest is delivered later.",
+                "Only %(num)d in stock: the rest is delivered later.",
+                self.in_stock,
+            )
+        elif not self.in_stock:
+            return gettext("Out of stock: remove this line to submit the order.")
+        elif not self.most_in_stock:
+            note = ngettext(
+                "Only %(num)d in stock, less than a pack: remove this line to submit the order.",
+                "Only %(num)d in stock, less than a pack: remove this line to submit the order.",
+                self.in_stock,
+            )
+        else:
+            note = ngettext(
+                "Only %(num)d in stock: order at most %(most)d to submit the order.",
+                "Only %(num)d in stock: order at most %(most)d to submit the order.",
+                self.in_stock,
+            )
+        return note % {"num": self.in_stock, "most": self.most_in_stock}
+
+    @property
+    def most_in_stock(self) -> int:
+        """The largest quantity of whole packs the stock on hand covers."""
+        return self.in_stock - self.in_stock % self.product.pack_size
+
+
+class BeyondStock(Refused):
+    """Lines ask for more than is in stock and the company may not order beyond it; each line's
+    message is under `line-<product id>`, naming the quantity available."""
+
+    def __init__(self, items: list[CartItem]) -> None:
+        message = gettext("Some lines ask for more than is in stock. Lower them or remove them, then submit again.")
+        errors = {"cart": message} | {f"line-{item.product.id}": item.stock_note for item in items}
+        super().__init__(message, "cart", errors=errors)
+
+
+async def check_stock(session: AsyncSession, items: list[CartItem]) -> None:
+    """Refuses (`BeyondStock`) lines beyond the stock on hand, as the database holds it now in this
+    transaction (the products are read again in one query), unless the company allows backorders."""
+    if not items or all(item.backorders for item in items):
+        return
+    ids = [item.product.id for item in items]
+    await session.execute(select(Product).where(Product.id.in_(ids)).execution_options(populate_existing=True))
+    if refused := [item for item in items if item.stock_refused]:
+        raise BeyondStock(refused)
 
 
 @dataclass(frozen=True)
@@ -280,6 +363,11 @@ class PricedCart:
         return [message for product_id, message in self.errors.items() if product_id not in lines]
 
     @property
+    def stock_refused(self) -> list[CartItem]:
+        """Lines beyond stock that keep the order from being submitted (no backorders)."""
+        return [item for item in self.orderable if item.stock_refused]
+
+    @property
     def warn_high_utilisation(self) -> bool:
         """Over 80 % of the limit is used already, though this order still fits: say so."""
         return self.picture.highly_utilised and not self.credit.exceeds
@@ -301,12 +389,13 @@ async def priced_cart(
     cart = cart or await buyer_cart(session, user)
     prices = await load_company_prices(session, company, today, [line.product_id for line in cart.lines])
     items = []
+    backorders = company.allow_backorders
     for line in cart.lines:
         if line.product.is_active:
             price = prices.price(line.product, line.quantity)
-            items.append(CartItem(line, price, line_net(price.unit_price, line.quantity)))
+            items.append(CartItem(line, price, line_net(price.unit_price, line.quantity), backorders))
         else:
-            items.append(CartItem(line, None, Decimal("0.00")))
+            items.append(CartItem(line, None, Decimal("0.00"), backorders))
     charged = [(item.net, item.product.vat_rate) for item in items if item.available]
     products_net = sum((net for net, _ in charged), Decimal("0.00"))
     fee = terms.delivery_fee(company, products_net) if charged else Decimal("0.00")
@@ -411,7 +500,7 @@ def _quick_lines(text: str, field: str) -> list[str]:
     if len(lines) > QUICK_MAX_LINES:
         raise Refused(
             gettext("A quick order takes at most %(max)s lines; this one has %(count)s. Split it and check each part.")
-            % {"max": f"{QUICK_MAX_LINES:,}", "count": f"{len(lines):,}"},
+            % {"max": format_decimal(QUICK_MAX_LINES, 0), "count": format_decimal(len(lines), 0)},
             field,
         )
     return lines

@@ -26,7 +26,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from portal import clock
 from portal.errors import NotFound, Refused
-from portal.i18n import gettext
+from portal.i18n import format_decimal, gettext
 from portal.models import AuditEntry, Company, ContractPrice, PriceList, PriceListItem, Product, ProductCategory, User
 from portal.services import audit, lookup
 from portal.services.listing import ListQuery, Page, paginate, searched
@@ -218,7 +218,9 @@ def product_errors(record: ProductRecord) -> dict[str, str]:
     elif len(record.name) > NAME_MAX:
         errors["name"] = gettext("Use at most %(limit)s characters.") % {"limit": NAME_MAX}
     if len(record.description) > DESCRIPTION_MAX:
-        errors["description"] = gettext("Use at most %(limit)s characters.") % {"limit": f"{DESCRIPTION_MAX:,}"}
+        errors["description"] = gettext("Use at most %(limit)s characters.") % {
+            "limit": format_decimal(DESCRIPTION_MAX, 0)
+        }
     if not record.unit or len(record.unit) > UNIT_MAX:
         errors["unit"] = gettext("Enter the unit (pcs, kg, box…), at most 10 characters.")
     if not 1 <= record.pack_size <= PACK_SIZE_MAX:

@@ -28,7 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from stdnum.pl import nip
 
 from portal.errors import NotFound, Refused
-from portal.i18n import gettext
+from portal.i18n import format_decimal, gettext
 from portal.models import Address, Company, DeliverySchedule, Order, PriceList, Role, User
 from portal.services import audit, lookup, schedules, tax_ids
 from portal.services.listing import ListQuery, Page, paginate, searched
@@ -85,6 +85,7 @@ class CompanyRecord:
     general_discount_pct: Decimal = Decimal("0.00")
     po_number_required: bool = False
     auto_approve: bool = False
+    allow_backorders: bool = True
     margin_floor_pct: Decimal | None = None
     account_manager_id: int | None = None
     delivery_weekdays: str = DEFAULT_WEEKDAYS
@@ -105,6 +106,7 @@ RECORD_FIELDS = (
     "general_discount_pct",
     "po_number_required",
     "auto_approve",
+    "allow_backorders",
     "margin_floor_pct",
     "account_manager_id",
     "delivery_weekdays",
@@ -190,7 +192,7 @@ def _money_problem(value: Decimal, *, positive: bool = False) -> str | None:
     if value < 0:
         return gettext("Enter 0 or more.")
     if value > DELIVERY_AMOUNT_MAX:
-        return gettext("Enter at most %(max)s.") % {"max": f"{DELIVERY_AMOUNT_MAX:,.2f}"}
+        return gettext("Enter at most %(max)s.") % {"max": format_decimal(DELIVERY_AMOUNT_MAX, 2)}
     return None
 
 

@@ -83,14 +83,30 @@ async def _company(session: AsyncSession, company_id: int) -> Company:
     return company
 
 
-async def _record(session: AsyncSession, event: CreditEvent, what: str) -> CreditEvent:
+def _what(event: CreditEvent, company: Company) -> str:
+    """The change without its reason, in the reader's language: "ACME: credit limit changed to …"."""
+    match event.kind:
+        case CreditEventKind.LIMIT_CHANGED:
+            return gettext("%(company)s: credit limit changed to %(limit)s") % {
+                "company": company.name,
+                "limit": format_money(event.new_limit, company.currency),
+            }
+        case CreditEventKind.HOLD:
+            return gettext("%(company)s: account put on hold") % {"company": company.name}
+    return gettext("%(company)s: hold released") % {"company": company.name}
+
+
+async def _record(session: AsyncSession, event: CreditEvent) -> CreditEvent:
     """Records the event and tells the account manager (with the reason) and the company's buyers
-    (`_buyers_read`), in the same transaction. `what` says the change without its reason."""
+    (`_buyers_read`), in the same transaction, each in their own language."""
     session.add(event)
     await session.flush()
     company = await _company(session, event.company_id)
-    subject = f"{company.name}: {what}"
-    told = {"what": f"{company.name}: {what}.", "company": company, "staff": True}
+
+    def subject() -> str:
+        return _what(event, company)
+
+    told = {"what": lambda: _what(event, company) + ".", "company": company, "staff": True}
     await notifications.notify(
         session,
         NotificationKind.CREDIT_CHANGED,
@@ -166,7 +182,6 @@ async def change_limit(
             at=clock.now(),
             source=source,
         ),
-        f"credit limit changed to {format_money(new, company.currency)}",
     )
 
 
@@ -230,7 +245,6 @@ async def _set_hold(session: AsyncSession, actor: User, company_id: int, reason:
             actor_id=actor.id,
             at=clock.now(),
         ),
-        "account put on hold" if hold else "hold released",
     )
 
 

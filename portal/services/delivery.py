@@ -1,50 +1,122 @@
-"""A company's delivery terms, the one home of their rules: on which weekdays it is delivered to,
-the earliest date an order placed now can be delivered (the cut-off moves the order day to
-tomorrow), the fee under the free-delivery threshold and what is missing to the minimum order.
+"""A company's delivery terms and the seller's calendar, the one home of their rules: which days
+are working days (Monday to Friday, not a Polish public holiday), on which of them a company is
+delivered, the earliest date an order placed now can be delivered (the cut-off moves the order day
+to the next working day), why a requested date is refused, where a recurring delivery planned for
+a day the company cannot be delivered on moves, the fee under the free-delivery threshold and what
+is missing to the minimum order.
 
 The terms are columns of `Company` (`delivery_weekdays` as ISO weekday digits, `order_cutoff` in
 the seller's zone, `min_order_value`, `delivery_fee`, `free_delivery_from`); checkout, the cart and
-the recurring deliveries all ask this module."""
+the recurring deliveries all ask this module. Public holidays come from the `holidays` package,
+read once per year and language."""
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
+from functools import lru_cache
 
+import holidays
 from babel import dates
 
 from portal import i18n
-from portal.i18n import format_money, gettext
+from portal.i18n import format_date, format_money, gettext
 from portal.models import Company
 
 ZERO = Decimal("0.00")
 FEE_VAT_RATE = Decimal("23")
 """VAT on the delivery fee (a service taxed at the standard rate)."""
 ALL_WEEKDAYS = "1234567"
+WORKING_WEEKDAYS = (1, 2, 3, 4, 5)
+"""Monday to Friday. Whether Saturday is a working day is the seller's call; today it is not."""
+MOVE_LIMIT = 31
+"""How many days at most a recurring delivery moves: a company is delivered on at least one working
+weekday, and no run of Polish holidays keeps it from that weekday for a month."""
+BOOKING_DAYS = 366
+"""How far ahead a delivery date may be requested at checkout."""
 
 
-def weekdays(company: Company) -> list[int]:
-    """The ISO weekdays (1 Monday … 7 Sunday) the company is delivered on; every day where none is set."""
-    days = sorted({int(digit) for digit in (company.delivery_weekdays or "") if digit in ALL_WEEKDAYS})
-    return days or [int(digit) for digit in ALL_WEEKDAYS]
+class Move(enum.StrEnum):
+    """Where a recurring delivery planned for a day the company cannot be delivered on goes
+    (`DeliverySchedule.non_working_day`)."""
+
+    NEXT = "next"
+    PREVIOUS = "previous"
+
+    @classmethod
+    def of(cls, stored: str) -> Move:
+        """The stored setting; an unknown value reads as the default, the next day."""
+        return cls(stored) if stored in cls._value2member_map_ else cls.NEXT
 
 
-def is_delivery_day(company: Company, day: date) -> bool:
-    return day.isoweekday() in weekdays(company)
+# --- the seller's calendar ------------------------------------------------------------------
+
+
+@lru_cache(maxsize=512)
+def _holidays(year: int, language: str) -> dict[date, str]:
+    """Polish public holidays of `year` named in `language`; none outside the years the package knows."""
+    return dict(holidays.country_holidays("PL", years=year, language=language))
+
+
+def _holiday_language() -> str:
+    """The package speaks Polish; any other reader gets its English names."""
+    return "pl" if i18n.locale() == "pl" else "en_US"
+
+
+def holiday_name(day: date) -> str | None:
+    """The public holiday on `day` in the reader's language ("Christmas Day"), or None."""
+    return _holidays(day.year, _holiday_language()).get(day)
+
+
+def is_working_day(day: date) -> bool:
+    """Monday to Friday and not a Polish public holiday."""
+    return day.isoweekday() in WORKING_WEEKDAYS and day not in _holidays(day.year, "pl")
+
+
+def _days(start: date, step: int, bound: date | None = None, limit: int = MOVE_LIMIT) -> Iterator[date]:
+    """The days after `start` (before it for a step of -1), at most `limit` of them, stopping short
+    of `bound` and of the calendar's ends."""
+    ordinal = start.toordinal()
+    stop = bound.toordinal() if bound is not None else None
+    for _ in range(limit):
+        ordinal += step
+        if not 1 <= ordinal <= date.max.toordinal() or ordinal == stop:
+            return
+        yield date.fromordinal(ordinal)
 
 
 def next_working_day(day: date) -> date:
-    """The seller's next working day after `day` (Monday to Friday)."""
-    following = day + timedelta(days=1)
-    while following.isoweekday() > 5:
-        following += timedelta(days=1)
-    return following
+    """The first working day after `day`; `day` itself at the calendar's end."""
+    return next((d for d in _days(day, 1) if is_working_day(d)), day)
+
+
+def previous_working_day(day: date) -> date:
+    """The last working day before `day`; `day` itself at the calendar's start."""
+    return next((d for d in _days(day, -1) if is_working_day(d)), day)
+
+
+# --- a company's delivery days --------------------------------------------------------------
+
+
+def weekdays(company: Company) -> list[int]:
+    """The ISO weekdays (1 Monday … 5 Friday) the company is delivered on: its delivery weekdays that
+    are working weekdays; every working weekday where none is set (or only Saturday and Sunday)."""
+    chosen = {int(digit) for digit in (company.delivery_weekdays or "") if digit in ALL_WEEKDAYS}
+    return sorted(chosen.intersection(WORKING_WEEKDAYS)) or list(WORKING_WEEKDAYS)
+
+
+def is_delivery_day(company: Company, day: date) -> bool:
+    """A working day that is one of the company's delivery weekdays."""
+    return day.isoweekday() in weekdays(company) and is_working_day(day)
 
 
 def order_day(company: Company, today: date, now: time | None) -> date:
     """The day an order placed at `now` (the seller's time of day) counts as placed on: today
     before the cut-off (or when there is none, or the time is not known); from the cut-off on, the
-    seller's next working day, so an order after Friday's cut-off is taken on Monday."""
+    seller's next working day, so an order after Friday's cut-off is taken on Monday (on Tuesday
+    when Monday is a holiday)."""
     cutoff = company.order_cutoff
     if cutoff is None or now is None or now < cutoff:
         return today
@@ -52,32 +124,62 @@ def order_day(company: Company, today: date, now: time | None) -> date:
 
 
 def next_delivery_day(company: Company, after: date) -> date:
-    """The first delivery weekday strictly after `after`; `after` itself at the calendar's end."""
-    allowed = weekdays(company)
-    for step in range(1, 8):
-        if after.toordinal() + step > date.max.toordinal():
-            break
-        day = after + timedelta(days=step)
-        if day.isoweekday() in allowed:
-            return day
-    return after
-
-
-def delivery_day_from(company: Company, day: date) -> date:
-    """`day` itself when it is a delivery weekday, else the next one: where a recurring date moves."""
-    return day if is_delivery_day(company, day) else next_delivery_day(company, day)
+    """The first delivery day strictly after `after`; `after` itself at the calendar's end."""
+    return next((day for day in _days(after, 1) if is_delivery_day(company, day)), after)
 
 
 def earliest(company: Company, today: date, now: time | None) -> date:
-    """The earliest delivery date of an order placed at `now` on `today` (the seller's calendar)."""
+    """The earliest delivery date of an order placed at `now` on `today` (the seller's calendar):
+    the first delivery day after the order day."""
     return next_delivery_day(company, order_day(company, today, now))
 
 
 def earliest_delivery(company: Company, now_utc: datetime, zone: tzinfo) -> date:
-    """The next delivery weekday after the order day (`order_day`): today before the cut-off, the
-    next working day from it on."""
+    """`earliest` for a moment of the portal's (UTC) clock, read on the seller's."""
     local = now_utc.astimezone(zone)
     return earliest(company, local.date(), local.time())
+
+
+def date_problem(company: Company, day: date, today: date, earliest: date) -> str | None:
+    """Why `day` cannot be the requested delivery date of an order whose earliest date is
+    `earliest` (`earliest` above), in words for the field; None when it can."""
+    if day < earliest:
+        return gettext("The earliest delivery date is %(date)s.") % {"date": format_date(earliest)}
+    if (holiday := holiday_name(day)) is not None:
+        return gettext("%(date)s is a public holiday (%(holiday)s); choose a working day.") % {
+            "date": format_date(day),
+            "holiday": holiday,
+        }
+    if not is_working_day(day):
+        return gettext("%(date)s is a %(weekday)s; we deliver on working days only.") % {
+            "date": format_date(day),
+            "weekday": dates.format_date(day, format="EEEE", locale=i18n.locale()),
+        }
+    if not is_delivery_day(company, day):
+        return gettext("We deliver to you on %(days)s only; choose one of those days.") % {
+            "days": weekday_names(company)
+        }
+    if day > today + timedelta(days=BOOKING_DAYS):
+        return gettext("Choose a date within a year.")
+    return None
+
+
+def delivery_day_from(
+    company: Company, day: date, move: Move = Move.NEXT, window: tuple[date | None, date | None] = (None, None)
+) -> date:
+    """Where a recurring delivery planned for `day` is delivered: `day` itself on a delivery day;
+    else the nearest delivery day in the `move` direction strictly inside `window` (the dates of
+    the schedule's neighbouring occurrences, so that moved dates stay unique and in order); where
+    the window holds none, the nearest working day in it (a Monday-only company's Easter Monday
+    goes to Tuesday, not onto the next Monday's delivery); failing that, `day`."""
+    if is_delivery_day(company, day):
+        return day
+    step, bound = (1, window[1]) if move is Move.NEXT else (-1, window[0])
+    candidates = list(_days(day, step, bound))
+    return next(
+        (d for d in candidates if is_delivery_day(company, d)),
+        next((d for d in candidates if is_working_day(d)), day),
+    )
 
 
 def delivery_fee(company: Company, net: Decimal) -> Decimal:

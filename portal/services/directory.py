@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,7 @@ from portal.models import (
     DeliverySchedule,
     Invoice,
     OutboxMessage,
+    PriceList,
     PriceListItem,
     Product,
     TokenPurpose,
@@ -136,17 +138,29 @@ async def company_invoice(session: AsyncSession, company_id: int, invoice_id: in
 
 @dataclass(frozen=True)
 class BuyerHome:
-    """What a buyer sees first: the credit picture, what is overdue, the next deliveries."""
+    """What a buyer sees first: the credit picture, the terms its prices come from, what is
+    overdue, the next deliveries."""
 
     picture: CreditPicture
     overdue: list[InvoiceView]
-    upcoming: list[tuple[date, DeliverySchedule]]
+    upcoming: list[tuple[schedules.Delivery, DeliverySchedule]]
+    price_list_name: str | None = None
+    """The company's price list; None: list prices less its general discount."""
+
+    @property
+    def discount_pct(self) -> Decimal:
+        return self.picture.company.general_discount_pct
 
 
 async def buyer_home(session: AsyncSession, company_id: int, *, today: date, grace_days: int) -> BuyerHome:
     account = await credit.company_account(session, company_id, today=today, grace_days=grace_days)
+    price_list_id = account.picture.company.price_list_id
+    price_list_name = None
+    if price_list_id is not None:
+        price_list_name = await session.scalar(select(PriceList.name).where(PriceList.id == price_list_id))
     return BuyerHome(
         picture=account.picture,
         overdue=[invoice_view(invoice, today) for invoice in account.overdue],
         upcoming=await schedules.next_deliveries(session, company_id),
+        price_list_name=price_list_name,
     )

@@ -30,11 +30,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal import clock
 from portal.errors import Conflict, Refused
-from portal.i18n import format_money, gettext
+from portal.i18n import format_decimal, format_money, gettext
 from portal.models import Company, Invoice, Order, OrderStatus, Payment, User
 from portal.services import audit, tax_ids
 from portal.services.amounts import parse_amount, parse_date
-from portal.services.ordering import MoveRefused, move_order
+from portal.services.ordering import ERP_INVOICED, MoveRefused, move_order, status_label
 from portal.services.totals import CENT
 
 MAX_ROWS = 5000
@@ -269,7 +269,7 @@ def read_rows(kind: ImportKind, content: bytes | str, report: ImportReport) -> l
     except Unreadable as unreadable:
         report.file_errors.append(
             gettext("Row %(row)d cannot be read: a quote is not closed, or a field is longer than %(max)s characters.")
-            % {"row": unreadable.line, "max": f"{MAX_FIELD_CHARS:,}"}
+            % {"row": unreadable.line, "max": format_decimal(MAX_FIELD_CHARS, 0)}
         )
         return []
 
@@ -395,8 +395,8 @@ async def _check_invoices(session: AsyncSession, rows: list[ImportRow]) -> list[
             elif order.status not in (OrderStatus.APPROVED, OrderStatus.EXPORTED, OrderStatus.INVOICED):
                 row.refuse(
                     "order_number",
-                    gettext("Order %(number)s is %(status)s; only approved orders are invoiced.")
-                    % {"number": order_number, "status": order.status.value.replace("_", " ")},
+                    gettext("Order %(number)s has the status “%(status)s”; only approved orders are invoiced.")
+                    % {"number": order_number, "status": status_label(order.status)},
                 )
         if row.errors:
             continue
@@ -629,12 +629,7 @@ async def _apply_invoices(session: AsyncSession, planned: list[_Invoice], actor:
             continue
         moved.add(order.id)
         by = actor if isinstance(actor, User) else None
-        reason = (
-            gettext("Invoice %(number)s from the ERP") % {"number": item.number}
-            if isinstance(actor, User)
-            else gettext("Invoice %(number)s from the ERP, sent with %(actor)s")
-            % {"number": item.number, "actor": actor}
-        )
+        reason = ERP_INVOICED + item.number + ("" if isinstance(actor, User) else f"|{actor}")
         if order.status is OrderStatus.APPROVED:
             await move_order(session, order.id, OrderStatus.EXPORTED, by, reason, expected_from=OrderStatus.APPROVED)
         await move_order(session, order.id, OrderStatus.INVOICED, by, reason, expected_from=OrderStatus.EXPORTED)

@@ -26,7 +26,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.errors import Refused
-from portal.i18n import gettext
+from portal.i18n import ngettext
 from portal.models import User
 from portal.services import amounts
 
@@ -88,8 +88,12 @@ class PlanRefused(Refused):
     def __init__(self, plan: Plan) -> None:
         first = plan.errors[0]
         super().__init__(
-            gettext("%(count)d problems (the first in row %(row)d: %(message)s); nothing was imported.")
-            % {"count": len(plan.errors), "row": first.row, "message": first.message}
+            ngettext(
+                "%(num)d problem (in row %(row)d: %(message)s); nothing was imported.",
+                "%(num)d problems (the first in row %(row)d: %(message)s); nothing was imported.",
+                len(plan.errors),
+            )
+            % {"num": len(plan.errors), "row": first.row, "message": first.message}
         )
         self.plan = plan
 

@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.errors import Conflict, NotFound, Refused
-from portal.i18n import gettext
+from portal.i18n import format_decimal, gettext
 from portal.models import User
 from portal.services import audit, imports, master_data
 from portal.services.master_data import Change, Column, Kind, Outcome, Plan, Row, RowError
@@ -122,7 +122,7 @@ def _rows(records: Sequence[tuple[int, list[str]]], positions: list[Column | Non
         if len(reading.rows) == MAX_ROWS:
             reading.file_errors.append(
                 gettext("The file has more than %(max)s rows; nothing was read. Split it into smaller files.")
-                % {"max": f"{MAX_ROWS:,}"}
+                % {"max": format_decimal(MAX_ROWS, 0)}
             )
             return
         row: dict[str, str] = {}
@@ -151,7 +151,7 @@ def read(kind: Kind, content: bytes | str) -> Reading:
     except imports.Unreadable as unreadable:
         reading.file_errors.append(
             gettext("Row %(row)d cannot be read: a quote is not closed, or a field is longer than %(max)s characters.")
-            % {"row": unreadable.line, "max": f"{imports.MAX_FIELD_CHARS:,}"}
+            % {"row": unreadable.line, "max": format_decimal(imports.MAX_FIELD_CHARS, 0)}
         )
         return reading
     if not records:
@@ -331,7 +331,7 @@ def _changed_meanwhile() -> str:
 
 def imported(report: Report) -> str:
     return gettext("Imported: %(new)s new, %(changed)s changed, %(unchanged)s unchanged.") % {
-        outcome.value: f"{report.count(outcome):,}" for outcome in Outcome
+        outcome.value: format_decimal(report.count(outcome), 0) for outcome in Outcome
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import smtplib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
@@ -23,8 +23,8 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from portal import clock
-from portal.i18n import format_date, format_money
+from portal import clock, i18n
+from portal.i18n import gettext
 from portal.models import (
     Company,
     Deputy,
@@ -36,6 +36,7 @@ from portal.models import (
     Role,
     User,
 )
+from portal.services import documents
 from portal.services.transactions import lock_rows, retried
 from portal.settings import TEMPLATES_DIR, Settings
 
@@ -48,7 +49,22 @@ _templates = Environment(
     loader=FileSystemLoader(TEMPLATES_DIR / "emails"),
     autoescape=select_autoescape(["html"]),
     keep_trailing_newline=True,
+    extensions=["jinja2.ext.i18n"],
 )
+_templates.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+_templates.filters.update(
+    money=i18n.format_money,
+    number=i18n.format_decimal,
+    date=i18n.format_date,
+    datetime=i18n.format_datetime,
+    unit_price=i18n.format_unit_price,
+)
+"""E-mails are written like pages: in the language being written in (the recipient's, see
+`notify`), with the same money and date formats."""
+
+Subject = Callable[[], str]
+"""An e-mail's subject, worded when called: once per recipient, in the recipient's language
+(`lambda: gettext("Order %(number)s was approved") % {"number": order.number}`)."""
 
 
 DEFAULT_BASE_URL = "http://localhost:8000"
@@ -59,13 +75,14 @@ async def notify(
     session: AsyncSession,
     kind: NotificationKind,
     recipients: Iterable[User | None],
-    subject: str,
+    subject: Subject,
     template: str,
     context: dict[str, Any],
     link: str,
 ) -> list[OutboxMessage]:
-    """Queues one message per recipient who wants this kind, in the caller's transaction. `link` is a
-    path ("/orders/12"); the sender makes it a URL with its own base URL when it sends."""
+    """Queues one message per recipient who wants this kind, in the caller's transaction, each
+    written in its recipient's language (subject, text, money and dates). `link` is a path
+    ("/orders/12"); the sender makes it a URL with its own base URL when it sends."""
     if not link.startswith("/"):
         raise ValueError(f"an e-mail links to a path of the portal, not {link!r}")
     people = {user.id: user for user in recipients if user is not None and user.is_active}
@@ -80,23 +97,40 @@ async def notify(
         people = {uid: user for uid, user in people.items() if uid not in opted_out}
     messages = []
     for user in people.values():
-        values = {**context, "user": user, "subject": subject}
-        message = OutboxMessage(
+        message = _written(kind, user.email, user, i18n.user_locale(user.locale), subject, template, context, link)
+        message.user_id = user.id
+        session.add(message)
+        messages.append(message)
+    return messages
+
+
+def _written(
+    kind: NotificationKind,
+    recipient: str,
+    user: User | Addressee,
+    locale: str,
+    subject: Subject,
+    template: str,
+    context: dict[str, Any],
+    link: str,
+) -> OutboxMessage:
+    """One message as its recipient reads it: subject and text in `locale`, which it keeps."""
+    with i18n.speaking(locale):
+        worded = subject()
+        values = {**context, "user": user, "subject": worded}
+        return OutboxMessage(
             kind=kind,
-            user_id=user.id,
-            recipient=user.email,
-            subject=subject[:200],
+            recipient=recipient,
+            subject=worded[:200],
             body_text=_templates.get_template(f"{template}.txt").render(values),
             body_html=_templates.get_template(f"{template}.html").render(values),
             link=link,
+            locale=i18n.locale(),
             status=MessageStatus.PENDING,
             attempts=0,
             next_attempt_at=clock.now(),
             created_at=clock.now(),
         )
-        session.add(message)
-        messages.append(message)
-    return messages
 
 
 @dataclass(frozen=True)
@@ -113,30 +147,22 @@ async def send_link(
     *,
     email: str,
     full_name: str,
-    subject: str,
+    subject: Subject,
     template: str,
     context: dict[str, Any],
     link: str,
     user_id: int | None = None,
 ) -> OutboxMessage:
     """Queues a one-time link (an invitation, a password link) to an address, in the caller's
-    transaction. Never optional and never opted out of: the person asked for it, or an admin did."""
+    transaction, in the language of the user it is for (the portal's default when nobody has an
+    account yet). Never optional and never opted out of: the person asked for it, or an admin did."""
     if kind not in (NotificationKind.INVITATION, NotificationKind.PASSWORD_RESET) or not link.startswith("/"):
         raise ValueError(f"a one-time link of kind {kind} to {link!r}")
-    values = {**context, "user": Addressee(email, full_name or email), "subject": subject}
-    message = OutboxMessage(
-        kind=kind,
-        user_id=user_id,
-        recipient=email,
-        subject=subject[:200],
-        body_text=_templates.get_template(f"{template}.txt").render(values),
-        body_html=_templates.get_template(f"{template}.html").render(values),
-        link=link,
-        status=MessageStatus.PENDING,
-        attempts=0,
-        next_attempt_at=clock.now(),
-        created_at=clock.now(),
-    )
+    user = await session.get(User, user_id) if user_id is not None else None
+    locale = i18n.user_locale(user.locale if user is not None else None)
+    addressee = Addressee(email, full_name or email)
+    message = _written(kind, email, addressee, locale, subject, template, context, link)
+    message.user_id = user_id
     session.add(message)
     return message
 
@@ -181,7 +207,7 @@ async def confirm_submission(session: AsyncSession, order: Order, company: Compa
         session,
         NotificationKind.ORDER_SUBMITTED,
         [buyer],
-        f"Order {order.number} is submitted and waits for approval",
+        lambda: gettext("Order %(number)s is submitted and waits for approval") % {"number": order.number},
         "order_received",
         await order_facts(session, order, company),
         f"/orders/{order.id}",
@@ -189,13 +215,14 @@ async def confirm_submission(session: AsyncSession, order: Order, company: Compa
 
 
 async def order_facts(session: AsyncSession, order: Order, company: Company) -> dict[str, Any]:
-    """What a buyer's e-mail about a new order states: number, total, delivery date, approver."""
+    """What a buyer's e-mail about a new order states: number, total, delivery date, approver
+    (the templates format the amount and the date in the reader's language)."""
     person = await approver(session, company)
     return {
         "order": order,
         "company": company,
-        "total": format_money(order.gross_total, order.currency),
-        "delivery": format_date(order.requested_delivery_date),
+        "total": order.gross_total,
+        "delivery": order.requested_delivery_date,
         "approver": person.full_name if person is not None else "",
     }
 
@@ -222,19 +249,21 @@ async def set_preferences(session: AsyncSession, user: User, wanted: set[Notific
 
 
 class Sender(Protocol):
-    async def send(self, message: OutboxMessage) -> None: ...
+    async def send(self, message: OutboxMessage, *attachments: documents.Document) -> None: ...
 
 
 def compose(message: OutboxMessage, base_url: str) -> tuple[str, str]:
     """The message's plain text and HTML as sent: its stored text, then the link made from
     `base_url` and the stored path, then the signature. A message queued before links were
-    paths holds a whole URL and its complete text, and is sent as it was written."""
+    paths holds a whole URL and its complete text, and is sent as it was written. What is added
+    is in the message's language (`OutboxMessage.locale`; empty: the portal's default)."""
     if not message.link.startswith("/"):
         return message.body_text, message.body_html
     values = {"link": base_url.rstrip("/") + message.link}
-    text = _templates.get_template("_frame.txt").render(body=message.body_text.rstrip("\n"), **values)
     stored = Markup(message.body_html)  # escaped by the templates when it was queued
-    html = _templates.get_template("_frame.html").render(body=stored, **values)
+    with i18n.speaking(message.locale):
+        text = _templates.get_template("_frame.txt").render(body=message.body_text.rstrip("\n"), **values)
+        html = _templates.get_template("_frame.html").render(body=stored, **values)
     return text, html
 
 
@@ -245,8 +274,10 @@ class LogSender:
     sender: str = "portal@localhost"
     base_url: str = DEFAULT_BASE_URL
 
-    async def send(self, message: OutboxMessage) -> None:
-        log.info("E-mail to %s: %s\n%s", message.recipient, message.subject, compose(message, self.base_url)[0])
+    async def send(self, message: OutboxMessage, *attachments: documents.Document) -> None:
+        text = compose(message, self.base_url)[0]
+        files = "".join(f"\n[{document.filename}, {len(document.content)} bytes]" for document in attachments)
+        log.info("E-mail to %s: %s\n%s%s", message.recipient, message.subject, text, files)
 
 
 @dataclass(frozen=True)
@@ -260,13 +291,15 @@ class SmtpSender:
     timeout: float = 10.0
     base_url: str = DEFAULT_BASE_URL
 
-    def _send(self, message: OutboxMessage) -> None:
+    def _send(self, message: OutboxMessage, attachments: tuple[documents.Document, ...]) -> None:
         text, html = compose(message, self.base_url)
         mail = EmailMessage()
         mail["From"], mail["To"], mail["Subject"] = self.sender, message.recipient, message.subject
         mail["Message-ID"] = f"<outbox-{message.id}@portal>"
         mail.set_content(text)
         mail.add_alternative(html, subtype="html")
+        for document in attachments:
+            mail.add_attachment(document.content, maintype="application", subtype="pdf", filename=document.filename)
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
             if self.tls:
                 smtp.starttls()
@@ -274,8 +307,8 @@ class SmtpSender:
                 smtp.login(self.user, self.password)
             smtp.send_message(mail)
 
-    async def send(self, message: OutboxMessage) -> None:
-        await asyncio.to_thread(self._send, message)
+    async def send(self, message: OutboxMessage, *attachments: documents.Document) -> None:
+        await asyncio.to_thread(self._send, message, attachments)
 
 
 def sender_for(settings: Settings) -> Sender:
@@ -354,19 +387,39 @@ async def _record(
         )
 
 
+async def _attachments(
+    session_maker: async_sessionmaker[AsyncSession], message: OutboxMessage, seller: documents.Seller
+) -> tuple[documents.Document, ...]:
+    """The document a message carries (`OutboxMessage.attachment`), made now in the message's
+    language: its data read in a session of its own, the PDF drawn in a thread. Nothing when the
+    thing it names is gone: the message is sent without it."""
+    if not message.attachment:
+        return ()
+    async with session_maker() as session:
+        with i18n.speaking(message.locale):
+            document = await documents.attachment(session, message.attachment, seller)
+    return (document,) if document is not None else ()
+
+
 async def deliver_pending(
-    session_maker: async_sessionmaker[AsyncSession], sender: Sender, now: datetime | None = None
+    session_maker: async_sessionmaker[AsyncSession],
+    sender: Sender,
+    now: datetime | None = None,
+    *,
+    seller: documents.Seller | None = None,
 ) -> Delivery:
     """Sends the due messages one at a time: claimed in one transaction, sent, and the outcome recorded
     in another. A failure goes back to the queue with exponential backoff, or is marked failed after
-    MAX_ATTEMPTS; a message the mail server accepted is never claimed again."""
+    MAX_ATTEMPTS; a message the mail server accepted is never claimed again. Documents a message
+    carries name `seller` (the worker's settings; by default the portal's)."""
     now = now or clock.now()
+    seller = seller or documents.Seller.default()
     sent = failed = 0
     tried: set[int] = set()
     while (message := await _claim(session_maker, now, tried)) is not None:
         tried.add(message.id)
         try:
-            await sender.send(message)
+            await sender.send(message, *await _attachments(session_maker, message, seller))
         except Exception as error:
             await _record(session_maker, message, now, error)
             failed += 1

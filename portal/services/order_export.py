@@ -30,7 +30,7 @@ from portal.errors import Conflict, NotFound
 from portal.i18n import gettext
 from portal.models import Order, OrderEvent, OrderStatus
 from portal.services.master_import import Export
-from portal.services.ordering import move_order
+from portal.services.ordering import ERP_TAKEN, move_order, status_label
 from portal.services.totals import CENT
 from portal.services.transactions import lock_rows, retried
 
@@ -314,11 +314,14 @@ async def acknowledge(session: AsyncSession, number: str, actor_label: str) -> A
     await lock_rows(session, Order, [order_id])
     status = await session.scalar(select(Order.status).where(Order.id == order_id))
     if status is OrderStatus.APPROVED:
-        reason = gettext("Taken by the ERP with %(key)s") % {"key": actor_label}
+        reason = ERP_TAKEN + actor_label
         await move_order(session, order_id, OrderStatus.EXPORTED, None, reason, expected_from=OrderStatus.APPROVED)
     elif status not in TAKEN:
         raise NotExportable(
-            gettext("Order %(number)s is %(status)s; only an approved order can be exported. Nothing was changed.")
-            % {"number": number, "status": str(status).replace("_", " ")}
+            gettext(
+                "Order %(number)s has the status “%(status)s”; only an approved order can be exported."
+                " Nothing was changed."
+            )
+            % {"number": number, "status": status_label(status) if status else ""}
         )
     return await _acknowledgement(session, order_id)

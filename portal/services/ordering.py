@@ -18,7 +18,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from portal import clock
 from portal.errors import Conflict, NotFound, Refused
-from portal.i18n import format_date, format_datetime, format_money, gettext
+from portal.i18n import N_, format_datetime, format_decimal, gettext
 from portal.models import (
     Address,
     Company,
@@ -36,7 +36,14 @@ from portal.models import (
 )
 from portal.services import delivery as terms
 from portal.services import notifications
-from portal.services.cart import buyer_cart, new_checkout_key, priced_cart, put_in_cart, quantity_problem
+from portal.services.cart import (
+    buyer_cart,
+    check_stock,
+    new_checkout_key,
+    priced_cart,
+    put_in_cart,
+    quantity_problem,
+)
 from portal.services.credit import credit_picture
 from portal.services.flags import Flag, FlagSubject, Policy, order_flags
 from portal.services.pricing import PriceSource, line_net, load_company_prices
@@ -154,14 +161,8 @@ def _validate(
     delivery = form.delivery_date
     if delivery is None:
         errors["delivery_date"] = gettext("Enter a date, e.g. %(date)s.") % {"date": earliest.isoformat()}
-    elif delivery < earliest:
-        errors["delivery_date"] = gettext("The earliest delivery date is %(date)s.") % {"date": earliest.isoformat()}
-    elif not terms.is_delivery_day(company, delivery):
-        errors["delivery_date"] = gettext("We deliver to you on %(days)s only; choose one of those days.") % {
-            "days": terms.weekday_names(company)
-        }
-    elif delivery > today + timedelta(days=366):
-        errors["delivery_date"] = gettext("Choose a date within a year.")
+    elif problem := terms.date_problem(company, delivery, today, earliest):
+        errors["delivery_date"] = problem
     address = next((a for a in addresses if a.id == form.address_id), None)
     if address is None:
         errors["address_id"] = gettext("Choose one of your company's delivery addresses.")
@@ -202,13 +203,43 @@ async def refusal(session: AsyncSession, order: Order) -> MoveRefused:
     return MoveRefused(refusal_text(order, last), order, last)
 
 
+STATUS_LABELS = {
+    OrderStatus.PENDING_APPROVAL: N_("Waiting for approval"),
+    OrderStatus.APPROVED: N_("Approved"),
+    OrderStatus.EXPORTED: N_("Sent to fulfilment"),
+    OrderStatus.INVOICED: N_("Invoiced"),
+    OrderStatus.REJECTED: N_("Rejected"),
+    OrderStatus.CANCELLED: N_("Cancelled"),
+}
+"""An order's status as pages, documents and sentences about the order name it."""
+
+
+ERP_TAKEN = "erp_taken:"
+"""A timeline reason the system writes when the ERP takes an order: the code, then the API key's label."""
+ERP_INVOICED = "erp_invoiced:"
+"""A timeline reason the system writes when the ERP's invoice arrives: the code, the invoice's number,
+and after "|" the API key's label when an API key sent it (pages word it, `formatting.event_reason`)."""
+
+
+def order_note(order: Order) -> str:
+    """An order's note in the reader's language: a recurring order stores its schedule's name
+    (data), and reads as the sentence that names it."""
+    if order.source == OrderSource.RECURRING and order.note:
+        return gettext("Recurring delivery “%(name)s”") % {"name": order.note}
+    return order.note
+
+
+def status_label(status: OrderStatus) -> str:
+    return gettext(STATUS_LABELS[status])
+
+
 def refusal_text(order: Order, event: OrderEvent | None) -> str:
-    """ "Already approved by Anna Kowalska at 27 Nov 2026, 10:14": what happened instead."""
-    status = order.status.value.replace("_", " ")
+    """ "Already set to “Approved” by Anna Kowalska at 27 Nov 2026, 10:14": what happened instead."""
+    status = status_label(order.status)
     if event is None:
-        return gettext("This order is %(status)s; nothing was changed.") % {"status": status}
+        return gettext("This order's status is “%(status)s”; nothing was changed.") % {"status": status}
     who = event.actor.full_name if event.actor else gettext("the system")
-    return gettext("Nothing was changed: this order was already %(status)s by %(who)s at %(when)s.") % {
+    return gettext("Nothing was changed: this order was already set to “%(status)s” by %(who)s at %(when)s.") % {
         "status": status,
         "who": who,
         "when": format_datetime(event.at),
@@ -240,6 +271,8 @@ async def submit_order(
 
     `now` is the seller's time of day, read against the company's order cut-off (None: before it).
     An order with no flag of a company that allows it is approved at once (`approvals.approve_automatically`).
+    A company that does not allow backorders cannot order beyond the stock on hand, as read in this
+    transaction (`cart.check_stock`).
 
     The cart's row is locked before anything is read: two submissions of one form at the same
     moment go one after the other, and the second finds the order the first made."""
@@ -262,6 +295,7 @@ async def submit_order(
     for item in items:
         if problem := quantity_problem(item.product, item.line.quantity):
             raise CheckoutInvalid({"cart": f"{item.product.sku}: {problem}"})
+    await check_stock(session, items)
     if priced.shortfall > 0:
         raise BelowMinimum(company, priced.shortfall)
 
@@ -303,14 +337,17 @@ async def submit_order(
         session,
         NotificationKind.ORDER_SUBMITTED,
         await notifications.managers_on_duty(session, company, today),
-        f"Order {order.number} from {company.name} waits for approval",
+        lambda: (
+            gettext("Order %(number)s from %(company)s waits for approval")
+            % {"number": order.number, "company": company.name}
+        ),
         "order_submitted",
         {
             "order": order,
             "company": company,
             "buyer": user.full_name,
-            "gross": format_money(order.gross_total, order.currency),
-            "delivery": format_date(order.requested_delivery_date),
+            "gross": order.gross_total,
+            "delivery": order.requested_delivery_date,
         },
         f"/queue/orders/{order.id}",
     )
@@ -361,7 +398,8 @@ async def place_order(
                 quantity=quantity,
                 unit_price=price.unit_price,
                 price_source=price.source.value,
-                price_note=_price_note(price.source, price.price_list_name, price.min_quantity),
+                price_note=(price.price_list_name or "") if price.source is PriceSource.PRICE_LIST else "",
+                price_min_quantity=price.min_quantity,
                 unit_cost=product.cost,
                 vat_rate=product.vat_rate,
                 line_net=line_net(price.unit_price, quantity),
@@ -422,15 +460,6 @@ async def place_order(
     return order
 
 
-def _price_note(source: PriceSource, price_list_name: str | None, min_quantity: int) -> str:
-    note = {
-        "contract": "contract",
-        "price_list": f"price list {price_list_name or ''}".strip(),
-        "list_less_discount": "list price less discount",
-    }[source.value]
-    return f"{note}, from {min_quantity}" if min_quantity > 1 else note
-
-
 async def move_order(
     session: AsyncSession,
     order_id: int,
@@ -472,7 +501,7 @@ async def cancel_order(session: AsyncSession, user: User, order_id: int, reason:
     if await company_order(session, user.company_id or 0, order_id) is None:
         raise NotFound()
     if len(reason := reason.strip()) > NOTE_MAX:
-        raise Refused(gettext("Use at most %(limit)s characters.") % {"limit": f"{NOTE_MAX:,}"}, "reason")
+        raise Refused(gettext("Use at most %(limit)s characters.") % {"limit": format_decimal(NOTE_MAX, 0)}, "reason")
     return await move_order(
         session, order_id, OrderStatus.CANCELLED, user, reason, expected_from=OrderStatus.PENDING_APPROVAL
     )

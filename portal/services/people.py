@@ -23,7 +23,7 @@ from sqlalchemy.orm import aliased, contains_eager, joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
 from portal.errors import NotFound, Refused
-from portal.i18n import gettext, ngettext
+from portal.i18n import N_, gettext, ngettext
 from portal.models import AccessToken, AuditEntry, Company, Role, TokenPurpose, User
 from portal.services import accounts, audit, invitations, lookup
 from portal.services.companies_admin import compact_tax_id
@@ -33,10 +33,10 @@ from portal.services.master_data import Change, Column, Outcome, Plan, PlanRefus
 
 STAFF_ROLES = (Role.ACCOUNT_MANAGER, Role.FINANCE, Role.ADMIN)
 ROLE_LABELS = {
-    Role.BUYER: "Buyer",
-    Role.ACCOUNT_MANAGER: "Account manager",
-    Role.FINANCE: "Finance",
-    Role.ADMIN: "Administrator",
+    Role.BUYER: N_("Buyer"),
+    Role.ACCOUNT_MANAGER: N_("Account manager"),
+    Role.FINANCE: N_("Finance"),
+    Role.ADMIN: N_("Administrator"),
 }
 """How a role reads on a page; translated when shown (`role_label`)."""
 

@@ -1,8 +1,10 @@
 """The worker's pass over recurring deliveries: each occurrence is ordered exactly once, lead time
 before its delivery date, or recorded as missed; buyers and the account manager are told either way.
 
-The company's delivery terms apply (`services/delivery.py`): a date that is not one of its delivery
-weekdays is delivered on the next one (the occurrence keeps the schedule's own date as its key), the
+The company's delivery terms apply (`services/delivery.py`): a date it cannot be delivered on (a
+weekend, a public holiday, not one of its delivery weekdays) is delivered on the next delivery day
+or the previous one, as the schedule says (`schedules.delivered_on`; the occurrence keeps the
+schedule's own date as its key, and the lead time counts back from the delivered date), the
 order carries the delivery fee, and one under the minimum order value is made all the same, flagged
 for the approver. An order without any flag of a company that allows it is approved at once. The
 schedules of a deactivated company are passed over while it is inactive: no order, no missed
@@ -20,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from portal.i18n import gettext
+from portal.i18n import N_, format_date, gettext
 from portal.models import (
     Address,
     Company,
@@ -35,14 +37,29 @@ from portal.models import (
     ScheduleOccurrence,
     User,
 )
-from portal.services import delivery as terms
 from portal.services import notifications
 from portal.services.approvals import approve_automatically
 from portal.services.flags import Flag, Policy
 from portal.services.ordering import place_order
-from portal.services.schedules import missed, next_delivery_after, set_next
+from portal.services.schedules import SKIPPED_BY, delivered_on, missed, next_delivery_after, set_next
 
 log = logging.getLogger("portal.recurring")
+
+NO_ORDER_IN_TIME = "no_order_in_time"
+NOTHING_SOLD = "nothing_sold"
+OCCURRENCE_NOTES = {
+    NO_ORDER_IN_TIME: N_("no order was made before the delivery date."),
+    NOTHING_SOLD: N_("none of the products is sold any more."),
+}
+"""Why an occurrence was missed: the code stored in its note, and its words."""
+
+
+def occurrence_note(note: str) -> str:
+    """An occurrence's note in the reader's language (a note without a known code as written)."""
+    if note.startswith(SKIPPED_BY):
+        return gettext("skipped by %(name)s") % {"name": note.removeprefix(SKIPPED_BY)}
+    known = OCCURRENCE_NOTES.get(note)
+    return gettext(known) if known else note
 
 
 @dataclass
@@ -113,8 +130,10 @@ async def _occurrence(
     margin_floor: Decimal,
 ) -> None:
     delivery = schedule.next_delivery
+    company = await session.get(Company, schedule.company_id)
+    assert company is not None
     if delivery is None:  # a stored row with an ordering day but no delivery: nothing left to order
-        set_next(schedule, None)
+        set_next(schedule, None, company)
         await session.flush()
         return
     existing = await session.scalar(
@@ -122,14 +141,10 @@ async def _occurrence(
             ScheduleOccurrence.schedule_id == schedule.id, ScheduleOccurrence.delivery_date == delivery
         )
     )
-    company = await session.get(Company, schedule.company_id)
-    assert company is not None
     if existing is not None:
         report.skipped += 1
-    elif missed(delivery, schedule.lead_days, today):
-        await _record_missed(
-            session, schedule, company, delivery, gettext("no order was made before the delivery date.")
-        )
+    elif missed(delivered_on(schedule, company, delivery), schedule.lead_days, today):
+        await _record_missed(session, schedule, company, delivery, NO_ORDER_IN_TIME)
         report.missed += 1
     else:
         occurrence = ScheduleOccurrence(
@@ -140,13 +155,13 @@ async def _occurrence(
         order = await _order(session, schedule, company, delivery, today, grace_days, margin_floor)
         if order is None:
             occurrence.status = OccurrenceStatus.MISSED
-            occurrence.note = gettext("none of the products is sold any more.")
-            await _tell_missed(session, schedule, company, delivery, occurrence.note)
+            occurrence.note = NOTHING_SOLD
+            await _tell_missed(session, schedule, company, delivery, NOTHING_SOLD)
             report.missed += 1
         else:
             occurrence.order_id = order.id
             report.generated += 1
-    set_next(schedule, next_delivery_after(schedule, delivery))
+    set_next(schedule, next_delivery_after(schedule, delivery), company)
     await session.flush()
 
 
@@ -178,9 +193,17 @@ async def _tell_missed(
         session,
         NotificationKind.RECURRING_MISSED,
         await _people(session, company),
-        f"Recurring delivery “{schedule.name}” of {delivery.isoformat()} was missed",
+        lambda: (
+            gettext("Recurring delivery “%(schedule)s” of %(date)s was missed")
+            % {"schedule": schedule.name, "date": format_date(delivery)}
+        ),
         "recurring_missed",
-        {"schedule": schedule, "company": company, "delivery_date": delivery.isoformat(), "reason": reason},
+        {
+            "schedule": schedule,
+            "company": company,
+            "delivery_date": delivery,
+            "reason": lambda: occurrence_note(reason),
+        },
         f"/schedules/{schedule.id}",
     )
 
@@ -209,7 +232,7 @@ async def _order(
         return None
     address = await session.get(Address, schedule.address_id)
     assert address is not None
-    delivered = terms.delivery_day_from(company, delivery)
+    delivered = delivered_on(schedule, company, delivery)
     extra = [Flag(FlagKind.NOT_SOLD, {"sku": product.sku, "name": product.name}) for product in gone]
     order = await place_order(
         session,
@@ -223,14 +246,14 @@ async def _order(
         source=OrderSource.RECURRING,
         delivery=delivered,
         address=address,
-        note=f"Recurring delivery “{schedule.name}”",
+        note=schedule.name,
     )
     confirmed = {line.product_id: line.confirmed_price for line in sold}
-    changed = []
+    changed: list[tuple[str, Decimal, Decimal]] = []
     for order_line in order.lines:
         before = confirmed.get(order_line.product_id)
         if before is not None and before != order_line.unit_price:
-            changed.append(f"{order_line.sku}: {before} → {order_line.unit_price}")
+            changed.append((order_line.sku, before, order_line.unit_price))
             extra.append(
                 Flag(
                     FlagKind.PRICE_CHANGED,
@@ -240,14 +263,21 @@ async def _order(
     order.flags += [OrderFlag(company_id=company.id, kind=f.kind, blocking=f.blocking, data=f.data) for f in extra]
     await session.flush()
     approved = await approve_automatically(session, order, company, Policy(today, grace_days, margin_floor))
-    subject = f"Recurring delivery “{schedule.name}”: order {order.number} for {delivered.isoformat()}"
+
+    def subject() -> str:
+        return gettext("Recurring delivery “%(schedule)s”: order %(number)s for %(date)s") % {
+            "schedule": schedule.name,
+            "number": order.number,
+            "date": format_date(delivered),
+        }
+
     context = {
         "schedule": schedule,
         "company": company,
         "order": order,
         "approved": approved,
-        "delivery_date": delivered.isoformat(),
-        "moved_from": delivery.isoformat() if delivered != delivery else "",
+        "delivery_date": delivered,
+        "moved_from": delivery if delivered != delivery else None,
         "left_out": left_out,
         "changed": changed,
     }

@@ -1,6 +1,14 @@
 """Recurring deliveries: the dates a schedule delivers on and what a buyer may change. The worker's
 pass that orders each occurrence is in `recurring`.
 
+Each occurrence has two dates. Its rhythm's date (`planned`) is its key: what the worker records
+once per schedule, what a skip names. The date it is delivered on (`Delivery.day`) is that date
+moved off a day the company cannot be delivered on (a weekend, a public holiday, not one of its
+delivery weekdays) to the next delivery day or, where the schedule says so, the previous one;
+never as far as a neighbouring occurrence's date, so the delivered dates stay unique and in order.
+The lead time counts back from the delivered date, and an occurrence whose delivered date is
+already within the lead time (a date moved back towards today) is not the first one due.
+
 Dates are computed up to the calendar's end (31 December 9999) and no further: a schedule whose
 dates run past it simply has no more deliveries, so a stored row with an absurd date still shows."""
 
@@ -36,6 +44,7 @@ from portal.models import (
 )
 from portal.services import delivery as terms
 from portal.services.cart import buyer_cart, products_by_sku, quantity_problem
+from portal.services.delivery import Move
 from portal.services.ordering import company_addresses
 from portal.services.pricing import load_company_prices
 
@@ -46,6 +55,8 @@ INTERVAL_WEEKS = (1, 52)
 MONTH_DAYS = (1, 31)
 LEAD_DAYS = (0, 60)
 """The ranges the table's CHECK constraints allow."""
+SKIPPED_BY = "skipped_by:"
+"""A skipped occurrence's note: this code, then the name of who skipped it (worded by `recurring.occurrence_note`)."""
 
 
 class ScheduleError(Refused):
@@ -66,12 +77,33 @@ class Rhythm:
     first_delivery: date
     interval_weeks: int = 1
     month_day: int = 1
+    move: Move = Move.NEXT
+    """Where a date the company cannot be delivered on goes: the next delivery day or the previous one."""
 
 
 def _rhythm(schedule: DeliverySchedule | Rhythm) -> Rhythm:
     if isinstance(schedule, Rhythm):
         return schedule
-    return Rhythm(schedule.frequency, schedule.first_delivery, schedule.interval_weeks, schedule.month_day)
+    return Rhythm(
+        schedule.frequency,
+        schedule.first_delivery,
+        schedule.interval_weeks,
+        schedule.month_day,
+        Move.of(schedule.non_working_day),
+    )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One occurrence: the rhythm's date (`planned`, its key and what a skip names) and the date it
+    is delivered on (`day`)."""
+
+    planned: date
+    day: date
+
+    @property
+    def moved(self) -> bool:
+        return self.day != self.planned
 
 
 def shifted(day: date, days: int) -> date | None:
@@ -123,10 +155,57 @@ def next_delivery_after(schedule: DeliverySchedule | Rhythm, day: date) -> date 
     return _first(delivery_dates(schedule, after, 1)) if after is not None else None
 
 
-def first_due_from(schedule: DeliverySchedule | Rhythm, lead_days: int, today: date) -> date | None:
-    """The first delivery whose ordering day is today or later: where a new or resumed schedule starts."""
-    start = shifted(today, lead_days)
-    return _first(delivery_dates(schedule, start, 1)) if start is not None else None
+def previous_date(schedule: DeliverySchedule | Rhythm, day: date) -> date | None:
+    """The rhythm's date before `day`, its first delivery or not: as far back as `day` may move."""
+    rhythm = _rhythm(schedule)
+    if rhythm.frequency is Frequency.WEEKLY:
+        step = 7 * rhythm.interval_weeks
+        back = (day.toordinal() - rhythm.first_delivery.toordinal() - 1) % step + 1
+        return shifted(day, -back)
+    year, month = (day.year - 1, 12) if day.month == 1 else (day.year, day.month - 1)
+    if day > month_date(day.year, day.month, rhythm.month_day):
+        year, month = day.year, day.month
+    return month_date(year, month, rhythm.month_day) if year >= 1 else None
+
+
+def delivered_on(schedule: DeliverySchedule | Rhythm, company: Company, planned: date) -> date:
+    """The date the occurrence planned for `planned` is delivered on under the company's calendar."""
+    rhythm = _rhythm(schedule)
+    window = (previous_date(rhythm, planned), next_delivery_after(rhythm, planned))
+    return terms.delivery_day_from(company, planned, rhythm.move, window)
+
+
+def deliveries(
+    schedule: DeliverySchedule | Rhythm,
+    company: Company,
+    start: date,
+    count: int,
+    skips: frozenset[date] = frozenset(),
+) -> list[Delivery]:
+    """`delivery_dates`, each with the date it is delivered on."""
+    rhythm = _rhythm(schedule)
+    return _delivered(rhythm, company, delivery_dates(rhythm, start, count, skips))
+
+
+def _delivered(schedule: DeliverySchedule | Rhythm, company: Company, days: list[date]) -> list[Delivery]:
+    return [Delivery(day, delivered_on(schedule, company, day)) for day in days]
+
+
+def first_due_from(
+    schedule: DeliverySchedule | Rhythm, lead_days: int, today: date, company: Company | None = None
+) -> date | None:
+    """The first delivery whose ordering day is today or later: where a new or resumed schedule starts.
+    With the company, the ordering day counts back from the delivered date: a date before the lead
+    time moved forward past it is still due, one after it moved back into it is not. Without, the
+    rhythm's own dates."""
+    floor = shifted(today, lead_days)
+    if floor is None:
+        return None
+    if company is None:
+        return _first(delivery_dates(schedule, floor, 1))
+    rhythm = _rhythm(schedule)
+    start = max(shifted(floor, -terms.MOVE_LIMIT) or date.min, rhythm.first_delivery)
+    return next((day for day in _dates_from(rhythm, start) if delivered_on(rhythm, company, day) >= floor), None)
 
 
 def missed(delivery: date, lead_days: int, today: date) -> bool:
@@ -139,10 +218,15 @@ def _delivers_on(schedule: DeliverySchedule | Rhythm, day: date) -> bool:
     return _first(delivery_dates(schedule, day, 1)) == day
 
 
-def set_next(schedule: DeliverySchedule, delivery: date | None) -> None:
-    """The next delivery to order, and its ordering day; None when the schedule has no more dates."""
+def set_next(schedule: DeliverySchedule, delivery: date | None, company: Company) -> None:
+    """The next delivery to order (its planned date), and its ordering day, lead time before the date
+    it is delivered on; None when the schedule has no more dates."""
     schedule.next_delivery = delivery
-    schedule.next_generation_on = None if delivery is None else shifted(delivery, -schedule.lead_days) or date.min
+    if delivery is None:
+        schedule.next_generation_on = None
+        return
+    day = delivered_on(schedule, company, delivery)
+    schedule.next_generation_on = shifted(day, -schedule.lead_days) or date.min
 
 
 # --- what buyers do -------------------------------------------------------------------------
@@ -160,10 +244,12 @@ class ScheduleForm:
     lead_days: int
     interval_weeks: int = 1
     month_day: int | None = None
+    non_working_day: Move = Move.NEXT
 
     def rhythm(self) -> Rhythm:
         weeks = self.interval_weeks if self.frequency is Frequency.WEEKLY else 1
-        return Rhythm(self.frequency, self.first_delivery, weeks, self.month_day or self.first_delivery.day)
+        month_day = self.month_day or self.first_delivery.day
+        return Rhythm(self.frequency, self.first_delivery, weeks, month_day, self.non_working_day)
 
     @staticmethod
     def values_of(schedule: DeliverySchedule, today: date) -> ScheduleForm:
@@ -179,6 +265,7 @@ class ScheduleForm:
             schedule.lead_days,
             schedule.interval_weeks,
             schedule.month_day if monthly else None,
+            Move.of(schedule.non_working_day),
         )
 
 
@@ -199,13 +286,21 @@ def _checked_rhythm(form: ScheduleForm) -> None:
         _in(form.month_day, MONTH_DAYS, "month_day")
 
 
-def preview_dates(form: ScheduleForm, today: date, count: int = PREVIEW) -> list[date]:
+def preview_dates(form: ScheduleForm, company: Company, today: date, count: int = PREVIEW) -> list[Delivery]:
     """The first deliveries a new schedule would have, before it is saved: from the first one still
     ordered in time."""
     _checked_rhythm(form)
     rhythm = form.rhythm()
-    start = first_due_from(rhythm, form.lead_days, today)
-    return delivery_dates(rhythm, start, count) if start is not None else []
+    start = first_due_from(rhythm, form.lead_days, today, company)
+    return deliveries(rhythm, company, start, count) if start is not None else []
+
+
+async def _company(session: AsyncSession, company_id: int) -> Company:
+    """The schedule's company (the signed-in buyer's, or the worker's: already loaded, no query)."""
+    company = await session.get(Company, company_id)
+    if company is None:
+        raise NotFound()
+    return company
 
 
 @dataclass(frozen=True)
@@ -214,7 +309,7 @@ class Draft:
 
     lines: list[tuple[Product, int]]
     addresses: list[Address]
-    preview: list[date]
+    preview: list[Delivery]
 
 
 async def draft(
@@ -227,7 +322,9 @@ async def draft(
 ) -> Draft:
     """What a new schedule from `source` looks like; with a form (and today), its next deliveries."""
     lines = await source_lines(session, user, source, source_id)
-    preview = preview_dates(form, today) if form is not None and today is not None else []
+    preview = []
+    if form is not None and today is not None:
+        preview = preview_dates(form, await _company(session, user.company_id or 0), today)
     return Draft(lines, await company_addresses(session, user.company_id or 0), preview)
 
 
@@ -238,7 +335,7 @@ class Revision:
     schedule: DeliverySchedule
     form: ScheduleForm | None
     addresses: list[Address]
-    preview: list[date]
+    preview: list[Delivery]
 
 
 async def revision(
@@ -258,29 +355,21 @@ async def revision(
 
 @dataclass(frozen=True)
 class ScheduleView:
-    """The schedule page: coming deliveries, skips still ahead, and the last occurrences as history.
-    `moved`: the coming dates that are not delivery weekdays of the company, each with the day it
-    is delivered on instead (`delivery.delivery_day_from`)."""
+    """The schedule page: coming deliveries (each with the date it is delivered on), skips still
+    ahead, and the last occurrences as history."""
 
     schedule: DeliverySchedule
-    upcoming: list[date]
+    upcoming: list[Delivery]
     skipped: list[date]
     occurrences: list[ScheduleOccurrence]
-    moved: dict[date, date]
-
-
-def moved_dates(company: Company, days: list[date]) -> dict[date, date]:
-    """The schedule's dates that move to another day under the company's delivery weekdays."""
-    return {day: moved for day in days if (moved := terms.delivery_day_from(company, day)) != day}
 
 
 async def schedule_view(session: AsyncSession, user: User, schedule_id: int) -> ScheduleView:
     schedule = await company_schedule(session, user.company_id or 0, schedule_id)
-    coming, skipped = await outlook(session, schedule)
+    company = await _company(session, schedule.company_id)
+    coming, skipped = await outlook(session, schedule, company)
     past = [o for o in await occurrences(session, schedule.id) if o.delivery_date not in skipped]
-    company = await session.get(Company, schedule.company_id)  # the signed-in buyer's: already loaded
-    assert company is not None
-    return ScheduleView(schedule, coming, skipped, past, moved_dates(company, coming))
+    return ScheduleView(schedule, coming, skipped, past)
 
 
 @dataclass(frozen=True)
@@ -288,15 +377,22 @@ class Overview:
     """The company's schedules, each with the next delivery it will order (None while paused or over),
     and the next deliveries across them all."""
 
-    schedules: list[tuple[DeliverySchedule, date | None]]
-    upcoming: list[tuple[date, DeliverySchedule]]
+    schedules: list[tuple[DeliverySchedule, Delivery | None]]
+    upcoming: list[tuple[Delivery, DeliverySchedule]]
 
 
 async def overview(session: AsyncSession, user: User, count: int = 10) -> Overview:
-    company_id = user.company_id or 0
-    plans = await company_schedules(session, company_id)
-    rows = [(plan, None if plan.paused else plan.next_delivery) for plan in plans]
-    return Overview(rows, await _next_deliveries(session, company_id, plans, count))
+    company = await _company(session, user.company_id or 0)
+    plans = await company_schedules(session, company.id)
+    rows = [(plan, _next_of(plan, company)) for plan in plans]
+    return Overview(rows, await _next_deliveries(session, company, plans, count))
+
+
+def _next_of(schedule: DeliverySchedule, company: Company) -> Delivery | None:
+    """The next delivery the schedule will order; None while paused or over."""
+    if schedule.paused or schedule.next_delivery is None:
+        return None
+    return Delivery(schedule.next_delivery, delivered_on(schedule, company, schedule.next_delivery))
 
 
 async def source_lines(
@@ -351,9 +447,7 @@ async def _confirmed_prices(session: AsyncSession, company: Company, today: date
 async def _confirm(session: AsyncSession, schedule: DeliverySchedule, today: date, lines: list[ScheduleLine]) -> None:
     """The buyer has seen the schedule as it is now: a generated order is flagged where a price differs from these."""
     if lines:
-        company = await session.get(Company, schedule.company_id)
-        assert company is not None
-        await _confirmed_prices(session, company, today, lines)
+        await _confirmed_prices(session, await _company(session, schedule.company_id), today, lines)
     schedule.confirmed_at = clock.now()
 
 
@@ -383,6 +477,7 @@ def _apply(schedule: DeliverySchedule, form: ScheduleForm, address: Address) -> 
         rhythm.month_day,
         form.lead_days,
     )
+    schedule.non_working_day = rhythm.move.value
 
 
 async def create_schedule(
@@ -400,7 +495,8 @@ async def create_schedule(
         lines=[ScheduleLine(company_id=company_id, product_id=p.id, quantity=q) for p, q in wanted],
     )
     _apply(schedule, form, address)
-    set_next(schedule, first_due_from(schedule, schedule.lead_days, today))
+    company = await _company(session, company_id)
+    set_next(schedule, first_due_from(schedule, schedule.lead_days, today, company), company)
     await _confirm(session, schedule, today, schedule.lines)
     session.add(schedule)
     await session.flush()
@@ -483,42 +579,45 @@ def _coming(schedule: DeliverySchedule, count: int, skips: frozenset[date]) -> l
 
 
 async def upcoming(session: AsyncSession, schedule: DeliverySchedule, count: int = PREVIEW) -> list[date]:
-    """The next delivery dates still to be ordered."""
+    """The planned dates of the next deliveries still to be ordered."""
     if schedule.next_delivery is None or schedule.paused:
         return []
     return _coming(schedule, count, await skipped_dates(session, schedule.id))
 
 
 async def outlook(
-    session: AsyncSession, schedule: DeliverySchedule, count: int = PREVIEW
-) -> tuple[list[date], list[date]]:
+    session: AsyncSession, schedule: DeliverySchedule, company: Company, count: int = PREVIEW
+) -> tuple[list[Delivery], list[date]]:
     """The schedule page's coming deliveries and the skips still ahead, from one read of the skipped dates."""
     skips = await skipped_dates(session, schedule.id)
-    return _coming(schedule, count, skips), _pending(schedule, skips)
+    return _delivered(schedule, company, _coming(schedule, count, skips)), _pending(schedule, skips)
 
 
 async def next_deliveries(
     session: AsyncSession, company_id: int, count: int = PREVIEW
-) -> list[tuple[date, DeliverySchedule]]:
-    """The company's next deliveries across its active schedules, soonest first: the dashboard panel.
-    Two queries however many schedules: the schedules, and all their skipped dates."""
-    return await _next_deliveries(session, company_id, await company_schedules(session, company_id), count)
+) -> list[tuple[Delivery, DeliverySchedule]]:
+    """The company's next deliveries across its active schedules, soonest delivered first: the
+    dashboard panel. Two queries however many schedules: the schedules, and all their skipped dates."""
+    company = await _company(session, company_id)
+    return await _next_deliveries(session, company, await company_schedules(session, company_id), count)
 
 
 async def _next_deliveries(
-    session: AsyncSession, company_id: int, plans: list[DeliverySchedule], count: int
-) -> list[tuple[date, DeliverySchedule]]:
+    session: AsyncSession, company: Company, plans: list[DeliverySchedule], count: int
+) -> list[tuple[Delivery, DeliverySchedule]]:
     skips: dict[int, set[date]] = {}
     for schedule_id, day in await session.execute(
         select(ScheduleOccurrence.schedule_id, ScheduleOccurrence.delivery_date).where(
-            ScheduleOccurrence.company_id == company_id, ScheduleOccurrence.status == OccurrenceStatus.SKIPPED
+            ScheduleOccurrence.company_id == company.id, ScheduleOccurrence.status == OccurrenceStatus.SKIPPED
         )
     ):
         skips.setdefault(schedule_id, set()).add(day)
     found = [
-        (day, schedule) for schedule in plans for day in _coming(schedule, count, frozenset(skips.get(schedule.id, ())))
+        (delivery, schedule)
+        for schedule in plans
+        for delivery in _delivered(schedule, company, _coming(schedule, count, frozenset(skips.get(schedule.id, ()))))
     ]
-    return sorted(found, key=lambda item: (item[0], item[1].id))[:count]
+    return sorted(found, key=lambda item: (item[0].day, item[1].id))[:count]
 
 
 async def occurrences(session: AsyncSession, schedule_id: int) -> list[ScheduleOccurrence]:
@@ -552,25 +651,26 @@ async def resume(session: AsyncSession, user: User, schedule_id: int, today: dat
     schedule = await company_schedule(session, user.company_id or 0, schedule_id, lock=True)
     if schedule.paused:
         schedule.paused = False
-        _restart(schedule, today)
+        _restart(schedule, await _company(session, schedule.company_id), today)
     await session.flush()
     return schedule
 
 
-def _restart(schedule: DeliverySchedule, today: date) -> None:
+def _restart(schedule: DeliverySchedule, company: Company, today: date) -> None:
     """The schedule goes on from its next delivery still ordered in time; those whose ordering day passed are let go."""
-    due = first_due_from(schedule, schedule.lead_days, today)
+    due = first_due_from(schedule, schedule.lead_days, today, company)
     start = max(schedule.next_delivery or schedule.first_delivery, due) if due is not None else None
-    set_next(schedule, _first(delivery_dates(schedule, start, 1)) if start is not None else None)
+    set_next(schedule, _first(delivery_dates(schedule, start, 1)) if start is not None else None, company)
 
 
 async def restart_company(session: AsyncSession, company_id: int, today: date) -> None:
     """A reactivated company's running schedules start again from their next delivery still ordered in
     time: what fell due while the company was inactive is neither ordered late nor reported missed."""
+    company = await _company(session, company_id)
     for schedule in await session.scalars(
         select(DeliverySchedule).where(DeliverySchedule.company_id == company_id, DeliverySchedule.paused.is_(False))
     ):
-        _restart(schedule, today)
+        _restart(schedule, company, today)
     await session.flush()
 
 
@@ -584,7 +684,7 @@ async def skip(session: AsyncSession, user: User, schedule_id: int, delivery: da
             company_id=schedule.company_id,
             delivery_date=delivery,
             status=OccurrenceStatus.SKIPPED,
-            note=f"skipped by {user.full_name}",
+            note=SKIPPED_BY + user.full_name,
         )
     )
     await session.flush()
@@ -600,11 +700,11 @@ async def unskip(session: AsyncSession, user: User, schedule_id: int, delivery: 
 
 
 async def _first_open(
-    session: AsyncSession, schedule_id: int, rhythm: Rhythm, lead_days: int, today: date
+    session: AsyncSession, schedule_id: int, rhythm: Rhythm, lead_days: int, today: date, company: Company
 ) -> date | None:
     """Where a changed rhythm starts: its first date still ordered in time, after every date already ordered or
     missed, so that no delivery is ordered twice. None when the calendar ends first."""
-    start = first_due_from(rhythm, lead_days, today)
+    start = first_due_from(rhythm, lead_days, today, company)
     if start is None:
         return None
     handled = await session.scalar(
@@ -618,7 +718,7 @@ async def _first_open(
 
 async def planned_dates(
     session: AsyncSession, schedule: DeliverySchedule, form: ScheduleForm, today: date, count: int = PREVIEW
-) -> list[date]:
+) -> list[Delivery]:
     """The next deliveries the schedule would have under the form, before the change is saved."""
     await _checked(session, schedule.company_id, form, today, keep=schedule.address_id)
     return await _planned(session, schedule, form, today, count)
@@ -626,12 +726,13 @@ async def planned_dates(
 
 async def _planned(
     session: AsyncSession, schedule: DeliverySchedule, form: ScheduleForm, today: date, count: int = PREVIEW
-) -> list[date]:
+) -> list[Delivery]:
     rhythm = form.rhythm()
-    start = await _first_open(session, schedule.id, rhythm, form.lead_days, today)
+    company = await _company(session, schedule.company_id)
+    start = await _first_open(session, schedule.id, rhythm, form.lead_days, today, company)
     if start is None:
         return []
-    return delivery_dates(rhythm, start, count, await skipped_dates(session, schedule.id))
+    return deliveries(rhythm, company, start, count, await skipped_dates(session, schedule.id))
 
 
 async def edit(
@@ -643,7 +744,8 @@ async def edit(
     address = await _checked(session, schedule.company_id, form, today, keep=schedule.address_id)
     skipped = await pending_skips(session, schedule)
     _apply(schedule, form, address)
-    set_next(schedule, await _first_open(session, schedule.id, form.rhythm(), form.lead_days, today))
+    company = await _company(session, schedule.company_id)
+    set_next(schedule, await _first_open(session, schedule.id, form.rhythm(), form.lead_days, today, company), company)
     start = schedule.next_delivery or today
     await _drop_skips(session, schedule.id, [day for day in skipped if day < start or not _delivers_on(schedule, day)])
     await _confirm(session, schedule, today, [])

@@ -59,6 +59,20 @@ class Statement:
         return self._sum(self.open, "balance")
 
     @property
+    def invoiced(self) -> Decimal:
+        """Gross of every invoice listed, open and paid: the sum of the statement's "Gross" column."""
+        return self._sum(self.lines, "gross_amount")
+
+    @property
+    def paid_total(self) -> Decimal:
+        return self._sum(self.lines, "paid_amount")
+
+    @property
+    def balance(self) -> Decimal:
+        """What is left of the listed invoices: invoiced less paid."""
+        return self._sum(self.lines, "balance")
+
+    @property
     def overdue_balance(self) -> Decimal:
         return sum((line.invoice.balance for line in self.open if line.days_overdue > 0), ZERO)
 

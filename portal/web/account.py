@@ -1,9 +1,10 @@
-"""The signed-in user's own account: change the password (the current one required; the
-other sessions end) and sign out everywhere (every session, this one included)."""
+"""The signed-in user's own account: the language the portal speaks to them (pages and e-mails;
+automatic: the browser's), change the password (the current one required; the other sessions
+end) and sign out everywhere (every session, this one included)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -13,11 +14,13 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.i18n import gettext
+from portal import i18n
+from portal.i18n import N_, gettext
 from portal.services import accounts
 from portal.services.passwords import MIN_PASSWORD_LENGTH
 from portal.web.context import PortalRequest, render
 from portal.web.errors import Refusal
+from portal.web.finance import Translated
 from portal.web.inputs import Form, Text
 from portal.web.sessions import client_address, signed_in_at, start_session, with_fresh_csrf_token
 
@@ -30,6 +33,20 @@ class PasswordChange(Form):
     repeat_password: PasswordText
 
 
+AUTOMATIC = "auto"
+"""The language choice that leaves it to the browser (stored as "")."""
+
+
+class LanguageChoice(Form):
+    messages: ClassVar[dict[str, str]] = Translated({"language": N_("Choose one of the languages.")})
+    language: Literal["auto", "pl", "en"]
+
+
+def _languages() -> list[tuple[str, str]]:
+    """The choices, each language in its own words, after the one that follows the browser."""
+    return [(AUTOMATIC, gettext("Automatic (the browser's language)")), *i18n.LANGUAGE_NAMES.items()]
+
+
 async def _security_page(request: PortalRequest, refusal: Refusal | None = None) -> Template:
     errors = dict(refusal.errors) if refusal else {}
     return render(
@@ -38,6 +55,8 @@ async def _security_page(request: PortalRequest, refusal: Refusal | None = None)
         {
             "errors": errors,
             "limits": {"password": accounts.PASSWORD_MAX_LENGTH, "min_password": MIN_PASSWORD_LENGTH},
+            "languages": _languages(),
+            "chosen": request.user.locale or AUTOMATIC,
         },
         status_code=refusal.status_code if refusal else 200,
     )
@@ -69,6 +88,17 @@ class AccountController(Controller):
         )
         start_session(request, request.user, signed_in_at=signed_in_at(request))
         flash(request, gettext("Your password is changed. Your other sessions have ended."), "success")
+        return Redirect(request.app.route_reverse("account_security"), status_code=303)
+
+    @post("/language", name="choose_language", opt={"form": _password_again})
+    async def choose_language(
+        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], data: URLEncodedBody[LanguageChoice]
+    ) -> Redirect:
+        chosen = await accounts.choose_language(
+            db_session, request.user, "" if data.language == AUTOMATIC else data.language
+        )
+        with i18n.speaking(chosen or i18n.negotiate(request.headers.get("accept-language", ""))):
+            flash(request, gettext("Your language is saved."), "success")
         return Redirect(request.app.route_reverse("account_security"), status_code=303)
 
     @post("/sign-out-everywhere", name="sign_out_everywhere")

@@ -17,7 +17,7 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.i18n import gettext
+from portal.i18n import N_, gettext
 from portal.models import FlagKind, Order, Role
 from portal.services import approvals, covers
 from portal.services.approvals import BulkResult, QueueFilter, Skipped
@@ -41,14 +41,14 @@ CompanyQuery = Annotated[int | None, QueryParameter(name="company", ge=1, le=inp
 ManagerQuery = Annotated[int | None, QueryParameter(name="manager", ge=1, le=inputs.MAX_ID)]
 
 FLAG_LABELS = {
-    FlagKind.EXCEEDS_CREDIT: "Exceeds available credit",
-    FlagKind.PAST_DUE: "Company past due",
-    FlagKind.ON_HOLD: "Company on hold",
-    FlagKind.BELOW_MARGIN_FLOOR: "Below the margin floor",
-    FlagKind.UNUSUAL_QUANTITY: "Unusual quantity",
-    FlagKind.PRICE_CHANGED: "Price changed",
-    FlagKind.FIRST_ORDER: "First order",
-    FlagKind.NOT_SOLD: "Product no longer sold",
+    FlagKind.EXCEEDS_CREDIT: N_("Exceeds available credit"),
+    FlagKind.PAST_DUE: N_("Company past due"),
+    FlagKind.ON_HOLD: N_("Company on hold"),
+    FlagKind.BELOW_MARGIN_FLOOR: N_("Below the margin floor"),
+    FlagKind.UNUSUAL_QUANTITY: N_("Unusual quantity"),
+    FlagKind.PRICE_CHANGED: N_("Price changed"),
+    FlagKind.FIRST_ORDER: N_("First order"),
+    FlagKind.NOT_SOLD: N_("Product no longer sold"),
 }
 """The queue filter's choices; translated when the page is drawn."""
 

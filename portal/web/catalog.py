@@ -18,18 +18,28 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.errors import NotFound
-from portal.i18n import gettext
+from portal.i18n import N_, gettext
 from portal.models import Company, Role, User
 from portal.services import catalog, customers
 from portal.services.catalog import CatalogPage, CatalogQuery, PerPage, PriceListLine, Sort
+from portal.services.pricing import UNIT_PRICE_PLACES
 from portal.web import formatting
 from portal.web.context import PortalRequest, render
-from portal.web.downloads import csv_download
+from portal.web.downloads import Flavour, FlavourChoice, csv_download
 from portal.web.guards import allow
 from portal.web.inputs import MAX_ID, Id, PageNo, QueryText
 from portal.web.permissions import can
 
-CSV_COLUMNS = ("SKU", "Name", "Unit", "Min qty", "Net unit price", "Currency", "Valid to", "Source")
+CSV_COLUMNS = (
+    N_("SKU"),
+    N_("Name"),
+    N_("Unit"),
+    N_("Min qty"),
+    N_("Net unit price"),
+    N_("Currency"),
+    N_("Valid to"),
+    N_("Source"),
+)
 
 OptionalId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
 CompanyChoice = Annotated[int | None, QueryParameter(name="company", ge=1, le=MAX_ID)]
@@ -77,7 +87,7 @@ def _price_list_rows(lines: Iterable[PriceListLine]) -> Iterable[list[Any]]:
             product.name,
             product.unit,
             price.min_quantity,
-            f"{price.unit_price:.4f}",
+            price.unit_price.quantize(UNIT_PRICE_PLACES),
             price.currency,
             price.valid_to.isoformat() if price.valid_to else "",
             formatting.price_source(price, product.unit),
@@ -137,11 +147,16 @@ class CatalogController(Controller):
 
     @get("/price-list.csv", name="price_list_csv")
     async def price_list_csv(
-        self, db_session: NamedDependency[AsyncSession], chosen: NamedDependency[Company], today: NamedDependency[date]
+        self,
+        db_session: NamedDependency[AsyncSession],
+        chosen: NamedDependency[Company],
+        today: NamedDependency[date],
+        flavour: FlavourChoice = None,
     ) -> Response[bytes]:
         lines = await catalog.price_list(db_session, chosen, today)
         return csv_download(
             f"price-list-{chosen.tax_id}-{today.isoformat()}.csv",
             [gettext(column) for column in CSV_COLUMNS],
             _price_list_rows(lines),
+            flavour=Flavour.chosen(flavour),
         )

@@ -8,16 +8,23 @@ one place every download's cells go through:
   every part that would start one after a ",", ";" or line break inside it ("INV;'+5+5");
 - text holding either separator, a quote or a line break is quoted;
 - numbers the portal writes itself (Decimal, int) stay numbers, negative ones included: callers
-  pass amounts as Decimal, never as formatted text."""
+  pass amounts as Decimal, never as formatted text.
+
+Every download comes in two flavours (`Flavour`, `?format=excel|excel_pl`); without the choice,
+the one of the reader's language."""
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from typing import Annotated
 
 from litestar import Response
+from litestar.params import QueryParameter
 
+from portal.i18n import locale
 from portal.services.totals import CENT
 
 STARTS_FORMULA = re.compile(r'[ "]*[=+\-@\t\r]')
@@ -27,6 +34,34 @@ PART_STARTS_FORMULA = re.compile(r'([,;\r\n])(?=[ "]*[=+\-@\t\r])')
 NEEDS_QUOTES = re.compile(r'[,;"\r\n]')
 UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 FILENAME_MAX = 120
+
+
+class Flavour(enum.StrEnum):
+    """How a download is written for the Excel that opens it."""
+
+    EXCEL = "excel"
+    """Comma, decimal dot: Excel set to English."""
+    EXCEL_PL = "excel_pl"
+    """Semicolon, decimal comma: Excel set to Polish."""
+
+    @property
+    def delimiter(self) -> str:
+        return ";" if self is Flavour.EXCEL_PL else ","
+
+    @property
+    def decimal_comma(self) -> bool:
+        return self is Flavour.EXCEL_PL
+
+    @classmethod
+    def chosen(cls, choice: Flavour | None) -> Flavour:
+        """The reader's choice; without one, the flavour of the language they read the portal in."""
+        if choice is not None:
+            return choice
+        return cls.EXCEL_PL if locale() == "pl" else cls.EXCEL
+
+
+FlavourChoice = Annotated[Flavour | None, QueryParameter(name="format")]
+"""`?format=excel|excel_pl` on a download route; absent: `Flavour.chosen(None)`."""
 
 
 def cents(amount: Decimal) -> Decimal:
@@ -58,13 +93,13 @@ def csv_download(
     header: Sequence[str],
     rows: Iterable[Sequence[object]],
     *,
-    delimiter: str = ",",
-    decimal_comma: bool = False,
+    flavour: Flavour = Flavour.EXCEL,
 ) -> Response[bytes]:
-    """The file as an attachment; `delimiter=";", decimal_comma=True` for a Polish Excel."""
+    """The file as an attachment, written for the Excel `flavour` names."""
     lines = [header, *rows]
+    comma = flavour.decimal_comma
     body = "".join(
-        delimiter.join(csv_cell(value, decimal_comma=decimal_comma) for value in line) + "\r\n" for line in lines
+        flavour.delimiter.join(csv_cell(value, decimal_comma=comma) for value in line) + "\r\n" for line in lines
     )
     return Response(
         ("\ufeff" + body).encode("utf-8"),

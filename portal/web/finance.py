@@ -25,14 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal import clock
 from portal.errors import NotFound
-from portal.i18n import gettext
+from portal.i18n import N_, gettext, ngettext
 from portal.models import Role
 from portal.services import ageing, credit, credit_control, imports
 from portal.services.credit import CreditPicture
 from portal.services.imports import ImportKind, ImportReport
 from portal.settings import Settings
 from portal.web.context import PortalRequest, render, settings_of
-from portal.web.downloads import cents, csv_download
+from portal.web.downloads import Flavour, FlavourChoice, cents, csv_download
 from portal.web.errors import Refusal
 from portal.web.guards import allow, finance_staff
 from portal.web.inputs import MAX_ID, Form, Id, Money, Text
@@ -55,7 +55,7 @@ class LimitForm(Form):
     """A new credit limit, from the limit the user saw (`expected_limit`), with a reason (internal)
     and, optionally, a message for the customer's buyers."""
 
-    messages: ClassVar[dict[str, str]] = Translated({"expected_limit": "The form is out of date; reload the page."})
+    messages: ClassVar[dict[str, str]] = Translated({"expected_limit": N_("The form is out of date; reload the page.")})
     expected_limit: Money
     new_limit: Money
     reason: Reason
@@ -72,7 +72,7 @@ class ImportUpload(Form):
     """What the file holds and the file (multipart)."""
 
     messages: ClassVar[dict[str, str]] = Translated(
-        {"kind": "Choose what the file holds: invoices or payments.", "file": "Choose one CSV file."}
+        {"kind": N_("Choose what the file holds: invoices or payments."), "file": N_("Choose one CSV file.")}
     )
     kind: ImportKind
     file: UploadFile | None = None
@@ -87,8 +87,8 @@ class ImportApply(Form):
 
     messages: ClassVar[dict[str, str]] = Translated(
         {
-            "kind": "Choose what the file holds: invoices or payments.",
-            "content": "Nothing to import; choose the file and check it again.",
+            "kind": N_("Choose what the file holds: invoices or payments."),
+            "content": N_("Nothing to import; choose the file and check it again."),
         }
     )
     kind: ImportKind
@@ -258,10 +258,18 @@ async def imports_again(request: PortalRequest, db_session: AsyncSession, refusa
 
 
 def _imported(kind: ImportKind, report: ImportReport) -> str:
-    counts = {"new": report.count(imports.Outcome.NEW), "unchanged": report.count(imports.Outcome.UNCHANGED)}
+    new, unchanged = report.count(imports.Outcome.NEW), report.count(imports.Outcome.UNCHANGED)
     if kind is ImportKind.INVOICES:
-        return gettext("Imported %(new)d invoices; %(unchanged)d were already there unchanged.") % counts
-    return gettext("Imported %(new)d payments; %(unchanged)d were already there unchanged.") % counts
+        imported = ngettext("Imported %(num)d invoice.", "Imported %(num)d invoices.", new) % {"num": new}
+        kept = ngettext(
+            "%(num)d invoice was already there unchanged.", "%(num)d invoices were already there unchanged.", unchanged
+        ) % {"num": unchanged}
+    else:
+        imported = ngettext("Imported %(num)d payment.", "Imported %(num)d payments.", new) % {"num": new}
+        kept = ngettext(
+            "%(num)d payment was already there unchanged.", "%(num)d payments were already there unchanged.", unchanged
+        ) % {"num": unchanged}
+    return f"{imported} {kept}"
 
 
 def ageing_rows(report: ageing.AgeingReport) -> list[list[object]]:
@@ -361,10 +369,11 @@ class FinanceController(Controller):
 
     @get("/ageing.csv", name="ageing_csv")
     async def ageing_csv(
-        self, db_session: NamedDependency[AsyncSession], today: NamedDependency[date]
+        self, db_session: NamedDependency[AsyncSession], today: NamedDependency[date], flavour: FlavourChoice = None
     ) -> Response[bytes]:
         report = await ageing.ageing_report(db_session, today=today)
-        return csv_download(f"ageing-{report.today.isoformat()}.csv", ageing_header(), ageing_rows(report))
+        name = f"ageing-{report.today.isoformat()}.csv"
+        return csv_download(name, ageing_header(), ageing_rows(report), flavour=Flavour.chosen(flavour))
 
     @get("/imports", name="imports")
     async def imports_form(self, request: PortalRequest) -> Template:

@@ -6,14 +6,26 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from portal.i18n import format_date, format_date_short, format_decimal, format_money, format_price_number, gettext
-from portal.models import CreditEvent, CreditEventKind, FlagKind, Order, OrderEvent, OrderFlag, OrderStatus
+from portal.i18n import (
+    N_,
+    format_date,
+    format_date_short,
+    format_decimal,
+    format_money,
+    format_price_number,
+    gettext,
+    ngettext,
+)
+from portal.models import CreditEvent, CreditEventKind, FlagKind, Order, OrderEvent, OrderFlag, OrderLine, OrderStatus
 from portal.services.approvals import AUTO_APPROVED
 from portal.services.catalog import Availability
 from portal.services.customers import MonthFigures
 from portal.services.delivery import short_date
 from portal.services.flags import Flag
+from portal.services.ordering import ERP_INVOICED, ERP_TAKEN, status_label
+from portal.services.ordering import order_note as stored_order_note
 from portal.services.pricing import Price, PriceSource
+from portal.services.recurring import occurrence_note
 
 
 def price_source(price: Price, unit: str) -> str:
@@ -33,6 +45,31 @@ def price_source(price: Price, unit: str) -> str:
     return text
 
 
+def line_price_source(line: OrderLine) -> str:
+    """Where a submitted line's price came from, as kept with the line: "Price list Hotels, from 50"."""
+    if line.price_source == PriceSource.CONTRACT:
+        text = gettext("Contract")
+    elif line.price_source == PriceSource.PRICE_LIST:
+        text = gettext("Price list %(name)s") % {"name": line.price_note}
+    elif line.price_source == PriceSource.LIST_LESS_DISCOUNT:
+        text = gettext("List price less discount")
+    else:
+        text = line.price_source
+    if line.price_min_quantity > 1:
+        text = gettext("%(source)s, from %(quantity)s") % {"source": text, "quantity": line.price_min_quantity}
+    return text
+
+
+def schedule_note(note: str) -> str:
+    """A recurring delivery occurrence's note (a stored code) in the reader's language."""
+    return occurrence_note(note)
+
+
+def order_note(order: Order) -> str:
+    """An order's note as its reader reads it (a recurring order's names its schedule)."""
+    return stored_order_note(order)
+
+
 def _percent_number(value: Decimal) -> str:
     return format_decimal(value, 0 if value == value.to_integral_value() else 2)
 
@@ -49,9 +86,9 @@ def next_break(price: Price, unit: str) -> str:
 
 
 AVAILABILITY = {
-    Availability.IN_STOCK: "In stock",
-    Availability.LOW: "Low stock",
-    Availability.OUT: "Out of stock",
+    Availability.IN_STOCK: N_("In stock"),
+    Availability.LOW: N_("Low stock"),
+    Availability.OUT: N_("Out of stock"),
 }
 
 
@@ -59,18 +96,8 @@ def availability(value: Availability) -> str:
     return gettext(AVAILABILITY[value])
 
 
-STATUS_LABELS = {
-    OrderStatus.PENDING_APPROVAL: "Waiting for approval",
-    OrderStatus.APPROVED: "Approved",
-    OrderStatus.EXPORTED: "Sent to fulfilment",
-    OrderStatus.INVOICED: "Invoiced",
-    OrderStatus.REJECTED: "Rejected",
-    OrderStatus.CANCELLED: "Cancelled",
-}
-
-
 def order_status(status: OrderStatus) -> str:
-    return gettext(STATUS_LABELS[status])
+    return status_label(status)
 
 
 def flag_text(flag: OrderFlag | Flag, currency: str) -> str:
@@ -85,10 +112,11 @@ def flag_text(flag: OrderFlag | Flag, currency: str) -> str:
                 "gross": money("gross"),
             }
         case FlagKind.PAST_DUE:
-            return gettext("Company past due: %(amount)s overdue, the oldest by %(days)s days.") % {
-                "amount": money("overdue"),
-                "days": data["days"],
-            }
+            return ngettext(
+                "Company past due: %(amount)s overdue, the oldest by %(num)d day.",
+                "Company past due: %(amount)s overdue, the oldest by %(num)d days.",
+                int(data["days"]),
+            ) % {"amount": money("overdue"), "num": int(data["days"])}
         case FlagKind.ON_HOLD:
             return gettext("Company on hold: %(reason)s") % {"reason": data.get("reason", "")}
         case FlagKind.BELOW_MARGIN_FLOOR:
@@ -145,14 +173,22 @@ def event_text(event: OrderEvent) -> str:
     return f"{what} · {who}"
 
 
-EVENT_REASONS = {AUTO_APPROVED: "Approved automatically: no flags"}
+EVENT_REASONS = {AUTO_APPROVED: N_("Approved automatically: no flags")}
 """Reason codes the system writes into an order's timeline, and their words."""
 
 
 def event_reason(event: OrderEvent) -> str:
     """The reason shown with a timeline entry: a person's words as written, a system code in words."""
-    known = EVENT_REASONS.get(event.reason) if event.actor_id is None else None
-    return gettext(known) if known else event.reason
+    reason = event.reason
+    if reason.startswith(ERP_TAKEN):
+        return gettext("Taken by the ERP with %(key)s") % {"key": reason.removeprefix(ERP_TAKEN)}
+    if reason.startswith(ERP_INVOICED):
+        number, _, key = reason.removeprefix(ERP_INVOICED).partition("|")
+        if key:
+            return gettext("Invoice %(number)s from the ERP, sent with %(actor)s") % {"number": number, "actor": key}
+        return gettext("Invoice %(number)s from the ERP") % {"number": number}
+    known = EVENT_REASONS.get(reason) if event.actor_id is None else None
+    return gettext(known) if known else reason
 
 
 def moved_from(day: date) -> str:

@@ -10,6 +10,7 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
 from litestar.types import Guard
 
+from portal.i18n import gettext
 from portal.models import Role, User
 
 HOME_BY_ROLE: dict[Role, str] = {
@@ -36,7 +37,7 @@ def allow(*roles: Role) -> Guard:
 
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         if connection.user.role not in allowed:
-            raise PermissionDeniedException("This page is not available to your role.")
+            raise PermissionDeniedException(gettext("This page is not available to your role."))
 
     guard.__name__ = "allow_" + "_".join(sorted(role.value for role in allowed))
     return guard

@@ -23,7 +23,7 @@ from litestar.params import Parameter
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from portal.errors import NotFound
-from portal.i18n import gettext
+from portal.i18n import format_decimal, gettext
 
 MAX_ID = 2**31 - 1
 """The largest id a PostgreSQL `integer` column holds; SQLite would take more, PostgreSQL would fail."""
@@ -159,10 +159,10 @@ def friendly(message: str) -> str:
     if bound := _BOUND.search(message):
         op, limit = bound.groups()
         if "of length" in message:
-            return gettext("Use at most %(limit)s characters.") % {"limit": f"{int(limit):,}"}
+            return gettext("Use at most %(limit)s characters.") % {"limit": format_decimal(int(limit), 0)}
         if op == ">=":
-            return gettext("Enter at least %(limit)s.") % {"limit": f"{int(limit):,}"}
-        return gettext("Enter at most %(limit)s.") % {"limit": f"{int(limit):,}"}
+            return gettext("Enter at least %(limit)s.") % {"limit": format_decimal(int(limit), 0)}
+        return gettext("Enter at most %(limit)s.") % {"limit": format_decimal(int(limit), 0)}
     if "matching regex" in message:
         return gettext("This text contains a character that cannot be saved.")
     if message.startswith("Expected `int"):

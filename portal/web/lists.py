@@ -19,7 +19,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal import clock
-from portal.i18n import gettext
+from portal.i18n import gettext, ngettext
 from portal.models import Company, Role, ShoppingList
 from portal.services import lists
 from portal.services.cart import PutReport
@@ -109,7 +109,12 @@ def _back(request: PortalRequest, target: object) -> str:
 def _report(request: PortalRequest, report: PutReport) -> None:
     flash(
         request,
-        gettext("Added %(count)d lines to your cart at today's prices.") % {"count": len(report.added)},
+        ngettext(
+            "Added %(num)d line to your cart at today's prices.",
+            "Added %(num)d lines to your cart at today's prices.",
+            len(report.added),
+        )
+        % {"num": len(report.added)},
         "success",
     )
     for message in report.skipped:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal import clock
 from portal.errors import NotAllowed
-from portal.i18n import gettext
+from portal.i18n import format_decimal, gettext, ngettext
 from portal.models import Company, OrderStatus, Role
 from portal.services import cart as carts
 from portal.services import delivery, ordering, schedules
@@ -189,7 +189,7 @@ def quick_page(
             "report": report,
             "text": report.text if report else text,
             "errors": errors or {},
-            "max_lines": f"{QUICK_MAX_LINES:,}",
+            "max_lines": format_decimal(QUICK_MAX_LINES, 0),
             "max_size": QUICK_MAX_SIZE,
         },
     )
@@ -200,9 +200,12 @@ async def quick_refused(request: PortalRequest, db_session: AsyncSession, refusa
 
 
 def _quick_added(report: QuickOrderReport) -> str:
-    message = gettext("Added %(added)d lines to your cart.") % {"added": len(report.lines)}
+    added = len(report.lines)
+    message = ngettext("Added %(num)d line to your cart.", "Added %(num)d lines to your cart.", added) % {"num": added}
     if report.skipped:
-        message += " " + gettext("%(skipped)d lines with errors were left out.") % {"skipped": report.skipped}
+        message += " " + ngettext(
+            "%(num)d line with errors was left out.", "%(num)d lines with errors were left out.", report.skipped
+        ) % {"num": report.skipped}
     return message
 
 
@@ -420,11 +423,19 @@ async def cancel_refused(request: PortalRequest, db_session: AsyncSession, refus
 
 def _reordered(lines: list[ordering.ReorderLine]) -> str:
     added = [line for line in lines if line.available]
-    message = gettext("Added %(added)d lines to your cart at today's prices.") % {"added": len(added)}
+    message = ngettext(
+        "Added %(num)d line to your cart at today's prices.",
+        "Added %(num)d lines to your cart at today's prices.",
+        len(added),
+    ) % {"num": len(added)}
     if changed := sum(1 for line in added if line.price_changed):
-        message += " " + gettext("%(count)d of them changed price since the order.") % {"count": changed}
+        message += " " + ngettext(
+            "%(num)d of them changed price since the order.", "%(num)d of them changed price since the order.", changed
+        ) % {"num": changed}
     if skipped := len(lines) - len(added):
-        message += " " + gettext("%(count)d could not be added.") % {"count": skipped}
+        message += " " + ngettext("%(num)d line could not be added.", "%(num)d lines could not be added.", skipped) % {
+            "num": skipped
+        }
     return message
 
 

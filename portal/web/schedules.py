@@ -20,9 +20,10 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.errors import NotFound
-from portal.i18n import gettext
+from portal.i18n import N_, gettext
 from portal.models import Frequency, NotificationKind, Role, ScheduleLine
 from portal.services import notifications, schedules
+from portal.services.delivery import Move
 from portal.services.schedules import Source
 from portal.web.context import PortalRequest, render
 from portal.web.errors import FormPage, Refusal
@@ -51,6 +52,7 @@ class ScheduleFields(Form):
     interval_weeks: Weeks = 1
     month_day: MonthDay | None = None
     lead_days: LeadDays = 2
+    non_working_day: Move = Move.NEXT
     preview: Flag | None = None
 
     def plan(self) -> schedules.ScheduleForm:
@@ -63,6 +65,7 @@ class ScheduleFields(Form):
             self.lead_days,
             self.interval_weeks,
             self.month_day if monthly else None,
+            self.non_working_day,
         )
 
 
@@ -109,7 +112,12 @@ def _as_text(values: Mapping[str, Any]) -> dict[str, str]:
     return {key: "" if value is None else str(value) for key, value in shown.items() if not isinstance(value, list)}
 
 
-_DEFAULTS = {"lead_days": "2", "frequency": Frequency.WEEKLY.value, "interval_weeks": "1"}
+_DEFAULTS = {
+    "lead_days": "2",
+    "frequency": Frequency.WEEKLY.value,
+    "interval_weeks": "1",
+    "non_working_day": Move.NEXT.value,
+}
 """What a new schedule's form shows before anything is typed (the first delivery: a week ahead)."""
 
 
@@ -391,11 +399,11 @@ class SchedulesController(Controller):
 
 
 _KIND_LABELS = {
-    NotificationKind.ORDER_SUBMITTED: "An order is submitted",
-    NotificationKind.ORDER_DECIDED: "My order is approved or rejected",
-    NotificationKind.RECURRING_GENERATED: "A recurring delivery is ordered",
-    NotificationKind.RECURRING_MISSED: "A recurring delivery is missed",
-    NotificationKind.CREDIT_CHANGED: "A credit limit or hold changes",
+    NotificationKind.ORDER_SUBMITTED: N_("An order is submitted"),
+    NotificationKind.ORDER_DECIDED: N_("My order is approved or rejected"),
+    NotificationKind.RECURRING_GENERATED: N_("A recurring delivery is ordered"),
+    NotificationKind.RECURRING_MISSED: N_("A recurring delivery is missed"),
+    NotificationKind.CREDIT_CHANGED: N_("A credit limit or hold changes"),
 }
 """The kinds of e-mail a signed-in user can be shown a choice about; one-time links (an invitation,
 a password reset) go to whoever asked for them and are no choice."""

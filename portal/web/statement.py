@@ -1,4 +1,5 @@
-"""The buyer's account statement, as a page and as CSV."""
+"""The buyer's account statement, as a page and as CSV: one row per invoice, then the totals, the
+payment terms and the credit picture, each a labelled row with its amount as a number."""
 
 from __future__ import annotations
 
@@ -9,15 +10,25 @@ from litestar.di import NamedDependency
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.i18n import gettext
+from portal.i18n import N_, gettext, ngettext
 from portal.models import Company
 from portal.services.statement import Statement, account_statement
 from portal.settings import Settings
 from portal.web.context import PortalRequest, render
-from portal.web.downloads import cents, csv_download
+from portal.web.downloads import Flavour, FlavourChoice, cents, csv_download
 from portal.web.guards import buyers_only
 
-CSV_COLUMNS = ("Invoice", "Issued", "Due", "Currency", "Gross", "Paid", "Balance", "Days overdue", "Order")
+CSV_COLUMNS = (
+    N_("Invoice"),
+    N_("Issued"),
+    N_("Due"),
+    N_("Currency"),
+    N_("Gross"),
+    N_("Paid"),
+    N_("Balance"),
+    N_("Days overdue"),
+    N_("Order"),
+)
 
 
 def csv_header() -> list[str]:
@@ -39,6 +50,30 @@ def csv_rows(account: Statement) -> list[list[object]]:
             line.invoice.order_number or "",
         ]
         for line in account.lines
+    ]
+
+
+def csv_summary(account: Statement) -> list[list[object]]:
+    """After the invoices and an empty row: the totals of the listed invoices, the payment terms and
+    the credit picture, each as label, amount (a number) and currency."""
+    picture, currency = account.picture, account.currency
+    terms = picture.company.payment_terms_days
+    figures = [
+        (N_("Total invoiced"), account.invoiced),
+        (N_("Total paid"), account.paid_total),
+        (N_("Balance"), account.balance),
+        (N_("Overdue"), account.overdue_balance),
+    ]
+    credit = [
+        (N_("Credit limit"), picture.credit_limit),
+        (N_("Exposure (credit used)"), picture.exposure),
+        (N_("Available credit"), picture.available_credit),
+    ]
+    return [
+        [],
+        *([gettext(label), cents(amount), currency] for label, amount in figures),
+        [gettext("Payment terms"), ngettext("%(num)d day", "%(num)d days", terms) % {"num": terms}],
+        *([gettext(label), cents(amount), currency] for label, amount in credit),
     ]
 
 
@@ -64,6 +99,9 @@ class StatementController(Controller):
         company: NamedDependency[Company],
         today: NamedDependency[date],
         settings: NamedDependency[Settings],
+        flavour: FlavourChoice = None,
     ) -> Response[bytes]:
         account = await account_statement(db_session, company.id, today=today, grace_days=settings.past_due_grace_days)
-        return csv_download(f"statement-{company.tax_id}-{today.isoformat()}.csv", csv_header(), csv_rows(account))
+        rows = csv_rows(account) + csv_summary(account)
+        name = f"statement-{company.tax_id}-{today.isoformat()}.csv"
+        return csv_download(name, csv_header(), rows, flavour=Flavour.chosen(flavour))

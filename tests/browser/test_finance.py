@@ -88,7 +88,7 @@ def test_finance_limit_hold_import_and_the_buyer_statement(page: Page) -> None:
     upload_payments(page, good)
     expect(page.locator("#import-summary")).to_have_text("2 new, 0 already imported, 0 with errors.")
     page.get_by_role("button", name="Import 2 new rows").click()
-    expect(page.get_by_text("Imported 2 payments; 0 were already there unchanged.")).to_be_visible()
+    expect(page.get_by_text("Imported 2 payments. 0 payments were already there unchanged.")).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
 
     # the buyer sees the new balance on the statement

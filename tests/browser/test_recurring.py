@@ -75,10 +75,10 @@ def test_a_buyer_changes_the_rhythm_adds_a_product_and_undoes_a_skip(page: Page)
     page.get_by_label("First delivery under the new rhythm").fill(anchor.isoformat())
     page.get_by_role("button", name="Show the next five deliveries").click()
     days = delivery_dates(Rhythm(Frequency.MONTHLY, anchor, 1, anchor.day), anchor, 5)
-    dates = [format_date(day) for day in days]
+    dates = [format_date(day) for day in days]  # a skipped delivery is named by its own date
     carpathia = Company(delivery_weekdays="12345")  # the demo delivers Monday to Friday: a weekend date moves on
     upcoming = [format_date(delivery_day_from(carpathia, day)) for day in days]
-    expect(page.locator("#preview li")).to_have_text(dates)
+    expect(page.locator("#preview li")).to_contain_text(upcoming)  # each moved one says where from
     page.get_by_role("button", name="Save the changes").click()
     expect(page.get_by_text("Saved: the next delivery not yet ordered follows the new rhythm.")).to_be_visible()
     expect(page.locator("#upcoming li")).to_have_count(5)

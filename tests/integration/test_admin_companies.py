@@ -243,7 +243,7 @@ async def test_editing_changes_only_what_was_changed_and_records_old_and_new(
     assert "Credit limit" in text_of(form.text)  # read-only: finance's
 
     changed = {"name": "Hotel Baltic", "tax_id": NIP_A, "payment_terms_days": "60", "currency": "PLN"}
-    changed.update({f"weekday_{day}": "1" for day in "12345"})
+    changed.update({f"weekday_{day}": "1" for day in "12345"}, allow_backorders="1")  # ticked, as the form shows it
     response = await post(
         client, f"/admin/companies/{company.id}/edit", {**changed, "min_order_value": "0", "delivery_fee": "0"}
     )

@@ -247,7 +247,7 @@ async def test_an_order_s_invoice_moves_it_to_invoiced_once_and_the_buyer_s_stat
     )
     assert not_approved.status_code == 409
     assert not_approved.json()["detail"] == (
-        f"Order {pending_number} is pending approval; only approved orders are invoiced."
+        f"Order {pending_number} has the status “Waiting for approval”; only approved orders are invoiced."
     )
     for unknown in ("ORD-2026-999999", "no%20such%20order", "X" * 31):
         assert (

@@ -73,6 +73,7 @@ ADMIN: frozenset[RoleName] = frozenset({"admin"})
 DECIDERS: frozenset[RoleName] = frozenset({"account_manager", "admin"})
 STAFF: frozenset[RoleName] = frozenset({"account_manager", "finance", "admin"})
 CATALOG: frozenset[RoleName] = frozenset({"buyer", "account_manager", "admin"})
+EVERYONE: frozenset[RoleName] = frozenset(ROLES)
 
 
 @dataclass
@@ -326,6 +327,7 @@ TABLE: dict[str, Entry] = {
     "reassign": Entry(ADMIN, company_id),
     "customer_credit": Entry(DECIDERS, company_id),
     "review": Entry(STAFF, order_id),
+    "order_confirmation": Entry(EVERYONE, order_id),
     "approve": Entry(DECIDERS, order_id),
     "reject": Entry(DECIDERS, order_id),
     "finance_company": Entry(FINANCE_STAFF, company_id),

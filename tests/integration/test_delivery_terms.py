@@ -113,8 +113,53 @@ async def test_the_date_picker_starts_after_the_cutoff_and_refuses_a_day_off_the
     assert error is not None and error.group(1) == "We deliver to you on Tue, Thu, Fri only; choose one of those days."
     assert ">kept</textarea>" in refused.text
     early = await client.post("/checkout", data={**form, "delivery_date": "2026-11-30"})
-    assert early.status_code == 400 and "The earliest delivery date is 2026-12-01." in text_of(early.text)
+    assert early.status_code == 400 and "The earliest delivery date is 1 Dec 2026." in text_of(early.text)
     assert await orders(session) == 0
+
+
+def date_error(page: str) -> str:
+    error = re.search(r'id="delivery_date-error">([^<]*)<', page)
+    assert error is not None, "no message next to the date"
+    return error.group(1)
+
+
+async def test_checkout_refuses_a_public_holiday_or_a_weekend_saying_why(
+    client: AsyncTestClient, shop: dict, session: AsyncSession
+) -> None:
+    await sign_in(client, "nina@northwind.example")
+    await add(client, shop["paper"].id, 5)
+    _, form = await checkout_form(client)
+    christmas = await client.post("/checkout", data={**form, "delivery_date": "2026-12-25"})  # a Friday
+    assert christmas.status_code == 400
+    assert date_error(christmas.text) == "25 Dec 2026 is a public holiday (Christmas Day); choose a working day."
+    saturday = await client.post("/checkout", data={**form, "delivery_date": "2026-12-05"})
+    assert saturday.status_code == 400
+    assert date_error(saturday.text) == "5 Dec 2026 is a Saturday; we deliver on working days only."
+    in_polish = await client.post(
+        "/checkout", data={**form, "delivery_date": "2026-12-25"}, headers={"Accept-Language": "pl"}
+    )
+    assert in_polish.status_code == 400
+    assert "25.12.2026" in date_error(in_polish.text) and "Boże Narodzenie" in date_error(in_polish.text)
+    assert await orders(session) == 0
+    accepted = await client.post("/checkout", data={**form, "delivery_date": "2026-12-29"}, follow_redirects=False)
+    assert accepted.status_code == 303  # Tuesday 29 December: a working delivery day
+
+
+async def test_on_a_saturday_after_the_cutoff_the_earliest_date_is_after_the_next_working_day(
+    client: AsyncTestClient,
+    shop: dict,
+    frozen_clock,  # type: ignore[no-untyped-def]
+) -> None:
+    frozen_clock.moment = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)  # Saturday 5 December, 13:00 in Warsaw
+    await sign_in(client, "nina@northwind.example")
+    await add(client, shop["paper"].id, 5)
+    page, form = await checkout_form(client)
+    # taken on Monday 7 December; Tuesday 8 December is the next delivery day
+    assert 'min="2026-12-08"' in page and form["delivery_date"] == "2026-12-08"
+    frozen_clock.moment = datetime(2026, 12, 23, 12, 0, tzinfo=UTC)  # Wednesday before Christmas, after the cut-off
+    await sign_in(client, "nina@northwind.example")
+    page, form = await checkout_form(client)
+    assert 'min="2026-12-29"' in page  # 24–27 December are off: taken Monday 28, delivered Tuesday 29
 
 
 async def test_retired_addresses_are_not_offered_and_are_refused(

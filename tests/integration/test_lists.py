@@ -115,7 +115,7 @@ async def test_the_second_buyer_uses_the_same_list(client: AsyncTestClient, shar
     done = await client.post(
         f"/lists/{shared['list'].id}/cart", data={"all": "yes", "_csrf_token": csrf_from(page.text)}
     )
-    assert "Added 1 lines to your cart at today's prices." in text_of(done.text)
+    assert "Added 1 line to your cart at today's prices." in text_of(done.text)
     assert 'data-sku="GLS-6"' in done.text
 
 
@@ -313,7 +313,7 @@ async def test_adding_nothing_to_the_cart_is_refused_on_the_list_page(client: As
     chosen = await client.post(
         f"/lists/{list_id}/cart", data={"line_ids": str(shared["line"].id), "_csrf_token": token}
     )
-    assert "Added 1 lines to your cart at today's prices." in text_of(chosen.text)
+    assert "Added 1 line to your cart at today's prices." in text_of(chosen.text)
 
 
 async def test_adding_to_a_list_that_is_gone_or_with_a_bad_quantity_goes_back_with_the_reason(
@@ -391,7 +391,7 @@ async def test_a_list_from_a_past_order_and_from_the_usual_items(
     saved_usual = await client.post("/lists/usual/save", data={"_csrf_token": token})
     assert "<h1>Usual items</h1>" in saved_usual.text and 'data-sku="GLS-6"' in saved_usual.text
     to_cart = await client.post("/lists/usual/cart", data={"_csrf_token": token})
-    assert "Added 1 lines to your cart at today's prices." in text_of(to_cart.text)
+    assert "Added 1 line to your cart at today's prices." in text_of(to_cart.text)
 
 
 async def test_without_usual_items_saving_them_is_refused(client: AsyncTestClient, shared: dict) -> None:

@@ -119,7 +119,7 @@ async def test_approve_inline_with_htmx_and_the_buyer_reads_it(client: AsyncTest
         data={"_csrf_token": csrf_from(page.text)},
         headers={"hx-request": "true"},
     )
-    assert "Nothing was changed: this order was already approved by Anna Kowalska" in text_of(again.text)
+    assert "Nothing was changed: this order was already set to “Approved” by Anna Kowalska" in text_of(again.text)
 
     client.cookies.clear()
     await sign_in(client, "nina@northwind.example")
@@ -350,7 +350,7 @@ async def test_deciding_an_order_decided_meanwhile_answers_409(
     await client.post(f"/queue/orders/{order.id}/reject", data={"reason": "Duplicate", "_csrf_token": csrf})
     again = await client.post(f"/queue/orders/{order.id}/approve", data={"_csrf_token": csrf})
     assert again.status_code == 409
-    assert "Nothing was changed: this order was already rejected by" in text_of(again.text)
+    assert "Nothing was changed: this order was already set to “Rejected” by" in text_of(again.text)
     assert 'id="decided"' in again.text
 
 

@@ -94,16 +94,21 @@ async def test_a_schedule_is_ordered_approved_and_both_sides_are_told(
     assert '<form method="post" action="/schedules"' in form.text  # the CSRF token never travels in a URL
     preview = await client.post("/schedules", data={**params, "preview": "1", "_csrf_token": csrf_from(form.text)})
     assert preview.status_code == 200 and await session.scalar(select(DeliverySchedule.id)) is None
-    assert "Next five deliveries 4 Dec 2026 11 Dec 2026 18 Dec 2026 25 Dec 2026 1 Jan 2027" in text_of(
-        preview.text
-    )
+    assert (
+        "Next five deliveries 4 Dec 2026 11 Dec 2026 18 Dec 2026"
+        " 28 Dec 2026 (moved from Fri 25 Dec) 4 Jan 2027 (moved from Fri 1 Jan)"  # Christmas Day, New Year's Day
+    ) in text_of(preview.text)
     too_soon = await client.post(
         "/schedules",
-        data={**params, "first_delivery": "2026-11-28", "preview": "1", "_csrf_token": csrf_from(form.text)},
+        data={
+            **params,
+            "first_delivery": "2026-11-30",
+            "lead_days": "4",
+            "preview": "1",
+            "_csrf_token": csrf_from(form.text),
+        },
     )
-    assert "Next five deliveries 5 Dec 2026 12 Dec 2026" in text_of(
-        too_soon.text
-    )  # 28 Nov had to be ordered yesterday
+    assert "Next five deliveries 7 Dec 2026 14 Dec 2026" in text_of(too_soon.text)  # 30 Nov: ordered yesterday
     address = await session.scalar(select(Address.id).where(Address.company_id == hotel["company"].id))
     saved = await client.post(
         "/schedules", data={**params, "address_id": str(address), "_csrf_token": csrf_from(preview.text)}
@@ -120,6 +125,8 @@ async def test_a_schedule_is_ordered_approved_and_both_sides_are_told(
     assert f"http://localhost:8000/queue/orders/{order.id}" in Inbox.text(told)
     page = await client.get(f"/orders/{order.id}")
     assert "From the recurring delivery Weekly linen" in text_of(page.text)
+    assert order.note == "Weekly linen"  # the schedule's name is stored; the page words it
+    assert "Note: Recurring delivery “Weekly linen”" in text_of(page.text)
     shown = await client.get(f"/schedules/{await session.scalar(select(DeliverySchedule.id))}")
     assert f'<a href="/orders/{order.id}">order</a>' in shown.text
     assert "Past deliveries 4 Dec 2026: ordered · order" in text_of(shown.text)
@@ -261,7 +268,10 @@ async def test_a_schedule_is_edited_after_seeing_its_new_dates(
     assert page.status_code == 200
     assert 'name="name" maxlength="100" value="Weekly linen"' in page.text
     assert 'value="2026-12-04"' in page.text and f'<option value="{plan.address_id}" selected' in page.text
-    assert "Next five deliveries 4 Dec 2026 11 Dec 2026 18 Dec 2026 25 Dec 2026 1 Jan 2027" in text_of(page.text)
+    assert (
+        "Next five deliveries 4 Dec 2026 11 Dec 2026 18 Dec 2026"
+        " 28 Dec 2026 (moved from Fri 25 Dec) 4 Jan 2027 (moved from Fri 1 Jan)"
+    ) in text_of(page.text)
 
     wanted = {
         "name": "Monthly linen",
@@ -275,9 +285,10 @@ async def test_a_schedule_is_edited_after_seeing_its_new_dates(
     preview = await client.post(
         f"/schedules/{plan.id}/edit", data={**wanted, "preview": "1", "_csrf_token": csrf_from(page.text)}
     )
-    assert "Next five deliveries 31 Dec 2026 31 Jan 2027 28 Feb 2027 31 Mar 2027 30 Apr 2027" in text_of(
-        preview.text
-    )
+    assert (
+        "Next five deliveries 31 Dec 2026 1 Feb 2027 (moved from Sun 31 Jan) 1 Mar 2027 (moved from Sun 28 Feb)"
+        " 31 Mar 2027 30 Apr 2027"
+    ) in text_of(preview.text)
     await session.refresh(plan)
     assert plan.name == "Weekly linen"  # a preview saves nothing
     saved = await client.post(
@@ -501,6 +512,7 @@ async def test_a_refused_new_schedule_answers_400_next_to_the_field_and_saves_no
         ({"first_delivery": ""}, "first_delivery", "This field is required.", True),
         ({"name": "x" * 101}, "name", "Use at most 100 characters.", True),
         ({"name": "   "}, "name", "Give the schedule a name of at most 100 characters.", True),
+        ({"non_working_day": "sunday"}, "non_working_day", "This value is not one of the choices.", True),
         ({"address_id": "99999999999"}, "address_id", "Enter at most 2,147,483,647.", True),
         ({"first_delivery": "2026-11-27"}, "first_delivery", "The first delivery must be after today.", False),
         (
@@ -613,3 +625,45 @@ async def test_odd_notification_choices_are_refused_and_change_nothing(
     assert NotificationKind.RECURRING_MISSED in off and NotificationKind.ORDER_SUBMITTED not in off
     none = await client.post("/account/notifications", data={"_csrf_token": token})
     assert none.status_code == 200 and 'value="order_submitted"  >' in none.text
+
+
+async def test_deliveries_on_non_working_days_move_as_the_schedule_says_and_show_where_from(
+    client: AsyncTestClient, hotel: dict, session: AsyncSession
+) -> None:
+    await sign_in(client, "ewa@vistula.example")
+    source = {"source": "list", "source_id": str(hotel["list"].id)}
+    page = await client.get("/schedules/new", params=source)
+    assert '<option value="next" selected>' in page.text  # the next working day unless the buyer says otherwise
+    address = await session.scalar(select(Address.id).where(Address.company_id == hotel["company"].id))
+    monthly = {
+        **source,
+        "name": "Month-end linen",
+        "address_id": str(address),
+        "frequency": "monthly",
+        "month_day": "31",
+        "first_delivery": "2026-12-31",
+        "lead_days": "2",
+        "_csrf_token": csrf_from(page.text),
+    }
+    following = await client.post("/schedules", data={**monthly, "preview": "1"})
+    assert (
+        "Next five deliveries 31 Dec 2026 1 Feb 2027 (moved from Sun 31 Jan) 1 Mar 2027 (moved from Sun 28 Feb)"
+        " 31 Mar 2027 30 Apr 2027"
+    ) in text_of(following.text)
+    before = await client.post("/schedules", data={**monthly, "non_working_day": "previous", "preview": "1"})
+    assert (
+        "Next five deliveries 31 Dec 2026 29 Jan 2027 (moved from Sun 31 Jan) 26 Feb 2027 (moved from Sun 28 Feb)"
+        " 31 Mar 2027 30 Apr 2027"
+    ) in text_of(before.text)
+    assert '<option value="previous" selected>' in before.text
+
+    saved = await client.post("/schedules", data={**monthly, "non_working_day": "previous"}, follow_redirects=False)
+    assert saved.status_code == 303
+    plan = await session.scalar(select(DeliverySchedule).where(DeliverySchedule.name == "Month-end linen"))
+    assert plan is not None and plan.non_working_day == "previous"
+    shown = text_of((await client.get(saved.headers["location"])).text)
+    assert "Coming deliveries 31 Dec 2026 Skip 29 Jan 2027 (moved from Sun 31 Jan) Skip" in shown
+    assert '<option value="previous" selected>' in (await client.get(f"/schedules/{plan.id}/edit")).text
+    for page_path in ("/dashboard", "/schedules"):  # the next deliveries across the company's schedules
+        listed = text_of((await client.get(page_path)).text)
+        assert "29 Jan 2027 (moved from Sun 31 Jan) · Month-end linen" in listed, page_path

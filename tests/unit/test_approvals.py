@@ -199,7 +199,7 @@ async def test_deciding_twice_changes_nothing_and_says_who_decided(session: Asyn
     await approvals.reject_order(session, admin, order.id, reason="Duplicate", today=TODAY)
     with pytest.raises(approvals.DecidedMeanwhile) as refused:
         await approve(session, manager, order)
-    assert "Nothing was changed: this order was already rejected by Ada Admin at" in refused.value.message
+    assert "Nothing was changed: this order was already set to “Rejected” by Ada Admin at" in refused.value.message
     assert isinstance(refused.value, Conflict) and refused.value.status_code == 409
     with pytest.raises(approvals.DecidedMeanwhile):
         await approvals.reject_order(session, manager, order.id, reason="Again", today=TODAY)

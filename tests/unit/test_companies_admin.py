@@ -272,7 +272,7 @@ async def test_a_reactivated_company_goes_on_from_its_next_delivery_without_a_ba
     async with maker() as other:
         await companies_admin.set_active(
             other, admin, company.id, True, today=date(2026, 12, 20)
-        )  # Sunday: next delivery ordered in time is Friday 25 Dec, ordered on the 23rd
+        )  # Sunday: next delivery ordered in time is Friday 25 Dec, delivered on Monday 28 Dec
         await other.commit()
     awake = await run_pass(maker, date(2026, 12, 20))
     restarted = await session.scalar(
@@ -282,4 +282,5 @@ async def test_a_reactivated_company_goes_on_from_its_next_delivery_without_a_ba
     assert (asleep.generated, asleep.missed) == (0, 0)
     assert (awake.generated, awake.missed) == (0, 0)
     assert restarted is not None and restarted.next_delivery == date(2026, 12, 25)
-    assert (await run_pass(maker, date(2026, 12, 23))).generated == 1
+    assert (await run_pass(maker, date(2026, 12, 23))).generated == 0  # Christmas Day moves to Monday 28 Dec
+    assert (await run_pass(maker, date(2026, 12, 26))).generated == 1

@@ -74,9 +74,14 @@ def warsaw(moment: str) -> datetime:
         ("12345", "12:00", "2026-11-26 12:00", "2026-11-30"),  # exactly at the cut-off counts as after it
         ("12345", "12:00", "2026-11-27 11:00", "2026-11-30"),  # Friday before the cut-off: Monday
         ("12345", "12:00", "2026-11-27 14:00", "2026-12-01"),  # Friday after the cut-off: Tuesday
-        ("6", None, "2026-11-27 09:00", "2026-11-28"),  # Saturdays only: tomorrow
-        ("6", None, "2026-11-28 09:00", "2026-12-05"),  # on a Saturday: strictly after, the next one
-        ("6", "12:00", "2026-11-27 13:00", "2026-12-05"),  # after Friday's cut-off: taken Monday
+        ("6", None, "2026-11-27 09:00", "2026-11-30"),  # Saturdays only: not a working day, so any working day
+        ("67", None, "2026-11-28 09:00", "2026-11-30"),
+        ("6", "12:00", "2026-11-27 13:00", "2026-12-01"),  # after Friday's cut-off: taken Monday
+        ("12345", "12:00", "2026-12-05 13:00", "2026-12-08"),  # Saturday after the cut-off: taken Monday
+        ("12345", "12:00", "2026-12-23 13:00", "2026-12-29"),  # 24–27 December off: taken Monday, then Tuesday
+        ("12345", None, "2026-12-23 13:00", "2026-12-28"),  # no cut-off: taken Wednesday, delivered Monday
+        ("5", None, "2026-12-21 09:00", "2027-01-08"),  # Fridays only: Christmas Day and New Year's Day are off
+        ("1", "12:00", "2027-03-26 13:00", "2027-04-05"),  # Mondays only: Easter Monday is off
         ("135", None, "2026-11-30 09:00", "2026-12-02"),  # Monday, Wednesday, Friday
     ],
 )
@@ -182,7 +187,7 @@ async def test_checkout_after_the_cutoff_refuses_the_next_day(session: AsyncSess
     await add_to_cart(session, buyer, (await make_product(session)).id, 1)
     with pytest.raises(CheckoutInvalid) as refused:  # Friday 14:00: Monday is too early now
         await submit(session, buyer, company, address, now=time(14, 0), delivery_date="2026-11-30")
-    assert refused.value.errors == {"delivery_date": "The earliest delivery date is 2026-12-01."}
+    assert refused.value.errors == {"delivery_date": "The earliest delivery date is 1 Dec 2026."}
     assert (await submit(session, buyer, company, address, now=time(11, 0))).order.requested_delivery_date == D(
         "2026-11-30"
     )
@@ -344,10 +349,13 @@ async def test_a_recurring_date_off_the_delivery_weekdays_moves_and_the_order_ca
         session, delivery_fee=Decimal("20.00"), min_order_value=Decimal("80.00")
     )
     view = await schedules.schedule_view(session, buyer, plan.id)
-    assert view.upcoming[:2] == [D("2026-12-06"), D("2026-12-13")]
-    assert view.moved[D("2026-12-06")] == D("2026-12-07")  # Sunday → Monday
-
-    assert (await run_pass(async_sessionmaker(engine, expire_on_commit=False), D("2026-12-04"))).generated == 1
+    assert view.upcoming[:2] == [
+        schedules.Delivery(D("2026-12-06"), D("2026-12-07")),  # Sunday → Monday
+        schedules.Delivery(D("2026-12-13"), D("2026-12-14")),
+    ]
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    assert (await run_pass(maker, D("2026-12-04"))).generated == 0  # the lead time counts back from Monday
+    assert (await run_pass(maker, D("2026-12-05"))).generated == 1
     (order,) = await generated(session)
     assert order.requested_delivery_date == D("2026-12-07")
     assert (order.delivery_fee, order.net_total) == (Decimal("20.00"), Decimal("70.00"))  # 50.00 + the fee
@@ -376,14 +384,14 @@ async def test_a_recurring_order_without_flags_of_an_auto_approving_company_is_a
 ) -> None:
     company, buyer, plan = await recurring_setup(session, auto_approve=True, delivery_weekdays="1234567")
     maker = async_sessionmaker(engine, expire_on_commit=False)
-    await run_pass(maker, D("2026-12-04"))  # the first order is flagged: it waits
+    await run_pass(maker, D("2026-12-05"))  # the first order is flagged: it waits
     (first,) = await generated(session)
     assert first.status is OrderStatus.PENDING_APPROVAL
     first.status = OrderStatus.APPROVED
     await session.commit()
-    await run_pass(maker, D("2026-12-11"))
+    await run_pass(maker, D("2026-12-12"))
     second = (await generated(session))[-1]
-    assert (second.requested_delivery_date, second.status) == (D("2026-12-13"), OrderStatus.APPROVED)
+    assert (second.requested_delivery_date, second.status) == (D("2026-12-14"), OrderStatus.APPROVED)
     event = await session.scalar(
         select(OrderEvent).where(OrderEvent.order_id == second.id).order_by(OrderEvent.id.desc())
     )

@@ -279,8 +279,8 @@ async def test_an_invoiced_order_moves_to_invoiced_and_counts_once(session: Asyn
     )
     timeline = timeline[1:]  # after its submission
     assert [(e.from_status, e.to_status, e.reason) for e in timeline] == [
-        (OrderStatus.APPROVED, OrderStatus.EXPORTED, "Invoice FV/10 from the ERP"),
-        (OrderStatus.EXPORTED, OrderStatus.INVOICED, "Invoice FV/10 from the ERP"),
+        (OrderStatus.APPROVED, OrderStatus.EXPORTED, "erp_invoiced:FV/10"),
+        (OrderStatus.EXPORTED, OrderStatus.INVOICED, "erp_invoiced:FV/10"),
     ]
     assert timeline[0].actor_id == erp["finance"].id
     assert (await session.get(Order, pending.id)).status is OrderStatus.PENDING_APPROVAL  # type: ignore[union-attr]
@@ -301,7 +301,7 @@ async def test_only_approved_orders_of_the_same_company_can_be_invoiced(session:
         ),
     )
     assert errors == {
-        2: [f"Order {pending.number} is pending approval; only approved orders are invoiced."],
+        2: [f"Order {pending.number} has the status “Waiting for approval”; only approved orders are invoiced."],
         3: [f"No order {theirs.number} of this company."],
         4: ["No order ORD-NONE of this company."],
     }

@@ -139,7 +139,7 @@ async def test_bad_checkout_fields_are_named_and_nothing_is_saved(session: Async
         await submit(session, buyer, company, form_for(key, other_address, po_number="", delivery_date="2026-11-28"))
     assert invalid.value.errors == {
         "po_number": "Your company asks for a purchase order number on every order.",
-        "delivery_date": "The earliest delivery date is 2026-11-30.",
+        "delivery_date": "The earliest delivery date is 30 Nov 2026.",
         "address_id": "Choose one of your company's delivery addresses.",
     }
     assert isinstance(invalid.value, Refused)
@@ -258,7 +258,9 @@ async def test_only_a_pending_order_can_be_cancelled_and_the_refusal_says_who(se
     assert refused.value.order.status is OrderStatus.APPROVED
     assert refused.value.last_event.actor.full_name == "Anna Kowalska"
     assert isinstance(refused.value, Conflict) and refused.value.errors == {"": refused.value.message}
-    assert refused.value.message.startswith("Nothing was changed: this order was already approved by Anna Kowalska")
+    assert refused.value.message.startswith(
+        "Nothing was changed: this order was already set to “Approved” by Anna Kowalska"
+    )
 
     with pytest.raises(MoveRefused):
         await move_order(session, order.id, OrderStatus.PENDING_APPROVAL, manager)  # no way back

@@ -26,7 +26,7 @@ from portal.models import (
     ScheduleOccurrence,
 )
 from portal.services import schedules
-from portal.services.recurring import run_pass
+from portal.services.recurring import occurrence_note, run_pass
 from portal.services.schedules import ScheduleError, ScheduleForm
 from tests.factories import make_company, make_product, make_schedule, make_user
 
@@ -131,6 +131,8 @@ async def test_a_skipped_occurrence_and_a_paused_schedule_make_no_order(
     await session.commit()
     await run_pass(maker, D("2026-12-02"))
     assert await orders(session) == []
+    skipped = await session.scalar(select(ScheduleOccurrence.note).where(ScheduleOccurrence.schedule_id == plan.id))
+    assert skipped is not None and occurrence_note(skipped) == f"skipped by {buyer.full_name}"
     await run_pass(maker, D("2026-12-09"))
     assert [o.requested_delivery_date for o in await orders(session)] == [D("2026-12-11")]
 
@@ -140,8 +142,8 @@ async def test_a_skipped_occurrence_and_a_paused_schedule_make_no_order(
     await schedules.resume(session, buyer, plan.id, D("2026-12-17"))
     await session.commit()
     await run_pass(maker, D("2026-12-17"))
-    await run_pass(maker, D("2026-12-23"))
-    assert [o.requested_delivery_date for o in await orders(session)] == [D("2026-12-11"), D("2026-12-25")]
+    await run_pass(maker, D("2026-12-26"))  # Christmas Day is delivered on Monday 28 December, ordered on the 26th
+    assert [o.requested_delivery_date for o in await orders(session)] == [D("2026-12-11"), D("2026-12-28")]
 
 
 async def test_changed_lines_apply_from_the_next_occurrence_not_yet_ordered(
@@ -165,7 +167,11 @@ async def test_changed_lines_apply_from_the_next_occurrence_not_yet_ordered(
 async def test_the_dashboard_shows_the_next_deliveries_of_the_company(session: AsyncSession) -> None:
     _, company, _, plan, _, _ = await arrange(session, first=D("2027-01-31"), frequency="monthly", month_day=31)
     upcoming = await schedules.next_deliveries(session, company.id, 3)
-    assert [day for day, _ in upcoming] == [D("2027-01-31"), D("2027-02-28"), D("2027-03-31")]
+    assert [(delivery.planned, delivery.day) for delivery, _ in upcoming] == [
+        (D("2027-01-31"), D("2027-02-01")),  # Sundays are delivered on Monday
+        (D("2027-02-28"), D("2027-03-01")),
+        (D("2027-03-31"), D("2027-03-31")),
+    ]
 
 
 async def reloaded(session: AsyncSession, plan):  # type: ignore[no-untyped-def]
@@ -219,9 +225,9 @@ async def test_an_edit_keeps_the_skips_the_new_rhythm_still_delivers_on_and_a_pa
     await schedules.resume(session, buyer, plan.id, D("2026-11-28"))
     await session.commit()
     maker = async_sessionmaker(engine, expire_on_commit=False)
-    for day in ("2026-12-02", "2026-12-09", "2026-12-16", "2026-12-30"):
+    for day in ("2026-12-02", "2026-12-09", "2026-12-16", "2027-01-02"):  # New Year's Day moves to Monday 4 January
         await run_pass(maker, D(day))
-    assert [o.requested_delivery_date for o in await orders(session)] == [D("2026-12-04"), D("2027-01-01")]
+    assert [o.requested_delivery_date for o in await orders(session)] == [D("2026-12-04"), D("2027-01-04")]
 
 
 @pytest.mark.parametrize(
@@ -389,11 +395,11 @@ async def test_views_of_a_schedule_at_the_calendars_end(session: AsyncSession) -
     _, company, buyer, plan, _, _ = await arrange(session, first=D("9999-12-20"))
     assert (plan.next_delivery, plan.next_generation_on) == (D("9999-12-20"), D("9999-12-18"))
     view = await schedules.schedule_view(session, buyer, plan.id)
-    assert view.upcoming == [D("9999-12-20"), D("9999-12-27")]
-    assert [day for day, _ in await schedules.next_deliveries(session, company.id)] == view.upcoming
+    assert [delivery.day for delivery in view.upcoming] == [D("9999-12-20"), D("9999-12-27")]
+    assert [delivery for delivery, _ in await schedules.next_deliveries(session, company.id)] == view.upcoming
     revision = await schedules.revision(session, buyer, plan.id, today=D("2026-12-01"))
     assert revision.form is not None and revision.form.first_delivery == D("9999-12-20")
-    assert revision.preview == [D("9999-12-20"), D("9999-12-27")]
+    assert [delivery.day for delivery in revision.preview] == [D("9999-12-20"), D("9999-12-27")]
     await schedules.skip(session, buyer, plan.id, D("9999-12-27"))
     await schedules.pause(session, buyer, plan.id)
     await schedules.resume(session, buyer, plan.id, D("2026-12-01"))

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from portal.models import OccurrenceStatus, Order, OrderSource, ScheduleOccurrence
-from portal.services.schedules import delivery_dates, missed
+from portal.models import Company, OccurrenceStatus, Order, OrderSource, ScheduleOccurrence
+from portal.services.schedules import delivered_on, delivery_dates, missed
 from portal.settings import PROJECT_ROOT
 from tests.conftest import backend
 from tests.factories import make_company, make_product, make_schedule
@@ -31,7 +31,13 @@ DAYS = 31
 def worker(
     database_url: str, day: date, name: str = "worker", output: Any = subprocess.PIPE
 ) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PORTAL_DATABASE_URL": database_url, "PORTAL_ENV": "test", "PORTAL_DEFAULT_LOCALE": "en", "PGAPPNAME": name}
+    env = {
+        **os.environ,
+        "PORTAL_DATABASE_URL": database_url,
+        "PORTAL_ENV": "test",
+        "PORTAL_DEFAULT_LOCALE": "en",
+        "PGAPPNAME": name,
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "portal.cli", "worker", "--once", "--today", day.isoformat()],
         cwd=PROJECT_ROOT,
@@ -65,11 +71,15 @@ async def schedules_for_a_month(session: AsyncSession, count: int):  # type: ign
     return plans
 
 
+MONDAY_TO_FRIDAY = Company(delivery_weekdays="12345")
+"""The companies' delivery days: an occurrence is ordered lead time before the day it is delivered on."""
+
+
 def expected(plans, last_day: date) -> set[tuple[int, date]]:  # type: ignore[no-untyped-def]
     wanted = set()
     for plan in plans:
         for day in delivery_dates(plan, START, 10):
-            if day - timedelta(days=plan.lead_days) <= last_day:
+            if delivered_on(plan, MONDAY_TO_FRIDAY, day) - timedelta(days=plan.lead_days) <= last_day:
                 wanted.add((plan.id, day))
     return wanted
 

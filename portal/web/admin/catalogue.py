@@ -17,7 +17,7 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.i18n import gettext
+from portal.i18n import N_, gettext
 from portal.models import ContractPrice, PriceListItem, Product
 from portal.services import audit, catalogue_admin, prices_admin
 from portal.services.catalogue_admin import CategoryRecord, ProductRecord, price_text
@@ -43,7 +43,7 @@ from portal.web.inputs import (
     path_id,
 )
 
-PRICE_MESSAGE = "Enter a price such as 12.50, with at most 4 decimals."
+PRICE_MESSAGE = N_("Enter a price such as 12.50, with at most 4 decimals.")
 """Said next to a price the framework could not read (its range is the service's: `price_error`)."""
 Whole = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
 """Read as a whole number here; its range is the service's to check, with its own message."""
@@ -63,7 +63,7 @@ def _decimal(value: Decimal | None) -> Decimal | None:
 
 class CategoryForm(Form):
     messages: ClassVar[dict[str, str]] = Translated(
-        {"margin_floor_pct": "Enter a margin floor between 0 and 100 %, or leave it empty."}
+        {"margin_floor_pct": N_("Enter a margin floor between 0 and 100 %, or leave it empty.")}
     )
     name: CategoryName
     margin_floor_pct: Money | None = None
@@ -75,10 +75,10 @@ class CategoryForm(Form):
 class ProductForm(Form):
     messages: ClassVar[dict[str, str]] = Translated(
         {
-            "category_id": "Choose a category from the list.",
-            "vat_rate": "The VAT rate is one of 23, 8, 5 or 0 %.",
-            "pack_size": "The pack size is a whole number from 1 to 10,000.",
-            "stock": "Stock is a whole number from 0 to 10,000,000.",
+            "category_id": N_("Choose a category from the list."),
+            "vat_rate": N_("The VAT rate is one of 23, 8, 5 or 0 %."),
+            "pack_size": N_("The pack size is a whole number from 1 to 10,000."),
+            "stock": N_("Stock is a whole number from 0 to 10,000,000."),
             "list_price": PRICE_MESSAGE,
             "cost": PRICE_MESSAGE,
         }
@@ -113,7 +113,7 @@ class ProductForm(Form):
 
 class PriceListForm(Form):
     messages: ClassVar[dict[str, str]] = Translated(
-        {"currency": "Enter a currency code of three capital letters, such as PLN or EUR."}
+        {"currency": N_("Enter a currency code of three capital letters, such as PLN or EUR.")}
     )
     name: ListName
     code: ListCode | None = None
@@ -125,7 +125,7 @@ class PriceListForm(Form):
 
 class PriceForm(Form):
     messages: ClassVar[dict[str, str]] = Translated(
-        {"min_quantity": "The minimum quantity is a whole number from 1 to 1,000,000.", "unit_price": PRICE_MESSAGE}
+        {"min_quantity": N_("The minimum quantity is a whole number from 1 to 1,000,000."), "unit_price": PRICE_MESSAGE}
     )
     sku: Sku
     unit_price: UnitPrice
@@ -140,8 +140,8 @@ class PriceForm(Form):
 class ContractPriceForm(Form):
     messages: ClassVar[dict[str, str]] = Translated(
         {
-            "company_id": "Choose a company from the list.",
-            "min_quantity": "The minimum quantity is a whole number from 1 to 1,000,000.",
+            "company_id": N_("Choose a company from the list."),
+            "min_quantity": N_("The minimum quantity is a whole number from 1 to 1,000,000."),
             "unit_price": PRICE_MESSAGE,
         }
     )

@@ -21,7 +21,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.errors import Refused
-from portal.i18n import gettext
+from portal.i18n import N_, gettext
 from portal.models import Address, Company
 from portal.services import audit, companies_admin
 from portal.services.companies_admin import AddressRecord, CompanyRecord
@@ -50,12 +50,12 @@ class CompanyForm(Form):
 
     messages: ClassVar[dict[str, str]] = Translated(
         {
-            "payment_terms_days": "Enter 0 to 365 days.",
-            "price_list_id": "Choose one of the price lists.",
-            "account_manager_id": "Choose one of the account managers.",
-            "general_discount_pct": "Enter a percentage from 0 to 99.99, with at most 2 decimals.",
-            "margin_floor_pct": "Enter a percentage from 0 to 100, with at most 2 decimals, or leave it empty.",
-            "order_cutoff": "Enter the time as HH:MM, e.g. 14:30.",
+            "payment_terms_days": N_("Enter 0 to 365 days."),
+            "price_list_id": N_("Choose one of the price lists."),
+            "account_manager_id": N_("Choose one of the account managers."),
+            "general_discount_pct": N_("Enter a percentage from 0 to 99.99, with at most 2 decimals."),
+            "margin_floor_pct": N_("Enter a percentage from 0 to 100, with at most 2 decimals, or leave it empty."),
+            "order_cutoff": N_("Enter the time as HH:MM, e.g. 14:30."),
         }
     )
     name: Name
@@ -66,6 +66,7 @@ class CompanyForm(Form):
     general_discount_pct: Money = Money("0")
     po_number_required: Flag | None = None
     auto_approve: Flag | None = None
+    allow_backorders: Flag | None = None
     margin_floor_pct: Money | None = None
     account_manager_id: FormId | None = None
     weekday_1: Flag | None = None
@@ -97,6 +98,7 @@ class CompanyForm(Form):
             general_discount_pct=Decimal(self.general_discount_pct),
             po_number_required=self.po_number_required is not None,
             auto_approve=self.auto_approve is not None,
+            allow_backorders=self.allow_backorders is not None,
             margin_floor_pct=Decimal(self.margin_floor_pct) if self.margin_floor_pct is not None else None,
             account_manager_id=self.account_manager_id,
             delivery_weekdays=days,
@@ -119,7 +121,7 @@ class AddressForm(Form):
 
 
 class ConfirmForm(Form):
-    messages: ClassVar[dict[str, str]] = Translated({"confirm": "Tick the box to confirm."})
+    messages: ClassVar[dict[str, str]] = Translated({"confirm": N_("Tick the box to confirm.")})
     confirm: Flag
 
 
@@ -154,6 +156,7 @@ def company_values(company: Company | None) -> dict[str, Any]:
         "general_discount_pct": _amount(record.general_discount_pct),
         "po_number_required": record.po_number_required,
         "auto_approve": record.auto_approve,
+        "allow_backorders": record.allow_backorders,
         "margin_floor_pct": _amount(record.margin_floor_pct),
         "account_manager_id": str(record.account_manager_id or ""),
         "order_cutoff": record.order_cutoff.strftime("%H:%M") if record.order_cutoff else "",

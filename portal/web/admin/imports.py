@@ -6,11 +6,10 @@ nothing is written; the apply form sends the checked file's text back and applie
 nothing. Both forms are multipart, so the text travels as it is (a URL-encoded form of 20,000
 products would pass the 4 MB form limit) and the web process keeps no state between the two
 steps; `BODY_MAX` bounds them. Exports come as Excel opens them, English (comma, decimal dot)
-or Polish (semicolon, decimal comma), and import back unchanged."""
+or Polish (semicolon, decimal comma; `portal.web.downloads.Flavour`), and import back unchanged."""
 
 from __future__ import annotations
 
-import enum
 from datetime import date
 from typing import Annotated, Any, ClassVar
 
@@ -19,15 +18,16 @@ from litestar import Controller, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, Parameter, QueryParameter
+from litestar.params import Body, FromPath, Parameter
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.i18n import N_
 from portal.services import imports, master_data, master_import, order_export
 from portal.services.master_import import Report
 from portal.web.context import PortalRequest, render, seller_today
-from portal.web.downloads import csv_download
+from portal.web.downloads import Flavour, FlavourChoice, csv_download
 from portal.web.errors import Refusal
 from portal.web.finance import Translated
 from portal.web.guards import admins_only
@@ -46,7 +46,7 @@ class MasterUpload(Form):
     """What the file holds and the file."""
 
     messages: ClassVar[dict[str, str]] = Translated(
-        {"kind": "Choose what the file holds.", "file": "Choose a CSV file."}
+        {"kind": N_("Choose what the file holds."), "file": N_("Choose a CSV file.")}
     )
     kind: KindCode
     file: UploadFile | None = None
@@ -65,22 +65,15 @@ class MasterApply(Form):
 
     messages: ClassVar[dict[str, str]] = Translated(
         {
-            "kind": "Choose what the file holds.",
-            "content": "Nothing to import; choose the file and check it again.",
-            "expected": "The form is out of date; check the file again.",
+            "kind": N_("Choose what the file holds."),
+            "content": N_("Nothing to import; choose the file and check it again."),
+            "expected": N_("The form is out of date; check the file again."),
         }
     )
     kind: KindCode
     content: FileText
     file_name: FileName = ""
     expected: Fingerprint = ""
-
-
-class Flavour(enum.StrEnum):
-    EXCEL = "excel"
-    """Comma, decimal dot: Excel set to English."""
-    EXCEL_PL = "excel_pl"
-    """Semicolon, decimal comma: Excel set to Polish."""
 
 
 def imports_page(
@@ -168,14 +161,11 @@ class MasterImportsController(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         today: NamedDependency[date],
-        flavour: Annotated[Flavour, QueryParameter(name="format")] = Flavour.EXCEL,
+        flavour: FlavourChoice = None,
     ) -> Response[bytes]:
         """The approved orders the ERP has not taken, one row per line; no order's status changes."""
         export = await order_export.approved_export(db_session, today=today)
-        polish = flavour is Flavour.EXCEL_PL
-        return csv_download(
-            export.filename, export.header, export.rows, delimiter=";" if polish else ",", decimal_comma=polish
-        )
+        return csv_download(export.filename, export.header, export.rows, flavour=Flavour.chosen(flavour))
 
     @get("/exports/{kind:str}", name="master_export")
     async def export(
@@ -183,10 +173,7 @@ class MasterImportsController(Controller):
         db_session: NamedDependency[AsyncSession],
         today: NamedDependency[date],
         kind: FromPath[Annotated[str, Parameter(max_length=40)]],
-        flavour: Annotated[Flavour, QueryParameter(name="format")] = Flavour.EXCEL,
+        flavour: FlavourChoice = None,
     ) -> Response[bytes]:
         export = await master_import.export(db_session, kind, today=today)
-        polish = flavour is Flavour.EXCEL_PL
-        return csv_download(
-            export.filename, export.header, export.rows, delimiter=";" if polish else ",", decimal_comma=polish
-        )
+        return csv_download(export.filename, export.header, export.rows, flavour=Flavour.chosen(flavour))

@@ -19,7 +19,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal import clock
-from portal.i18n import gettext
+from portal.i18n import N_, gettext
 from portal.models import Role, TokenPurpose
 from portal.services import accounts, covers, invitations, people
 from portal.services.invitations import Invitee, LinkInvalid
@@ -48,7 +48,7 @@ CoverState = Annotated[Literal["current", "future", "ended", "all"] | None, Quer
 # Form bodies.
 class InvitationForm(Form):
     messages: ClassVar[dict[str, str]] = Translated(
-        {"role": "Choose a role.", "company_id": "Choose a company from the list."}
+        {"role": N_("Choose a role."), "company_id": N_("Choose a company from the list.")}
     )
     email: Email
     full_name: Name
@@ -57,12 +57,12 @@ class InvitationForm(Form):
 
 
 class RoleForm(Form):
-    messages: ClassVar[dict[str, str]] = Translated({"role": "Choose a staff role."})
+    messages: ClassVar[dict[str, str]] = Translated({"role": N_("Choose a staff role.")})
     role: Role
 
 
 class ReassignForm(Form):
-    messages: ClassVar[dict[str, str]] = Translated({"manager_id": "Choose an active account manager."})
+    messages: ClassVar[dict[str, str]] = Translated({"manager_id": N_("Choose an active account manager.")})
     company_ids: IdList = msgspec.field(default_factory=IdList)
     manager_id: FormId | None = None
 
