@@ -106,16 +106,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     def configure(engine: JinjaTemplateEngine) -> None:
-        environment: Environment = engine.engine
-        environment.add_extension("jinja2.ext.i18n")
-        environment.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+        environment: Environment = i18n.install(engine.engine)
         environment.filters.update(
-            money=i18n.format_money,
-            number=i18n.format_decimal,
-            percent=i18n.format_percent,
-            date=i18n.format_date,
-            datetime=i18n.format_datetime,
-            unit_price=i18n.format_unit_price,
             price_source=formatting.price_source,
             next_break=formatting.next_break,
             availability=formatting.availability,

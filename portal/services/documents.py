@@ -53,21 +53,10 @@ def _order_status(status: OrderStatus) -> str:
     return ordering.status_label(status)
 
 
-_templates = Environment(
-    loader=FileSystemLoader(TEMPLATES_DIR / "documents"),
-    autoescape=select_autoescape(["html"]),
-    extensions=["jinja2.ext.i18n"],
+_templates = i18n.install(
+    Environment(loader=FileSystemLoader(TEMPLATES_DIR / "documents"), autoescape=select_autoescape(["html"]))
 )
-_templates.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
-_templates.filters.update(
-    money=i18n.format_money,
-    unit_price=i18n.format_unit_price,
-    number=i18n.format_decimal,
-    date=i18n.format_date,
-    datetime=i18n.format_datetime,
-    order_status=_order_status,
-    order_note=lambda order: ordering.order_note(order),
-)
+_templates.filters.update(order_status=_order_status, order_note=lambda order: ordering.order_note(order))
 """Documents are written like pages: `_()`, and the portal's money and date formats."""
 
 

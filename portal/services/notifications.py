@@ -45,19 +45,12 @@ log = logging.getLogger("portal.notifications")
 MAX_ATTEMPTS = 6
 """After this many failed attempts a message is marked failed and shown to admins."""
 
-_templates = Environment(
-    loader=FileSystemLoader(TEMPLATES_DIR / "emails"),
-    autoescape=select_autoescape(["html"]),
-    keep_trailing_newline=True,
-    extensions=["jinja2.ext.i18n"],
-)
-_templates.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
-_templates.filters.update(
-    money=i18n.format_money,
-    number=i18n.format_decimal,
-    date=i18n.format_date,
-    datetime=i18n.format_datetime,
-    unit_price=i18n.format_unit_price,
+_templates = i18n.install(
+    Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR / "emails"),
+        autoescape=select_autoescape(["html"]),
+        keep_trailing_newline=True,
+    )
 )
 """E-mails are written like pages: in the language being written in (the recipient's, see
 `notify`), with the same money and date formats."""
@@ -115,7 +108,7 @@ def _written(
     link: str,
 ) -> OutboxMessage:
     """One message as its recipient reads it: subject and text in `locale`, which it keeps."""
-    with i18n.speaking(locale):
+    with i18n.speaking(locale, getattr(user, "timezone", None)):
         worded = subject()
         values = {**context, "user": user, "subject": worded}
         return OutboxMessage(

@@ -100,10 +100,23 @@ def order_status(status: OrderStatus) -> str:
     return status_label(status)
 
 
+def _stored_number(text: str) -> str:
+    """A number kept as text in a flag ("8.1", "1200") in the reader's format, with its own decimals."""
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        return text
+    if not value.is_finite():
+        return text
+    exponent = value.as_tuple().exponent
+    return format_decimal(value, -exponent if isinstance(exponent, int) and exponent < 0 else 0)
+
+
 def flag_text(flag: OrderFlag | Flag, currency: str) -> str:
     """A flag in words, with its numbers: one stored at submission, or one computed now."""
     data = flag.data
     money = lambda key: format_money(Decimal(data[key]), currency)  # noqa: E731
+    number = lambda key: _stored_number(data[key])  # noqa: E731
     match flag.kind:
         case FlagKind.EXCEEDS_CREDIT:
             return gettext("Exceeds available credit by %(shortfall)s (available %(available)s, order %(gross)s).") % {
@@ -122,14 +135,14 @@ def flag_text(flag: OrderFlag | Flag, currency: str) -> str:
         case FlagKind.BELOW_MARGIN_FLOOR:
             return gettext("%(sku)s below the margin floor: %(margin)s %% against %(floor)s %%.") % {
                 "sku": data["sku"],
-                "margin": data["margin_pct"],
-                "floor": data["floor_pct"],
+                "margin": number("margin_pct"),
+                "floor": number("floor_pct"),
             }
         case FlagKind.UNUSUAL_QUANTITY:
             return gettext("%(sku)s: %(quantity)s ordered, usually %(usual)s.") % {
                 "sku": data["sku"],
-                "quantity": data["quantity"],
-                "usual": data["usual"],
+                "quantity": number("quantity"),
+                "usual": number("usual"),
             }
         case FlagKind.PRICE_CHANGED:
             return gettext("%(sku)s: price changed from %(old)s to %(new)s.") % {
