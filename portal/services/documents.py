@@ -16,14 +16,12 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
-from weasyprint import CSS, HTML
-from weasyprint.urls import URLFetcher
 
 from portal import i18n
 from portal.errors import NotFound
@@ -32,6 +30,9 @@ from portal.services import ordering
 from portal.services.statement import Statement, account_statement
 from portal.services.totals import VatLine, totals
 from portal.settings import STATIC_DIR, TEMPLATES_DIR, Settings
+
+if TYPE_CHECKING:
+    from weasyprint import CSS
 
 log = logging.getLogger("portal.documents")
 
@@ -111,14 +112,20 @@ def confirmation_of(order: Order) -> OrderConfirmation:
     return OrderConfirmation(order, order.company, totals(charged).by_rate)
 
 
-# The PDF, in a thread.
+# The PDF, in a thread. WeasyPrint (and the pango library it loads) is imported only here, when a
+# document is written: the portal starts and serves its pages on a machine without pango.
 @cache
 def _stylesheet() -> CSS:
+    from weasyprint import CSS
+
     return CSS(filename=str(PRINT_CSS))
 
 
 def _to_pdf(html: str) -> bytes:
     """CPU-heavy: call it through `asyncio.to_thread`. Addresses other than files are refused."""
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
+
     fetcher = URLFetcher(allowed_protocols=("file",))
     document = HTML(string=html, base_url=str(STATIC_DIR) + "/", url_fetcher=fetcher)
     pdf = document.write_pdf(stylesheets=[_stylesheet()])

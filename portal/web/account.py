@@ -20,8 +20,7 @@ from portal.services import accounts
 from portal.services.passwords import MIN_PASSWORD_LENGTH
 from portal.web.context import PortalRequest, render
 from portal.web.errors import Refusal
-from portal.web.finance import Translated
-from portal.web.inputs import Form, Text
+from portal.web.inputs import Form, Text, Translated
 from portal.web.sessions import client_address, signed_in_at, start_session, with_fresh_csrf_token
 
 PasswordText = Annotated[Text, msgspec.Meta(max_length=accounts.PASSWORD_MAX_LENGTH)]

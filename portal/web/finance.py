@@ -35,19 +35,12 @@ from portal.web.context import PortalRequest, render, settings_of
 from portal.web.downloads import Flavour, FlavourChoice, cents, csv_download
 from portal.web.errors import Refusal
 from portal.web.guards import allow, finance_staff
-from portal.web.inputs import MAX_ID, Form, Id, Money, Text
+from portal.web.inputs import MAX_ID, Form, Id, Money, Text, Translated
 from portal.web.scoping import sees_company
 
 Reason = Annotated[Text, msgspec.Meta(max_length=credit_control.REASON_MAX)]
 CustomerMessage = Annotated[Text, msgspec.Meta(max_length=credit_control.MESSAGE_MAX)]
 FileText = Annotated[Text, msgspec.Meta(max_length=imports.MAX_FILE_BYTES)]
-
-
-class Translated(dict[str, str]):
-    """Field → a sentence in English, translated when it is read (for `Form.messages`)."""
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return gettext(self[key]) if key in self else default
 
 
 # Form bodies.

@@ -139,6 +139,13 @@ TYPE_DECODERS = [(lambda kind: kind in DECODERS, lambda kind, value: DECODERS[ki
 """For `Litestar(type_decoders=...)`: how the types above are read from a request."""
 
 
+class Translated(dict[str, str]):
+    """Field → a sentence in English, translated when it is read (for `Form.messages`)."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return gettext(self[key]) if key in self else default
+
+
 class Form(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     """Base of the form structs. `messages` maps a field to the sentence shown next to it when
     its value is refused, in place of the generic one."""

@@ -26,7 +26,6 @@ from portal.services.prices_admin import PriceListRecord, PriceRecord
 from portal.web.admin.listing import SortKey, list_query
 from portal.web.context import PortalRequest, render
 from portal.web.errors import Refusal
-from portal.web.finance import Translated
 from portal.web.guards import admins_only
 from portal.web.inputs import (
     Day,
@@ -39,6 +38,7 @@ from portal.web.inputs import (
     PageNo,
     QueryText,
     Text,
+    Translated,
     UnitPrice,
     path_id,
 )

@@ -29,9 +29,8 @@ from portal.services.listing import ListQuery
 from portal.web.admin.listing import SortKey, list_query
 from portal.web.context import PortalRequest, render
 from portal.web.errors import Refusal
-from portal.web.finance import Translated
 from portal.web.guards import admins_only
-from portal.web.inputs import Flag, Form, FormId, Id, MaybeId, Money, PageNo, QueryText, Text, path_id
+from portal.web.inputs import Flag, Form, FormId, Id, MaybeId, Money, PageNo, QueryText, Text, Translated, path_id
 
 WEEKDAY_FIELDS = tuple(f"weekday_{day}" for day in companies_admin.WEEKDAYS)
 Days = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]

@@ -29,9 +29,8 @@ from portal.services.master_import import Report
 from portal.web.context import PortalRequest, render, seller_today
 from portal.web.downloads import Flavour, FlavourChoice, csv_download
 from portal.web.errors import Refusal
-from portal.web.finance import Translated
 from portal.web.guards import admins_only
-from portal.web.inputs import Form, Text
+from portal.web.inputs import Form, Text, Translated
 
 BODY_MAX = 3 * master_import.MAX_FILE_BYTES
 """A request body larger than this is refused (413) before it is read: a file up to the limit,

@@ -28,9 +28,21 @@ from portal.services.passwords import MIN_PASSWORD_LENGTH
 from portal.web.admin.listing import SortKey, list_query
 from portal.web.context import PortalRequest, render, settings_of
 from portal.web.errors import Refusal
-from portal.web.finance import Translated
 from portal.web.guards import admins_only
-from portal.web.inputs import MAX_ID, Day, Form, FormId, Id, IdList, MaybeId, PageNo, QueryText, Text, path_id
+from portal.web.inputs import (
+    MAX_ID,
+    Day,
+    Form,
+    FormId,
+    Id,
+    IdList,
+    MaybeId,
+    PageNo,
+    QueryText,
+    Text,
+    Translated,
+    path_id,
+)
 from portal.web.sessions import client_address
 
 Email = Annotated[Text, msgspec.Meta(max_length=accounts.EMAIL_MAX_LENGTH)]
