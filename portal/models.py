@@ -316,12 +316,15 @@ class Cart(Base):
     __tablename__ = "carts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    """A buyer's own company; for an account manager taking an order by phone, the customer's."""
     checkout_key: Mapped[str] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     lines: Mapped[list[CartLine]] = relationship(order_by="CartLine.id", cascade="all, delete-orphan")
+
+    __table_args__ = (UniqueConstraint("user_id", "company_id"),)
 
 
 class CartLine(Base):
@@ -353,6 +356,8 @@ class OrderStatus(enum.StrEnum):
 class OrderSource(enum.StrEnum):
     PORTAL = "portal"
     RECURRING = "recurring"
+    QUOTE = "quote"
+    """Made by accepting a quote: its lines at the quoted prices (`Order.quote_id`, `quote_version`)."""
 
 
 def _enum(kind: type[enum.StrEnum], name: str) -> Enum:
@@ -388,8 +393,14 @@ class Order(Base):
     delivery_fee_vat_rate: Mapped[Decimal] = mapped_column(Percent, default=Decimal("23"), server_default="23")
     payment_terms_days: Mapped[int] = mapped_column(Integer)
     submitted_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+    quote_id: Mapped[int | None] = mapped_column(ForeignKey("quotes.id", ondelete="SET NULL"), unique=True)
+    """The quote whose acceptance made this order (one order per quote)."""
+    quote_version: Mapped[int | None] = mapped_column(Integer)
+    placed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    """The account manager who placed the order for the company (by phone or e-mail); None: its buyer did."""
 
-    buyer: Mapped[User | None] = relationship()
+    buyer: Mapped[User | None] = relationship(foreign_keys=[buyer_id])
+    placed_by: Mapped[User | None] = relationship(foreign_keys=[placed_by_id])
     company: Mapped[Company] = relationship()
     lines: Mapped[list[OrderLine]] = relationship(order_by="OrderLine.id", cascade="all, delete-orphan")
     flags: Mapped[list[OrderFlag]] = relationship(order_by="OrderFlag.id", cascade="all, delete-orphan")
@@ -714,6 +725,18 @@ class NotificationKind(enum.StrEnum):
     CREDIT_CHANGED = "credit_changed"
     INVITATION = "invitation"
     PASSWORD_RESET = "password_reset"
+    QUOTE_REQUESTED = "quote_requested"
+    """To the account manager on duty: a buyer asked for a quote, or for changes to one."""
+    QUOTE_SENT = "quote_sent"
+    """To the company's buyers: a version of a quote was sent, or the quote was withdrawn."""
+    QUOTE_ANSWERED = "quote_answered"
+    """To the account manager: the buyer accepted or declined a quote."""
+    QUOTE_EXPIRING = "quote_expiring"
+    """To the buyers three days before a sent quote expires; to the manager when it has expired."""
+    QUOTE_COMMENT = "quote_comment"
+    """To the other side: a comment on a quote's thread."""
+    ORDER_PLACED_FOR_YOU = "order_placed_for_you"
+    """To the company's buyers: their account manager placed an order for the company."""
 
     @property
     def optional(self) -> bool:
@@ -875,3 +898,163 @@ class IdempotentResponse(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+
+
+class QuoteStatus(enum.StrEnum):
+    REQUESTED = "requested"
+    """A buyer asked; the account manager drafts the first version."""
+    DRAFT = "draft"
+    """The account manager's own offer, not sent yet."""
+    SENT = "sent"
+    CHANGES_REQUESTED = "changes_requested"
+    """The buyer asked for changes to the sent version; the manager drafts the next one."""
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+
+
+class QuoteNumberSequence(Base):
+    """The last quote number given in a year: Q-2026-000123, one row per year."""
+
+    __tablename__ = "quote_number_sequences"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Quote(Base):
+    """An offer to one company, negotiated in versions (`services/quotes.py` holds its moves).
+
+    `sent_version` is the version the buyer sees (0: none sent yet); a version above it is the
+    account manager's draft. Accepting makes one order (`Order.quote_id` is unique)."""
+
+    __tablename__ = "quotes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    number: Mapped[str] = mapped_column(String(30), unique=True)
+    status: Mapped[QuoteStatus] = mapped_column(_enum(QuoteStatus, "quote_status"), index=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    """The buyer who asked; None for the account manager's own offer."""
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    wanted_by: Mapped[date | None] = mapped_column(Date)
+    """When the buyer wants the offer by."""
+    sent_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    valid_until: Mapped[date | None] = mapped_column(Date, index=True)
+    """The sent version's validity, kept here so the worker finds the ones to remind and expire."""
+    reminded_at: Mapped[datetime | None]
+    """When the buyers were reminded that the sent version expires soon (once per version)."""
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+
+    company: Mapped[Company] = relationship()
+    requested_by: Mapped[User | None] = relationship(foreign_keys=[requested_by_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    versions: Mapped[list[QuoteVersion]] = relationship(
+        order_by="QuoteVersion.number", cascade="all, delete-orphan", back_populates="quote"
+    )
+
+
+class QuoteVersion(Base):
+    """One version of a quote's offer. Once `sent_at` is set it never changes again."""
+
+    __tablename__ = "quote_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quote_id: Mapped[int] = mapped_column(ForeignKey("quotes.id", ondelete="CASCADE"))
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    delivery_terms: Mapped[str] = mapped_column(Text, default="")
+    payment_terms: Mapped[str] = mapped_column(Text, default="")
+    currency: Mapped[str] = mapped_column(String(3), default="PLN")
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    sent_at: Mapped[datetime | None]
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    quote: Mapped[Quote] = relationship(back_populates="versions")
+    sent_by: Mapped[User | None] = relationship()
+    lines: Mapped[list[QuoteLine]] = relationship(
+        order_by="QuoteLine.position, QuoteLine.id", cascade="all, delete-orphan", back_populates="version"
+    )
+
+    __table_args__ = (UniqueConstraint("quote_id", "number"),)
+
+
+class QuoteLine(Base):
+    """A line of one version: a catalogue product or a free-text item. `line_key` is the same for a
+    line in every version of its quote, so versions can be compared line by line."""
+
+    __tablename__ = "quote_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("quote_versions.id", ondelete="CASCADE"), index=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    line_key: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
+    """None: a free-text line, an item the catalogue does not have."""
+    sku: Mapped[str] = mapped_column(String(40), default="")
+    name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(10), default="pcs")
+    quantity: Mapped[int] = mapped_column(Integer)
+    requested_quantity: Mapped[int | None] = mapped_column(Integer)
+    """What the buyer asked for; None for a line the account manager added."""
+    target_price: Mapped[Decimal | None] = mapped_column(UnitPrice)
+    """The buyer's target unit price, if they gave one."""
+    unit_price: Mapped[Decimal | None] = mapped_column(UnitPrice)
+    """The offered unit price; set on every line before a version is sent."""
+    unit_cost: Mapped[Decimal | None] = mapped_column(UnitPrice)
+    catalogue_price: Mapped[Decimal | None] = mapped_column(UnitPrice)
+    """The company's price of the moment the version was saved, for comparison."""
+    vat_rate: Mapped[Decimal] = mapped_column(Percent, default=Decimal("23"))
+    below_floor_reason: Mapped[str] = mapped_column(Text, default="")
+    """Why the price is below the margin floor, as the account manager recorded it (staff only)."""
+
+    version: Mapped[QuoteVersion] = relationship(back_populates="lines")
+    product: Mapped[Product | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("unit_price IS NULL OR unit_price > 0", name="unit_price_positive"),
+    )
+
+
+class QuoteComment(Base):
+    """One message of a quote's thread. An internal one is for staff only; a buyer never sees it."""
+
+    __tablename__ = "quote_comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quote_id: Mapped[int] = mapped_column(ForeignKey("quotes.id", ondelete="CASCADE"), index=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    internal: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    """The version sent when the comment was written (0: none yet)."""
+    at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    author: Mapped[User | None] = relationship()
+
+
+class QuoteEvent(Base):
+    """A move of a quote: who, when, from which status to which, for which version, and why.
+    Append-only; the quote's timeline and the customer's show it."""
+
+    __tablename__ = "quote_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quote_id: Mapped[int] = mapped_column(ForeignKey("quotes.id", ondelete="CASCADE"), index=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=clock.now)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    from_status: Mapped[QuoteStatus | None] = mapped_column(_enum(QuoteStatus, "quote_status"))
+    to_status: Mapped[QuoteStatus] = mapped_column(_enum(QuoteStatus, "quote_status"))
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    actor: Mapped[User | None] = relationship()
+    quote: Mapped[Quote] = relationship(viewonly=True)

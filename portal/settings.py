@@ -61,6 +61,8 @@ class Settings:
     """Lines below this margin are flagged for the approver, unless their category sets its own floor."""
     api_rate_per_minute: int = 600
     """Calls one API key may make in a minute; more are answered 429 (PORTAL_API_RATE_PER_MINUTE)."""
+    quote_validity_days: int = 14
+    """How long a new version of a quote is valid by default, in days (PORTAL_QUOTE_VALIDITY_DAYS)."""
     default_locale: str = "pl"
     """The language of whoever chose none and whose browser asks for none the portal speaks
     (PORTAL_DEFAULT_LOCALE: "pl" or "en")."""
@@ -103,6 +105,7 @@ class Settings:
             smtp_password=env.get("PORTAL_SMTP_PASSWORD", ""),
             smtp_sender=env.get("PORTAL_SMTP_SENDER", "portal@localhost"),
             api_rate_per_minute=int(env.get("PORTAL_API_RATE_PER_MINUTE", "600")),
+            quote_validity_days=int(env.get("PORTAL_QUOTE_VALIDITY_DAYS", "14")),
             default_locale=env.get("PORTAL_DEFAULT_LOCALE", "pl"),
             seller_name=env.get("PORTAL_SELLER_NAME", cls.seller_name),
             seller_tax_id=env.get("PORTAL_SELLER_TAX_ID", cls.seller_tax_id),
@@ -123,5 +126,7 @@ class Settings:
                 "PORTAL_SESSION_ABSOLUTE_SECONDS and PORTAL_SESSION_IDLE_SECONDS must be positive"
             )
         ZoneInfo(self.seller_timezone)
+        if not 1 <= self.quote_validity_days <= 366:
+            raise ImproperlyConfigured("PORTAL_QUOTE_VALIDITY_DAYS must be between 1 and 366")
         if self.default_locale not in ("pl", "en"):
             raise ImproperlyConfigured(f"PORTAL_DEFAULT_LOCALE must be pl or en, not {self.default_locale!r}")

@@ -181,6 +181,49 @@ async def approve_automatically(session: AsyncSession, order: Order, company: Co
     return True
 
 
+QUOTE_ACCEPTED = "quote_accepted"
+"""The timeline's reason code of an order approved because the buyer accepted a quote: the account
+manager decided on its prices and margin when sending the quote."""
+
+
+async def approve_quoted(
+    session: AsyncSession, order: Order, company: Company, *, today: date, grace_days: int, margin_floor: Decimal
+) -> bool:
+    """An order made by accepting a quote is approved at once unless a blocking flag holds (credit,
+    past due, on hold), checked with the company's row locked; then it waits in the queue with the
+    blocker shown, and the account manager on duty is told as for any order waiting. True: approved."""
+    await session.flush()
+    await _lock_company(session, order.company_id)
+    await _still_waiting(session, order)
+    (now,) = await order_flags(session, [FlagSubject.of(order)], Policy(today, grace_days, margin_floor))
+    if now.blockers:
+        buyer = await session.get(User, order.buyer_id) if order.buyer_id else None
+        await notifications.notify(
+            session,
+            NotificationKind.ORDER_SUBMITTED,
+            await notifications.managers_on_duty(session, company, today),
+            lambda: (
+                gettext("Order %(number)s from %(company)s waits for approval")
+                % {"number": order.number, "company": company.name}
+            ),
+            "order_submitted",
+            {
+                "order": order,
+                "company": company,
+                "buyer": buyer.full_name if buyer else "",
+                "gross": order.gross_total,
+                "delivery": order.requested_delivery_date,
+            },
+            f"/queue/orders/{order.id}",
+        )
+        return False
+    await move_order(
+        session, order.id, OrderStatus.APPROVED, None, QUOTE_ACCEPTED, expected_from=OrderStatus.PENDING_APPROVAL
+    )
+    await _tell_buyer(session, order, "approved", "")
+    return True
+
+
 @retried
 async def reject_order(session: AsyncSession, user: User, order_id: int, *, reason: str, today: date) -> Order:
     """Rejects an order waiting for approval; the buyer reads the reason, which is required."""

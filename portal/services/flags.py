@@ -105,6 +105,13 @@ class FlagResult:
         return [flag for flag in self.flags if not flag.blocking]
 
 
+def margin_floor(company_floor: Decimal | None, category_floor: Decimal | None, global_floor: Decimal) -> Decimal:
+    """The margin floor of a line: the company's own, else its product category's, else the global setting."""
+    if company_floor is not None:
+        return company_floor
+    return global_floor if category_floor is None else category_floor
+
+
 def margin_pct(net: Decimal, cost: Decimal) -> Decimal | None:
     if net <= 0:
         return None
@@ -172,10 +179,8 @@ def _flags(
                 },
             )
         )
-    company_floor = picture.company.margin_floor_pct
     for line in subject.lines:
-        own_floor = company_floor if company_floor is not None else floors.get(line.product_id)
-        floor = policy.margin_floor if own_floor is None else own_floor
+        floor = margin_floor(picture.company.margin_floor_pct, floors.get(line.product_id), policy.margin_floor)
         pct = margin_pct(line.line_net, line_net(line.unit_cost, line.quantity))
         if pct is not None and pct < floor:
             flags.append(

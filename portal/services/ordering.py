@@ -32,6 +32,8 @@ from portal.models import (
     OrderSource,
     OrderStatus,
     Product,
+    Quote,
+    QuoteVersion,
     User,
 )
 from portal.services import delivery as terms
@@ -371,10 +373,12 @@ async def place_order(
     po_number: str = "",
     note: str = "",
     extra_flags: list[Flag] | None = None,
+    quoted: Quoted | None = None,
+    placed_by: User | None = None,
 ) -> Order:
     """An order waiting for approval from (product, quantity) lines at `today`'s prices, with its
     totals, flags, number and first event; added to the session, not flushed. Checkout and the
-    recurring deliveries both make their orders here. The company's delivery fee is part of the
+    recurring deliveries both make their orders here; an accepted quote (`quoted`) too, at its prices. The company's delivery fee is part of the
     totals (VAT at `delivery.FEE_VAT_RATE`, with that rate's lines); an order under its minimum
     order value (only a recurring one gets here) is flagged for the approver."""
     products = {
@@ -388,6 +392,14 @@ async def place_order(
     for wanted_product, quantity in wanted:
         product = products[wanted_product.id]
         price = prices.price(product, quantity)
+        unit_price, price_source, price_note, minimum = (
+            price.unit_price,
+            price.source.value,
+            (price.price_list_name or "") if price.source is PriceSource.PRICE_LIST else "",
+            price.min_quantity,
+        )
+        if quoted is not None:
+            unit_price, price_source, price_note, minimum = quoted.prices[product.id], QUOTE_PRICE, quoted.label, 1
         order_lines.append(
             OrderLine(
                 company_id=company.id,
@@ -396,13 +408,13 @@ async def place_order(
                 name=product.name,
                 unit=product.unit,
                 quantity=quantity,
-                unit_price=price.unit_price,
-                price_source=price.source.value,
-                price_note=(price.price_list_name or "") if price.source is PriceSource.PRICE_LIST else "",
-                price_min_quantity=price.min_quantity,
+                unit_price=unit_price,
+                price_source=price_source,
+                price_note=price_note,
+                price_min_quantity=minimum,
                 unit_cost=product.cost,
                 vat_rate=product.vat_rate,
-                line_net=line_net(price.unit_price, quantity),
+                line_net=line_net(unit_price, quantity),
             )
         )
     products_net = sum((line.line_net for line in order_lines), Decimal("0.00"))
@@ -443,13 +455,16 @@ async def place_order(
         delivery_fee_vat_rate=terms.FEE_VAT_RATE,
         payment_terms_days=company.payment_terms_days,
         submitted_at=now,
+        quote_id=quoted.quote_id if quoted else None,
+        quote_version=quoted.version if quoted else None,
+        placed_by_id=placed_by.id if placed_by else None,
         lines=order_lines,
         flags=[OrderFlag(company_id=company.id, kind=f.kind, blocking=f.blocking, data=f.data) for f in flags],
         events=[
             OrderEvent(
                 company_id=company.id,
                 at=now,
-                actor_id=buyer.id if buyer else None,
+                actor_id=placed_by.id if placed_by else buyer.id if buyer else None,
                 from_status=None,
                 to_status=OrderStatus.PENDING_APPROVAL,
                 reason="",
@@ -457,6 +472,61 @@ async def place_order(
         ],
     )
     session.add(order)
+    return order
+
+
+QUOTE_PRICE = "quote"
+"""`OrderLine.price_source` of a line priced by an accepted quote; `price_note` holds the version's number."""
+
+
+@dataclass(frozen=True)
+class Quoted:
+    """The accepted version of a quote an order is made from: its unit price per product."""
+
+    quote_id: int
+    version: int
+    label: str
+    """Q-2026-000123/2"""
+    prices: dict[int, Decimal]
+
+
+async def accept_quote_order(
+    session: AsyncSession,
+    buyer: User,
+    company: Company,
+    quote: Quote,
+    version: QuoteVersion,
+    form: CheckoutForm,
+    *,
+    today: date,
+    grace_days: int,
+    margin_floor: Decimal,
+) -> Order:
+    """The order an accepted quote version makes: its lines and quoted prices, the buyer's PO number,
+    delivery date and address checked as at checkout. Its key is the quote's, so one quote makes one
+    order whatever happens at once."""
+    addresses = await company_addresses(session, company.id)
+    delivery, address = _validate(form, company, addresses, today, terms.earliest(company, today, None))
+    lines = [(line.product, line.quantity) for line in version.lines if line.product is not None]
+    prices = {line.product.id: line.unit_price for line in version.lines if line.product and line.unit_price}
+    label = f"{quote.number}/{version.number}"
+    order = await place_order(
+        session,
+        company,
+        lines,
+        today=today,
+        grace_days=grace_days,
+        margin_floor=margin_floor,
+        buyer=buyer,
+        key=f"quote-{quote.id}",
+        source=OrderSource.QUOTE,
+        delivery=delivery,
+        address=address,
+        po_number=form.po_number,
+        note=form.note,
+        quoted=Quoted(quote.id, version.number, label, prices),
+    )
+    await session.flush()
     return order
 
 

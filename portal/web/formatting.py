@@ -17,12 +17,12 @@ from portal.i18n import (
     ngettext,
 )
 from portal.models import CreditEvent, CreditEventKind, FlagKind, Order, OrderEvent, OrderFlag, OrderLine, OrderStatus
-from portal.services.approvals import AUTO_APPROVED
+from portal.services.approvals import AUTO_APPROVED, QUOTE_ACCEPTED
 from portal.services.catalog import Availability
 from portal.services.customers import MonthFigures
 from portal.services.delivery import short_date
 from portal.services.flags import Flag
-from portal.services.ordering import ERP_INVOICED, ERP_TAKEN, status_label
+from portal.services.ordering import ERP_INVOICED, ERP_TAKEN, QUOTE_PRICE, status_label
 from portal.services.ordering import order_note as stored_order_note
 from portal.services.pricing import Price, PriceSource
 from portal.services.recurring import occurrence_note
@@ -53,6 +53,8 @@ def line_price_source(line: OrderLine) -> str:
         text = gettext("Price list %(name)s") % {"name": line.price_note}
     elif line.price_source == PriceSource.LIST_LESS_DISCOUNT:
         text = gettext("List price less discount")
+    elif line.price_source == QUOTE_PRICE:
+        text = gettext("Quote %(number)s") % {"number": line.price_note}
     else:
         text = line.price_source
     if line.price_min_quantity > 1:
@@ -186,7 +188,10 @@ def event_text(event: OrderEvent) -> str:
     return f"{what} · {who}"
 
 
-EVENT_REASONS = {AUTO_APPROVED: N_("Approved automatically: no flags")}
+EVENT_REASONS = {
+    AUTO_APPROVED: N_("Approved automatically: no flags"),
+    QUOTE_ACCEPTED: N_("Approved at once: the buyer accepted the quote"),
+}
 """Reason codes the system writes into an order's timeline, and their words."""
 
 

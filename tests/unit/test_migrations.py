@@ -48,6 +48,12 @@ EXPECTED_TABLES = {
     "notification_opt_outs",
     "access_tokens",
     "audit_log",
+    "quote_number_sequences",
+    "quotes",
+    "quote_versions",
+    "quote_lines",
+    "quote_comments",
+    "quote_events",
 }
 
 
