@@ -50,9 +50,11 @@ from portal.web.guards import home_route
 from portal.web.home import HomeController
 from portal.web.inputs import TYPE_DECODERS, BlankFieldsMiddleware
 from portal.web.lists import ListsController
-from portal.web.ordering import CartController, CheckoutController, OrdersController
+from portal.web.ordering import CartController, CheckoutController, CustomerCartController, OrdersController
 from portal.web.origin import SameOriginMiddleware
 from portal.web.permissions import can
+from portal.web.quote_desk import QuoteDeskController
+from portal.web.quotes import QuotesController
 from portal.web.schedules import NotificationsController, SchedulesController
 from portal.web.security_headers import security_headers
 from portal.web.sessions import PortalSessionConfig
@@ -197,10 +199,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CatalogController,
             CartController,
             CheckoutController,
+            CustomerCartController,
             OrdersController,
             QueueController,
             CustomersController,
+            QuoteDeskController,
             ListsController,
+            QuotesController,
             FinanceController,
             CustomerCreditController,
             StatementController,

@@ -126,14 +126,15 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def worker(settings: Settings, args: argparse.Namespace) -> int:
-    """Orders the recurring deliveries that are due and sends the queued e-mails; `--once` for cron and tests."""
+    """Orders the recurring deliveries that are due, reminds buyers of quotes about to expire and
+    expires those past their validity, and sends the queued e-mails; `--once` for cron and tests."""
     import time
     from datetime import date
 
     import structlog
 
     from portal import logs
-    from portal.services import accounts, api_keys, documents, invitations, notifications, recurring
+    from portal.services import accounts, api_keys, documents, invitations, notifications, quotes, recurring
 
     logs.configure()
     log = structlog.stdlib.get_logger("portal.worker")
@@ -146,6 +147,7 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
             report = await recurring.run_pass(
                 maker, today, grace_days=settings.past_due_grace_days, margin_floor=settings.margin_floor_pct
             )
+            expiry = await quotes.expire_due(maker, today)
             delivery = await notifications.deliver_pending(maker, sender, seller=documents.Seller.of(settings))
             async with maker() as session, session.begin():
                 purged_sessions, purged_throttles = await accounts.purge_expired(session, clock.now())
@@ -160,6 +162,8 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
                 generated=report.generated,
                 missed=report.missed,
                 skipped=report.skipped,
+                quotes_reminded=expiry.reminded,
+                quotes_expired=expiry.expired,
                 emails_sent=delivery.sent,
                 emails_failed=delivery.failed,
             )
@@ -202,7 +206,7 @@ def parser() -> argparse.ArgumentParser:
     web.add_argument("--reload", action="store_true")
     web.set_defaults(run=serve)
 
-    work = commands.add_parser("worker", help="order recurring deliveries and send e-mails")
+    work = commands.add_parser("worker", help="order recurring deliveries, expire quotes and send e-mails")
     work.add_argument("--once", action="store_true", help="one pass, then exit")
     work.add_argument("--today", help="the day to run for, YYYY-MM-DD (default: the seller's today)")
     work.add_argument("--sleep", type=float, default=60.0, help="seconds between passes")

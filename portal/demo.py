@@ -4,13 +4,16 @@ price lists, contract prices, invoices and an API key for the ERP. Loaded into a
 from __future__ import annotations
 
 import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal import clock
 from portal.models import (
     Address,
     Company,
@@ -18,12 +21,14 @@ from portal.models import (
     CreditEvent,
     CreditEventKind,
     Invoice,
+    MessageStatus,
     Order,
     OrderEvent,
     OrderFlag,
     OrderLine,
     OrderSource,
     OrderStatus,
+    OutboxMessage,
     Payment,
     PriceList,
     PriceListItem,
@@ -429,6 +434,7 @@ async def load_demo_data(session: AsyncSession, today: date, *, signing_key: str
     await _flag_pending(session, today)
     await _recurring_delivery(session, products, companies["Vistula Hotels"], today)
     await _master_data(session, companies, staff, products, today)
+    await _quotes(session, companies, products, today)
     return await _erp_key(session, staff["admin@seller.example"], today, signing_key)
 
 
@@ -491,6 +497,218 @@ async def _master_data(
         entry = audit.record(session, admin, action, kind, object_id, label, company_id=company_id, changes=changes)
         entry.at = at(days_ago)
     await session.flush()
+
+
+@asynccontextmanager
+async def _on(session: AsyncSession, day: date, hour: int) -> AsyncIterator[None]:
+    """One step of the demo's history, made by the services as it would have been on `day` at
+    `hour`: what they stamp with `clock.now()` (events, versions, comments, the order) says then,
+    and the e-mails the step queued went out then."""
+    moment = datetime.combine(day, time(hour, 0), UTC)
+    before = await session.scalar(select(func.max(OutboxMessage.id))) or 0
+    real_now = clock.now
+    clock.now = lambda: moment
+    try:
+        yield
+        await session.flush()
+    finally:
+        clock.now = real_now
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id > before)
+        .values(status=MessageStatus.SENT, attempts=1, created_at=moment, next_attempt_at=moment, sent_at=moment)
+    )
+
+
+def _offer_price(product: Product, margin: str) -> Decimal:
+    """A unit price that earns `margin` (a fraction) on the product's cost: above the margin floor."""
+    return (product.cost / (1 - Decimal(margin))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+async def _quotes(session: AsyncSession, companies: dict[str, Company], products: list[Product], today: date) -> None:
+    """Quotes in every state a demo user should see. Northwind Trading (Nina Nowicka, Anna Kowalska
+    its manager): one in negotiation (version 1 sent, changes asked for, version 2 sent: a diff),
+    one requested and waiting for Anna, one accepted with its order (waiting for approval: Northwind
+    is over its credit limit), and Anna's own offer expiring
+    within three days (`portal worker --once` reminds the buyers). Baltic Foods declined one."""
+    from sqlalchemy.orm import selectinload
+
+    from portal.services import quotes
+    from portal.services.delivery import earliest
+    from portal.services.ordering import CheckoutForm
+
+    async def user(email: str) -> User:
+        found = await session.scalar(select(User).options(selectinload(User.company)).where(User.email == email))
+        assert found is not None
+        return found
+
+    nina, bartosz, anna = [
+        await user(email) for email in ("buyer@northwind.example", "buyer@baltic.example", "manager@seller.example")
+    ]
+    northwind = companies["Northwind Trading"]
+    sold = [p for p in products if p.is_active]
+    floor = Decimal("10")
+
+    def product(name: str) -> Product:
+        return next(p for p in sold if p.name.startswith(name))
+
+    def day(days_ago: int) -> date:
+        return today - timedelta(days=days_ago)
+
+    async def price_all(quote_id: int, on: date, valid_until: date, margin: str, answer: Product | None = None) -> None:
+        """Anna prices every line of her draft to earn `margin`; a described line is answered by `answer`."""
+        quote = await quotes.staff_quote(session, anna, quote_id, on)
+        draft = quotes.draft_of(quote)
+        assert draft is not None
+        changes = []
+        for line in draft.lines:
+            offered = line.product or answer
+            assert offered is not None
+            sku = "" if line.product else offered.sku
+            changes.append(quotes.LineChange(line.id, unit_price=_offer_price(offered, margin), sku=sku))
+        terms = quotes.DraftChanges(
+            valid_until=valid_until,
+            delivery_terms="Delivery within 5 working days.",
+            payment_terms=draft.payment_terms,
+            title=quote.title,
+            lines=changes,
+        )
+        await quotes.save_draft(session, anna, quote_id, terms, today=on, margin_floor=floor)
+
+    # In negotiation: version 1, changes asked for, version 2 sent (paper cheaper for more, binders out, toner in).
+    paper, pens, binders = product("Copy paper A4"), product("Ballpoint pens"), product("Binders")
+    async with _on(session, day(9), 9):
+        negotiated = await quotes.request_quote(
+            session,
+            nina,
+            [
+                quotes.WantedLine(200, paper.id, target_price=_offer_price(paper, "0.12")),
+                quotes.WantedLine(120, pens.id),
+                quotes.WantedLine(40, binders.id),
+                quotes.WantedLine(300, name="Notebooks with our logo on the cover"),
+            ],
+            title="Office supplies for the new Warsaw outlets",
+            message="We open three outlets in January and need to stock their offices.",
+            wanted_by=day(2),
+            today=day(9),
+        )
+    async with _on(session, day(8), 14):
+        await price_all(negotiated.id, day(8), day(8) + timedelta(days=14), "0.25", answer=product("Notebooks"))
+        await quotes.add_comment(
+            session,
+            anna,
+            negotiated.id,
+            "Three outlets: there is room on the paper if they take more. Stay above 20 % on the notebooks.",
+            internal=True,
+            today=day(8),
+        )
+        await quotes.send(session, anna, negotiated.id, today=day(8), margin_floor=floor)
+    async with _on(session, day(6), 10):
+        first = quotes.sent_of(await quotes.buyer_quote(session, nina, negotiated.id))
+        assert first is not None
+        paper_key = next(line.line_key for line in first.lines if line.product_id == paper.id)
+        await quotes.ask_for_changes(
+            session,
+            nina,
+            negotiated.id,
+            1,
+            "We would take 250 boxes of paper at our target price, and we have binders already.",
+            {paper_key: _offer_price(paper, "0.14")},
+            today=day(6),
+        )
+    async with _on(session, day(5), 11):
+        quote = await quotes.staff_quote(session, anna, negotiated.id, day(5))
+        draft = quotes.draft_of(quote)
+        assert draft is not None
+        changes = [
+            quotes.LineChange(line.id, quantity=250, unit_price=_offer_price(paper, "0.15"))
+            if line.product_id == paper.id
+            else quotes.LineChange(line.id, remove=True)
+            for line in draft.lines
+            if line.product_id in (paper.id, binders.id)
+        ]
+        terms = quotes.DraftChanges(
+            valid_until=today + timedelta(days=14),
+            delivery_terms=draft.delivery_terms,
+            payment_terms=draft.payment_terms,
+            title=quote.title,
+            lines=changes,
+        )
+        await quotes.save_draft(session, anna, negotiated.id, terms, today=day(5), margin_floor=floor)
+        toner = product("Printer toner")
+        await quotes.add_line(
+            session, anna, negotiated.id, sku=toner.sku, quantity=6, unit_price=_offer_price(toner, "0.2"), today=day(5)
+        )
+        await quotes.send(session, anna, negotiated.id, today=day(5), margin_floor=floor)
+        await quotes.add_comment(
+            session,
+            anna,
+            negotiated.id,
+            "Version 2: 250 boxes of paper at a better price, no binders, and toner for the new printers.",
+            today=day(5),
+        )
+
+    # Requested yesterday: waiting for Anna.
+    async with _on(session, day(1), 16):
+        soap = product("Hand soap")
+        await quotes.request_quote(
+            session,
+            nina,
+            [
+                quotes.WantedLine(60, soap.id, target_price=_offer_price(soap, "0.12")),
+                quotes.WantedLine(24, product("Disinfectant").id),
+                quotes.WantedLine(10, name="Mop heads, 40 cm, microfibre"),
+            ],
+            title="Cleaning for the outlets",
+            message="Monthly quantities; can you hold the prices for the first quarter?",
+            wanted_by=today + timedelta(days=7),
+            today=day(1),
+        )
+
+    # Accepted the day before yesterday: the order it made at the quoted prices waits for approval, as
+    # Northwind is over its credit limit (a quote's order is approved at once only without a blocker).
+    async with _on(session, day(6), 10):
+        won = await quotes.request_quote(
+            session,
+            nina,
+            [quotes.WantedLine(120, product("Copy paper A4").id), quotes.WantedLine(60, product("Envelopes C4").id)],
+            title="Paper and envelopes for the year-end mailing",
+            today=day(6),
+        )
+    async with _on(session, day(5), 15):
+        await price_all(won.id, day(5), day(5) + timedelta(days=14), "0.2")
+        await quotes.send(session, anna, won.id, today=day(5), margin_floor=floor)
+    async with _on(session, day(2), 9):
+        address = await session.scalar(
+            select(Address.id).where(Address.company_id == northwind.id, Address.is_default.is_(True))
+        )
+        delivery = earliest(northwind, day(2), None)
+        form = CheckoutForm(po_number="PO/Q/2041", delivery_date=delivery, address_id=address)
+        await quotes.accept(session, nina, won.id, 1, form, today=day(2), grace_days=7, margin_floor=floor)
+
+    # Anna's own offer, valid two more days: the worker reminds the buyers.
+    async with _on(session, day(12), 13):
+        own = await quotes.new_offer(session, anna, northwind.id, title="Kitchen hygiene, winter prices", today=day(12))
+        for name in ("Dishwasher tablets", "Degreaser", "Descaler"):
+            await quotes.add_line(session, anna, own.id, sku=product(name).sku, quantity=30, today=day(12))
+        await price_all(own.id, day(12), today + timedelta(days=2), "0.22")
+        await quotes.send(session, anna, own.id, today=day(12), margin_floor=floor)
+
+    # Baltic Foods declined.
+    async with _on(session, day(15), 11):
+        lost = await quotes.request_quote(
+            session,
+            bartosz,
+            [quotes.WantedLine(80, product("French fries").id), quotes.WantedLine(40, product("Fish fillets").id)],
+            title="Frozen range for the summer terrace",
+            today=day(15),
+        )
+    async with _on(session, day(14), 10):
+        await price_all(lost.id, day(14), day(14) + timedelta(days=10), "0.18")
+        await quotes.send(session, anna, lost.id, today=day(14), margin_floor=floor)
+    async with _on(session, day(10), 12):
+        reason = "A local supplier delivers daily at a lower price."
+        await quotes.decline(session, bartosz, lost.id, 1, reason, today=day(10))
 
 
 async def _erp_key(session: AsyncSession, admin: User, today: date, signing_key: str) -> str:

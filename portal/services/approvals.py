@@ -467,6 +467,7 @@ async def review(session: AsyncSession, user: User, order_id: int, policy: Polic
             selectinload(Order.events).joinedload(OrderEvent.actor),
             selectinload(Order.events).joinedload(OrderEvent.on_behalf_of),
             joinedload(Order.buyer),
+            joinedload(Order.placed_by),
         )
         .where(Order.id == order_id)
     )

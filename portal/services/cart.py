@@ -1,6 +1,10 @@
-"""The buyer's cart: one per buyer, kept on the server, priced live by the
-pricing service; quantities in whole packs; quick order from pasted lines or a CSV
-file, every line checked and reported by its number before anything is added.
+"""The cart: one per buyer, kept on the server, priced live by the pricing service;
+quantities in whole packs; quick order from pasted lines or a CSV file, every line
+checked and reported by its number before anything is added.
+
+A cart belongs to a user and a company (`CartOwner`): a buyer's is (buyer, their company); an
+account manager taking an order by phone or e-mail keeps one per customer (manager, customer),
+apart from the buyers' own carts and from each other. Every query names both.
 
 Every change first claims the cart's row (one statement that makes the cart or gives it a new
 checkout key) and then changes its lines by single statements (`INSERT … ON CONFLICT DO UPDATE
@@ -85,18 +89,44 @@ def new_checkout_key() -> str:
     return secrets.token_hex(16)
 
 
-async def buyer_cart(session: AsyncSession, user: User, *, lock: bool = False) -> Cart:
-    """The buyer's cart with its lines and their products as committed now, made on first use
+@dataclass(frozen=True)
+class CartOwner:
+    """Whose cart: a user's for a company. A buyer's is `CartOwner.of(buyer)`; staff taking an order
+    for a customer keep `CartOwner(staff.id, customer.id)`."""
+
+    user_id: int
+    company_id: int
+
+    @classmethod
+    def of(cls, owner: Owner) -> CartOwner:
+        """A buyer stands for their own cart: (buyer, their company)."""
+        if isinstance(owner, CartOwner):
+            return owner
+        assert owner.company_id is not None, "only a buyer has a cart of their own"
+        return cls(owner.id, owner.company_id)
+
+
+Owner = User | CartOwner
+"""A buyer (their own cart) or a `CartOwner`: what every function here takes."""
+
+
+async def buyer_cart(session: AsyncSession, owner: Owner, *, lock: bool = False) -> Cart:
+    """The cart with its lines and their products as committed now, made on first use
     (two first uses at once make one cart). `lock`: the cart's row stays locked until commit, so
     every other change of this cart waits (checkout)."""
+    whose = CartOwner.of(owner)
     if lock:
-        cart_id = await _cart_id(session, user)
+        cart_id = await _cart_id(session, whose)
         await lock_rows(session, Cart, [cart_id])
         forget(session, Cart, cart_id, CART_CHANGES, ("lines", CartLine, "cart_id", ["quantity"]))
-    query = select(Cart).where(Cart.user_id == user.id).options(selectinload(Cart.lines).selectinload(CartLine.product))
+    query = (
+        select(Cart)
+        .where(Cart.user_id == whose.user_id, Cart.company_id == whose.company_id)
+        .options(selectinload(Cart.lines).selectinload(CartLine.product))
+    )
     cart = await session.scalar(query)
     if cart is None:
-        await _cart_id(session, user)
+        await _cart_id(session, whose)
         cart = await session.scalar(query)
     assert cart is not None
     return cart
@@ -114,26 +144,33 @@ def _insert(session: AsyncSession, table: Table) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
-async def _cart_id(session: AsyncSession, user: User) -> int:
-    """The buyer's cart, made on first use by one atomic statement."""
+OWNER_KEY = ["user_id", "company_id"]
+"""The carts' unique key: one cart per user and company."""
+
+
+async def _cart_id(session: AsyncSession, owner: CartOwner) -> int:
+    """The cart, made on first use by one atomic statement."""
     statement = _insert(session, CARTS).values(
-        user_id=user.id, company_id=user.company_id, checkout_key=new_checkout_key(), updated_at=clock.now()
+        user_id=owner.user_id, company_id=owner.company_id, checkout_key=new_checkout_key(), updated_at=clock.now()
     )
-    await session.execute(statement.on_conflict_do_nothing(index_elements=["user_id"]))
-    cart_id = await session.scalar(select(Cart.id).where(Cart.user_id == user.id))
+    await session.execute(statement.on_conflict_do_nothing(index_elements=OWNER_KEY))
+    cart_id = await session.scalar(
+        select(Cart.id).where(Cart.user_id == owner.user_id, Cart.company_id == owner.company_id)
+    )
     assert cart_id is not None
     return cart_id
 
 
-async def _claim(session: AsyncSession, user: User) -> int:
+async def _claim(session: AsyncSession, owner: Owner) -> int:
     """Before any change of the cart: one statement makes it (first use) or gives it a new checkout
     key, and holds its row until commit, so the changes of one cart go one after the other and a
     checkout form made before them no longer matches."""
+    whose = CartOwner.of(owner)
     statement = _insert(session, CARTS).values(
-        user_id=user.id, company_id=user.company_id, checkout_key=new_checkout_key(), updated_at=clock.now()
+        user_id=whose.user_id, company_id=whose.company_id, checkout_key=new_checkout_key(), updated_at=clock.now()
     )
     statement = statement.on_conflict_do_update(
-        index_elements=["user_id"],
+        index_elements=OWNER_KEY,
         set_={"checkout_key": statement.excluded.checkout_key, "updated_at": statement.excluded.updated_at},
     ).returning(CARTS.c.id)
     cart_id: int = (await session.execute(statement)).scalar_one()
@@ -183,15 +220,14 @@ async def _sold_product(session: AsyncSession, product_id: int) -> Product:
 
 
 @retried
-async def add_to_cart(session: AsyncSession, user: User, product_id: int, quantity: int) -> CartLine:
+async def add_to_cart(session: AsyncSession, owner: Owner, product_id: int, quantity: int) -> CartLine:
     """Adds to the line of this product (or starts one); the total must still be whole packs.
     N buyers' tabs adding at once add N times."""
     product = await _sold_product(session, product_id)
     if problem := quantity_problem(product, quantity):
         raise CartError(problem, product_id)
-    cart_id = await _claim(session, user)
-    assert user.company_id is not None
-    if not await _add_lines(session, cart_id, user.company_id, {product_id: (product, quantity)}):
+    cart_id = await _claim(session, owner)
+    if not await _add_lines(session, cart_id, CartOwner.of(owner).company_id, {product_id: (product, quantity)}):
         raise CartError(await _total_problem(session, cart_id, product, quantity), product_id)
     line = await session.scalar(
         select(CartLine)
@@ -203,9 +239,9 @@ async def add_to_cart(session: AsyncSession, user: User, product_id: int, quanti
 
 
 @retried
-async def set_quantity(session: AsyncSession, user: User, product_id: int, quantity: int) -> None:
+async def set_quantity(session: AsyncSession, owner: Owner, product_id: int, quantity: int) -> None:
     """The line's quantity becomes `quantity` (the later of two changes wins)."""
-    cart_id = await _claim(session, user)
+    cart_id = await _claim(session, owner)
     product = await session.scalar(
         select(Product)
         .join(CartLine, CartLine.product_id == Product.id)
@@ -221,9 +257,9 @@ async def set_quantity(session: AsyncSession, user: User, product_id: int, quant
 
 
 @retried
-async def remove_line(session: AsyncSession, user: User, product_id: int) -> None:
+async def remove_line(session: AsyncSession, owner: Owner, product_id: int) -> None:
     """Removes the product's line; one removed meanwhile is just as removed."""
-    cart_id = await _claim(session, user)
+    cart_id = await _claim(session, owner)
     await session.execute(delete(CartLine).where(CartLine.cart_id == cart_id, CartLine.product_id == product_id))
 
 
@@ -384,9 +420,10 @@ async def priced_cart(
     entered: dict[int, str] | None = None,
     cart: Cart | None = None,
 ) -> PricedCart:
-    """The cart at today's prices, with the delivery fee (`services/delivery.py`), VAT per rate,
-    totals, what is missing to the minimum order, and the credit picture before and after."""
-    cart = cart or await buyer_cart(session, user)
+    """The cart `user` keeps for `company` (a buyer's own, or staff's for a customer) at today's
+    prices, with the delivery fee (`services/delivery.py`), VAT per rate, totals, what is missing
+    to the minimum order, and the credit picture before and after."""
+    cart = cart or await buyer_cart(session, CartOwner(user.id, company.id))
     prices = await load_company_prices(session, company, today, [line.product_id for line in cart.lines])
     items = []
     backorders = company.allow_backorders
@@ -572,10 +609,10 @@ async def check_quick_order(session: AsyncSession, text: str, file: bytes | None
 
 
 @retried
-async def add_quick_order(session: AsyncSession, user: User, text: str) -> QuickOrderReport:
+async def add_quick_order(session: AsyncSession, owner: Owner, text: str) -> QuickOrderReport:
     """Adds the valid lines of the pasted text, checked again now; the rest is left out."""
     report = await check_quick_order(session, text)
-    await put_in_cart(session, user, [(report.products[pid], quantity) for pid, quantity in report.lines.items()])
+    await put_in_cart(session, owner, [(report.products[pid], quantity) for pid, quantity in report.lines.items()])
     return report
 
 
@@ -588,12 +625,11 @@ class PutReport:
 
 
 @retried
-async def put_in_cart(session: AsyncSession, user: User, wanted: list[tuple[Product, int]]) -> PutReport:
+async def put_in_cart(session: AsyncSession, owner: Owner, wanted: list[tuple[Product, int]]) -> PutReport:
     """Many lines into the cart at once (from a list, a past order, a paste), in one statement:
     each is added to the product's line or starts one; a product not sold any more, a quantity
     that is not whole packs, or a line that would pass `MAX_QUANTITY`, is left out and said."""
-    cart_id = await _claim(session, user)
-    assert user.company_id is not None
+    cart_id = await _claim(session, owner)
     skipped: list[str] = []
     lines: dict[int, tuple[Product, int]] = {}
     for product, quantity in wanted:
@@ -603,7 +639,7 @@ async def put_in_cart(session: AsyncSession, user: User, wanted: list[tuple[Prod
             skipped.append(f"{product.sku}: {problem}")
         else:
             lines[product.id] = (product, quantity + lines.get(product.id, (product, 0))[1])
-    taken = await _add_lines(session, cart_id, user.company_id, lines)
+    taken = await _add_lines(session, cart_id, CartOwner.of(owner).company_id, lines)
     added = [product.sku for product_id, (product, _) in lines.items() if product_id in taken]
     for product_id, (product, quantity) in lines.items():
         if product_id not in taken:

@@ -1,5 +1,6 @@
 """Customers as staff see them: which companies a user may look at, each customer's
-profile, timeline, notes and reorder rhythm, and who manages it."""
+profile, timeline (orders, notes, credit and quote moves), open quotes, notes and reorder
+rhythm, and who manages it."""
 
 from __future__ import annotations
 
@@ -16,9 +17,20 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from portal import clock
 from portal.errors import NotAllowed, NotFound, Refused
-from portal.i18n import gettext
-from portal.models import Company, CreditEvent, CustomerNote, Order, OrderEvent, Role, User
-from portal.services import audit, scoping
+from portal.i18n import N_, gettext
+from portal.models import (
+    Company,
+    CreditEvent,
+    CustomerNote,
+    Order,
+    OrderEvent,
+    Quote,
+    QuoteEvent,
+    QuoteStatus,
+    Role,
+    User,
+)
+from portal.services import audit, quotes, scoping
 from portal.services.credit import CreditPicture, credit_picture, credit_pictures
 from portal.services.flags import COUNTED
 
@@ -182,8 +194,69 @@ async def portfolio(
 class TimelineEntry:
     at: datetime
     kind: str
-    """One of: "order" (a move of an order), "note", "credit" (a limit change, hold or release)."""
+    """One of: "order" (a move of an order), "note", "credit" (a limit change, hold or release),
+    "quote" (a move of a quote: a `QuoteMove`)."""
     subject: object
+
+
+QUOTE_MOVES = {
+    QuoteStatus.REQUESTED: N_("Quote %(number)s requested by %(name)s"),
+    QuoteStatus.DRAFT: N_("Quote %(number)s started by %(name)s"),
+    QuoteStatus.SENT: N_("Quote %(number)s sent (v%(version)d) by %(name)s"),
+    QuoteStatus.CHANGES_REQUESTED: N_("Quote %(number)s: changes requested by %(name)s"),
+    QuoteStatus.ACCEPTED: N_("Quote %(number)s accepted (v%(version)d) by %(name)s"),
+    QuoteStatus.DECLINED: N_("Quote %(number)s declined by %(name)s"),
+    QuoteStatus.EXPIRED: N_("Quote %(number)s expired (v%(version)d)"),
+    QuoteStatus.WITHDRAWN: N_("Quote %(number)s withdrawn by %(name)s"),
+}
+"""A quote's move in the customer's timeline, by the status it moved to."""
+
+
+@dataclass(frozen=True)
+class QuoteMove:
+    """A quote's move as the customer's timeline words it: "Quote Q-2026-000123 sent (v2) by
+    Anna Kowalska", then the reason given ("changes requested by …: <the buyer's comment>"); an
+    acceptance names the order it made."""
+
+    event: QuoteEvent
+
+    @property
+    def quote_id(self) -> int:
+        return self.event.quote_id
+
+    @property
+    def words(self) -> str:
+        event = self.event
+        name = event.actor.full_name if event.actor else gettext("the system")
+        words = gettext(QUOTE_MOVES[event.to_status]) % {
+            "number": event.quote.number,
+            "version": event.version,
+            "name": name,
+        }
+        if event.to_status is QuoteStatus.ACCEPTED and event.reason:
+            return gettext("%(move)s: order %(order)s") % {"move": words, "order": event.reason}
+        return f"{words}: {event.reason}" if event.reason else words
+
+
+@dataclass(frozen=True)
+class OpenQuote:
+    """A quote of the customer's still in negotiation, as the customer page lists it."""
+
+    quote: Quote
+
+    @property
+    def status_label(self) -> str:
+        return quotes.status_label(self.quote.status)
+
+    @property
+    def label(self) -> str:
+        """Q-2026-000123/2 once a version was sent; the quote's number before."""
+        sent = self.quote.sent_version
+        return quotes.version_label(self.quote, sent) if sent else self.quote.number
+
+
+OPEN_QUOTES_SHOWN = 20
+"""The customer page lists this many open quotes, the most recently moved first."""
 
 
 @dataclass(frozen=True)
@@ -196,6 +269,8 @@ class CustomerProfile:
     page: int
     has_more: bool
     managers: list[User]
+    open_quotes: list[OpenQuote]
+    """The customer's open quotes (`quotes.OPEN`), the most recently moved first."""
 
 
 TIMELINE_PAGE = 20
@@ -236,10 +311,18 @@ async def customer_profile(
         .order_by(CreditEvent.at.desc(), CreditEvent.id.desc())
         .limit(depth)
     )
+    quote_events = await session.scalars(
+        select(QuoteEvent)
+        .options(joinedload(QuoteEvent.actor), joinedload(QuoteEvent.quote))
+        .where(QuoteEvent.company_id == company_id)
+        .order_by(QuoteEvent.at.desc(), QuoteEvent.id.desc())
+        .limit(depth)
+    )
     entries = sorted(
         [TimelineEntry(e.at, "order", e) for e in events]
         + [TimelineEntry(n.created_at, "note", n) for n in notes]
-        + [TimelineEntry(c.at, "credit", c) for c in credit_events],
+        + [TimelineEntry(c.at, "credit", c) for c in credit_events]
+        + [TimelineEntry(q.at, "quote", QuoteMove(q)) for q in quote_events],
         key=lambda entry: entry.at,
         reverse=True,
     )
@@ -248,6 +331,12 @@ async def customer_profile(
         await session.scalars(
             select(User).where(User.role == Role.ACCOUNT_MANAGER, User.is_active).order_by(User.full_name)
         )
+    )
+    open_quotes = await session.scalars(
+        select(Quote)
+        .where(Quote.company_id == company_id, Quote.status.in_(quotes.OPEN))
+        .order_by(Quote.updated_at.desc(), Quote.id.desc())
+        .limit(OPEN_QUOTES_SHOWN)
     )
     return CustomerProfile(
         company=company,
@@ -258,6 +347,7 @@ async def customer_profile(
         page=page,
         has_more=len(entries) > start + TIMELINE_PAGE,
         managers=managers,
+        open_quotes=[OpenQuote(quote) for quote in open_quotes],
     )
 
 

@@ -1,7 +1,7 @@
-"""Documents a buyer can file or forward, as PDF: the confirmation of an order and the statement of
-account. Each is a Jinja template of `templates/documents/` laid out by the print stylesheet
-(`static/css/print.css`: A4, page numbers) and written in the reader's language, then made a PDF
-by WeasyPrint.
+"""Documents a buyer can file or forward, as PDF: the confirmation of an order, the statement of
+account and one version of a quote. Each is a Jinja template of `templates/documents/` laid out by
+the print stylesheet (`static/css/print.css`: A4, page numbers) and written in the reader's
+language, then made a PDF by WeasyPrint.
 
 The data is loaded first, in the caller's async session; the HTML is written in the event loop in
 the reader's language; only the HTML → PDF step, which is CPU-heavy, runs in a thread, so neither a
@@ -15,6 +15,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -25,10 +26,10 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from portal import i18n
 from portal.errors import NotFound
-from portal.models import Company, Order, OrderStatus
+from portal.models import Company, Order, OrderStatus, Quote, QuoteLine, QuoteVersion, Role, User
 from portal.services import ordering
 from portal.services.statement import Statement, account_statement
-from portal.services.totals import VatLine, totals
+from portal.services.totals import Totals, VatLine, totals
 from portal.settings import STATIC_DIR, TEMPLATES_DIR, Settings
 
 if TYPE_CHECKING:
@@ -150,6 +151,72 @@ async def order_confirmation(session: AsyncSession, order_id: int, seller: Selle
         f"{order.number}.pdf",
         "order_confirmation.html",
         {"seller": seller, "confirmation": confirmation_of(order), "order": order, "company": order.company},
+    )
+
+
+@dataclass(frozen=True)
+class QuoteOffer:
+    """What a quote's document states: one version as the buyer reads it (a sent one, or the
+    account manager's draft, marked so), its lines and totals. Never costs, margins, floor reasons
+    or the thread: none of them is on this object."""
+
+    quote: Quote
+    version: QuoteVersion
+    label: str
+    """Q-2026-000123/2"""
+    lines: list[tuple[QuoteLine, Decimal | None]]
+    """Each line with its net value at the offered price (None while a draft's line has no price)."""
+    totals: Totals
+    draft: bool
+
+
+async def _readable_version(
+    session: AsyncSession, reader: User, quote_id: int, number: int, today: date
+) -> tuple[Quote, QuoteVersion]:
+    """The version `number` of a quote as this reader may have it: a buyer only their company's
+    quotes and only sent versions; staff who see the company (`quotes.staff_quote`) the sent ones
+    and the draft. Anything else is `NotFound`."""
+    from portal.services import quotes  # quotes tells people by e-mail: notifications imports this module
+
+    if reader.role is Role.BUYER:
+        quote = await quotes.buyer_quote(session, reader, quote_id)
+        version = quotes.sent_of(quote, number)
+    else:
+        quote = await quotes.staff_quote(session, reader, quote_id, today)
+        version = quotes.sent_of(quote, number)
+        if version is None and (draft := quotes.draft_of(quote)) is not None and draft.number == number:
+            version = draft
+    if version is None:
+        raise NotFound()
+    return quote, version
+
+
+def offer_of(quote: Quote, version: QuoteVersion) -> QuoteOffer:
+    from portal.services import quote_views, quotes  # imported when used, as in `_readable_version`
+
+    return QuoteOffer(
+        quote,
+        version,
+        quotes.version_label(quote, version.number),
+        [(line, quote_views.line_value(line)) for line in version.lines],
+        quote_views.version_totals(version),
+        draft=version.sent_at is None,
+    )
+
+
+async def quote_offer(
+    session: AsyncSession, reader: User, quote_id: int, number: int, *, today: date, seller: Seller
+) -> Document:
+    """One version of a quote as a PDF, for a reader who may have it (`_readable_version`): the
+    seller and the customer, the quote's number, when it was sent and until when it is valid, the
+    lines at the offered prices, the totals, the delivery and payment terms."""
+    quote, version = await _readable_version(session, reader, quote_id, number, today)
+    offer = offer_of(quote, version)
+    name = offer.label.replace("/", "-v")
+    return await _render(
+        f"{name}-draft.pdf" if offer.draft else f"{name}.pdf",
+        "quote.html",
+        {"seller": seller, "offer": offer, "quote": quote, "version": version, "company": quote.company},
     )
 
 

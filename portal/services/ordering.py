@@ -1,6 +1,7 @@
-"""Orders: checkout into the approval queue (idempotent, one cart → one order),
-the order's allowed moves with their timeline, cancelling, reordering, and the
-company's order history."""
+"""Orders: checkout into the approval queue (idempotent, one cart → one order), by a
+buyer or by the account manager taking an order for a customer by phone or e-mail; the
+order's allowed moves with their timeline, cancelling, reordering, and the company's
+order history."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal import clock
-from portal.errors import Conflict, NotFound, Refused
+from portal.errors import Conflict, NotAllowed, NotFound, Refused
 from portal.i18n import N_, format_datetime, format_decimal, gettext
 from portal.models import (
     Address,
@@ -37,8 +38,9 @@ from portal.models import (
     User,
 )
 from portal.services import delivery as terms
-from portal.services import notifications
+from portal.services import notifications, scoping
 from portal.services.cart import (
+    CartOwner,
     buyer_cart,
     check_stock,
     new_checkout_key,
@@ -264,7 +266,120 @@ async def submit_order(
     margin_floor: Decimal,
     now: time | None = None,
 ) -> Submission:
-    """The cart becomes one order waiting for approval, in one transaction.
+    """The buyer's cart becomes one order waiting for approval, in one transaction (`_check_out`);
+    the account manager on duty is told it waits, the buyer that it arrived."""
+    submission, approved = await _check_out(
+        session, user, company, form, today=today, grace_days=grace_days, margin_floor=margin_floor, now=now
+    )
+    if submission.created and not approved:
+        await _tell_managers(session, submission.order, company, today, user.full_name)
+        await notifications.confirm_submission(session, submission.order, company, user)
+    return submission
+
+
+async def customer_to_order_for(session: AsyncSession, user: User, company_id: int, today: date) -> Company:
+    """The customer a staff member takes an order for by phone or e-mail: one they see (else
+    `NotFound`, as one that does not exist) and whose orders they may decide (`scoping.decider`:
+    the company's account manager, their deputy while covering, an admin; else `NotAllowed`).
+    Loaded with its account manager, whom its pages name."""
+    visible = await scoping.visible_companies_filter(session, user, today)
+    company = await session.scalar(
+        select(Company).options(joinedload(Company.account_manager)).where(Company.id == company_id, visible)
+    )
+    if company is None:
+        raise NotFound()
+    if not (await scoping.decider(session, user, company, today))[0]:
+        raise NotAllowed(gettext("Only the customer's account manager, their deputy or an admin may order for them."))
+    return company
+
+
+@retried
+async def submit_for_customer(
+    session: AsyncSession,
+    staff: User,
+    company: Company,
+    form: CheckoutForm,
+    *,
+    today: date,
+    grace_days: int,
+    margin_floor: Decimal,
+    now: time | None = None,
+) -> Submission:
+    """An order taken by phone or e-mail: the cart `staff` keeps for the customer (`company`, as
+    `customer_to_order_for` gave it) becomes one order, checked, flagged and approved exactly as a
+    buyer's checkout (`_check_out`), recorded as placed by `staff` with no buyer. The company's
+    buyers are told who placed it; another account manager on duty is told it waits."""
+    submission, approved = await _check_out(
+        session,
+        staff,
+        company,
+        form,
+        today=today,
+        grace_days=grace_days,
+        margin_floor=margin_floor,
+        now=now,
+        placed_by=staff,
+    )
+    if not submission.created:
+        return submission
+    order = submission.order
+    if not approved:
+        await _tell_managers(session, order, company, today, staff.full_name, placed_by=staff)
+    await notifications.notify(
+        session,
+        NotificationKind.ORDER_PLACED_FOR_YOU,
+        await notifications.company_buyers(session, company.id),
+        lambda: (
+            gettext("%(manager)s placed order %(number)s for %(company)s")
+            % {"manager": staff.full_name, "number": order.number, "company": company.name}
+        ),
+        "order_placed_for_you",
+        {**await notifications.order_facts(session, order, company), "manager": staff.full_name, "approved": approved},
+        f"/orders/{order.id}",
+    )
+    return submission
+
+
+async def _tell_managers(
+    session: AsyncSession, order: Order, company: Company, today: date, by: str, *, placed_by: User | None = None
+) -> None:
+    """The account manager on duty (and their deputies) hear an order waits for approval; not the
+    one who placed it."""
+    managers = await notifications.managers_on_duty(session, company, today)
+    await notifications.notify(
+        session,
+        NotificationKind.ORDER_SUBMITTED,
+        [manager for manager in managers if placed_by is None or manager.id != placed_by.id],
+        lambda: (
+            gettext("Order %(number)s from %(company)s waits for approval")
+            % {"number": order.number, "company": company.name}
+        ),
+        "order_submitted",
+        {
+            "order": order,
+            "company": company,
+            "buyer": by,
+            "gross": order.gross_total,
+            "delivery": order.requested_delivery_date,
+        },
+        f"/queue/orders/{order.id}",
+    )
+
+
+async def _check_out(
+    session: AsyncSession,
+    user: User,
+    company: Company,
+    form: CheckoutForm,
+    *,
+    today: date,
+    grace_days: int,
+    margin_floor: Decimal,
+    now: time | None,
+    placed_by: User | None = None,
+) -> tuple[Submission, bool]:
+    """The cart `user` keeps for `company` becomes one order waiting for approval, in one
+    transaction; True with it when it was approved at once.
 
     The form's key is the cart's checkout key of the moment the form was made:
     the same key again (double click, retry, a second tab) finds the order it
@@ -274,15 +389,15 @@ async def submit_order(
     `now` is the seller's time of day, read against the company's order cut-off (None: before it).
     An order with no flag of a company that allows it is approved at once (`approvals.approve_automatically`).
     A company that does not allow backorders cannot order beyond the stock on hand, as read in this
-    transaction (`cart.check_stock`).
+    transaction (`cart.check_stock`). `placed_by`: staff ordering for the customer; the order has no buyer.
 
     The cart's row is locked before anything is read: two submissions of one form at the same
     moment go one after the other, and the second finds the order the first made."""
     if not KEY_PATTERN.fullmatch(form.key):
         raise CartChanged(gettext("This checkout form is out of date. Please review your cart and submit again."))
-    cart = await buyer_cart(session, user, lock=True)
+    cart = await buyer_cart(session, CartOwner(user.id, company.id), lock=True)
     if existing := await _order_by_key(session, company.id, form.key):
-        return Submission(existing, created=False)
+        return Submission(existing, created=False), False
     if company.on_hold:
         raise CompanyOnHold(company.hold_reason or "")
     if cart.checkout_key != form.key:
@@ -308,13 +423,14 @@ async def submit_order(
         today=today,
         grace_days=grace_days,
         margin_floor=margin_floor,
-        buyer=user,
+        buyer=None if placed_by else user,
         key=form.key,
         source=OrderSource.PORTAL,
         delivery=delivery,
         address=address,
         po_number=form.po_number,
         note=form.note,
+        placed_by=placed_by,
     )
     for line in [line for line in cart.lines if line.product.is_active]:
         cart.lines.remove(line)
@@ -328,33 +444,12 @@ async def submit_order(
         existing = await _order_by_key(session, company.id, form.key)
         if existing is None:
             raise
-        return Submission(existing, created=False)
+        return Submission(existing, created=False), False
     # approvals moves orders with `move_order` from here: imported when used, not in a circle
     from portal.services.approvals import approve_automatically
 
-    policy = Policy(today, grace_days, margin_floor)
-    if await approve_automatically(session, order, company, policy):
-        return Submission(order, created=True)
-    await notifications.notify(
-        session,
-        NotificationKind.ORDER_SUBMITTED,
-        await notifications.managers_on_duty(session, company, today),
-        lambda: (
-            gettext("Order %(number)s from %(company)s waits for approval")
-            % {"number": order.number, "company": company.name}
-        ),
-        "order_submitted",
-        {
-            "order": order,
-            "company": company,
-            "buyer": user.full_name,
-            "gross": order.gross_total,
-            "delivery": order.requested_delivery_date,
-        },
-        f"/queue/orders/{order.id}",
-    )
-    await notifications.confirm_submission(session, order, company, user)
-    return Submission(order, created=True)
+    approved = await approve_automatically(session, order, company, Policy(today, grace_days, margin_floor))
+    return Submission(order, created=True), approved
 
 
 async def place_order(
@@ -587,6 +682,8 @@ async def company_order(session: AsyncSession, company_id: int, order_id: int) -
             selectinload(Order.events).joinedload(OrderEvent.actor),
             selectinload(Order.events).joinedload(OrderEvent.on_behalf_of),
             joinedload(Order.buyer),
+            joinedload(Order.placed_by),
+            joinedload(Order.company),
         )
         .where(Order.id == order_id, Order.company_id == company_id)
     )
@@ -679,7 +776,7 @@ async def company_orders(session: AsyncSession, company_id: int, wanted: OrderFi
     rows = (
         await session.execute(
             query.add_columns(func.count().over().label("total"))
-            .options(joinedload(Order.buyer))
+            .options(joinedload(Order.buyer), joinedload(Order.placed_by))
             .order_by(Order.submitted_at.desc(), Order.id.desc())
             .limit(wanted.per_page)
             .offset((wanted.page - 1) * wanted.per_page)

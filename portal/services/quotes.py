@@ -585,6 +585,9 @@ async def save_draft(
             errors[where] = problem
         elif len(change.below_floor_reason.strip()) > TEXT_MAX:
             errors[where] = gettext("Use at most %(limit)s characters.") % {"limit": format_decimal(TEXT_MAX, 0)}
+    removed = {change.line_id for change in changes.lines if change.remove}
+    for line_id, problem in _duplicates(draft, removed, products).items():
+        errors.setdefault(f"line-{line_id}", problem)
     if errors:
         raise QuoteRefused(gettext("Please correct the marked fields."), errors=errors)
     draft.valid_until = changes.valid_until
@@ -604,9 +607,10 @@ async def save_draft(
             draft.lines.remove(line)
             continue
         if (product := products.get(line.id)) is not None:
+            described = line.product_id is None and line.requested_quantity is not None
             line.product_id, line.product, line.sku, line.unit = product.id, product, product.sku, product.unit
             line.unit_cost, line.vat_rate = product.cost, product.vat_rate
-            if line.requested_quantity is None or line.name == line.sku:
+            if not described:  # the buyer's own description stays; a catalogue line takes the product's name
                 line.name = product.name
         if change.quantity is not None:
             line.quantity = change.quantity
@@ -615,24 +619,28 @@ async def save_draft(
         line.below_floor_reason = change.below_floor_reason.strip()
         if line.product is not None:
             line.catalogue_price = prices.price(line.product, line.quantity).unit_price
-    _check_duplicates(draft)
     quote.updated_at = clock.now()
     await session.flush()
     return quote
 
 
-def _check_duplicates(draft: QuoteVersion) -> None:
-    seen: dict[int, QuoteLine] = {}
+def _duplicates(draft: QuoteVersion, removed: set[int], products: dict[int, Product]) -> dict[int, str]:
+    """The lines (by id) that would name a product another kept line names, once the changes are
+    made: checked before anything changes, so a refused save changes nothing."""
+    seen: set[int] = set()
+    found: dict[int, str] = {}
     for line in draft.lines:
-        if line.product_id is None:
+        if line.id in removed:
             continue
-        if line.product_id in seen:
-            raise QuoteRefused(
-                gettext("%(sku)s is on this version twice; change the quantity of one line instead.")
-                % {"sku": line.sku},
-                f"line-{line.id}",
-            )
-        seen[line.product_id] = line
+        product = products.get(line.id)
+        product_id, sku = (product.id, product.sku) if product is not None else (line.product_id, line.sku)
+        if product_id is None:
+            continue
+        if product_id in seen:
+            twice = gettext("%(sku)s is on this version twice; change the quantity of one line instead.")
+            found[line.id] = twice % {"sku": sku}
+        seen.add(product_id)
+    return found
 
 
 @retried
@@ -847,6 +855,11 @@ async def accept(
     company = quote.company
     if company.on_hold:
         raise CompanyOnHold(company.hold_reason or "")
+    if retired := [line.sku for line in current.lines if line.product is None or not line.product.is_active]:
+        raise QuoteRefused(
+            gettext("%(skus)s is no longer sold; ask your account manager for a new version.")
+            % {"skus": ", ".join(retired)}
+        )
     order = await accept_quote_order(
         session, buyer, company, quote, current, form, today=today, grace_days=grace_days, margin_floor=margin_floor
     )

@@ -3,7 +3,8 @@ product's break table, and the company's price list as CSV.
 
 Every query value is typed and bounded (`catalog_query`): a value outside them answers
 400 saying which. Staff look through a customer's eyes with `?company=ID`; a company that
-is not theirs to see answers 404, as one that does not exist."""
+is not theirs to see answers 404, as one that does not exist. Those who may order for the
+customer (`order_for_customer`) add to the cart they keep for it (`web/ordering.py`)."""
 
 from __future__ import annotations
 
@@ -21,13 +22,14 @@ from portal.errors import NotFound
 from portal.i18n import N_, gettext
 from portal.models import Company, Role, User
 from portal.services import catalog, customers
-from portal.services.catalog import CatalogPage, CatalogQuery, PerPage, PriceListLine, Sort
+from portal.services.catalog import CatalogPage, CatalogQuery, PerPage, PriceListLine, ProductDetail, Sort
 from portal.services.pricing import UNIT_PRICE_PLACES
 from portal.web import formatting
 from portal.web.context import PortalRequest, render
 from portal.web.downloads import Flavour, FlavourChoice, csv_download
 from portal.web.guards import allow
 from portal.web.inputs import MAX_ID, Id, PageNo, QueryText
+from portal.web.ordering import ordering_links
 from portal.web.permissions import can
 
 CSV_COLUMNS = (
@@ -101,8 +103,14 @@ def _results_page(request: PortalRequest, page: CatalogPage, company: Company) -
         "company": company,
         "view": _view_params(request.user, company),
         "max_query_length": catalog.MAX_QUERY_LENGTH,
+        **ordering_links(request, company),
     }
     return render(request, "catalog/index.html", context, partial="catalog/_partials/results.html")
+
+
+def _product_page(request: PortalRequest, detail: ProductDetail, company: Company) -> Template:
+    context = {"detail": detail, "company": company, "view": _view_params(request.user, company)}
+    return Template("catalog/product.html", context={**context, **ordering_links(request, company)})
 
 
 class CatalogController(Controller):
@@ -140,10 +148,7 @@ class CatalogController(Controller):
         detail = await catalog.product_detail(
             db_session, chosen, product_id, today, with_lists=can(request.user, "buy")
         )
-        return Template(
-            "catalog/product.html",
-            context={"detail": detail, "company": chosen, "view": _view_params(request.user, chosen)},
-        )
+        return _product_page(request, detail, chosen)
 
     @get("/price-list.csv", name="price_list_csv")
     async def price_list_csv(

@@ -62,8 +62,14 @@ async def customer_page(
         "editing": editing,
         "typed": {key: value for key, value in entered.items() if isinstance(value, str)},
         "note_max": customers.NOTE_MAX,
+        "quote_routes": {name for name in ("manage_quote", "quote_desk", "new_offer") if _has_route(request, name)},
     }
     return Template("customers/show.html", context=context, status_code=refusal.status_code if refusal else 200)
+
+
+def _has_route(request: PortalRequest, name: str) -> bool:
+    """Does the app serve the named route? (The quote desk's pages are linked to once they exist.)"""
+    return request.app.get_handler_index_by_name(name) is not None
 
 
 async def customer_page_again(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Response[Any]:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.i18n import gettext
 from portal.models import Company
-from portal.services import customers, directory, notifications
+from portal.services import customers, directory, notifications, quote_desk
 from portal.settings import Settings
 from portal.web.context import PortalRequest
 from portal.web.guards import account_managers, admins_only, buyers_only, home_route
@@ -59,7 +59,8 @@ class HomeController(Controller):
         rows = await customers.portfolio(
             db_session, request.user, today=today, grace_days=settings.past_due_grace_days, zone=settings.seller_zone
         )
-        return Template("home/manager.html", context={"rows": rows})
+        waiting = await quote_desk.waiting_count(db_session, request.user, today)
+        return Template("home/manager.html", context={"rows": rows, "quotes_waiting": waiting})
 
     @get("/admin", guards=[admins_only], name="admin_home")
     async def admin_home(self, db_session: NamedDependency[AsyncSession]) -> Template:

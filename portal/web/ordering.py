@@ -1,13 +1,20 @@
 """Buying: the cart with live totals, quick order, checkout, and the company's orders
 with cancel and reorder. Every form works without JavaScript; htmx swaps fragments.
 
+An account manager (their deputy while covering, an admin) takes an order for a customer by
+phone or e-mail through the same cart and checkout, kept for that customer under
+`/customers/{company_id}/cart` and `/customers/{company_id}/checkout` (`Buying` says whose
+cart a page shows and where its forms go).
+
 Every value arrives decoded and bounded (`portal.web.inputs`); a refused form comes back
 through the page function its route names in `opt={"form": ...}`, with the message next to
 its line or field and what was typed kept."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, time
+from functools import partial
 from typing import Annotated, Any
 
 import msgspec
@@ -15,7 +22,7 @@ from litestar import Controller, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromQuery, URLEncodedBody
+from litestar.params import Body, FromPath, FromQuery, URLEncodedBody
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +33,7 @@ from portal.i18n import format_decimal, gettext, ngettext
 from portal.models import Company, OrderStatus, Role
 from portal.services import cart as carts
 from portal.services import delivery, ordering, schedules
-from portal.services.cart import QUICK_MAX_BYTES, QUICK_MAX_LINES, QUICK_MAX_SIZE, QuickOrderReport
+from portal.services.cart import QUICK_MAX_BYTES, QUICK_MAX_LINES, QUICK_MAX_SIZE, CartOwner, QuickOrderReport
 from portal.services.ordering import NOTE_MAX, PO_NUMBER_MAX, OrderFilter, OrderView, Submission
 from portal.settings import Settings
 from portal.web.auth import safe_next
@@ -34,8 +41,13 @@ from portal.web.context import PortalRequest, is_partial, render, settings_of
 from portal.web.errors import Refusal
 from portal.web.guards import allow
 from portal.web.inputs import Day, Form, FormId, Id, PageNo, Quantity, QuantityOrZero, QueryText, Text
+from portal.web.permissions import can
+from portal.web.scoping import sees_company
 
 buyers = [allow(Role.BUYER)]
+ordering_staff = [allow(Role.ACCOUNT_MANAGER, Role.ADMIN), sees_company()]
+"""Who may take an order for a customer: the role, and a customer they see (else 404); the service
+then asks whether they may decide its orders (else 403)."""
 DbSession = NamedDependency[AsyncSession]
 Note = Annotated[Text, msgspec.Meta(max_length=NOTE_MAX)]
 QuickText = Annotated[str, msgspec.Meta(max_length=QUICK_MAX_BYTES)]
@@ -105,6 +117,74 @@ def _company_of(request: PortalRequest) -> Company:
     return company
 
 
+@dataclass(frozen=True)
+class Buying:
+    """Whose cart a page shows and where its forms go: the buyer's own, or the one a staff member
+    keeps for a customer (`for_customer`), taking an order by phone or e-mail."""
+
+    owner: CartOwner
+    company: Company
+    for_customer: bool = False
+
+    @classmethod
+    def own(cls, request: PortalRequest) -> Buying:
+        return cls(CartOwner.of(request.user), _company_of(request))
+
+    @classmethod
+    def customer(cls, request: PortalRequest, company: Company) -> Buying:
+        return cls(CartOwner(request.user.id, company.id), company, for_customer=True)
+
+    def url(self, request: PortalRequest, name: str, **params: Any) -> str:
+        """The buyer's route `name` ("cart_line"), or for a customer its staff twin ("customer_cart_line")."""
+        if self.for_customer:
+            return request.app.route_reverse(f"customer_{name}", company_id=self.company.id, **params)
+        return request.app.route_reverse(name, **params)
+
+    def catalog_url(self, request: PortalRequest) -> str:
+        catalog = request.app.route_reverse("catalog")
+        return f"{catalog}?company={self.company.id}" if self.for_customer else catalog
+
+    def links(self, request: PortalRequest) -> dict[str, Any]:
+        """What the cart's templates link with: `cart_url("cart_line", product_id=…)`, the catalog,
+        and the customer ordered for (None: the buyer's own cart)."""
+        return {
+            "cart_url": partial(self.url, request),
+            "catalog_link": self.catalog_url(request),
+            "for_customer": self.company if self.for_customer else None,
+        }
+
+
+def provide_own_cart(request: PortalRequest) -> Buying:
+    return Buying.own(request)
+
+
+async def provide_customer_cart(
+    request: PortalRequest, db_session: DbSession, today: NamedDependency[date], company_id: FromPath[Id]
+) -> Buying:
+    """The cart the signed-in staff member keeps for the customer in the path, if they may order for it."""
+    return Buying.customer(request, await ordering.customer_to_order_for(db_session, request.user, company_id, today))
+
+
+async def buying_of(request: PortalRequest, db_session: AsyncSession) -> Buying:
+    """For a refusal page (which the dependencies do not reach): the cart of the refused request."""
+    if "company_id" in request.path_params:
+        company = await ordering.customer_to_order_for(
+            db_session, request.user, request.path_params["company_id"], _today(request)
+        )
+        return Buying.customer(request, company)
+    return Buying.own(request)
+
+
+def ordering_links(request: PortalRequest, company: Company) -> dict[str, Any]:
+    """The cart links of a catalog page of `company`: the buyer's own cart; for staff who may order
+    for customers, the cart they keep for this one; for anyone else none (`cart_url` None)."""
+    if can(request.user, "buy"):
+        return Buying.own(request).links(request)
+    if can(request.user, "order_for_customer"):
+        return Buying.customer(request, company).links(request)
+    return {"cart_url": None, "catalog_link": "", "for_customer": None}
+
+
 def _today(request: PortalRequest) -> date:
     """Today in the seller's calendar, for a refusal page (which the dependencies do not reach)."""
     return clock.today(settings_of(request).seller_zone)
@@ -116,6 +196,7 @@ async def cart_page(
     db_session: AsyncSession,
     today: date,
     settings: Settings,
+    buying: Buying,
     *,
     errors: dict[int, str] | None = None,
     entered: dict[int, str] | None = None,
@@ -124,15 +205,14 @@ async def cart_page(
     priced = await carts.priced_cart(
         db_session,
         request.user,
-        _company_of(request),
+        buying.company,
         today=today,
         grace_days=settings.past_due_grace_days,
         errors=errors,
         entered=entered,
     )
-    return render(
-        request, "cart/index.html", {"cart": priced}, partial="cart/_partials/cart.html", status_code=status_code
-    )
+    context = {"cart": priced, **buying.links(request)}
+    return render(request, "cart/index.html", context, partial="cart/_partials/cart.html", status_code=status_code)
 
 
 async def line_refused(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Template:
@@ -144,6 +224,7 @@ async def line_refused(request: PortalRequest, db_session: AsyncSession, refusal
         db_session,
         _today(request),
         settings_of(request),
+        await buying_of(request, db_session),
         errors={product_id: message},
         entered={product_id: _text(refusal.entered.get("quantity"))},
         status_code=refusal.status_code,
@@ -151,22 +232,31 @@ async def line_refused(request: PortalRequest, db_session: AsyncSession, refusal
 
 
 async def _changed(
-    request: PortalRequest, db_session: AsyncSession, today: date, settings: Settings
+    request: PortalRequest, db_session: AsyncSession, today: date, settings: Settings, buying: Buying
 ) -> Template | Redirect:
     """After a change of a line: the fresh fragment for htmx, else back to the cart page."""
     if is_partial(request):
-        return await cart_page(request, db_session, today, settings)
-    return Redirect(request.app.route_reverse("cart"), status_code=303)
+        return await cart_page(request, db_session, today, settings, buying)
+    return Redirect(buying.url(request, "cart"), status_code=303)
 
 
-def _added(request: PortalRequest, back: str, *, message: str = "", error: str = "") -> Template | Redirect:
+def _added(
+    request: PortalRequest, buying: Buying, back: str, *, message: str = "", error: str = ""
+) -> Template | Redirect:
     """Said next to the catalog row's add button (htmx), or flashed on the page the buyer came from."""
     if is_partial(request):
-        return Template(
-            "cart/_partials/added.html", context={"message": message, "error": error}, headers={"Vary": "HX-Request"}
-        )
+        context = {"message": message, "error": error, **buying.links(request)}
+        return Template("cart/_partials/added.html", context=context, headers={"Vary": "HX-Request"})
     flash(request, error or message, "error" if error else "success")
-    return Redirect(safe_next(back) or request.app.route_reverse("catalog"), status_code=303)
+    return Redirect(safe_next(back) or buying.catalog_url(request), status_code=303)
+
+
+def _added_message(buying: Buying, line: carts.CartLine, quantity: int) -> str:
+    values = {"quantity": quantity, "name": line.product.name}
+    if buying.for_customer:
+        values["company"] = buying.company.name
+        return gettext("Added %(quantity)d × %(name)s to the cart for %(company)s.") % values
+    return gettext("Added %(quantity)d × %(name)s to your cart.") % values
 
 
 async def add_refused(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Template | Redirect:
@@ -174,7 +264,7 @@ async def add_refused(request: PortalRequest, db_session: AsyncSession, refusal:
         error = gettext("This product is not sold any more.")
     else:
         error = next(iter(refusal.errors.values()), refusal.message)
-    return _added(request, _text(refusal.entered.get("next")), error=error)
+    return _added(request, await buying_of(request, db_session), _text(refusal.entered.get("next")), error=error)
 
 
 # Quick order.
@@ -212,6 +302,7 @@ def _quick_added(report: QuickOrderReport) -> str:
 class CartController(Controller):
     path = "/cart"
     guards = buyers
+    dependencies = {"buying": Provide(provide_own_cart, sync_to_thread=False)}
 
     @get("/", name="cart")
     async def show(
@@ -220,19 +311,20 @@ class CartController(Controller):
         db_session: DbSession,
         today: NamedDependency[date],
         settings: NamedDependency[Settings],
+        buying: NamedDependency[Buying],
     ) -> Template:
-        return await cart_page(request, db_session, today, settings)
+        return await cart_page(request, db_session, today, settings, buying)
 
     @post("/add", name="cart_add", opt={"form": add_refused})
     async def add(
-        self, request: PortalRequest, db_session: DbSession, data: URLEncodedBody[AddToCart]
+        self,
+        request: PortalRequest,
+        db_session: DbSession,
+        buying: NamedDependency[Buying],
+        data: URLEncodedBody[AddToCart],
     ) -> Template | Redirect:
-        line = await carts.add_to_cart(db_session, request.user, data.product_id, data.quantity)
-        message = gettext("Added %(quantity)d × %(name)s to your cart.") % {
-            "quantity": data.quantity,
-            "name": line.product.name,
-        }
-        return _added(request, data.next, message=message)
+        line = await carts.add_to_cart(db_session, buying.owner, data.product_id, data.quantity)
+        return _added(request, buying, data.next, message=_added_message(buying, line, data.quantity))
 
     @post("/lines/{product_id:int}", name="cart_line", opt={"form": line_refused})
     async def update(
@@ -241,11 +333,12 @@ class CartController(Controller):
         db_session: DbSession,
         today: NamedDependency[date],
         settings: NamedDependency[Settings],
+        buying: NamedDependency[Buying],
         product_id: Id,
         data: URLEncodedBody[LineQuantity],
     ) -> Template | Redirect:
-        await carts.set_quantity(db_session, request.user, product_id, data.quantity)
-        return await _changed(request, db_session, today, settings)
+        await carts.set_quantity(db_session, buying.owner, product_id, data.quantity)
+        return await _changed(request, db_session, today, settings, buying)
 
     @post("/lines/{product_id:int}/remove", name="cart_remove")
     async def remove(
@@ -254,10 +347,11 @@ class CartController(Controller):
         db_session: DbSession,
         today: NamedDependency[date],
         settings: NamedDependency[Settings],
+        buying: NamedDependency[Buying],
         product_id: Id,
     ) -> Template | Redirect:
-        await carts.remove_line(db_session, request.user, product_id)
-        return await _changed(request, db_session, today, settings)
+        await carts.remove_line(db_session, buying.owner, product_id)
+        return await _changed(request, db_session, today, settings, buying)
 
     @get("/quick", name="quick_order")
     async def quick_form(self) -> Template:
@@ -284,11 +378,16 @@ class CartController(Controller):
 
 # Checkout.
 async def checkout_page(
-    request: PortalRequest, db_session: AsyncSession, today: date, settings: Settings, refusal: Refusal | None = None
+    request: PortalRequest,
+    db_session: AsyncSession,
+    today: date,
+    settings: Settings,
+    buying: Buying,
+    refusal: Refusal | None = None,
 ) -> Template:
     """The cart as it will be ordered, the credit it uses and the form; the form always carries the
     cart's current key, so what is submitted is what is shown. After a refusal: the fields as typed."""
-    company = _company_of(request)
+    company = buying.company
     priced = await carts.priced_cart(
         db_session, request.user, company, today=today, grace_days=settings.past_due_grace_days
     )
@@ -318,6 +417,7 @@ async def checkout_page(
             "company": company,
             "po_number_max": PO_NUMBER_MAX,
             "note_max": NOTE_MAX,
+            **buying.links(request),
         },
     )
 
@@ -348,7 +448,22 @@ def _checkout_notice(company: Company, refusal: Refusal | None) -> str:
 
 
 async def checkout_refused(request: PortalRequest, db_session: AsyncSession, refusal: Refusal) -> Template:
-    return await checkout_page(request, db_session, _today(request), settings_of(request), refusal)
+    buying = await buying_of(request, db_session)
+    return await checkout_page(request, db_session, _today(request), settings_of(request), buying, refusal)
+
+
+def _placed(request: PortalRequest, submission: Submission, company: Company) -> Redirect:
+    """After an order taken for a customer: its review page in the queue."""
+    values = {"number": submission.order.number, "company": company.name}
+    if not submission.created:
+        flash(
+            request, gettext("Order %(number)s had already been placed for %(company)s; here it is.") % values, "info"
+        )
+    elif submission.order.status is OrderStatus.APPROVED:
+        flash(request, gettext("Order %(number)s placed for %(company)s and approved.") % values, "success")
+    else:
+        flash(request, gettext("Order %(number)s placed for %(company)s.") % values, "success")
+    return Redirect(request.app.route_reverse("review", order_id=submission.order.id), status_code=303)
 
 
 def _submitted(request: PortalRequest, submission: Submission) -> Redirect:
@@ -369,6 +484,7 @@ def _submitted(request: PortalRequest, submission: Submission) -> Redirect:
 class CheckoutController(Controller):
     path = "/checkout"
     guards = buyers
+    dependencies = {"buying": Provide(provide_own_cart, sync_to_thread=False)}
 
     @get("/", name="checkout")
     async def show(
@@ -377,8 +493,9 @@ class CheckoutController(Controller):
         db_session: DbSession,
         today: NamedDependency[date],
         settings: NamedDependency[Settings],
+        buying: NamedDependency[Buying],
     ) -> Template:
-        return await checkout_page(request, db_session, today, settings)
+        return await checkout_page(request, db_session, today, settings, buying)
 
     @post("/", name="submit_order", opt={"form": checkout_refused})
     async def submit(
@@ -393,6 +510,91 @@ class CheckoutController(Controller):
         terms = _checkout_terms(today, settings)
         submission = await ordering.submit_order(db_session, request.user, company, data.choices(), **terms)
         return _submitted(request, submission)
+
+
+class CustomerCartController(Controller):
+    """An order taken by phone or e-mail: the cart the signed-in account manager (deputy, admin)
+    keeps for one customer, its checkout, in the customer's prices and terms."""
+
+    path = "/customers/{company_id:int}"
+    guards = ordering_staff
+    dependencies = {"buying": Provide(provide_customer_cart)}
+
+    @get("/cart", name="customer_cart")
+    async def show(
+        self,
+        request: PortalRequest,
+        db_session: DbSession,
+        today: NamedDependency[date],
+        settings: NamedDependency[Settings],
+        buying: NamedDependency[Buying],
+    ) -> Template:
+        return await cart_page(request, db_session, today, settings, buying)
+
+    @post("/cart/add", name="customer_cart_add", opt={"form": add_refused})
+    async def add(
+        self,
+        request: PortalRequest,
+        db_session: DbSession,
+        buying: NamedDependency[Buying],
+        data: URLEncodedBody[AddToCart],
+    ) -> Template | Redirect:
+        line = await carts.add_to_cart(db_session, buying.owner, data.product_id, data.quantity)
+        return _added(request, buying, data.next, message=_added_message(buying, line, data.quantity))
+
+    @post("/cart/lines/{product_id:int}", name="customer_cart_line", opt={"form": line_refused})
+    async def update(
+        self,
+        request: PortalRequest,
+        db_session: DbSession,
+        today: NamedDependency[date],
+        settings: NamedDependency[Settings],
+        buying: NamedDependency[Buying],
+        product_id: Id,
+        data: URLEncodedBody[LineQuantity],
+    ) -> Template | Redirect:
+        await carts.set_quantity(db_session, buying.owner, product_id, data.quantity)
+        return await _changed(request, db_session, today, settings, buying)
+
+    @post("/cart/lines/{product_id:int}/remove", name="customer_cart_remove")
+    async def remove(
+        self,
+        request: PortalRequest,
+        db_session: DbSession,
+        today: NamedDependency[date],
+        settings: NamedDependency[Settings],
+        buying: NamedDependency[Buying],
+        product_id: Id,
+    ) -> Template | Redirect:
+        await carts.remove_line(db_session, buying.owner, product_id)
+        return await _changed(request, db_session, today, settings, buying)
+
+    @get("/checkout", name="customer_checkout")
+    async def checkout(
+        self,
+        request: PortalRequest,
+        db_session: DbSession,
+        today: NamedDependency[date],
+        settings: NamedDependency[Settings],
+        buying: NamedDependency[Buying],
+    ) -> Template:
+        return await checkout_page(request, db_session, today, settings, buying)
+
+    @post("/checkout", name="customer_submit_order", opt={"form": checkout_refused})
+    async def submit(
+        self,
+        request: PortalRequest,
+        db_session: DbSession,
+        today: NamedDependency[date],
+        settings: NamedDependency[Settings],
+        buying: NamedDependency[Buying],
+        data: URLEncodedBody[CheckoutFields],
+    ) -> Redirect:
+        terms = _checkout_terms(today, settings)
+        submission = await ordering.submit_for_customer(
+            db_session, request.user, buying.company, data.choices(), **terms
+        )
+        return _placed(request, submission, buying.company)
 
 
 # The company's orders.

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.errors import NotFound
 from portal.i18n import N_, gettext
-from portal.models import Frequency, NotificationKind, Role, ScheduleLine
+from portal.models import Frequency, NotificationKind, Role, ScheduleLine, User
 from portal.services import notifications, schedules
 from portal.services.delivery import Move
 from portal.services.schedules import Source
@@ -407,13 +407,36 @@ _KIND_LABELS = {
 }
 """The kinds of e-mail a signed-in user can be shown a choice about; one-time links (an invitation,
 a password reset) go to whoever asked for them and are no choice."""
+_BUYER_KIND_LABELS = {
+    NotificationKind.QUOTE_SENT: N_("A quote for us is ready, or was withdrawn"),
+    NotificationKind.QUOTE_EXPIRING: N_("A quote for us expires in three days"),
+    NotificationKind.QUOTE_COMMENT: N_("Our account manager comments on a quote"),
+    NotificationKind.ORDER_PLACED_FOR_YOU: N_("Our account manager places an order for us"),
+}
+_STAFF_KIND_LABELS = {
+    NotificationKind.QUOTE_REQUESTED: N_("A customer asks for a quote, or for changes to one"),
+    NotificationKind.QUOTE_ANSWERED: N_("A customer accepts or declines a quote"),
+    NotificationKind.QUOTE_EXPIRING: N_("A customer's quote expired without an answer"),
+    NotificationKind.QUOTE_COMMENT: N_("A customer comments on a quote"),
+}
+"""Quote e-mails go to one side each (the buyers, or the account managers on duty): each role is
+shown the choices of its side, in its side's words."""
+
+
+def _kind_labels(user: User) -> dict[NotificationKind, str]:
+    return _KIND_LABELS | (_BUYER_KIND_LABELS if user.role is Role.BUYER else _STAFF_KIND_LABELS)
+
+
+def _not_offered(user: User) -> set[NotificationKind]:
+    """The kinds this role is not asked about: saving the form leaves them switched on."""
+    return set(NotificationKind) - set(_kind_labels(user))
 
 
 async def _preferences_page(
     request: PortalRequest, db_session: AsyncSession, refusal: Refusal | None = None
 ) -> Template:
     off = await notifications.opted_out_kinds(db_session, request.user)
-    choices = [(kind, gettext(label), kind not in off) for kind, label in _KIND_LABELS.items()]
+    choices = [(kind, gettext(label), kind not in off) for kind, label in _kind_labels(request.user).items()]
     errors = (
         {key.split("[")[0]: message for key, message in refusal.errors.items()} if refusal else {}
     )  # kind[1] → kind
@@ -442,6 +465,6 @@ class NotificationsController(Controller):
     async def save(
         self, request: PortalRequest, db_session: NamedDependency[AsyncSession], data: URLEncodedBody[PreferenceFields]
     ) -> Redirect:
-        await notifications.set_preferences(db_session, request.user, data.wanted())
+        await notifications.set_preferences(db_session, request.user, data.wanted() | _not_offered(request.user))
         flash(request, gettext("Your e-mail choices are saved."), "success")
         return Redirect(request.app.route_reverse("notification_preferences"), status_code=303)

@@ -71,11 +71,14 @@ class Walk:
         self.problems.extend(f"{what}: {problem}" for problem in self.page.evaluate(TOO_SMALL))
 
     def _resolve(self, follow: Follow) -> str:
-        hrefs = self.page.eval_on_selector_all("a[href]", "links => links.map(link => link.getAttribute('href'))")
-        for href in hrefs:
-            if re.fullmatch(follow.pattern, href.split("?")[0]):
-                return str(href)
+        for href in self.links(follow.pattern):
+            return href
         raise AssertionError(f"no link to {follow.pattern} on {self.page.url}")
+
+    def links(self, pattern: str) -> list[str]:
+        """Every link on the page visited last whose address matches `pattern`, once each, in order."""
+        hrefs = self.page.eval_on_selector_all("a[href]", "links => links.map(link => link.getAttribute('href'))")
+        return list(dict.fromkeys(str(href) for href in hrefs if re.fullmatch(pattern, href.split("?")[0])))
 
     def menu_opens_with_a_tap(self, kept_in_bar: str | None) -> None:
         """The menu is folded: Sign out is hidden until the menu button is tapped."""
@@ -133,6 +136,12 @@ def test_a_buyer_uses_every_page_on_a_phone(phone: BrowserContext) -> None:
     expect(walk.page.locator("#cart-lines tbody tr")).to_have_count(2)
     walk.visit("/checkout", screenshot="buyer-checkout")
     walk.visit("/cart/quick")
+    walk.visit("/quotes/new", screenshot="buyer-new-quote")
+    expect(walk.page.locator("#request-lines tbody tr")).to_have_count(2)
+    walk.page.get_by_role("button", name="Ask for the quote").tap()
+    expect(walk.page.locator("#quote-status")).to_have_text("Requested")
+    walk.visit(urlsplit(walk.page.url).path, screenshot="buyer-quote-requested")
+    walk.visit("/quotes", screenshot="buyer-quotes")
     walk.visit("/orders", screenshot="buyer-orders")
     order = walk.visit(Follow(r"/orders/\d+"), screenshot="buyer-order")
     walk.visit(f"{order}/reorder")
@@ -151,6 +160,24 @@ def test_a_buyer_uses_every_page_on_a_phone(phone: BrowserContext) -> None:
     walk.report("buyer")
 
 
+def test_a_buyer_negotiates_quotes_on_a_phone(phone: BrowserContext) -> None:
+    """Northwind's quotes are in every state (demo data): each one's page, the offer with the change
+    since the version before, the forms to accept, ask for changes and decline opened."""
+    walk = walk_as(phone, "buyer@northwind.example")
+    walk.visit("/quotes")
+    quotes = walk.links(r"/quotes/\d+")
+    assert len(quotes) >= 4, quotes
+    for quote in quotes:
+        walk.visit(quote)
+        if walk.page.locator("#quote-lines tr[data-change=changed]").count():
+            walk.page.get_by_text("Ask for changes", exact=True).tap()
+            walk.page.get_by_text("Decline", exact=True).tap()
+            walk.check_here(f"{quote} with its forms open")
+            walk.page.screenshot(path=SCREENSHOTS / "buyer-quote-offer.png", full_page=True)
+            walk.visit(f"{quote}?version=1")
+    walk.report("buyer (quotes)")
+
+
 def test_an_account_manager_uses_every_page_on_a_phone(phone: BrowserContext) -> None:
     walk = walk_as(phone, "manager@seller.example")
     walk.visit("/manager", screenshot="manager-home")
@@ -161,6 +188,14 @@ def test_an_account_manager_uses_every_page_on_a_phone(phone: BrowserContext) ->
     walk.visit(Follow(r"/queue/orders/\d+"), screenshot="manager-review")
     walk.visit("/queue/cover")
     walk.visit("/catalog")
+    walk.visit("/manage/quotes?view=requested", screenshot="manager-quote-desk")
+    walk.visit(Follow(r"/manage/quotes/\d+"), screenshot="manager-quote-editor")
+    walk.visit("/manage/quotes?view=closed")
+    for quote in walk.links(r"/manage/quotes/\d+"):
+        walk.visit(quote)
+    walk.visit("/manage/quotes", screenshot="manager-quote-desk-open")
+    for quote in walk.links(r"/manage/quotes/\d+"):
+        walk.visit(quote)
     walk.report("account manager")
 
 

@@ -143,6 +143,11 @@ async def product_id(world: World, subject: Subject, _: RoleName) -> Made:
     return {"product_id": world.product.id}, {}
 
 
+async def customer_product(world: World, subject: Subject, _: RoleName) -> Made:
+    """A line of the cart staff keep for a customer (an order taken by phone): the customer and the product."""
+    return {"company_id": world.companies[subject].id, "product_id": world.product.id}, {}
+
+
 async def product_through(world: World, subject: Subject, _: RoleName) -> Made:
     """Staff look at a product through a customer's eyes (`?company=`); a buyer always through their own."""
     return {"product_id": world.product.id}, {"company": world.companies[subject].id}
@@ -275,6 +280,74 @@ async def api_key_id(world: World, subject: Subject, role: RoleName) -> Made:
     return {"key_id": key.id}, {}
 
 
+async def sent_quote_version(world: World, subject: Subject, role: RoleName) -> Made:
+    """Version 1, sent, of a quote to the subject's company (the quote's PDF)."""
+    from portal.models import Quote, QuoteLine, QuoteStatus, QuoteVersion
+
+    company = world.companies[subject]
+    quote = Quote(
+        company_id=company.id,
+        number=f"Q-2026-{900000 + next(_serial):06d}",
+        status=QuoteStatus.SENT,
+        sent_version=1,
+        valid_until=TODAY + timedelta(days=14),
+    )
+    line = QuoteLine(
+        company_id=company.id,
+        line_key=1,
+        product_id=world.product.id,
+        name="Towels",
+        quantity=5,
+        unit_price=Decimal("9"),
+    )
+    quote.versions = [
+        QuoteVersion(
+            company_id=company.id,
+            number=1,
+            valid_until=TODAY + timedelta(days=14),
+            sent_at=datetime(2026, 11, 26, 9, tzinfo=UTC),
+            lines=[line],
+        )
+    ]
+    world.session.add(quote)
+    await world.session.flush()
+    return {"quote_id": quote.id, "version": 1}, {}
+
+
+async def requested_quote_id(world: World, subject: Subject, _: RoleName) -> Made:
+    """A quote the subject's buyer asked for: its draft is the account manager's to price."""
+    from portal.services import quotes
+
+    quote = await quotes.request_quote(
+        world.session, world.buyers[subject], [quotes.WantedLine(5, world.product.id)], today=TODAY
+    )
+    return {"quote_id": quote.id}, {}
+
+
+async def buyer_quote_id(world: World, subject: Subject, _: RoleName) -> Made:
+    """A quote the subject's buyer asked for, priced and sent as version 1 (by an admin, who may
+    negotiate every company's quotes): the buyer's pages answer it."""
+    from portal.services import quotes
+
+    quote = await quotes.request_quote(
+        world.session, world.buyers[subject], [quotes.WantedLine(5, world.product.id)], today=TODAY
+    )
+    draft = quotes.draft_of(quote)
+    assert draft is not None
+    staff = world.users["admin"]
+    changes = [quotes.LineChange(line.id, unit_price=Decimal("9")) for line in draft.lines]
+    await quotes.save_draft(
+        world.session,
+        staff,
+        quote.id,
+        quotes.DraftChanges(valid_until=TODAY + timedelta(days=14), lines=changes),
+        today=TODAY,
+        margin_floor=Decimal("10"),
+    )
+    await quotes.send(world.session, staff, quote.id, today=TODAY, margin_floor=Decimal("10"))
+    return {"quote_id": quote.id}, {}
+
+
 def only_own_cover(role: RoleName, subject: Subject) -> str | int:
     return LET_IN if subject == "own" else 404
 
@@ -317,6 +390,11 @@ TABLE: dict[str, Entry] = {
     "add_schedule_line": Entry(BUYER, schedule_ids),
     "change_schedule_line": Entry(BUYER, schedule_ids),
     "cart_line": Entry(BUYER, product_id, scoped=False),
+    "quote": Entry(BUYER, buyer_quote_id),
+    "accept_quote": Entry(BUYER, buyer_quote_id),
+    "decline_quote": Entry(BUYER, buyer_quote_id),
+    "ask_quote_changes": Entry(BUYER, buyer_quote_id),
+    "comment_quote": Entry(BUYER, buyer_quote_id),
     "cart_remove": Entry(BUYER, product_id, scoped=False),
     # the catalog through a customer's eyes
     "product": Entry(CATALOG, product_through),
@@ -326,14 +404,29 @@ TABLE: dict[str, Entry] = {
     "edit_note": Entry(STAFF, note_ids),
     "reassign": Entry(ADMIN, company_id),
     "customer_credit": Entry(DECIDERS, company_id),
+    "customer_cart": Entry(DECIDERS, company_id),
+    "customer_cart_add": Entry(DECIDERS, company_id),
+    "customer_cart_line": Entry(DECIDERS, customer_product),
+    "customer_cart_remove": Entry(DECIDERS, customer_product),
+    "customer_checkout": Entry(DECIDERS, company_id),
+    "customer_submit_order": Entry(DECIDERS, company_id),
     "review": Entry(STAFF, order_id),
     "order_confirmation": Entry(EVERYONE, order_id),
+    "quote_pdf": Entry(EVERYONE, sent_quote_version),
     "approve": Entry(DECIDERS, order_id),
     "reject": Entry(DECIDERS, order_id),
     "finance_company": Entry(FINANCE_STAFF, company_id),
     "change_limit": Entry(FINANCE_STAFF, company_id),
     "hold_account": Entry(FINANCE_STAFF, company_id),
     "release_account": Entry(FINANCE_STAFF, company_id),
+    # the staff quote desk: staff read; the company's manager, their deputy or an admin change
+    "manage_quote": Entry(STAFF, requested_quote_id),
+    "staff_comment_quote": Entry(STAFF, requested_quote_id),
+    "save_quote_draft": Entry(DECIDERS, requested_quote_id),
+    "add_quote_line": Entry(DECIDERS, requested_quote_id),
+    "send_quote": Entry(DECIDERS, requested_quote_id),
+    "revise_quote": Entry(DECIDERS, requested_quote_id),
+    "withdraw_quote": Entry(DECIDERS, requested_quote_id),
     # the seller's own things
     "admin_category": Entry(ADMIN, category_id, scoped=False),
     "admin_edit_category": Entry(ADMIN, category_id, scoped=False),

@@ -3,7 +3,7 @@ the message next to its field and what was typed, and saves nothing."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,10 +12,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal import clock
-from portal.models import Company, CustomerNote, Deputy, OrderStatus, Role
-from portal.services import customers
+from portal.i18n import format_date
+from portal.models import Company, CustomerNote, Deputy, OrderStatus, Quote, Role, User
+from portal.services import customers, quotes
 from portal.settings import Settings
-from tests.factories import csrf_from, make_company, make_order, make_user, sign_in, text_of
+from tests.factories import csrf_from, make_company, make_order, make_product, make_user, sign_in, text_of
+from tests.queries import counted_statements
 
 
 @pytest.fixture
@@ -248,3 +250,85 @@ async def test_a_pending_order_raises_neither_revenue_nor_margin(
     after = text_of((await client.get(f"/customers/{company.id}")).text)
 
     assert "Revenue PLN 1,000.00, margin PLN 300.00" in after
+
+
+# --- quotes on the customer page -----------------------------------------------------------------
+
+
+async def negotiated_quote(session: AsyncSession, world: dict, today: date, buyer: User | None = None) -> Quote:
+    """A buyer's request, sent by Anna as version 1, then changes asked for with a comment."""
+    company = world["company"]
+    if buyer is None:
+        buyer = await make_user(session, company_id=company.id, full_name="Nina Nowak", email="nina@northwind.example")
+    await session.refresh(buyer, ["company"])
+    product = await make_product(session, list_price=Decimal("20.0000"), cost=Decimal("10.0000"))
+    quote = await quotes.request_quote(session, buyer, [quotes.WantedLine(50, product.id)], today=today)
+    draft = quotes.draft_of(quote)
+    assert draft is not None
+    await quotes.save_draft(
+        session,
+        world["manager"],
+        quote.id,
+        quotes.DraftChanges(
+            valid_until=today + timedelta(days=14),
+            lines=[quotes.LineChange(draft.lines[0].id, unit_price=Decimal("15.00"))],
+        ),
+        today=today,
+        margin_floor=Decimal("10"),
+    )
+    await quotes.send(session, world["manager"], quote.id, today=today, margin_floor=Decimal("10"))
+    await quotes.ask_for_changes(session, buyer, quote.id, 1, "A little lower, please.", {}, today=today)
+    await session.commit()
+    return quote
+
+
+async def test_the_customer_page_shows_quote_moves_open_quotes_and_a_new_offer_button(
+    client: AsyncTestClient, session: AsyncSession, world: dict, settings: Settings
+) -> None:
+    today = clock.today(settings.seller_zone)
+    quote = await negotiated_quote(session, world, today)
+    company_id = world["company"].id
+    await sign_in(client, world["manager"].email)
+    html = (await client.get(f"/customers/{company_id}")).text
+    timeline = text_of(html.split('id="customer-timeline"')[1].split("</ol>")[0])
+    assert f"Quote {quote.number}: changes requested by Nina Nowak: A little lower, please." in timeline
+    assert f"Quote {quote.number} sent (v1) by Anna Kowalska" in timeline
+    assert f"Quote {quote.number} requested by Nina Nowak" in timeline
+    newest_first = [f"{quote.number}: changes", f"{quote.number} sent", f"{quote.number} requested"]
+    assert [timeline.index(words) for words in newest_first] == sorted(timeline.index(w) for w in newest_first)
+    assert f'href="/manage/quotes/{quote.id}"' in html
+
+    listed = text_of(html.split('id="open-quotes"')[1].split("</table>")[0])
+    valid_until = format_date(today + timedelta(days=14))
+    assert f"{quote.number}/1" in listed and "Changes requested" in listed and valid_until in listed
+    form = html.split('id="new-offer-form"')[1].split("</form>")[0]
+    assert f'name="company_id" value="{company_id}"' in form and 'name="_csrf_token"' in form
+    started = await client.post(
+        "/manage/quotes", data={"company_id": str(company_id), "_csrf_token": csrf_from(html)}, follow_redirects=False
+    )
+    assert started.status_code == 303 and started.headers["location"].startswith("/manage/quotes/")
+    again = text_of((await client.get(f"/customers/{company_id}")).text)
+    assert "Draft" in again and "started by Anna Kowalska" in again
+
+    client.cookies.clear()
+    await sign_in(client, world["finance"].email)
+    seen = (await client.get(f"/customers/{company_id}")).text
+    assert 'id="open-quotes"' in seen and 'id="new-offer-form"' not in seen  # finance reads, never offers
+
+
+async def test_the_customer_page_costs_the_same_queries_for_one_quote_and_many(
+    client: AsyncTestClient, session: AsyncSession, world: dict, settings: Settings
+) -> None:
+    today = clock.today(settings.seller_zone)
+    buyer = await make_user(session, company_id=world["company"].id, full_name="Nina Nowak")
+    await negotiated_quote(session, world, today, buyer)
+    await sign_in(client, world["manager"].email)
+    path = f"/customers/{world['company'].id}"
+    with counted_statements(client.app) as one:
+        assert (await client.get(path)).status_code == 200
+    for _ in range(5):
+        await negotiated_quote(session, world, today, buyer)
+    with counted_statements(client.app) as many:
+        page = await client.get(path)
+    assert page.text.count("timeline-quote") == 18 and text_of(page.text).count("Changes requested") == 6
+    assert len(many) == len(one)

@@ -3,7 +3,7 @@ demo login lands on its role's home page."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -126,3 +126,57 @@ async def test_the_demo_erp_key_has_every_scope_and_works(session: AsyncSession,
     assert secret.startswith("pk_") and key.prefix == secret[:10] and secret not in key.secret_hash
     answer = await client.put("/api/v1/stock", json={"items": []}, headers=bearer(secret))
     assert answer.status_code == 422, answer.text
+
+
+async def test_the_demo_shows_quotes_in_every_state(demo_loaded: AsyncSession) -> None:
+    from sqlalchemy.orm import selectinload
+
+    from portal.models import FlagKind, MessageStatus, Order, OrderStatus, OutboxMessage, Quote, QuoteStatus
+    from portal.services import quote_views, quotes
+
+    session = demo_loaded
+    nina = await session.scalar(select(User).where(User.email == "buyer@northwind.example"))
+    anna = await session.scalar(select(User).where(User.email == "manager@seller.example"))
+    assert nina is not None and anna is not None
+    listed = list(
+        await session.scalars(select(Quote).options(selectinload(Quote.company)).order_by(Quote.created_at, Quote.id))
+    )
+    northwind = {q.status: q for q in listed if q.company_id == nina.company_id}
+    assert set(northwind) == {QuoteStatus.SENT, QuoteStatus.REQUESTED, QuoteStatus.ACCEPTED}
+    assert [q.company.name for q in listed if q.status is QuoteStatus.DECLINED] == ["Baltic Foods"]
+    assert all(q.number.startswith(f"Q-{TODAY.year}-") or q.number.startswith(f"Q-{TODAY.year - 1}-") for q in listed)
+
+    sent = [q for q in listed if q.company_id == nina.company_id and q.status is QuoteStatus.SENT]
+    negotiated = next(q for q in sent if q.sent_version == 2)
+    seen = await quotes.buyer_quote(session, nina, negotiated.id)
+    changes = quote_views.changes_between(quotes.sent_of(seen, 1), quotes.sent_of(seen, 2))  # type: ignore[arg-type]
+    assert {d.change for d in changes} == set(quote_views.Change)
+    assert [e.to_status for e in await quote_views.timeline(session, negotiated.id)] == [
+        QuoteStatus.REQUESTED,
+        QuoteStatus.SENT,
+        QuoteStatus.CHANGES_REQUESTED,
+        QuoteStatus.SENT,
+    ]
+    buyers_thread = await quote_views.thread(session, negotiated.id, internal=False)
+    staff_thread = await quote_views.thread(session, negotiated.id, internal=True)
+    assert len(staff_thread) == len(buyers_thread) + 1 and not any(c.internal for c in buyers_thread)
+    assert seen.valid_until is not None and seen.valid_until > TODAY
+
+    expiring = next(q for q in sent if q.sent_version == 1)
+    assert expiring.requested_by_id is None and expiring.valid_until is not None
+    assert TODAY <= expiring.valid_until <= TODAY + timedelta(days=quotes.REMIND_DAYS)
+    assert quotes.draft_of(await quotes.staff_quote(session, anna, northwind[QuoteStatus.REQUESTED].id, TODAY))
+
+    order = await session.scalar(
+        select(Order).options(selectinload(Order.flags)).where(Order.quote_id == northwind[QuoteStatus.ACCEPTED].id)
+    )
+    assert order is not None and order.quote_version == 1 and order.submitted_at.date() < TODAY
+    # Northwind is over its credit limit: the quote's order waits for approval with that blocker shown.
+    assert order.status is OrderStatus.PENDING_APPROVAL
+    assert [flag.kind for flag in order.flags if flag.blocking] == [FlagKind.EXCEEDS_CREDIT]
+    pending = await session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.link.like("%/quotes/%"), OutboxMessage.status == MessageStatus.PENDING)
+    )
+    assert pending == 0  # the story's e-mails went out on their days

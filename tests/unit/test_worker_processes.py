@@ -1,5 +1,7 @@
 """`portal worker` processes against one PostgreSQL: three at once over a simulated month make
-exactly the expected orders and no duplicate; a worker killed mid-pass and restarted loses nothing."""
+exactly the expected orders and no duplicate; a worker killed mid-pass and restarted loses nothing;
+three at once, twice, expire each quote past its validity once and remind the buyers of each quote
+about to expire once."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,11 +18,25 @@ import pytest
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from portal.models import Company, OccurrenceStatus, Order, OrderSource, ScheduleOccurrence
+from portal.models import (
+    Company,
+    NotificationKind,
+    OccurrenceStatus,
+    Order,
+    OrderSource,
+    OutboxMessage,
+    Quote,
+    QuoteEvent,
+    QuoteLine,
+    QuoteStatus,
+    QuoteVersion,
+    Role,
+    ScheduleOccurrence,
+)
 from portal.services.schedules import delivered_on, delivery_dates, missed
 from portal.settings import PROJECT_ROOT
 from tests.conftest import backend
-from tests.factories import make_company, make_product, make_schedule
+from tests.factories import make_company, make_product, make_schedule, make_user
 
 pytestmark = pytest.mark.skipif(backend() != "postgresql", reason="SKIP LOCKED workers need PostgreSQL")
 
@@ -176,3 +192,90 @@ async def test_a_worker_killed_mid_pass_and_restarted_loses_nothing(
     assert set(generated) == {item for item in in_pass_order if not missed(item[1], lead[item[0]], day)}
     orders = await session.scalar(select(func.count()).select_from(Order).where(Order.source == OrderSource.RECURRING))
     assert orders == len(generated)
+
+
+QUOTE_DAY = date(2026, 12, 10)
+
+
+async def sent_quotes(session: AsyncSession, valid_until: list[date], reminded: int | None = None):  # type: ignore[no-untyped-def]
+    """One sent quote (version 1) per validity date, each to its own company with its own manager
+    and buyer; the one at index `reminded` had its reminder already."""
+    product = await make_product(session, list_price=Decimal("5.0000"))
+    made = []
+    for number, last_day in enumerate(valid_until):
+        manager = await make_user(session, Role.ACCOUNT_MANAGER, email=f"manager{number}@seller.example")
+        company = await make_company(session, account_manager_id=manager.id)
+        buyer = await make_user(session, company_id=company.id, email=f"buyer{number}@customer.example")
+        quote = Quote(
+            company_id=company.id,
+            number=f"Q-2026-{number + 1:06d}",
+            status=QuoteStatus.SENT,
+            sent_version=1,
+            valid_until=last_day,
+            reminded_at=datetime(2026, 12, 1, 8, tzinfo=UTC) if number == reminded else None,
+        )
+        quote.versions = [
+            QuoteVersion(
+                company_id=company.id,
+                number=1,
+                valid_until=last_day,
+                sent_at=datetime(2026, 11, 20, 9, tzinfo=UTC),
+                sent_by_id=manager.id,
+                lines=[
+                    QuoteLine(
+                        company_id=company.id,
+                        line_key=1,
+                        product_id=product.id,
+                        sku=product.sku,
+                        name=product.name,
+                        quantity=10,
+                        unit_price=Decimal("5.0000"),
+                        unit_cost=product.cost,
+                    )
+                ],
+            )
+        ]
+        session.add(quote)
+        await session.flush()
+        made.append((quote, manager, buyer))
+    await session.commit()
+    return made
+
+
+async def test_three_workers_twice_expire_each_quote_once_and_remind_each_once(
+    session: AsyncSession, database_url: str
+) -> None:
+    past = [QUOTE_DAY - timedelta(days=1 + number % 5) for number in range(15)]
+    soon = [QUOTE_DAY + timedelta(days=number % 4) for number in range(9)]  # today … 3 days ahead
+    later = [QUOTE_DAY + timedelta(days=4), QUOTE_DAY + timedelta(days=30)]
+    already = len(past) + len(soon) + len(later)  # reminded before: not again
+    made = await sent_quotes(session, past + soon + later + [QUOTE_DAY + timedelta(days=2)], reminded=already)
+    for _ in range(2):  # a second round finds nothing left to do
+        running = [worker(database_url, QUOTE_DAY, name=f"worker-{n}") for n in range(3)]
+        for process in running:
+            output = process.communicate(timeout=120)[0]
+            assert process.returncode == 0, output.decode()
+        assert b"quotes_expired" in output and b"quotes_reminded" in output
+
+    statuses = {row.id: row.status for row in await session.execute(select(Quote.id, Quote.status))}
+    reminded_at = {row.id: row.reminded_at for row in await session.execute(select(Quote.id, Quote.reminded_at))}
+    expired_events = list(
+        await session.scalars(select(QuoteEvent.quote_id).where(QuoteEvent.to_status == QuoteStatus.EXPIRED))
+    )
+    expiring = list(
+        await session.scalars(
+            select(OutboxMessage.recipient).where(OutboxMessage.kind == NotificationKind.QUOTE_EXPIRING)
+        )
+    )
+    for index, (quote, manager, buyer) in enumerate(made):
+        if index < len(past):
+            assert statuses[quote.id] is QuoteStatus.EXPIRED, quote.number
+            assert expired_events.count(quote.id) == 1, quote.number
+            assert (expiring.count(manager.email), expiring.count(buyer.email)) == (1, 0), quote.number
+        elif index < len(past) + len(soon):
+            assert statuses[quote.id] is QuoteStatus.SENT and reminded_at[quote.id] is not None, quote.number
+            assert (expiring.count(manager.email), expiring.count(buyer.email)) == (0, 1), quote.number
+        else:  # further off, or reminded before
+            assert statuses[quote.id] is QuoteStatus.SENT, quote.number
+            assert (expiring.count(manager.email), expiring.count(buyer.email)) == (0, 0), quote.number
+    assert len(expired_events) == len(past) and len(expiring) == len(past) + len(soon)
