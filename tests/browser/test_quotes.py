@@ -108,7 +108,10 @@ def _loop(buyer: Page, manager: Page) -> None:
     manager.get_by_label(f"Offered unit price of {haggled}", exact=True).fill(f"{first_price}")
     manager.get_by_label(f"Offered unit price of {thin}", exact=True).fill(f"{thin_price}")
     manager.get_by_role("button", name="Save and send version 1").click()
-    expect(editor_row(manager, thin_sku).locator(".line-error")).to_be_visible()  # no reason: refused
+    expect(editor_row(manager, thin_sku).locator(".line-error")).to_have_text(  # no reason: refused
+        "This price is below the margin floor: give the reason to send it."
+    )
+    expect(editor_row(manager, haggled_sku).locator(".line-error")).to_have_count(0)
     expect(manager.locator("#quote-status")).to_have_text("Requested")
     expect(manager.get_by_label(f"Offered unit price of {thin}", exact=True)).to_have_value(f"{thin_price}")
     manager.get_by_label(f"Why {thin} is below the floor", exact=True).fill("Opening offer for the new clinics")
