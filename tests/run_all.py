@@ -2,6 +2,9 @@
 reachable, then the browser tests in Chromium (their own pytest process, since
 sync Playwright and async tests cannot share one). Exits non-zero if any leg fails.
 
+With more than one core the two database legs run at the same time, each printing its output
+when it ends (var/test-results/<leg>.log keeps it).
+
 Set PORTAL_TEST_REQUIRE_ALL=1 (CI does) to fail instead of skipping a leg whose
 PostgreSQL or Chromium is missing."""
 
@@ -33,13 +36,60 @@ def postgres_reachable(url: str) -> bool:
     return True
 
 
+Leg = tuple[str, list[str], dict[str, str]]
+Result = tuple[str, bool, dict[str, int], float]
+
+
+def start_leg(name: str, args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], float, Path]:
+    """Starts one leg's pytest, its output going to var/test-results/<name>.log."""
+    report = RESULTS / f"{name}.xml"
+    report.unlink(missing_ok=True)
+    log = RESULTS / f"{name}.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pytest", *args, f"--junitxml={report}"],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    return process, time.monotonic(), log
+
+
+def run_together(legs: list[Leg]) -> list[Result]:
+    """The database legs run at the same time, one per core (they share nothing: each has its own
+    database); each leg's output is printed whole when it ends."""
+    started = [(name, *start_leg(name, args, env)) for name, args, env in legs]
+    print("running at once: " + ", ".join(name for name, *_ in started), flush=True)
+    results = []
+    for name, process, began, log in started:
+        code = _wait(name, process, began)
+        elapsed = time.monotonic() - began
+        print(f"\n=== {name} ===\n{log.read_text(errors='replace')}", flush=True)
+        results.append((name, *_outcome(name, code, elapsed)))
+    return results
+
+
+def _wait(name: str, process: subprocess.Popen[bytes], began: float) -> int:
+    """The leg's exit code, with a line every minute meanwhile, so a quiet log still shows life."""
+    while True:
+        try:
+            return process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            print(f"{name}: running for {(time.monotonic() - began) / 60:.0f} min", flush=True)
+
+
 def run_leg(name: str, args: list[str], env: dict[str, str]) -> tuple[bool, dict[str, int], float]:
     print(f"\n=== {name} ===", flush=True)
     report = RESULTS / f"{name}.xml"
     report.unlink(missing_ok=True)
     started = time.monotonic()
     code = subprocess.call([sys.executable, "-m", "pytest", *args, f"--junitxml={report}"], cwd=ROOT, env=env)
-    elapsed = time.monotonic() - started
+    return _outcome(name, code, time.monotonic() - started)
+
+
+def _outcome(name: str, code: int, elapsed: float) -> tuple[bool, dict[str, int], float]:
+    report = RESULTS / f"{name}.xml"
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     if report.exists():
         suite = ElementTree.parse(report).getroot()
@@ -74,7 +124,10 @@ def main() -> int:
     else:
         missing.append("browser: no chromium on PATH (apt-get install chromium)")
 
-    results = [(name, *run_leg(name, args, env)) for name, args, env in legs]
+    databases = [leg for leg in legs if leg[0] != "browser"]
+    results = run_together(databases) if (os.cpu_count() or 1) > 1 else []
+    ran = {name for name, *_ in results}
+    results += [(name, *run_leg(name, args, env)) for name, args, env in legs if name not in ran]
 
     print("\n=== summary ===")
     passed_total = failed_total = 0
