@@ -33,7 +33,7 @@ from portal.models import (
 from portal.services import documents, notifications, scoping
 from portal.services.credit import CreditPicture, OrderCredit, overdue_invoices
 from portal.services.flags import Flag, FlagResult, FlagSubject, Policy, margin_pct, order_flags
-from portal.services.ordering import move_order, refusal
+from portal.services.ordering import move_order, refusal, tell_managers_waiting
 from portal.services.transactions import lock_rows, retried
 
 NOTE_MAX = 2000
@@ -198,24 +198,7 @@ async def approve_quoted(
     (now,) = await order_flags(session, [FlagSubject.of(order)], Policy(today, grace_days, margin_floor))
     if now.blockers:
         buyer = await session.get(User, order.buyer_id) if order.buyer_id else None
-        await notifications.notify(
-            session,
-            NotificationKind.ORDER_SUBMITTED,
-            await notifications.managers_on_duty(session, company, today),
-            lambda: (
-                gettext("Order %(number)s from %(company)s waits for approval")
-                % {"number": order.number, "company": company.name}
-            ),
-            "order_submitted",
-            {
-                "order": order,
-                "company": company,
-                "buyer": buyer.full_name if buyer else "",
-                "gross": order.gross_total,
-                "delivery": order.requested_delivery_date,
-            },
-            f"/queue/orders/{order.id}",
-        )
+        await tell_managers_waiting(session, order, company, today, buyer.full_name if buyer else "")
         return False
     await move_order(
         session, order.id, OrderStatus.APPROVED, None, QUOTE_ACCEPTED, expected_from=OrderStatus.PENDING_APPROVAL

@@ -272,7 +272,7 @@ async def submit_order(
         session, user, company, form, today=today, grace_days=grace_days, margin_floor=margin_floor, now=now
     )
     if submission.created and not approved:
-        await _tell_managers(session, submission.order, company, today, user.full_name)
+        await tell_managers_waiting(session, submission.order, company, today, user.full_name)
         await notifications.confirm_submission(session, submission.order, company, user)
     return submission
 
@@ -324,7 +324,7 @@ async def submit_for_customer(
         return submission
     order = submission.order
     if not approved:
-        await _tell_managers(session, order, company, today, staff.full_name, placed_by=staff)
+        await tell_managers_waiting(session, order, company, today, staff.full_name, placed_by=staff)
     await notifications.notify(
         session,
         NotificationKind.ORDER_PLACED_FOR_YOU,
@@ -340,7 +340,7 @@ async def submit_for_customer(
     return submission
 
 
-async def _tell_managers(
+async def tell_managers_waiting(
     session: AsyncSession, order: Order, company: Company, today: date, by: str, *, placed_by: User | None = None
 ) -> None:
     """The account manager on duty (and their deputies) hear an order waits for approval; not the

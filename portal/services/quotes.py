@@ -700,7 +700,9 @@ async def send(session: AsyncSession, user: User, quote_id: int, *, today: date,
         elif line.unit_price is None:
             errors[where] = gettext("Enter a unit price.")
         elif below_floor(quote.company, line, margin_floor) and not line.below_floor_reason:
-            errors[where] = gettext("This price is below the margin floor: give the reason to send it.")
+            errors[where] = gettext(
+                "This price is below the margin floor: give the reason and tick “Accept below the floor” to send it."
+            )
     if errors:
         raise QuoteRefused(gettext("The version was not sent: please correct the marked lines."), errors=errors)
     now = clock.now()

@@ -55,6 +55,8 @@ class LineFields(Form):
     quantity: Quantity | None = None
     price: UnitPrice | None = None
     reason: Reason = ""
+    accept: Flag | None = None
+    """The tick that confirms a price below the margin floor, given with its reason."""
     sku: Sku = ""
     remove: Flag | None = None
 
@@ -63,6 +65,7 @@ LINE_LABELS = {
     "quantity": N_("Quantity"),
     "price": N_("Offered price"),
     "reason": N_("Reason"),
+    "accept": N_("Accept below the floor"),
     "sku": N_("SKU"),
     "remove": N_("Remove"),
 }
@@ -93,6 +96,11 @@ class DraftFields(Form):
                 fields = msgspec.convert(raw, LineFields, strict=False, dec_hook=_line_hook)
             except msgspec.ValidationError as problem:
                 errors[f"line-{line_id}"] = _line_problem(str(problem))
+                continue
+            if fields.reason.strip() and fields.accept is None and fields.remove is None:
+                errors[f"line-{line_id}"] = gettext(
+                    "Tick “Accept below the floor” to send this price with its reason, or clear the reason."
+                )
                 continue
             lines.append(
                 quotes.LineChange(
@@ -247,6 +255,7 @@ def _saved_editor(view: StaffQuote) -> dict[str, str]:
             f"quantity-{line.id}": str(line.quantity),
             f"price-{line.id}": _price_text(line.unit_price),
             f"reason-{line.id}": line.below_floor_reason,
+            f"accept-{line.id}": "1" if line.below_floor_reason else "",
             f"sku-{line.id}": line.sku,
             f"remove-{line.id}": "",
         }

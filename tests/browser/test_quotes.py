@@ -109,12 +109,13 @@ def _loop(buyer: Page, manager: Page) -> None:
     manager.get_by_label(f"Offered unit price of {thin}", exact=True).fill(f"{thin_price}")
     manager.get_by_role("button", name="Save and send version 1").click()
     expect(editor_row(manager, thin_sku).locator(".line-error")).to_have_text(  # no reason: refused
-        "This price is below the margin floor: give the reason to send it."
+        "This price is below the margin floor: give the reason and tick “Accept below the floor” to send it."
     )
     expect(editor_row(manager, haggled_sku).locator(".line-error")).to_have_count(0)
     expect(manager.locator("#quote-status")).to_have_text("Requested")
     expect(manager.get_by_label(f"Offered unit price of {thin}", exact=True)).to_have_value(f"{thin_price}")
     manager.get_by_label(f"Why {thin} is below the floor", exact=True).fill("Opening offer for the new clinics")
+    editor_row(manager, thin_sku).get_by_label("Accept below the floor").check()
     manager.get_by_role("button", name="Save and send version 1").click()
     expect(manager.locator("#quote-status")).to_have_text("Offer sent")
     expect(manager.locator("#versions li")).to_have_count(1)

@@ -195,6 +195,12 @@ async def test_the_editor_saves_prices_and_a_price_below_the_floor_needs_a_reaso
     assert (await reloaded(session, quote.id)).status is QuoteStatus.REQUESTED
 
     below[catalogue.id]["reason"] = "Matching a competitor's offer for 120 boxes."
+    unticked = await post(client, f"/manage/quotes/{quote.id}/send", data=editor_form(csrf, below))
+    assert unticked.status_code == 400
+    assert "Accept below the floor" in line_error(unticked.text, catalogue.id)
+    assert (await reloaded(session, quote.id)).status is QuoteStatus.REQUESTED
+
+    below[catalogue.id]["accept"] = "1"
     sent = await post(client, f"/manage/quotes/{quote.id}/send", data=editor_form(csrf, below))
     assert sent.status_code == 303
     shown = await client.get(sent.headers["location"])
