@@ -82,7 +82,7 @@ class IdList(list[int]):
     """Ids chosen with checkboxes: one value or many, each a valid id."""
 
 
-_MONEY = re.compile(r"-?[0-9]{1,12}([.,][0-9]{1,4})?")
+_MONEY = re.compile(r"-?[0-9]{1,12}([.,][0-9]{1,12})?")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 

@@ -229,7 +229,7 @@ async def test_a_refused_request_keeps_what_was_typed_and_says_why_next_to_the_l
     }
     too_precise = await client.post("/quotes", data={**typed, "target_0": "1.23456"})
     assert too_precise.status_code == 400
-    assert field_error(too_precise.text, "row-0-error") == "Enter an amount such as 1250.00."
+    assert field_error(too_precise.text, "row-0-error") == "Use at most 4 decimal places."
     assert value_of(too_precise.text, "target-0") == "1.23456"
     assert value_of(too_precise.text, "quantity-0") == "500"
     assert value_of(too_precise.text, "quote-title") == "Spring season"
