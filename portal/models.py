@@ -401,6 +401,7 @@ class Order(Base):
 
     buyer: Mapped[User | None] = relationship(foreign_keys=[buyer_id])
     placed_by: Mapped[User | None] = relationship(foreign_keys=[placed_by_id])
+    quote: Mapped[Quote | None] = relationship(foreign_keys=[quote_id], viewonly=True)
     company: Mapped[Company] = relationship()
     lines: Mapped[list[OrderLine]] = relationship(order_by="OrderLine.id", cascade="all, delete-orphan")
     flags: Mapped[list[OrderFlag]] = relationship(order_by="OrderFlag.id", cascade="all, delete-orphan")
@@ -952,6 +953,8 @@ class Quote(Base):
     company: Mapped[Company] = relationship()
     requested_by: Mapped[User | None] = relationship(foreign_keys=[requested_by_id])
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    order: Mapped[Order | None] = relationship(primaryjoin="Order.quote_id == Quote.id", viewonly=True, uselist=False)
+    """The order accepting the quote made (at most one: `orders.quote_id` is unique)."""
     versions: Mapped[list[QuoteVersion]] = relationship(
         order_by="QuoteVersion.number", cascade="all, delete-orphan", back_populates="quote"
     )

@@ -451,6 +451,7 @@ async def review(session: AsyncSession, user: User, order_id: int, policy: Polic
             selectinload(Order.events).joinedload(OrderEvent.on_behalf_of),
             joinedload(Order.buyer),
             joinedload(Order.placed_by),
+            joinedload(Order.quote),
         )
         .where(Order.id == order_id)
     )

@@ -683,6 +683,7 @@ async def company_order(session: AsyncSession, company_id: int, order_id: int) -
             selectinload(Order.events).joinedload(OrderEvent.on_behalf_of),
             joinedload(Order.buyer),
             joinedload(Order.placed_by),
+            joinedload(Order.quote),
             joinedload(Order.company),
         )
         .where(Order.id == order_id, Order.company_id == company_id)

@@ -220,6 +220,7 @@ def _with_everything() -> list[LoaderOption]:
         selectinload(Quote.versions).joinedload(QuoteVersion.sent_by),
         joinedload(Quote.company),
         joinedload(Quote.requested_by),
+        joinedload(Quote.order),
     ]
 
 

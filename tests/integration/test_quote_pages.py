@@ -382,6 +382,9 @@ async def test_accepting_makes_the_order_at_the_quoted_prices_and_opens_it(
     assert (order.source, order.status, order.po_number) == (OrderSource.QUOTE, OrderStatus.APPROVED, "PO-77")
     page = await client.get(response.headers["location"])
     assert f"Quote accepted: order {order.number} approved." in text_of(page.text)
+    assert f'href="/quotes/{quote.id}?version=1">{quote.number}/1</a>' in page.text  # the order names its quote
+    quote_page = await client.get(f"/quotes/{quote.id}")
+    assert f'href="/orders/{order.id}">{order.number}</a>' in quote_page.text  # and the quote its order
     again = await client.post(f"/quotes/{quote.id}/accept", data={**form, "version": "1"}, follow_redirects=False)
     assert again.status_code == 303 and again.headers["location"] == f"/orders/{order.id}"
     assert await count(session, Order) == 1
