@@ -427,7 +427,7 @@ def _kind_labels(user: User) -> dict[NotificationKind, str]:
     return _KIND_LABELS | (_BUYER_KIND_LABELS if user.role is Role.BUYER else _STAFF_KIND_LABELS)
 
 
-def _not_offered(user: User) -> set[NotificationKind]:
+def not_offered(user: User) -> set[NotificationKind]:
     """The kinds this role is not asked about: saving the form leaves them switched on."""
     return set(NotificationKind) - set(_kind_labels(user))
 
@@ -465,6 +465,6 @@ class NotificationsController(Controller):
     async def save(
         self, request: PortalRequest, db_session: NamedDependency[AsyncSession], data: URLEncodedBody[PreferenceFields]
     ) -> Redirect:
-        await notifications.set_preferences(db_session, request.user, data.wanted() | _not_offered(request.user))
+        await notifications.set_preferences(db_session, request.user, data.wanted() | not_offered(request.user))
         flash(request, gettext("Your e-mail choices are saved."), "success")
         return Redirect(request.app.route_reverse("notification_preferences"), status_code=303)
