@@ -12,7 +12,6 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 
 from sqlalchemy import String, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -50,6 +49,7 @@ from portal.services.cart import (
 )
 from portal.services.credit import credit_picture
 from portal.services.flags import Flag, FlagSubject, Policy, order_flags
+from portal.services.numbering import next_yearly_number
 from portal.services.pricing import PriceSource, line_net, load_company_prices
 from portal.services.totals import totals
 from portal.services.transactions import retried
@@ -138,19 +138,8 @@ async def _order_by_key(session: AsyncSession, company_id: int, key: str) -> Ord
 
 
 async def next_order_number(session: AsyncSession, year: int) -> str:
-    """ORD-2026-000123: sequential per year; the counter row stays locked until the order commits."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(OrderNumberSequence)
-        .values(year=year, last_number=1)
-        .on_conflict_do_update(
-            index_elements=[OrderNumberSequence.year], set_={"last_number": OrderNumberSequence.last_number + 1}
-        )
-        .returning(OrderNumberSequence.last_number)
-    )
-    number = (await session.execute(statement)).scalar_one()
-    return f"ORD-{year}-{number:06d}"
+    """ORD-2026-000123: sequential per year (`numbering.next_yearly_number`)."""
+    return await next_yearly_number(session, OrderNumberSequence, "ORD", year)
 
 
 def _validate(

@@ -26,9 +26,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
@@ -53,8 +53,12 @@ from portal.models import (
 )
 from portal.services import notifications, scoping
 from portal.services.flags import margin_floor, margin_pct
+from portal.services.numbering import next_yearly_number
 from portal.services.pricing import line_net, load_company_prices
 from portal.services.transactions import lock_rows, retried
+
+if TYPE_CHECKING:  # ordering makes the order an acceptance asks for, and is imported when used
+    from portal.services.ordering import CheckoutForm
 
 S = QuoteStatus
 MOVES: dict[QuoteStatus, frozenset[QuoteStatus]] = {
@@ -320,18 +324,8 @@ def _move(
 
 
 async def next_quote_number(session: AsyncSession, year: int) -> str:
-    """Q-2026-000123: sequential per year; the counter row stays locked until the quote commits."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = (
-        insert(QuoteNumberSequence)
-        .values(year=year, last_number=1)
-        .on_conflict_do_update(
-            index_elements=[QuoteNumberSequence.year], set_={"last_number": QuoteNumberSequence.last_number + 1}
-        )
-        .returning(QuoteNumberSequence.last_number)
-    )
-    number = (await session.execute(statement)).scalar_one()
-    return f"Q-{year}-{number:06d}"
+    """Q-2026-000123: sequential per year (`numbering.next_yearly_number`)."""
+    return await next_yearly_number(session, QuoteNumberSequence, "Q", year)
 
 
 async def _new_quote(
@@ -833,21 +827,20 @@ async def accept(
     buyer: User,
     quote_id: int,
     version: int,
-    form: object,
+    form: CheckoutForm,
     *,
     today: date,
     grace_days: int,
     margin_floor: Decimal,
 ) -> Acceptance:
-    """The buyer accepts the current, unexpired version: one order at the quoted prices (`form` is
-    the checkout's `ordering.CheckoutForm`: PO number, delivery date, address). Without a blocking
+    """The buyer accepts the current, unexpired version: one order at the quoted prices (`form`:
+    PO number, delivery date, address, as at checkout). Without a blocking
     flag it is approved at once; with one it waits in the queue with the blocker shown. A company
     on hold cannot accept: the message says why, and nothing changes."""
     # ordering and approvals make and move orders; they are imported when used, not in a circle
     from portal.services.approvals import approve_quoted
-    from portal.services.ordering import CheckoutForm, CompanyOnHold, accept_quote_order
+    from portal.services.ordering import CompanyOnHold, accept_quote_order
 
-    assert isinstance(form, CheckoutForm)
     quote = await _buyer_locked(session, buyer, quote_id)
     if quote.status is S.ACCEPTED:
         order = await session.scalar(select(Order).where(Order.quote_id == quote.id))

@@ -135,6 +135,15 @@ DECODERS: dict[type, Callable[[Any], Any]] = {
     IdList: _ids,
 }
 
+
+def decode_hook(kind: type, value: Any) -> Any:
+    """`msgspec.convert(..., dec_hook=decode_hook)`: the types above, read as a request reads them
+    (for forms whose fields are named at run time, such as a quote's lines)."""
+    if kind in DECODERS:
+        return DECODERS[kind](value)
+    raise NotImplementedError  # msgspec's way of saying "not a type of mine": it reports the value as invalid
+
+
 TYPE_DECODERS = [(lambda kind: kind in DECODERS, lambda kind, value: DECODERS[kind](value))]
 """For `Litestar(type_decoders=...)`: how the types above are read from a request."""
 

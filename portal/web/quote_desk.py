@@ -38,7 +38,20 @@ from portal.settings import Settings
 from portal.web.context import PortalRequest, render, seller_today, settings_of
 from portal.web.errors import Refusal
 from portal.web.guards import allow
-from portal.web.inputs import DECODERS, MAX_ID, Day, Flag, Form, FormId, Id, IdList, PageNo, Quantity, Text, UnitPrice
+from portal.web.inputs import (
+    MAX_ID,
+    Day,
+    Flag,
+    Form,
+    FormId,
+    Id,
+    IdList,
+    PageNo,
+    Quantity,
+    Text,
+    UnitPrice,
+    decode_hook,
+)
 from portal.web.inputs import friendly as friendly_message
 
 Title = Annotated[Text, msgspec.Meta(max_length=quotes.TITLE_MAX)]
@@ -71,12 +84,6 @@ LINE_LABELS = {
 }
 
 
-def _line_hook(kind: type, value: Any) -> Any:
-    if kind in DECODERS:
-        return DECODERS[kind](value)
-    raise NotImplementedError
-
-
 class DraftFields(Form):
     """The editor: the version's fields, and the ids of its lines, whose own fields are named by id."""
 
@@ -93,7 +100,7 @@ class DraftFields(Form):
         for line_id in dict.fromkeys(self.line_id):
             raw = {name: form[key] for name in LineFields.__struct_fields__ if (key := f"{name}-{line_id}") in form}
             try:
-                fields = msgspec.convert(raw, LineFields, strict=False, dec_hook=_line_hook)
+                fields = msgspec.convert(raw, LineFields, strict=False, dec_hook=decode_hook)
             except msgspec.ValidationError as problem:
                 errors[f"line-{line_id}"] = _line_problem(str(problem))
                 continue

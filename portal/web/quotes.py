@@ -35,7 +35,20 @@ from portal.web.context import PortalRequest, seller_today, settings_of
 from portal.web.errors import FormPage, Refusal
 from portal.web.formatting import flag_text
 from portal.web.guards import allow
-from portal.web.inputs import DECODERS, MAX_ID, Day, Flag, Form, FormId, Id, MaybeId, PageNo, Quantity, Text, UnitPrice
+from portal.web.inputs import (
+    MAX_ID,
+    Day,
+    Flag,
+    Form,
+    FormId,
+    Id,
+    MaybeId,
+    PageNo,
+    Quantity,
+    Text,
+    UnitPrice,
+    decode_hook,
+)
 
 FREE_ROWS = 5
 """Blank rows on the request form for items the catalogue does not have."""
@@ -175,16 +188,10 @@ def _as_text(values: Mapping[str, Any]) -> dict[str, str]:
     return {key: "" if value is None else str(value) for key, value in shown.items() if not isinstance(value, list)}
 
 
-def _decoded(kind: type, value: Any) -> Any:
-    if kind in DECODERS:
-        return DECODERS[kind](value)
-    raise NotImplementedError
-
-
 def _read(entered: Mapping[str, Any], kind: type[Any]) -> Any | None:
     """A refused form's values read again as its struct; None when they do not read."""
     try:
-        return msgspec.convert(dict(entered), kind, strict=False, dec_hook=_decoded)
+        return msgspec.convert(dict(entered), kind, strict=False, dec_hook=decode_hook)
     except (msgspec.ValidationError, ValueError):
         return None
 
