@@ -398,6 +398,14 @@ class Order(Base):
     quote_version: Mapped[int | None] = mapped_column(Integer)
     placed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     """The account manager who placed the order for the company (by phone or e-mail); None: its buyer did."""
+    agreement_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id", ondelete="SET NULL"))
+    """The framework agreement in force at submission, whose terms below were frozen on the order."""
+    payment_effect_pct: Mapped[Decimal] = mapped_column(Percent, default=Decimal("0.00"), server_default="0")
+    """The price effect of the payment terms chosen at checkout, already in every line's unit price."""
+    prepaid: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Paid in advance: the order does not count in exposure."""
+    skonto_pct: Mapped[Decimal | None] = mapped_column(Percent)
+    skonto_days: Mapped[int | None] = mapped_column(Integer)
 
     buyer: Mapped[User | None] = relationship(foreign_keys=[buyer_id])
     placed_by: Mapped[User | None] = relationship(foreign_keys=[placed_by_id])
@@ -457,10 +465,19 @@ class FlagKind(enum.StrEnum):
     """A recurring delivery's product that is no longer sold: left out of the order."""
     BELOW_MINIMUM = "below_minimum"
     """A recurring delivery's order under the company's minimum order value: made all the same."""
+    OUTSIDE_AGREEMENT = "outside_agreement"
+    """A line outside the agreed assortment of the company's framework agreement."""
+    OUTSIDE_AGREEMENT_BLOCKING = "outside_agreement_blocking"
+    """The same, where the agreement says such lines block approval."""
 
     @property
     def blocking(self) -> bool:
-        return self in (FlagKind.EXCEEDS_CREDIT, FlagKind.PAST_DUE, FlagKind.ON_HOLD)
+        return self in (
+            FlagKind.EXCEEDS_CREDIT,
+            FlagKind.PAST_DUE,
+            FlagKind.ON_HOLD,
+            FlagKind.OUTSIDE_AGREEMENT_BLOCKING,
+        )
 
 
 class OrderFlag(Base):
@@ -738,6 +755,8 @@ class NotificationKind(enum.StrEnum):
     """To the other side: a comment on a quote's thread."""
     ORDER_PLACED_FOR_YOU = "order_placed_for_you"
     """To the company's buyers: their account manager placed an order for the company."""
+    PERIOD_CLOSED = "period_closed"
+    """To finance and the account manager: a settlement period of an agreement was closed, with its rebate."""
 
     @property
     def optional(self) -> bool:
@@ -1061,3 +1080,163 @@ class QuoteEvent(Base):
 
     actor: Mapped[User | None] = relationship()
     quote: Mapped[Quote] = relationship(viewonly=True)
+
+
+class AgreementStatus(enum.StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    ENDED = "ended"
+
+
+class SettlementPeriod(enum.StrEnum):
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+class TierMode(enum.StrEnum):
+    RETROSPECTIVE = "retrospective"
+    """At the period's end, a rebate on the whole period's turnover at the tier reached."""
+    PROSPECTIVE = "prospective"
+    """Reaching a tier lowers the prices for the rest of the period."""
+
+
+class Agreement(Base):
+    """A company's framework agreement (`services/agreements.py` reads it): validity, the
+    settlement period its volume tiers count over, payment-term pricing and the agreed
+    assortment. At most one is active per company at a time; an ended one keeps its history.
+
+    `closed_through` is the last day of the last settlement period the worker closed."""
+
+    __tablename__ = "agreements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    status: Mapped[AgreementStatus] = mapped_column(_enum(AgreementStatus, "agreement_status"), index=True)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    period: Mapped[SettlementPeriod] = mapped_column(_enum(SettlementPeriod, "settlement_period"))
+    tier_mode: Mapped[TierMode] = mapped_column(_enum(TierMode, "tier_mode"))
+    price_list_id: Mapped[int | None] = mapped_column(ForeignKey("price_lists.id", ondelete="SET NULL"))
+    """The price list the agreement includes (the company's contract prices always apply)."""
+    special_terms: Mapped[str] = mapped_column(Text, default="")
+    skonto_pct: Mapped[Decimal | None] = mapped_column(Percent)
+    """Early-payment discount: this % off when the invoice is paid within `skonto_days` of issue."""
+    skonto_days: Mapped[int | None] = mapped_column(Integer)
+    assortment_blocking: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Lines outside the agreed assortment block approval (otherwise they are a warning)."""
+    closed_through: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now)
+    ended_at: Mapped[datetime | None]
+
+    company: Mapped[Company] = relationship()
+    price_list: Mapped[PriceList | None] = relationship()
+    tiers: Mapped[list[AgreementTier]] = relationship(
+        order_by="AgreementTier.applies_from, AgreementTier.category_id, AgreementTier.threshold",
+        cascade="all, delete-orphan",
+    )
+    payment_options: Mapped[list[PaymentOption]] = relationship(
+        order_by="PaymentOption.days", cascade="all, delete-orphan"
+    )
+    assortment: Mapped[list[AssortmentItem]] = relationship(order_by="AssortmentItem.id", cascade="all, delete-orphan")
+
+
+class AgreementTier(Base):
+    """A volume threshold on the net turnover of a settlement period (all products when
+    `category_id` is None, else that category's), with its rebate %. A set of tiers applies
+    from the period starting on `applies_from` until a later set replaces it."""
+
+    __tablename__ = "agreement_tiers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id", ondelete="CASCADE"), index=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    applies_from: Mapped[date] = mapped_column(Date)
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("product_categories.id", ondelete="CASCADE"))
+    threshold: Mapped[Decimal] = mapped_column(Amount)
+    rebate_pct: Mapped[Decimal] = mapped_column(Percent)
+
+    category: Mapped[ProductCategory | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("threshold > 0", name="threshold_positive"),
+        CheckConstraint("rebate_pct > 0 AND rebate_pct <= 100", name="rebate_in_range"),
+    )
+
+
+class PaymentOption(Base):
+    """A payment-term choice the agreement allows at checkout: `days` (0: prepayment) and the
+    price effect in % on every line (negative: cheaper)."""
+
+    __tablename__ = "agreement_payment_options"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id", ondelete="CASCADE"), index=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    days: Mapped[int] = mapped_column(Integer)
+    price_effect_pct: Mapped[Decimal] = mapped_column(Percent, default=Decimal("0.00"))
+
+    __table_args__ = (UniqueConstraint("agreement_id", "days"),)
+
+
+class AssortmentItem(Base):
+    """One category or one product the agreement covers; an agreement without items covers everything."""
+
+    __tablename__ = "agreement_assortment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id", ondelete="CASCADE"), index=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("product_categories.id", ondelete="CASCADE"))
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+
+    category: Mapped[ProductCategory | None] = relationship()
+    product: Mapped[Product | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("(category_id IS NULL) <> (product_id IS NULL)", name="category_or_product"),
+    )
+
+
+class SettlementClose(Base):
+    """A closed settlement period of an agreement: its counted turnover and the rebate it earned.
+    Append-only, written once per (agreement, period) by the worker; `exported_at` is when the
+    ERP took it as a credit note."""
+
+    __tablename__ = "settlement_closes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id", ondelete="CASCADE"), index=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    tier_mode: Mapped[TierMode] = mapped_column(_enum(TierMode, "tier_mode"))
+    currency: Mapped[str] = mapped_column(String(3))
+    turnover: Mapped[Decimal] = mapped_column(Amount)
+    rebate: Mapped[Decimal] = mapped_column(Amount)
+    """The rebate to credit (0 for a prospective agreement: its tiers were given in the prices)."""
+    closed_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+    exported_at: Mapped[datetime | None]
+
+    agreement: Mapped[Agreement] = relationship()
+    lines: Mapped[list[RebateLine]] = relationship(order_by="RebateLine.id", cascade="all, delete-orphan")
+
+    __table_args__ = (UniqueConstraint("agreement_id", "starts_on"),)
+
+
+class RebateLine(Base):
+    """One scope of a closed period (all products or one category): its turnover, the tier reached and the rebate."""
+
+    __tablename__ = "rebate_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    close_id: Mapped[int] = mapped_column(ForeignKey("settlement_closes.id", ondelete="CASCADE"), index=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("product_categories.id", ondelete="SET NULL"))
+    category_name: Mapped[str] = mapped_column(String(100), default="")
+    turnover: Mapped[Decimal] = mapped_column(Amount)
+    threshold: Mapped[Decimal | None] = mapped_column(Amount)
+    rebate_pct: Mapped[Decimal] = mapped_column(Percent, default=Decimal("0.00"))
+    amount: Mapped[Decimal] = mapped_column(Amount, default=Decimal("0.00"))

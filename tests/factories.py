@@ -298,3 +298,64 @@ async def make_api_key(
 
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
+
+
+async def make_agreement(
+    session: AsyncSession,
+    company: Company,
+    *,
+    tiers: list[tuple[str, str]] | None = None,
+    category: ProductCategory | None = None,
+    valid_from: date = date(2026, 1, 1),
+    **fields: Any,
+) -> Any:
+    """An active quarterly retrospective agreement; `tiers` are (threshold, rebate %) on all
+    products (or on `category`), applying from `valid_from`."""
+    from portal.models import Agreement, AgreementStatus, AgreementTier, SettlementPeriod, TierMode
+
+    values: dict[str, Any] = {
+        "company_id": company.id,
+        "number": f"FA/T/{next(_numbers):05d}",
+        "status": AgreementStatus.ACTIVE,
+        "valid_from": valid_from,
+        "period": SettlementPeriod.QUARTER,
+        "tier_mode": TierMode.RETROSPECTIVE,
+    }
+    values.update(fields)
+    agreement = Agreement(
+        **values,
+        tiers=[
+            AgreementTier(
+                company_id=company.id,
+                applies_from=valid_from,
+                category_id=category.id if category else None,
+                threshold=Decimal(threshold),
+                rebate_pct=Decimal(pct),
+            )
+            for threshold, pct in tiers or []
+        ],
+    )
+    session.add(agreement)
+    await session.flush()
+    return agreement
+
+
+async def make_counted_order(
+    session: AsyncSession, company: Company, *, net: str, approved_at: Any, product: Product | None = None
+) -> Any:
+    """An order of `net` (0 % VAT) approved at `approved_at`: it counts from that moment."""
+    from portal.models import OrderEvent, OrderStatus
+
+    order = await make_order(session, company, gross=net, product=product, submitted_at=approved_at)
+    order.status = OrderStatus.APPROVED
+    session.add(
+        OrderEvent(
+            order_id=order.id,
+            company_id=company.id,
+            at=approved_at,
+            from_status=OrderStatus.PENDING_APPROVAL,
+            to_status=OrderStatus.APPROVED,
+        )
+    )
+    await session.flush()
+    return order

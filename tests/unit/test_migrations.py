@@ -16,6 +16,12 @@ from tests.conftest import _postgres_admin, backend, postgres_admin_url
 
 EXPECTED_TABLES = {
     "companies",
+    "agreements",
+    "agreement_tiers",
+    "agreement_payment_options",
+    "agreement_assortment",
+    "settlement_closes",
+    "rebate_lines",
     "addresses",
     "users",
     "login_throttles",
