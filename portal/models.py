@@ -1195,9 +1195,7 @@ class AssortmentItem(Base):
     category: Mapped[ProductCategory | None] = relationship()
     product: Mapped[Product | None] = relationship()
 
-    __table_args__ = (
-        CheckConstraint("(category_id IS NULL) <> (product_id IS NULL)", name="category_or_product"),
-    )
+    __table_args__ = (CheckConstraint("(category_id IS NULL) <> (product_id IS NULL)", name="category_or_product"),)
 
 
 class SettlementClose(Base):
