@@ -1001,6 +1001,7 @@ async def _orders(
                     cost_total=sum((line_net(line.unit_cost, line.quantity) for line in lines), Decimal("0.00")),
                     payment_terms_days=company.payment_terms_days,
                     submitted_at=submitted,
+                    counted_on=events[1].at.date() if len(events) > 1 else None,
                     lines=lines,
                     events=events,
                 )

@@ -406,6 +406,8 @@ class Order(Base):
     """Paid in advance: the order does not count in exposure."""
     skonto_pct: Mapped[Decimal | None] = mapped_column(Percent)
     skonto_days: Mapped[int | None] = mapped_column(Integer)
+    counted_on: Mapped[date | None] = mapped_column(Date)
+    """The seller's day the order was approved: from then on it counts as a sale (volume tiers count it in that day's period)."""
 
     buyer: Mapped[User | None] = relationship(foreign_keys=[buyer_id])
     placed_by: Mapped[User | None] = relationship(foreign_keys=[placed_by_id])
@@ -415,7 +417,10 @@ class Order(Base):
     flags: Mapped[list[OrderFlag]] = relationship(order_by="OrderFlag.id", cascade="all, delete-orphan")
     events: Mapped[list[OrderEvent]] = relationship(order_by="OrderEvent.id", cascade="all, delete-orphan")
 
-    __table_args__ = (Index("ix_orders_company_submitted", "company_id", "submitted_at"),)
+    __table_args__ = (
+        Index("ix_orders_company_submitted", "company_id", "submitted_at"),
+        Index("ix_orders_company_counted", "company_id", "counted_on"),
+    )
 
     @property
     def margin(self) -> Decimal:

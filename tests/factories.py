@@ -9,6 +9,7 @@ from decimal import Decimal
 from functools import cache
 from html import unescape
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -348,6 +349,7 @@ async def make_counted_order(
 
     order = await make_order(session, company, gross=net, product=product, submitted_at=approved_at)
     order.status = OrderStatus.APPROVED
+    order.counted_on = approved_at.astimezone(ZoneInfo("Europe/Warsaw")).date()
     session.add(
         OrderEvent(
             order_id=order.id,

@@ -170,9 +170,18 @@ def upgrade() -> None:
         batch.add_column(sa.Column('prepaid', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch.add_column(sa.Column('skonto_pct', sa.Numeric(5, 2), nullable=True))
         batch.add_column(sa.Column('skonto_days', sa.Integer(), nullable=True))
+        batch.add_column(sa.Column('counted_on', sa.Date(), nullable=True))
+        batch.create_index('ix_orders_company_counted', ['company_id', 'counted_on'])
         batch.create_foreign_key(
             batch.f('fk_orders_agreement_id_agreements'), 'agreements', ['agreement_id'], ['id'], ondelete='SET NULL'
         )
+    # Orders approved before: the (UTC) day of their approval.
+    day = 'CAST(MIN(e.at) AS DATE)' if op.get_bind().dialect.name == 'postgresql' else 'DATE(MIN(e.at))'
+    op.execute(
+        f"UPDATE orders SET counted_on = (SELECT {day} FROM order_events e"
+        " WHERE e.order_id = orders.id AND e.to_status = 'approved')"
+        " WHERE status IN ('approved', 'exported', 'invoiced')"
+    )
     for statement in POSTGRESQL_TRIGGERS if op.get_bind().dialect.name == 'postgresql' else SQLITE_TRIGGERS:
         op.execute(statement)
 
@@ -187,7 +196,8 @@ def downgrade() -> None:
             op.execute(f'DROP TRIGGER IF EXISTS {name}')
     with op.batch_alter_table('orders') as batch:
         batch.drop_constraint('fk_orders_agreement_id_agreements', type_='foreignkey')
-        for column in ('skonto_days', 'skonto_pct', 'prepaid', 'payment_effect_pct', 'agreement_id'):
+        batch.drop_index('ix_orders_company_counted')
+        for column in ('counted_on', 'skonto_days', 'skonto_pct', 'prepaid', 'payment_effect_pct', 'agreement_id'):
             batch.drop_column(column)
     for table in (
         'rebate_lines',

@@ -4,8 +4,8 @@ checkout, the approver's flags, the margins staff see and the worker that closes
 - A company has at most one active agreement; it applies on the days of its validity.
 - Volume tiers count the company's net turnover over a settlement period (calendar month,
   quarter or year, clipped to the agreement's validity): the line nets of the orders that count
-  (approved, exported, invoiced), each counted on the day it was approved, in the seller's
-  time zone. A cancelled or rejected order never counts, so cancelling a counted order takes
+  (approved, exported, invoiced), each counted on the seller's day it was approved
+  (`Order.counted_on`). A cancelled or rejected order never counts, so cancelling a counted order takes
   its turnover back out. Each scope (all products, or one category) has its own ladder of
   thresholds; a tier is reached when the turnover is at or above its threshold.
 - The tiers that apply to a period are the set whose `applies_from` is the latest on or before
@@ -22,9 +22,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -37,9 +36,7 @@ from portal.models import (
     AgreementTier,
     Company,
     Order,
-    OrderEvent,
     OrderLine,
-    OrderStatus,
     Product,
     RebateLine,
     SettlementClose,
@@ -154,40 +151,34 @@ def rebate_amount(turnover: Decimal, tier: Tier | None) -> Decimal:
 
 @dataclass(frozen=True)
 class Sale:
-    """An order's counted net turnover in one category, on the day (seller's zone) it was approved."""
+    """An order's counted net turnover in one category, on the seller's day it was approved."""
 
     day: date
     category_id: int
     net: Decimal
 
 
-def _moment(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(), zone).astimezone(ZoneInfo("UTC"))
-
-
 async def counted_sales(
-    session: AsyncSession, company_id: int, period: Period, zone: ZoneInfo, *, until: date | None = None
+    session: AsyncSession, company_id: int, period: Period, *, until: date | None = None
 ) -> list[Sale]:
     """The company's counted sales approved within the period (up to `until` when given), in
     approval order, in one query."""
     last = period.ends_on if until is None else min(until, period.ends_on)
-    approved_at = OrderEvent.at
     query = (
-        select(approved_at, Product.category_id, func.sum(OrderLine.line_net))
+        select(Order.counted_on, Product.category_id, func.sum(OrderLine.line_net))
         .select_from(Order)
-        .join(OrderEvent, (OrderEvent.order_id == Order.id) & (OrderEvent.to_status == OrderStatus.APPROVED))
         .join(OrderLine, OrderLine.order_id == Order.id)
         .join(Product, Product.id == OrderLine.product_id)
         .where(
             Order.company_id == company_id,
             Order.status.in_(COUNTED),
-            approved_at >= _moment(period.starts_on, zone),
-            approved_at < _moment(last + timedelta(days=1), zone),
+            Order.counted_on >= period.starts_on,
+            Order.counted_on <= last,
         )
-        .group_by(Order.id, approved_at, Product.category_id)
-        .order_by(approved_at, Order.id)
+        .group_by(Order.id, Order.counted_on, Product.category_id)
+        .order_by(Order.counted_on, Order.id)
     )
-    return [Sale(at.astimezone(zone).date(), category_id, net) for at, category_id, net in await session.execute(query)]
+    return [Sale(day, category_id, net) for day, category_id, net in await session.execute(query) if day is not None]
 
 
 # --- where a company stands ----------------------------------------------------------------------
@@ -341,14 +332,14 @@ def standing_of(agreement: Agreement, period: Period, sales: Sequence[Sale], tod
     return Standing(agreement, period, today, scopes)
 
 
-async def standing(session: AsyncSession, company_id: int, today: date, zone: ZoneInfo) -> Standing | None:
+async def standing(session: AsyncSession, company_id: int, today: date) -> Standing | None:
     """The company's active agreement and its current period's standing (None without an agreement)."""
     agreement = await active_agreement(session, company_id, today)
     if agreement is None:
         return None
     period = period_of(agreement, today)
     assert period is not None
-    sales = await counted_sales(session, company_id, period, zone, until=today) if agreement.tiers else []
+    sales = await counted_sales(session, company_id, period, until=today) if agreement.tiers else []
     return standing_of(agreement, period, sales, today)
 
 
@@ -366,7 +357,7 @@ def _closable(agreement: Agreement, today: date) -> Period | None:
     return period if period is not None and period.ends_on < today else None
 
 
-async def close_due(maker: async_sessionmaker[AsyncSession], today: date, zone: ZoneInfo) -> CloseReport:
+async def close_due(maker: async_sessionmaker[AsyncSession], today: date) -> CloseReport:
     """Closes every settlement period that ended before `today` and is not closed yet, oldest
     first, each in its own transaction. A period is claimed by one conditional UPDATE of the
     agreement's `closed_through` (and `settlement_closes` is unique per agreement and period),
@@ -401,13 +392,13 @@ async def close_due(maker: async_sessionmaker[AsyncSession], today: date, zone: 
                 )
                 if claimed.rowcount != 1:  # type: ignore[attr-defined]
                     break
-                close = await _record_close(session, agreement, period, zone)
+                close = await _record_close(session, agreement, period)
                 report.closed.append(close.id)
     return report
 
 
-async def _record_close(session: AsyncSession, agreement: Agreement, period: Period, zone: ZoneInfo) -> SettlementClose:
-    sales = await counted_sales(session, agreement.company_id, period, zone)
+async def _record_close(session: AsyncSession, agreement: Agreement, period: Period) -> SettlementClose:
+    sales = await counted_sales(session, agreement.company_id, period)
     final = standing_of(agreement, period, sales, period.ends_on)
     retrospective = agreement.tier_mode is TierMode.RETROSPECTIVE
     lines = []

@@ -156,6 +156,7 @@ async def _approve(
         note,
         expected_from=OrderStatus.PENDING_APPROVAL,
         on_behalf_of_id=on_behalf_of,
+        today=policy.today,
     )
     await _tell_buyer(session, order, "approved", note)
     return order
@@ -175,7 +176,13 @@ async def approve_automatically(session: AsyncSession, order: Order, company: Co
     if now.flags:
         return False
     await move_order(
-        session, order.id, OrderStatus.APPROVED, None, AUTO_APPROVED, expected_from=OrderStatus.PENDING_APPROVAL
+        session,
+        order.id,
+        OrderStatus.APPROVED,
+        None,
+        AUTO_APPROVED,
+        expected_from=OrderStatus.PENDING_APPROVAL,
+        today=policy.today,
     )
     await _tell_buyer(session, order, "approved", "")
     return True
@@ -201,7 +208,13 @@ async def approve_quoted(
         await tell_managers_waiting(session, order, company, today, buyer.full_name if buyer else "")
         return False
     await move_order(
-        session, order.id, OrderStatus.APPROVED, None, QUOTE_ACCEPTED, expected_from=OrderStatus.PENDING_APPROVAL
+        session,
+        order.id,
+        OrderStatus.APPROVED,
+        None,
+        QUOTE_ACCEPTED,
+        expected_from=OrderStatus.PENDING_APPROVAL,
+        today=today,
     )
     await _tell_buyer(session, order, "approved", "")
     return True

@@ -623,9 +623,11 @@ async def move_order(
     *,
     expected_from: OrderStatus | None = None,
     on_behalf_of_id: int | None = None,
+    today: date | None = None,
 ) -> Order:
     """Moves an order along the allowed path, recording who, when and why. The row is
-    locked first; an order that someone else already moved is left as it is."""
+    locked first; an order that someone else already moved is left as it is. An approval
+    records the seller's day (`today`) the order starts to count as a sale."""
     order = await session.scalar(
         select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
     )
@@ -644,6 +646,9 @@ async def move_order(
         on_behalf_of_id=on_behalf_of_id,
     )
     order.status = to_status
+    if to_status is OrderStatus.APPROVED:
+        assert today is not None, "an approval needs the seller's day it counts from"
+        order.counted_on = today
     session.add(event)
     await session.flush()
     return order

@@ -8,17 +8,16 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from portal.models import OrderStatus, RebateLine, SettlementClose, SettlementPeriod
+from portal.models import OrderStatus, RebateLine, Role, SettlementClose, SettlementPeriod
 from portal.services import agreements
 from portal.services.agreements import Period, calendar_period
-from tests.factories import make_agreement, make_company, make_counted_order, make_order, make_product
+from portal.services.ordering import move_order
+from tests.factories import make_agreement, make_company, make_counted_order, make_order, make_product, make_user
 
-WARSAW = ZoneInfo("Europe/Warsaw")
 TIERS = [("100000.00", "3.00"), ("50000.00", "1.50"), ("200000.00", "5.00")]
 
 
@@ -40,7 +39,7 @@ async def test_a_tier_is_reached_at_its_threshold_and_not_a_cent_below(session: 
     await make_counted_order(session, company, net="39999.99", approved_at=at(20))
     today = date(2026, 11, 30)
 
-    below = await agreements.standing(session, company.id, today, WARSAW)
+    below = await agreements.standing(session, company.id, today)
     assert below is not None
     (scope,) = below.scopes
     assert scope.turnover == Decimal("99999.99")
@@ -52,7 +51,7 @@ async def test_a_tier_is_reached_at_its_threshold_and_not_a_cent_below(session: 
     assert scope.remaining(Decimal("100000.01")) is None  # past the top tier
 
     await make_counted_order(session, company, net="0.01", approved_at=at(28))
-    exactly = await agreements.standing(session, company.id, today, WARSAW)
+    exactly = await agreements.standing(session, company.id, today)
     assert exactly is not None
     (scope,) = exactly.scopes
     assert scope.turnover == Decimal("100000.00")
@@ -70,24 +69,25 @@ async def test_only_orders_that_count_count_and_a_cancelled_one_leaves(session: 
     await make_order(session, company, gross="5000.00")  # pending: not a sale
     await make_order(session, company, gross="7000.00", status=OrderStatus.REJECTED)
     await make_counted_order(session, company, net="900.00", approved_at=at(30, month=9))  # the previous quarter
-    standing = await agreements.standing(session, company.id, date(2026, 12, 1), WARSAW)
+    standing = await agreements.standing(session, company.id, date(2026, 12, 1))
     assert standing is not None and standing.scopes[0].turnover == Decimal("100000.00")
 
     counted.status = OrderStatus.CANCELLED
     await session.flush()
-    standing = await agreements.standing(session, company.id, date(2026, 12, 1), WARSAW)
+    standing = await agreements.standing(session, company.id, date(2026, 12, 1))
     assert standing is not None
     assert standing.scopes[0].turnover == Decimal("0.00") and standing.scopes[0].reached is None
 
 
-async def test_a_day_is_the_sellers_day(session: AsyncSession) -> None:
-    """Approved at 23:30 UTC on 31 December is 1 January in Warsaw: the next quarter."""
+async def test_an_order_counts_from_the_sellers_day_of_its_approval(session: AsyncSession) -> None:
+    """Submitted in December, approved on the seller's 1 January: a sale of the next quarter."""
     company = await make_company(session)
-    await make_agreement(session, company, tiers=TIERS)
-    await make_counted_order(session, company, net="50000.00", approved_at=datetime(2026, 12, 31, 23, 30, tzinfo=UTC))
-    q4 = await agreements.counted_sales(session, company.id, Period(date(2026, 10, 1), date(2026, 12, 31)), WARSAW)
-    q1 = await agreements.counted_sales(session, company.id, Period(date(2027, 1, 1), date(2027, 3, 31)), WARSAW)
-    assert q4 == [] and [sale.net for sale in q1] == [Decimal("50000.00")]
+    manager = await make_user(session, Role.ACCOUNT_MANAGER)
+    order = await make_order(session, company, gross="50000.00", submitted_at=datetime(2026, 12, 30, 9, tzinfo=UTC))
+    await move_order(session, order.id, OrderStatus.APPROVED, manager, today=date(2027, 1, 1))
+    q4 = await agreements.counted_sales(session, company.id, Period(date(2026, 10, 1), date(2026, 12, 31)))
+    q1 = await agreements.counted_sales(session, company.id, Period(date(2027, 1, 1), date(2027, 3, 31)))
+    assert q4 == [] and [(sale.day, sale.net) for sale in q1] == [(date(2027, 1, 1), Decimal("50000.00"))]
 
 
 async def test_per_category_tiers_count_their_category_only(session: AsyncSession) -> None:
@@ -97,7 +97,7 @@ async def test_per_category_tiers_count_their_category_only(session: AsyncSessio
     await make_agreement(session, company, tiers=[("10000.00", "2.00")], category=cleaning.category)
     await make_counted_order(session, company, net="9000.00", approved_at=at(2), product=cleaning)
     await make_counted_order(session, company, net="5000.00", approved_at=at(3), product=other)
-    standing = await agreements.standing(session, company.id, date(2026, 11, 30), WARSAW)
+    standing = await agreements.standing(session, company.id, date(2026, 11, 30))
     assert standing is not None
     (scope,) = standing.scopes
     assert scope.category_id == cleaning.category_id and scope.turnover == Decimal("9000.00")
@@ -115,7 +115,7 @@ async def test_three_workers_close_each_period_once(session: AsyncSession, engin
     await session.commit()
 
     maker = async_sessionmaker(engine, expire_on_commit=False)
-    reports = await asyncio.gather(*(agreements.close_due(maker, date(2027, 1, 10), WARSAW) for _ in range(3)))
+    reports = await asyncio.gather(*(agreements.close_due(maker, date(2027, 1, 10)) for _ in range(3)))
     assert sum(len(report.closed) for report in reports) == 2
 
     closes = list(await session.scalars(select(SettlementClose).order_by(SettlementClose.starts_on)))
@@ -126,5 +126,5 @@ async def test_three_workers_close_each_period_once(session: AsyncSession, engin
     assert await session.scalar(select(func.count()).select_from(RebateLine)) == 2
     await session.refresh(agreement)
     assert agreement.closed_through == date(2026, 12, 31)
-    again = await agreements.close_due(maker, date(2027, 1, 11), WARSAW)
+    again = await agreements.close_due(maker, date(2027, 1, 11))
     assert again.closed == []

@@ -229,7 +229,7 @@ async def test_exposure_counts_pending_and_approved_orders_but_not_closed_ones(s
             ).order
         )
     manager = await make_user(session, Role.ACCOUNT_MANAGER)
-    await move_order(session, orders[1].id, OrderStatus.APPROVED, manager)
+    await move_order(session, orders[1].id, OrderStatus.APPROVED, manager, today=date(2026, 11, 27))
     await move_order(session, orders[2].id, OrderStatus.REJECTED, manager, "No")
     await cancel_order(session, buyer, orders[3].id, "")
 
@@ -251,7 +251,7 @@ async def test_only_a_pending_order_can_be_cancelled_and_the_refusal_says_who(se
         await submit(session, buyer, company, form_for((await buyer_cart(session, buyer)).checkout_key, address))
     ).order
     manager = await make_user(session, Role.ACCOUNT_MANAGER, full_name="Anna Kowalska")
-    await move_order(session, order.id, OrderStatus.APPROVED, manager, "ok")
+    await move_order(session, order.id, OrderStatus.APPROVED, manager, "ok", today=date(2026, 11, 27))
 
     with pytest.raises(MoveRefused) as refused:
         await cancel_order(session, buyer, order.id, "too late")
