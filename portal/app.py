@@ -31,11 +31,12 @@ from sqlalchemy.orm import joinedload
 from portal import clock, i18n
 from portal.logs import BindUser, LitestarLogging, with_request_log
 from portal.models import Role, User, WebSession
-from portal.services import approvals
+from portal.services import approvals, buyer_agreement
 from portal.settings import STATIC_DIR, TEMPLATES_DIR, Settings
 from portal.web import formatting, sessions
 from portal.web.account import AccountController
 from portal.web.admin import ADMIN_CONTROLLERS
+from portal.web.agreement import AgreementController
 from portal.web.api import API_ROUTER, OPENAPI_CONFIG
 from portal.web.api.problems import for_api
 from portal.web.approvals import QueueController
@@ -55,6 +56,7 @@ from portal.web.origin import SameOriginMiddleware
 from portal.web.permissions import can
 from portal.web.quote_desk import QuoteDeskController
 from portal.web.quotes import QuotesController
+from portal.web.rebates import RebatesController
 from portal.web.schedules import NotificationsController, SchedulesController
 from portal.web.security_headers import security_headers
 from portal.web.sessions import PortalSessionConfig
@@ -123,6 +125,8 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
             line_price_source=formatting.line_price_source,
             schedule_note=formatting.schedule_note,
             order_note=formatting.order_note,
+            payment_terms=formatting.payment_terms,
+            skonto_terms=formatting.skonto_terms,
         )
         environment.globals["query"] = query_string
         environment.globals["month_bars"] = formatting.month_bars
@@ -151,9 +155,15 @@ def session_auth(db: SQLAlchemyAsyncConfig, settings: Settings) -> SessionAuth[U
             sessions.expire(connection)
             raise NotAuthorizedException("session expired")
         db_session = db.provide_session(connection.app.state, connection.scope)
-        user = await db_session.scalar(
-            select(User).options(joinedload(User.company)).where(User.id == user_id, User.is_active)
-        )
+        today = clock.today(settings.seller_zone)
+        found = (
+            await db_session.execute(
+                select(User, buyer_agreement.in_force(User.company_id, today))
+                .options(joinedload(User.company))
+                .where(User.id == user_id, User.is_active)
+            )
+        ).first()
+        user, connection.state.has_agreement = found.tuple() if found else (None, False)
         if user is None or session.get("version") != user.session_version:
             return None  # deactivated, or signed out everywhere / password changed since
         if user.company is not None and not user.company.is_active:
@@ -194,6 +204,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AuthController,
             AccountController,
             HomeController,
+            AgreementController,
             SchedulesController,
             NotificationsController,
             CatalogController,
@@ -208,6 +219,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             QuotesController,
             FinanceController,
             CustomerCreditController,
+            RebatesController,
             StatementController,
             DocumentsController,
             *ADMIN_CONTROLLERS,

@@ -127,14 +127,15 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def worker(settings: Settings, args: argparse.Namespace) -> int:
     """Orders the recurring deliveries that are due, reminds buyers of quotes about to expire and
-    expires those past their validity, and sends the queued e-mails; `--once` for cron and tests."""
+    expires those past their validity, closes the agreements' settlement periods that ended, and
+    sends the queued e-mails; `--once` for cron and tests."""
     import time
     from datetime import date
 
     import structlog
 
     from portal import logs
-    from portal.services import accounts, api_keys, documents, invitations, notifications, quotes, recurring
+    from portal.services import accounts, agreements, api_keys, documents, invitations, notifications, quotes, recurring
 
     logs.configure()
     log = structlog.stdlib.get_logger("portal.worker")
@@ -148,6 +149,7 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
                 maker, today, grace_days=settings.past_due_grace_days, margin_floor=settings.margin_floor_pct
             )
             expiry = await quotes.expire_due(maker, today)
+            closes = await agreements.close_due(maker, today)
             delivery = await notifications.deliver_pending(maker, sender, seller=documents.Seller.of(settings))
             async with maker() as session, session.begin():
                 purged_sessions, purged_throttles = await accounts.purge_expired(session, clock.now())
@@ -164,6 +166,7 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
                 skipped=report.skipped,
                 quotes_reminded=expiry.reminded,
                 quotes_expired=expiry.expired,
+                periods_closed=len(closes.closed),
                 emails_sent=delivery.sent,
                 emails_failed=delivery.failed,
             )

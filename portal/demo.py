@@ -1,5 +1,6 @@
-"""Demo data for a fresh portal: realistic companies, staff, buyers, a catalog,
-price lists, contract prices, invoices and an API key for the ERP. Loaded into an empty database only."""
+"""Demo data for a fresh portal: realistic companies, staff, buyers, a catalog, price lists,
+contract prices, invoices, framework agreements and an API key for the ERP. Loaded into an
+empty database only."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal import clock
 from portal.models import (
     Address,
+    Agreement,
+    AgreementStatus,
+    AgreementTier,
+    AssortmentItem,
     Company,
     ContractPrice,
     CreditEvent,
@@ -30,13 +35,18 @@ from portal.models import (
     OrderStatus,
     OutboxMessage,
     Payment,
+    PaymentOption,
     PriceList,
     PriceListItem,
     Product,
     ProductCategory,
     Role,
+    SettlementPeriod,
+    TierMode,
     User,
 )
+from portal.services import agreements
+from portal.services.agreements import Period
 from portal.services.passwords import hash_password
 from portal.services.pricing import line_net
 from portal.services.totals import totals
@@ -428,7 +438,8 @@ async def load_demo_data(session: AsyncSession, today: date, *, signing_key: str
     _contract_prices(session, rng, products, companies, today)
     _invoices(session, rng, companies, today)
     await session.flush()
-    await _orders(session, rng, products, companies, staff, today)
+    await _orders(session, rng, products, companies, today)
+    await _agreements(session, products, companies, today)
     await _invoices_of_orders_and_payments(session, today)
     _credit_history(session, companies, staff, today)
     await _flag_pending(session, today)
@@ -878,38 +889,15 @@ async def _orders(
     rng: random.Random,
     products: list[Product],
     companies: dict[str, Company],
-    staff: dict[str, User],
     today: date,
 ) -> None:
     """A buying history: the same products again and again, at the prices of their day
     (a little below today's), so reorders show what changed; a few orders wait for approval."""
-    from datetime import UTC, datetime, time
-
-    from portal.services.ordering import next_order_number
-
-    buyers = {
-        company_id: user_id
-        for company_id, user_id in (
-            await session.execute(
-                select(User.company_id, User.id).where(User.role == Role.BUYER).order_by(User.id.desc())
-            )
-        ).all()
-    }
-    addresses = {
-        company_id: (address_id, text)
-        for company_id, address_id, text in (
-            await session.execute(select(Address.company_id, Address.id, Address.street).where(Address.is_default))
-        ).all()
-    }
     sold = [p for p in products if p.is_active]
     retired = next(p for p in products if not p.is_active)
     for name, (invoiced, approved, pending) in ORDER_HISTORY.items():
         company = companies[name]
-        manager = (
-            staff["manager@seller.example"]
-            if company.account_manager_id == staff["manager@seller.example"].id
-            else staff["manager2@seller.example"]
-        )
+        history = await _History.of(session, company)
         usual = rng.sample(sold, 6)
         count = invoiced + approved + pending
         for index in range(count):
@@ -929,83 +917,316 @@ async def _orders(
             for product in chosen:
                 quantity = product.pack_size * rng.randint(1, 5)
                 then = _money(product.list_price * Decimal(str(rng.choice([0.86, 0.9, 0.9, 0.95]))), "0.01")
-                lines.append(
-                    OrderLine(
-                        company_id=company.id,
-                        product_id=product.id,
-                        sku=product.sku,
-                        name=product.name,
-                        unit=product.unit,
-                        quantity=quantity,
-                        unit_price=then,
-                        price_source="list_less_discount",
-                        price_note="",
-                        unit_cost=product.cost,
-                        vat_rate=product.vat_rate,
-                        line_net=line_net(then, quantity),
-                    )
-                )
-            order_totals = totals((line.line_net, line.vat_rate) for line in lines)
-            events = [
+                lines.append(_history_line(company, product, quantity, then))
+            await history.order(lines, status, submitted, f"demo-{company.id}-{index}", index + 1)
+    await session.flush()
+
+
+@dataclass(frozen=True)
+class _History:
+    """Who a company's past orders came from and went to: its buyer, its account manager who
+    approved them, and its default address."""
+
+    session: AsyncSession
+    company: Company
+    buyer_id: int
+    approver_id: int
+    address_id: int
+    street: str
+
+    @classmethod
+    async def of(cls, session: AsyncSession, company: Company) -> _History:
+        buyer_id = await session.scalar(
+            select(User.id).where(User.company_id == company.id, User.role == Role.BUYER).order_by(User.id)
+        )
+        address = (
+            await session.execute(
+                select(Address.id, Address.street).where(Address.company_id == company.id, Address.is_default)
+            )
+        ).one()
+        assert buyer_id is not None and company.account_manager_id is not None
+        return cls(session, company, buyer_id, company.account_manager_id, address.id, address.street)
+
+    async def order(
+        self,
+        lines: list[OrderLine],
+        status: OrderStatus,
+        submitted: datetime,
+        key: str,
+        po_sequence: int,
+        agreement: Agreement | None = None,
+    ) -> Order:
+        """An order of the history, made directly: submitted, then (unless it still waits)
+        approved three hours later and counted from that day, exported, and invoiced the next day."""
+        from portal.services.ordering import next_order_number
+
+        company = self.company
+        order_totals = totals((line.line_net, line.vat_rate) for line in lines)
+        events = [
+            OrderEvent(
+                company_id=company.id,
+                at=submitted,
+                actor_id=self.buyer_id,
+                from_status=None,
+                to_status=OrderStatus.PENDING_APPROVAL,
+            )
+        ]
+        if status is not OrderStatus.PENDING_APPROVAL:
+            events.append(
                 OrderEvent(
                     company_id=company.id,
-                    at=submitted,
-                    actor_id=buyers[company.id],
-                    from_status=None,
-                    to_status=OrderStatus.PENDING_APPROVAL,
-                )
-            ]
-            if status is not OrderStatus.PENDING_APPROVAL:
-                decided = submitted + timedelta(hours=3)
-                events.append(
-                    OrderEvent(
-                        company_id=company.id,
-                        at=decided,
-                        actor_id=manager.id,
-                        from_status=OrderStatus.PENDING_APPROVAL,
-                        to_status=OrderStatus.APPROVED,
-                    )
-                )
-            if status is OrderStatus.INVOICED:
-                events += [
-                    OrderEvent(
-                        company_id=company.id,
-                        at=submitted + timedelta(hours=5),
-                        from_status=OrderStatus.APPROVED,
-                        to_status=OrderStatus.EXPORTED,
-                    ),
-                    OrderEvent(
-                        company_id=company.id,
-                        at=submitted + timedelta(days=1),
-                        from_status=OrderStatus.EXPORTED,
-                        to_status=OrderStatus.INVOICED,
-                    ),
-                ]
-            address_id, street = addresses[company.id]
-            session.add(
-                Order(
-                    company_id=company.id,
-                    number=await next_order_number(session, submitted.year),
-                    status=status,
-                    source=OrderSource.PORTAL,
-                    buyer_id=buyers[company.id],
-                    idempotency_key=f"demo-{company.id}-{index}",
-                    po_number=f"PO/{submitted:%y%m}/{index + 1:03d}",
-                    requested_delivery_date=submitted.date() + timedelta(days=3),
-                    delivery_address_id=address_id,
-                    delivery_address=street,
-                    currency=company.currency,
-                    net_total=order_totals.net,
-                    vat_total=order_totals.vat,
-                    gross_total=order_totals.gross,
-                    cost_total=sum((line_net(line.unit_cost, line.quantity) for line in lines), Decimal("0.00")),
-                    payment_terms_days=company.payment_terms_days,
-                    submitted_at=submitted,
-                    counted_on=events[1].at.date() if len(events) > 1 else None,
-                    lines=lines,
-                    events=events,
+                    at=submitted + timedelta(hours=3),
+                    actor_id=self.approver_id,
+                    from_status=OrderStatus.PENDING_APPROVAL,
+                    to_status=OrderStatus.APPROVED,
                 )
             )
+        if status is OrderStatus.INVOICED:
+            events += [
+                OrderEvent(
+                    company_id=company.id,
+                    at=submitted + timedelta(hours=5),
+                    from_status=OrderStatus.APPROVED,
+                    to_status=OrderStatus.EXPORTED,
+                ),
+                OrderEvent(
+                    company_id=company.id,
+                    at=submitted + timedelta(days=1),
+                    from_status=OrderStatus.EXPORTED,
+                    to_status=OrderStatus.INVOICED,
+                ),
+            ]
+        order = Order(
+            company_id=company.id,
+            number=await next_order_number(self.session, submitted.year),
+            status=status,
+            source=OrderSource.PORTAL,
+            buyer_id=self.buyer_id,
+            idempotency_key=key,
+            po_number=f"PO/{submitted:%y%m}/{po_sequence:03d}",
+            requested_delivery_date=submitted.date() + timedelta(days=3),
+            delivery_address_id=self.address_id,
+            delivery_address=self.street,
+            currency=company.currency,
+            net_total=order_totals.net,
+            vat_total=order_totals.vat,
+            gross_total=order_totals.gross,
+            cost_total=sum((line_net(line.unit_cost, line.quantity) for line in lines), Decimal("0.00")),
+            payment_terms_days=company.payment_terms_days,
+            agreement_id=None if agreement is None else agreement.id,
+            skonto_pct=None if agreement is None else agreement.skonto_pct,
+            skonto_days=None if agreement is None else agreement.skonto_days,
+            submitted_at=submitted,
+            counted_on=events[1].at.date() if len(events) > 1 else None,
+            lines=lines,
+            events=events,
+        )
+        self.session.add(order)
+        return order
+
+
+def _history_line(company: Company, product: Product, quantity: int, unit_price: Decimal) -> OrderLine:
+    """An order line of the history, at `unit_price` (the price of its day)."""
+    return OrderLine(
+        company_id=company.id,
+        product_id=product.id,
+        sku=product.sku,
+        name=product.name,
+        unit=product.unit,
+        quantity=quantity,
+        unit_price=unit_price,
+        price_source="list_less_discount",
+        price_note="",
+        unit_cost=product.cost,
+        vat_rate=product.vat_rate,
+        line_net=line_net(unit_price, quantity),
+    )
+
+
+AGREEMENT_TIERS = {
+    # Warta Clinics, retrospective, all products: quarterly net turnover → rebate %.
+    "Warta Clinics": [("15000", "1"), ("35000", "2"), ("70000", "3")],
+    # Baltic Foods, prospective, frozen food only.
+    "Baltic Foods": [("5000", "2"), ("12000", "4")],
+}
+
+
+async def _agreements(
+    session: AsyncSession, products: list[Product], companies: dict[str, Company], today: date
+) -> None:
+    """Framework agreements, each telling one part of the story:
+
+    - Warta Clinics, FA-…-001 from the start of the previous quarter: quarterly tiers on all products,
+      paid back as a rebate after each quarter (retrospective), skonto 2 % within 7 days, prepayment
+      −1 % or 60 days +1 % at checkout. The previous quarter reached 2 % and was closed by the
+      worker's step (`agreements.close_due`) on the quarter's first day; this quarter's turnover grows
+      with the days gone, short of the next tier.
+    - Baltic Foods, FA-…-002 from this quarter: a tier on frozen food, already reached, lowers
+      those prices for the rest of the quarter (prospective); the agreed assortment (the
+      categories Baltic buys, and frozen food) leaves out one category, and an order waiting for
+      approval has a line from it (a warning for the approver, not a blocker).
+    - Pomerania Retail: last year's agreement, ended and not renewed, its year closed.
+
+    The counted orders are made like the rest of the history, with their own random stream so
+    the other companies' history stays as it was."""
+    rng = random.Random(18)
+    quarter = agreements.calendar_period(SettlementPeriod.QUARTER, today)
+    previous = agreements.calendar_period(SettlementPeriod.QUARTER, quarter.starts_on - timedelta(days=1))
+    so_far = Period(quarter.starts_on, max(quarter.starts_on, today - timedelta(days=1)))
+    categories = {product.category.name: product.category_id for product in products}
+    sold = [p for p in products if p.is_active and p.list_price * p.pack_size <= 900]  # a line's packs ≈ its value
+    warta, baltic, pomerania = (companies[name] for name in ("Warta Clinics", "Baltic Foods", "Pomerania Retail"))
+
+    def tiers(company: Company, applies_from: date, category: str | None = None) -> list[AgreementTier]:
+        return [
+            AgreementTier(
+                company_id=company.id,
+                applies_from=applies_from,
+                category_id=None if category is None else categories[category],
+                threshold=Decimal(threshold),
+                rebate_pct=Decimal(pct),
+            )
+            for threshold, pct in AGREEMENT_TIERS[company.name]
+        ]
+
+    retrospective = Agreement(
+        company_id=warta.id,
+        number=f"FA-{previous.starts_on.year}-001",
+        status=AgreementStatus.ACTIVE,
+        valid_from=previous.starts_on,
+        valid_to=date(previous.starts_on.year + 1, 12, 31),
+        period=SettlementPeriod.QUARTER,
+        tier_mode=TierMode.RETROSPECTIVE,
+        special_terms="Quarterly volume rebate credited after each quarter. Deliveries to all clinics at one price.",
+        skonto_pct=Decimal("2.00"),
+        skonto_days=7,
+        tiers=tiers(warta, previous.starts_on),
+        payment_options=[
+            PaymentOption(company_id=warta.id, days=0, price_effect_pct=Decimal("-1.00")),
+            PaymentOption(company_id=warta.id, days=60, price_effect_pct=Decimal("1.00")),
+        ],
+    )
+    prospective = Agreement(
+        company_id=baltic.id,
+        number=f"FA-{quarter.starts_on.year}-002",
+        status=AgreementStatus.ACTIVE,
+        valid_from=quarter.starts_on,
+        valid_to=date(quarter.starts_on.year + 1, 12, 31),
+        period=SettlementPeriod.QUARTER,
+        tier_mode=TierMode.PROSPECTIVE,
+        price_list_id=baltic.price_list_id,
+        special_terms="Frozen range for the restaurants: lower prices for the rest of the quarter once a tier is reached.",
+        tiers=tiers(baltic, quarter.starts_on, "Frozen food"),
+    )
+    ended = Agreement(
+        company_id=pomerania.id,
+        number=f"FA-{today.year - 1}-003",
+        status=AgreementStatus.ENDED,
+        valid_from=date(today.year - 1, 1, 1),
+        valid_to=date(today.year - 1, 12, 31),
+        period=SettlementPeriod.YEAR,
+        tier_mode=TierMode.RETROSPECTIVE,
+        special_terms="Not renewed: the stores now buy at the list price less their general discount.",
+        tiers=[
+            AgreementTier(
+                company_id=pomerania.id,
+                applies_from=date(today.year - 1, 1, 1),
+                threshold=Decimal(threshold),
+                rebate_pct=Decimal(pct),
+            )
+            for threshold, pct in (("150000", "1"), ("300000", "2"))
+        ],
+        ended_at=datetime.combine(date(today.year, 1, 1), time(8, 0), UTC),
+    )
+    for agreement in (ended, retrospective, prospective):
+        async with _on(session, agreement.valid_from - timedelta(days=14), 11):
+            session.add(agreement)
+
+    # Warta Clinics: the previous quarter reached 2 %; this one grows with the days gone, short of 2 %.
+    warta_history = await _History.of(session, warta)
+    clinic_goods = [p for p in sold if p.category.name in ("Cleaning", "Paper & hygiene", "Protective wear")]
+    usual = rng.sample(clinic_goods, 6)
+    pace = Decimal(quarter.elapsed(today)) / Decimal(quarter.days)
+    for window, target in (
+        (previous, Decimal("38000")),
+        (so_far, min(Decimal("27000"), Decimal("6000") + Decimal("36000") * pace)),
+    ):
+        await _counted_orders(session, rng, warta_history, retrospective, usual, window, target, today)
+
+    # Baltic Foods: frozen food past its first tier early this quarter.
+    baltic_history = await _History.of(session, baltic)
+    frozen = [p for p in sold if p.category_id == categories["Frozen food"]]
+    early = Period(so_far.starts_on, so_far.starts_on + timedelta(days=so_far.days // 3))
+    await _counted_orders(
+        session, rng, baltic_history, prospective, rng.sample(frozen, 4), early, Decimal("7000"), today
+    )
+    bought = set(
+        await session.scalars(
+            select(Product.category_id)
+            .join(OrderLine, OrderLine.product_id == Product.id)
+            .where(OrderLine.company_id == baltic.id)
+            .distinct()
+        )
+    )
+    agreed = sorted(bought | {categories["Frozen food"]})
+    session.add_all(
+        AssortmentItem(agreement_id=prospective.id, company_id=baltic.id, category_id=category_id)
+        for category_id in agreed
+    )
+    outside = next(p for p in sold if p.category_id not in agreed)
+    waiting = [
+        _history_line(baltic, product, product.pack_size * 4, _money(product.list_price * Decimal("0.93"), "0.01"))
+        for product in [*rng.sample(frozen, 2), outside]
+    ]
+    submitted = datetime.combine(today - timedelta(days=1), time(10, 40), UTC)
+    await baltic_history.order(
+        waiting, OrderStatus.PENDING_APPROVAL, submitted, "demo-agreement-waiting", 90, prospective
+    )
+    await session.flush()
+
+    # The worker's passes: on the first day of this year and of this quarter, in the demo's transaction
+    # (each close is a savepoint of it, on its connection, so the load stays all or nothing).
+    closing = async_sessionmaker(
+        bind=await session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    for day in sorted({date(today.year, 1, 1), quarter.starts_on}):
+        async with _on(session, day, 2):
+            await agreements.close_due(closing, day)
+    for agreement in (ended, retrospective, prospective):
+        await session.refresh(agreement, ["closed_through"])
+
+
+async def _counted_orders(
+    session: AsyncSession,
+    rng: random.Random,
+    history: _History,
+    agreement: Agreement,
+    usual: list[Product],
+    window: Period,
+    target: Decimal,
+    today: date,
+) -> None:
+    """Orders of three lines of about PLN 1,500 each, of the `usual` products, spread evenly over the
+    window, until the company's counted turnover there in the agreement's scopes reaches `target`.
+    Invoiced, but for those of the last two days (approved, not invoiced yet)."""
+    scopes = {tier.category_id for tier in agreement.tiers}
+    sales = await agreements.counted_sales(session, history.company.id, window)
+    turnover = sum((sale.net for sale in sales if None in scopes or sale.category_id in scopes), Decimal("0.00"))
+    baskets = []
+    while turnover < target:
+        basket = []
+        for product in rng.sample(usual, 3):
+            price = _money(product.list_price * Decimal(str(rng.choice([0.9, 0.93, 0.95]))), "0.01")
+            packs = max(1, round(Decimal(rng.randint(1200, 1800)) / (price * product.pack_size)))
+            basket.append(_history_line(history.company, product, packs * product.pack_size, price))
+        turnover += sum((line.line_net for line in basket), Decimal("0.00"))
+        baskets.append(basket)
+    for index, basket in enumerate(baskets):
+        day = window.starts_on + timedelta(days=(index + 1) * (window.days - 1) // (len(baskets) + 1))
+        submitted = datetime.combine(day, time(8 + index % 5, 30), UTC)
+        status = OrderStatus.INVOICED if day < today - timedelta(days=1) else OrderStatus.APPROVED
+        key = f"demo-agreement-{agreement.id}-{window.starts_on:%Y%m}-{index}"
+        await history.order(basket, status, submitted, key, 50 + index, agreement)
     await session.flush()
 
 

@@ -441,7 +441,9 @@ class OrderLine(Base):
     unit_price: Mapped[Decimal] = mapped_column(UnitPrice)
     price_source: Mapped[str] = mapped_column(String(30))
     price_note: Mapped[str] = mapped_column(String(200), default="")
-    """The price list's name when the price came from one (data, not words: pages word it)."""
+    """The price list's name when the price came from one (data, not words: pages word it); a
+    volume-tier price keeps `pricing.TierNote`: "3.00|2026-11-14|price_list|Gold" (the tier's %, the
+    day it was reached, the source it came off, the price list's name)."""
     price_min_quantity: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     """The quantity break the price applied from (1: no break)."""
     unit_cost: Mapped[Decimal] = mapped_column(UnitPrice)

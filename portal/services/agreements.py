@@ -25,25 +25,30 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from portal import clock
+from portal.errors import NotFound
+from portal.i18n import format_date, gettext
 from portal.models import (
     Agreement,
     AgreementStatus,
     AgreementTier,
     Company,
+    NotificationKind,
     Order,
     OrderLine,
     Product,
     RebateLine,
+    Role,
     SettlementClose,
     SettlementPeriod,
     TierMode,
+    User,
 )
-from portal.services.flags import COUNTED
+from portal.services.flags import COUNTED, margin_pct
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -429,6 +434,7 @@ async def _record_close(session: AsyncSession, agreement: Agreement, period: Per
     )
     session.add(close)
     await session.flush()
+    await _tell_closed(session, agreement, close, lines)
     return close
 
 
@@ -436,3 +442,310 @@ async def _currency(session: AsyncSession, company_id: int) -> str:
     currency = await session.scalar(select(Company.currency).where(Company.id == company_id))
     assert currency is not None
     return currency
+
+
+async def _tell_closed(
+    session: AsyncSession, agreement: Agreement, close: SettlementClose, lines: Sequence[RebateLine]
+) -> None:
+    """Tells finance (every active finance user) and the company's account manager that a period
+    was closed, in the transaction that closed it, so the e-mail goes out exactly when the close
+    is kept: its turnover, the tier reached and the rebate of each scope."""
+    from portal.services import notifications  # the outbox; imported here to keep pricing's imports light
+
+    company = await session.get(Company, agreement.company_id)
+    assert company is not None
+    finance = list(await session.scalars(select(User).where(User.role == Role.FINANCE, User.is_active.is_(True))))
+    manager = await notifications.account_manager(session, company)
+
+    def subject() -> str:
+        return gettext("%(company)s: agreement %(number)s, period %(start)s – %(end)s closed") % {
+            "company": company.name,
+            "number": agreement.number,
+            "start": format_date(close.starts_on),
+            "end": format_date(close.ends_on),
+        }
+
+    await notifications.notify(
+        session,
+        NotificationKind.PERIOD_CLOSED,
+        [*finance, manager],
+        subject,
+        "period_closed",
+        {"company": company, "agreement": agreement, "close": close, "lines": list(lines)},
+        f"/finance/rebates?company={company.id}",
+    )
+
+
+# --- many companies at once: finance's rebates, the ERP's credit notes -----------------------------
+
+
+@dataclass(frozen=True)
+class Accrual:
+    """One scope of an active agreement's current period, as finance accrues it."""
+
+    agreement: Agreement
+    period: Period
+    scope: ScopeStanding
+
+    @property
+    def prospective(self) -> bool:
+        return self.agreement.tier_mode is TierMode.PROSPECTIVE
+
+    @property
+    def expected_rebate(self) -> Decimal:
+        """The turnover so far at the rebate % of the tier its pace is on track for (`scope_standing`);
+        nothing for a prospective agreement, whose tiers are given in the prices."""
+        return ZERO if self.prospective else rebate_amount(self.scope.turnover, self.scope.on_track)
+
+
+async def sales_by_company(
+    session: AsyncSession, company_ids: Sequence[int], since: date, until: date
+) -> dict[int, list[Sale]]:
+    """The counted sales of many companies from `since` to `until`, per seller's day and category,
+    in one query, each company's in day order."""
+    found: dict[int, list[Sale]] = defaultdict(list)
+    if not company_ids:
+        return found
+    query = (
+        select(Order.company_id, Order.counted_on, Product.category_id, func.sum(OrderLine.line_net))
+        .select_from(Order)
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .join(Product, Product.id == OrderLine.product_id)
+        .where(
+            Order.company_id.in_(sorted(set(company_ids))),
+            Order.status.in_(COUNTED),
+            Order.counted_on >= since,
+            Order.counted_on <= until,
+        )
+        .group_by(Order.company_id, Order.counted_on, Product.category_id)
+        .order_by(Order.company_id, Order.counted_on, Product.category_id)
+    )
+    for company_id, day, category_id, net in await session.execute(query):
+        if day is not None:
+            found[company_id].append(Sale(day, category_id, net))
+    return found
+
+
+async def standings_of(session: AsyncSession, companies: ColumnElement[bool], today: date) -> list[Standing]:
+    """`standing` of every company matching `companies` (a condition on `Company`) whose active
+    agreement has tiers, in three queries whatever their number: the agreements, their tiers, and
+    the counted sales of all their companies."""
+    query = (
+        select(Agreement)
+        .join(Company, Company.id == Agreement.company_id)
+        .where(
+            companies,
+            Agreement.status == AgreementStatus.ACTIVE,
+            Agreement.valid_from <= today,
+            or_(Agreement.valid_to.is_(None), Agreement.valid_to >= today),
+            Agreement.tiers.any(),
+        )
+        .options(contains_eager(Agreement.company), selectinload(Agreement.tiers).joinedload(AgreementTier.category))
+        .order_by(Company.name, Agreement.id)
+    )
+    found = list((await session.scalars(query)).unique())
+    periods = {agreement.id: period_of(agreement, today) for agreement in found}
+    starts = [period.starts_on for period in periods.values() if period is not None]
+    sales = await sales_by_company(session, [a.company_id for a in found], min(starts), today) if starts else {}
+    standings = []
+    for agreement in found:
+        period = periods[agreement.id]
+        assert period is not None
+        own = [sale for sale in sales.get(agreement.company_id, []) if sale.day >= period.starts_on]
+        standings.append(standing_of(agreement, period, own, today))
+    return standings
+
+
+def accruals_of(standings: Sequence[Standing]) -> list[Accrual]:
+    return [Accrual(standing.agreement, standing.period, scope) for standing in standings for scope in standing.scopes]
+
+
+def _closes_query(companies: ColumnElement[bool]) -> Select[SettlementClose]:
+    return (
+        select(SettlementClose)
+        .join(Company, Company.id == SettlementClose.company_id)
+        .where(companies)
+        .options(
+            joinedload(SettlementClose.agreement).joinedload(Agreement.company), selectinload(SettlementClose.lines)
+        )
+    )
+
+
+async def closed_periods(
+    session: AsyncSession, companies: ColumnElement[bool], *, newest_first: bool = True, limit: int | None = None
+) -> list[SettlementClose]:
+    """The closed periods of the companies matching `companies`, by the moment they were closed."""
+    order = [SettlementClose.closed_at, SettlementClose.id]
+    query = _closes_query(companies).order_by(*(column.desc() if newest_first else column for column in order))
+    if limit is not None:
+        query = query.limit(limit)
+    return list(await session.scalars(query))
+
+
+CLOSES_SHOWN = 200
+"""The rebates page lists this many closed periods (the CSV has them all)."""
+
+
+@dataclass(frozen=True)
+class Rebates:
+    """Finance's rebates page: the open accruals and the closed periods of the companies a user
+    sees (one company when `company` is chosen)."""
+
+    accruals: list[Accrual]
+    closes: list[SettlementClose]
+    company: Company | None
+    companies: list[Company]
+    """The companies the user sees that have an agreement, for the filter."""
+    newest_first: bool
+    more: bool
+    """More closed periods than shown."""
+
+
+async def rebates(
+    session: AsyncSession,
+    user: User,
+    today: date,
+    *,
+    company_id: int | None = None,
+    newest_first: bool = True,
+    limit: int | None = CLOSES_SHOWN,
+) -> Rebates:
+    """Accruals and closed periods as `user` may see them (`services/scoping.py`): finance and
+    admins every company, an account manager their own and covered ones. A chosen company the
+    user does not see is `NotFound`, as one that does not exist."""
+    from portal.services import scoping
+
+    visible = await scoping.visible_companies_filter(session, user, today)
+    company = None
+    chosen = visible
+    if company_id is not None:
+        company = await session.scalar(select(Company).where(Company.id == company_id, visible))
+        if company is None:
+            raise NotFound()
+        chosen = Company.id == company_id
+    companies = list(
+        await session.scalars(
+            select(Company).where(visible, Company.id.in_(select(Agreement.company_id))).order_by(Company.name)
+        )
+    )
+    closes = await closed_periods(
+        session, chosen, newest_first=newest_first, limit=None if limit is None else limit + 1
+    )
+    more = limit is not None and len(closes) > limit
+    accruals = accruals_of(await standings_of(session, chosen, today))
+    return Rebates(accruals, closes[:limit], company, companies, newest_first, more)
+
+
+async def closes_for_erp(
+    session: AsyncSession, *, exported: bool | None, after: int, limit: int
+) -> list[SettlementClose]:
+    """The closed periods with a rebate to credit, by id after `after`: those the ERP has not
+    taken yet (`exported=False`), those it has (True), or all (None)."""
+    query = _closes_query(SettlementClose.rebate > 0).where(SettlementClose.id > after)
+    if exported is not None:
+        query = query.where(
+            SettlementClose.exported_at.is_not(None) if exported else SettlementClose.exported_at.is_(None)
+        )
+    return list(await session.scalars(query.order_by(SettlementClose.id).limit(limit)))
+
+
+@dataclass(frozen=True)
+class Taken:
+    close: SettlementClose
+    already: bool
+    """The ERP had taken it before: nothing changed."""
+
+
+async def acknowledge_close(session: AsyncSession, close_id: int) -> Taken:
+    """The ERP has booked the credit note of a closed period: `exported_at` is set once, by a
+    conditional UPDATE (the only column of a close that may change). Acknowledging it again
+    changes nothing and says so; a close without a rebate, or none at all, is `NotFound`."""
+    taken = await session.execute(
+        update(SettlementClose)
+        .where(SettlementClose.id == close_id, SettlementClose.rebate > 0, SettlementClose.exported_at.is_(None))
+        .values(exported_at=clock.now())
+        .execution_options(synchronize_session=False)
+    )
+    close = await session.scalar(
+        _closes_query(SettlementClose.rebate > 0)
+        .where(SettlementClose.id == close_id)
+        .execution_options(populate_existing=True)
+    )
+    if close is None:
+        raise NotFound(gettext("No closed period with a rebate has the id %(id)d.") % {"id": close_id})
+    return Taken(close, already=taken.rowcount != 1)  # type: ignore[attr-defined]
+
+
+CUSTOMER_CLOSES_SHOWN = 4
+
+
+@dataclass(frozen=True)
+class CustomerAgreement:
+    """The customer page's agreement block: where the current period stands, and the last closes."""
+
+    standing: Standing | None
+    closes: list[SettlementClose]
+
+    @property
+    def accruals(self) -> list[Accrual]:
+        return accruals_of([self.standing]) if self.standing is not None else []
+
+
+async def customer_agreement(session: AsyncSession, company_id: int, today: date) -> CustomerAgreement | None:
+    """The company's active agreement's standing and its last closed periods; None without either."""
+    current = await standing(session, company_id, today)
+    closes = await closed_periods(session, Company.id == company_id, limit=CUSTOMER_CLOSES_SHOWN)
+    return CustomerAgreement(current, closes) if current is not None or closes else None
+
+
+# --- the agreed assortment, and margins after the terms (the approver's flags, staff margins) ------
+
+
+async def active_agreements(session: AsyncSession, company_ids: Sequence[int], day: date) -> dict[int, Agreement]:
+    """The active agreement valid on `day` of each of these companies that has one, by company id,
+    with its agreed assortment: one query however many companies (the queue flags many orders)."""
+    if not company_ids:
+        return {}
+    query = (
+        select(Agreement)
+        .where(
+            Agreement.company_id.in_(sorted(set(company_ids))),
+            Agreement.status == AgreementStatus.ACTIVE,
+            Agreement.valid_from <= day,
+            or_(Agreement.valid_to.is_(None), Agreement.valid_to >= day),
+        )
+        .options(joinedload(Agreement.assortment))
+    )
+    return {agreement.company_id: agreement for agreement in (await session.scalars(query)).unique()}
+
+
+def in_assortment(agreement: Agreement, product_id: int, category_id: int | None) -> bool:
+    """Whether the agreed assortment covers a product: an agreement without items covers everything;
+    otherwise the product is listed itself or its category is."""
+    if not agreement.assortment:
+        return True
+    return any(
+        item.product_id == product_id or (item.category_id is not None and item.category_id == category_id)
+        for item in agreement.assortment
+    )
+
+
+@dataclass(frozen=True)
+class AfterTerms:
+    """A margin after the expected rebate and skonto (`margin_after`), of `net` (a line's, or the sum
+    of an order's or a quote version's lines, each line at its own category's deductions)."""
+
+    net: Decimal
+    margin: Decimal
+
+    @property
+    def pct(self) -> Decimal | None:
+        return margin_pct(self.net, self.net - self.margin)
+
+    def __add__(self, other: AfterTerms) -> AfterTerms:
+        return AfterTerms(self.net + other.net, self.margin + other.margin)
+
+
+def after_terms(standing: Standing, category_id: int, net: Decimal, cost: Decimal) -> AfterTerms:
+    """One line's margin after the deductions its category earns (`Standing.deductions_pct`)."""
+    return AfterTerms(net, margin_after(net, cost, standing.deductions_pct(category_id)))

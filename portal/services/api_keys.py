@@ -42,6 +42,8 @@ class Resource(enum.StrEnum):
     CREDIT = "credit"
     INVOICES = "invoices"
     ORDERS = "orders"
+    AGREEMENTS = "agreements"
+    REBATES = "rebates"
 
 
 class Access(enum.StrEnum):
@@ -64,6 +66,8 @@ def resource_title(resource: Resource) -> str:
         Resource.CREDIT: gettext("Credit limits"),
         Resource.INVOICES: gettext("Invoices and payments"),
         Resource.ORDERS: gettext("Orders"),
+        Resource.AGREEMENTS: gettext("Framework agreements"),
+        Resource.REBATES: gettext("Rebates of closed settlement periods (credit notes)"),
     }[resource]
 
 

@@ -1,8 +1,10 @@
 """Deciding orders: who may decide which (`scoping.decider`: the assigned account manager, their
 deputy during an absence, admins); approval, with the flags computed again inside the approving transaction once
 the company's row is locked, so two approvals at once are checked one after the other; rejection
-with a reason; bulk approval; and the queue and review page, which show each waiting order with
-its flags as they are now (`services/flags.py`)."""
+with a reason; cancelling an approved order the ERP has not taken yet (`cancel_approved`, with a
+reason: it leaves exposure and stops counting as a sale); bulk approval; and the queue and review
+page, which show each waiting order with its flags as they are now (`services/flags.py`) and, to
+staff, the margin after the expected rebate and skonto of the company's agreement."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from portal import errors
 from portal.errors import Conflict, NotFound, Refused
-from portal.i18n import format_decimal, gettext
+from portal.i18n import N_, format_decimal, gettext
 from portal.models import (
     Company,
     FlagKind,
@@ -26,11 +28,14 @@ from portal.models import (
     Order,
     OrderEvent,
     OrderFlag,
+    OrderLine,
     OrderStatus,
+    Product,
     Role,
     User,
 )
-from portal.services import documents, notifications, scoping
+from portal.services import agreements, documents, notifications, scoping
+from portal.services.agreements import AfterTerms, Standing
 from portal.services.credit import CreditPicture, OrderCredit, overdue_invoices
 from portal.services.flags import Flag, FlagResult, FlagSubject, Policy, margin_pct, order_flags
 from portal.services.ordering import move_order, refusal, tell_managers_waiting
@@ -241,8 +246,52 @@ async def reject_order(session: AsyncSession, user: User, order_id: int, *, reas
     return order
 
 
+@retried
+async def cancel_approved(session: AsyncSession, user: User, order_id: int, *, reason: str, today: date) -> Order:
+    """The company's account manager (their deputy during an absence) or an admin cancels an approved
+    order the ERP has not taken yet, with a reason the buyers read. A cancelled order no longer counts:
+    it leaves the company's exposure and its settlement period's turnover. An order already taken by
+    the ERP (or decided otherwise meanwhile) is refused with what happened."""
+    order = await _order_for_decision(session, order_id)
+    company = await _lock_company(session, order.company_id)
+    on_behalf_of = await _deciding_for(session, user, company, today)
+    if not reason.strip():
+        raise DecisionRefused(gettext("Give the buyer a reason for the cancellation."), "reason")
+    reason = _decision_text(reason, required=True)
+    await session.refresh(order, ["status"], with_for_update=True)
+    if order.status in (OrderStatus.EXPORTED, OrderStatus.INVOICED):
+        raise DecidedMeanwhile(
+            gettext(
+                "Order %(number)s was already taken by the ERP, so it can no longer be cancelled here; "
+                "nothing was changed."
+            )
+            % {"number": order.number}
+        )
+    if order.status is not OrderStatus.APPROVED:
+        raise DecidedMeanwhile((await refusal(session, order)).message)
+    order = await move_order(
+        session,
+        order.id,
+        OrderStatus.CANCELLED,
+        user,
+        reason,
+        expected_from=OrderStatus.APPROVED,
+        on_behalf_of_id=on_behalf_of,
+    )
+    await _tell_buyer(session, order, "cancelled", reason)
+    return order
+
+
+DECISION_SUBJECTS = {
+    "approved": N_("Order %(number)s was approved"),
+    "rejected": N_("Order %(number)s was rejected"),
+    "cancelled": N_("Order %(number)s was cancelled"),
+}
+
+
 async def _tell_buyer(session: AsyncSession, order: Order, decision: str, reason: str) -> None:
-    """The buyer who submitted hears the decision; a recurring order's buyers all do."""
+    """The buyer who submitted hears the decision (approved, rejected, or an approved order
+    cancelled); a recurring order's buyers all do."""
     if order.buyer_id is not None:
         buyer = await session.get(User, order.buyer_id)
         buyers = [buyer] if buyer is not None else []
@@ -252,9 +301,7 @@ async def _tell_buyer(session: AsyncSession, order: Order, decision: str, reason
         session,
         NotificationKind.ORDER_DECIDED,
         buyers,
-        (lambda: gettext("Order %(number)s was approved") % {"number": order.number})
-        if decision == "approved"
-        else (lambda: gettext("Order %(number)s was rejected") % {"number": order.number}),
+        lambda: gettext(DECISION_SUBJECTS[decision]) % {"number": order.number},
         "order_decided",
         {"order": order, "decision": decision, "reason": reason},
         f"/orders/{order.id}",
@@ -397,6 +444,10 @@ class Review:
     last_orders: list[Order]
     can_decide: bool
     on_behalf_of: User | None
+    standing: Standing | None = None
+    """The company's agreement in force and where its settlement period stands (None: no agreement)."""
+    categories: dict[int, int] = field(default_factory=dict)
+    """The category of each product on the order, for the deductions its lines earn."""
 
     @property
     def company(self) -> Company:
@@ -451,6 +502,24 @@ class Review:
     def approvable(self) -> bool:
         return self.decidable and not self.blockers
 
+    @property
+    def cancellable(self) -> bool:
+        """Approved, not yet taken by the ERP, and this user decides the company's orders."""
+        return self.order.status is OrderStatus.APPROVED and self.can_decide
+
+    def after_terms(self, line: OrderLine) -> AfterTerms | None:
+        """The line's margin after the expected rebate and skonto (None without an agreement)."""
+        if self.standing is None:
+            return None
+        cost = line.line_net - line.margin
+        return agreements.after_terms(self.standing, self.categories[line.product_id], line.line_net, cost)
+
+    @property
+    def margin_after_terms(self) -> AfterTerms | None:
+        """The order's: its lines' margins after the terms, over the products' net."""
+        lines = [after for line in self.order.lines if (after := self.after_terms(line)) is not None]
+        return sum(lines[1:], lines[0]) if lines else None
+
 
 async def review(session: AsyncSession, user: User, order_id: int, policy: Policy) -> Review:
     """The review page of an order of a company this user sees (`services/scoping.py`; any other is
@@ -481,6 +550,7 @@ async def review(session: AsyncSession, user: User, order_id: int, policy: Polic
         )
     )
     allowed, on_behalf_of = await scoping.decider(session, user, company, policy.today)
+    standing = await agreements.standing(session, company.id, policy.today)
     return Review(
         order=order,
         now=now,
@@ -488,4 +558,13 @@ async def review(session: AsyncSession, user: User, order_id: int, policy: Polic
         last_orders=last_orders,
         can_decide=allowed,
         on_behalf_of=await session.get(User, on_behalf_of) if on_behalf_of else None,
+        standing=standing,
+        categories=await _categories(session, order) if standing is not None else {},
     )
+
+
+async def _categories(session: AsyncSession, order: Order) -> dict[int, int]:
+    rows = await session.execute(
+        select(Product.id, Product.category_id).where(Product.id.in_({line.product_id for line in order.lines}))
+    )
+    return {product_id: category_id for product_id, category_id in rows}

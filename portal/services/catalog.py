@@ -17,7 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from portal.errors import NotFound
 from portal.models import Company, Product, ProductCategory, ShoppingList
-from portal.services import lists
+from portal.services import agreements, lists
 from portal.services.pricing import Price, load_company_prices, unit_price_sql
 
 
@@ -125,10 +125,10 @@ def _filtered(query: CatalogQuery, category_known: bool) -> Select:
 
 
 def _order(
-    query: CatalogQuery, company: Company, day: date
+    query: CatalogQuery, company: Company, day: date, standing: agreements.Standing | None
 ) -> tuple[ColumnElement[Any] | InstrumentedAttribute[Any], ...]:
     if query.sort is Sort.PRICE:
-        return (unit_price_sql(company, day), Product.name, Product.sku)
+        return (unit_price_sql(company, day, standing), Product.name, Product.sku)
     if query.sort is Sort.SKU:
         return (Product.sku,)
     return (Product.name, Product.sku)
@@ -137,16 +137,18 @@ def _order(
 async def browse(
     session: AsyncSession, company: Company, query: CatalogQuery, day: date, *, with_lists: bool = False
 ) -> CatalogPage:
-    """One page of the catalog in three queries: categories, the page, its prices (and a
-    fourth for the company's lists, `with_lists`). It fetches one row more than it shows to
+    """One page of the catalog in four queries: categories, the agreement's standing (prices
+    and their sort depend on a volume tier reached), the page, its prices (and one more for the
+    company's lists, `with_lists`). It fetches one row more than it shows to
     know whether a next page exists, instead of counting every match. A category that does
     not exist shows all categories, and says so; a page past the end says where the end is."""
     categories = list(await session.scalars(select(ProductCategory).order_by(ProductCategory.name)))
     category_known = query.category_id is not None and any(c.id == query.category_id for c in categories)
     filtered = _filtered(query, category_known)
+    standing = await agreements.standing(session, company.id, day)
     products = list(
         await session.scalars(
-            filtered.order_by(*_order(query, company, day))
+            filtered.order_by(*_order(query, company, day, standing))
             .limit(query.per_page + 1)
             .offset((query.page - 1) * query.per_page)
         )
@@ -157,7 +159,7 @@ async def browse(
     if not products and query.page > 1:
         matches = await session.scalar(filtered.with_only_columns(func.count())) or 0
         last_page = max(1, math.ceil(matches / query.per_page))
-    prices = await load_company_prices(session, company, day, [p.id for p in products])
+    prices = await load_company_prices(session, company, day, [p.id for p in products], standing=standing)
     return CatalogPage(
         query=query,
         rows=[CatalogRow(p, prices.price(p), availability(p)) for p in products],

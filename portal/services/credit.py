@@ -1,5 +1,5 @@
 """A company's credit picture: exposure, available credit, overdue invoices and
-past-due state, computed for many companies in one query."""
+past-due state, computed for many companies in one query. A prepaid order is not in exposure."""
 
 from __future__ import annotations
 
@@ -106,6 +106,11 @@ class OrderCredit:
         return max(self.gross - self.available_before, ZERO)
 
 
+def credit_use(gross: Decimal, *, prepaid: bool) -> Decimal:
+    """What an order puts on the company's credit: its gross value, nothing when it is prepaid."""
+    return ZERO if prepaid else gross
+
+
 def order_credit(picture: CreditPicture, gross: Decimal, *, pending: bool) -> OrderCredit:
     """`pending`: the order is waiting for approval, so its gross value is already in the
     picture's exposure and is taken out; a cart (not yet an order) is not in it."""
@@ -130,10 +135,11 @@ def _credit_query(today: date) -> Select:
         .group_by(Invoice.company_id)
         .subquery()
     )
-    pending = Order.status == OrderStatus.PENDING_APPROVAL
+    # A prepaid order uses no credit (`credit_use`): it counts neither pending nor approved.
+    pending = and_(Order.status == OrderStatus.PENDING_APPROVAL, Order.prepaid.is_(False))
     # An order billed by an invoice counts through that invoice's balance, never twice.
     invoiced = select(Invoice.id).where(Invoice.order_number == Order.number).exists()
-    approved = and_(Order.status.in_(ORDERS_AWAITING_INVOICE), ~invoiced)
+    approved = and_(Order.status.in_(ORDERS_AWAITING_INVOICE), Order.prepaid.is_(False), ~invoiced)
     orders = (
         select(
             Order.company_id,

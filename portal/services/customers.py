@@ -30,7 +30,7 @@ from portal.models import (
     Role,
     User,
 )
-from portal.services import audit, quotes, scoping
+from portal.services import agreements, audit, quotes, scoping
 from portal.services.credit import CreditPicture, credit_picture, credit_pictures
 from portal.services.flags import COUNTED
 
@@ -271,6 +271,8 @@ class CustomerProfile:
     managers: list[User]
     open_quotes: list[OpenQuote]
     """The customer's open quotes (`quotes.OPEN`), the most recently moved first."""
+    agreement: agreements.CustomerAgreement | None = None
+    """Where the active agreement's period stands and its last closed periods (None without either)."""
 
 
 TIMELINE_PAGE = 20
@@ -348,6 +350,7 @@ async def customer_profile(
         has_more=len(entries) > start + TIMELINE_PAGE,
         managers=managers,
         open_quotes=[OpenQuote(quote) for quote in open_quotes],
+        agreement=await agreements.customer_agreement(session, company_id, today),
     )
 
 

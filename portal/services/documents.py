@@ -27,7 +27,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from portal import i18n
 from portal.errors import NotFound
 from portal.models import Company, Order, OrderStatus, Quote, QuoteLine, QuoteVersion, Role, User
-from portal.services import ordering
+from portal.services import ordering, payment_terms
 from portal.services.statement import Statement, account_statement
 from portal.services.totals import Totals, VatLine, totals
 from portal.settings import STATIC_DIR, TEMPLATES_DIR, Settings
@@ -58,7 +58,12 @@ def _order_status(status: OrderStatus) -> str:
 _templates = i18n.install(
     Environment(loader=FileSystemLoader(TEMPLATES_DIR / "documents"), autoescape=select_autoescape(["html"]))
 )
-_templates.filters.update(order_status=_order_status, order_note=lambda order: ordering.order_note(order))
+_templates.filters.update(
+    order_status=_order_status,
+    order_note=lambda order: ordering.order_note(order),
+    payment_terms=payment_terms.order_terms_sentence,
+    skonto_terms=payment_terms.order_skonto,
+)
 """Documents are written like pages: `_()`, and the portal's money and date formats."""
 
 

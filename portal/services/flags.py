@@ -5,7 +5,8 @@ review page) and again inside the transaction that approves it.
 Blocking: company on hold, company past due, exceeds available credit (the figures of
 `credit.order_credit`, the same the page shows). Warnings: a line below the margin floor (the
 company's own floor where set, else its category's, else the global setting), a quantity far above
-the company's usual for the product, the company's first order, and what only the moment of
+the company's usual for the product, the company's first order, a line outside the agreed assortment
+of the company's framework agreement (blocking where the agreement says so), and what only the moment of
 submission could know (a price changed since the schedule was confirmed, a product no longer sold,
 a recurring order under the minimum order value), taken from the flags stored then.
 
@@ -26,8 +27,8 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from portal.models import FlagKind, Order, OrderLine, OrderStatus, Product, ProductCategory
-from portal.services.credit import CreditPicture, OrderCredit, credit_pictures, order_credit
+from portal.models import Agreement, FlagKind, Order, OrderLine, OrderStatus, Product, ProductCategory
+from portal.services.credit import CreditPicture, OrderCredit, credit_pictures, credit_use, order_credit
 from portal.services.pricing import line_net
 
 UNUSUAL_FACTOR = 3
@@ -64,7 +65,7 @@ class Policy:
 @dataclass(frozen=True)
 class FlagSubject:
     """An order waiting for approval, or the one a checkout (or a recurring delivery) is about to
-    make (`order_id` None): its company, gross value and lines."""
+    make (`order_id` None): its company, gross value (as it uses credit: none when prepaid) and lines."""
 
     company_id: int
     gross: Decimal
@@ -78,7 +79,8 @@ class FlagSubject:
     def of(cls, order: Order) -> FlagSubject:
         """An order waiting for approval, with its lines and stored flags loaded."""
         stored = [Flag(flag.kind, dict(flag.data)) for flag in order.flags if flag.kind in FROM_SUBMISSION]
-        return cls(order.company_id, order.gross_total, order.lines, order.id, order.submitted_at, stored)
+        gross = credit_use(order.gross_total, prepaid=order.prepaid)
+        return cls(order.company_id, gross, order.lines, order.id, order.submitted_at, stored)
 
     @property
     def waiting(self) -> bool:
@@ -137,10 +139,15 @@ async def order_flags(
                 session, today=policy.today, grace_days=policy.grace_days, company_ids=company_ids
             )
         }
-    floors = await _margin_floors(session, {line.product_id for subject in subjects for line in subject.lines})
+    products = await _products(session, {line.product_id for subject in subjects for line in subject.lines})
     history = await _earlier(session, subjects)
+    from portal.services import agreements  # it counts sales by `COUNTED` above: imported here, not at the top
+
+    in_force = await agreements.active_agreements(session, sorted(company_ids), policy.today)
     return [
-        _flags(subject, pictures[subject.company_id], floors, history[index], policy)
+        _flags(
+            subject, pictures[subject.company_id], products, history[index], policy, in_force.get(subject.company_id)
+        )
         for index, subject in enumerate(subjects)
     ]
 
@@ -156,9 +163,10 @@ class _History:
 def _flags(
     subject: FlagSubject,
     picture: CreditPicture,
-    floors: Mapping[int, Decimal | None],
+    products: Mapping[int, _Product],
     history: _History,
     policy: Policy,
+    agreement: Agreement | None,
 ) -> FlagResult:
     credit = order_credit(picture, subject.gross, pending=subject.waiting)
     flags = []
@@ -180,12 +188,15 @@ def _flags(
             )
         )
     for line in subject.lines:
-        floor = margin_floor(picture.company.margin_floor_pct, floors.get(line.product_id), policy.margin_floor)
+        product = products.get(line.product_id)
+        category_floor = product.margin_floor if product is not None else None
+        floor = margin_floor(picture.company.margin_floor_pct, category_floor, policy.margin_floor)
         pct = margin_pct(line.line_net, line_net(line.unit_cost, line.quantity))
         if pct is not None and pct < floor:
             flags.append(
                 Flag(FlagKind.BELOW_MARGIN_FLOOR, {"sku": line.sku, "margin_pct": str(pct), "floor_pct": str(floor)})
             )
+    flags += _outside_agreement(subject, agreement, products)
     usual = {}
     for line in subject.lines:
         earlier = history.quantities.get(line.product_id, [])
@@ -203,16 +214,45 @@ def _flags(
     return FlagResult(credit=credit, picture=picture, flags=flags + list(subject.stored), usual=usual)
 
 
-async def _margin_floors(session: AsyncSession, product_ids: set[int]) -> dict[int, Decimal | None]:
-    """Each product's category margin floor; None where the category leaves it to the global setting."""
+def _outside_agreement(
+    subject: FlagSubject, agreement: Agreement | None, products: Mapping[int, _Product]
+) -> list[Flag]:
+    """A flag naming each line outside the agreed assortment of the company's agreement in force
+    (`agreements.in_assortment`): a warning, or a blocker where the agreement says so."""
+    if agreement is None or not agreement.assortment:
+        return []
+    from portal.services.agreements import in_assortment  # see `order_flags`
+
+    kind = FlagKind.OUTSIDE_AGREEMENT_BLOCKING if agreement.assortment_blocking else FlagKind.OUTSIDE_AGREEMENT
+    return [
+        Flag(kind, {"agreement": agreement.number, "sku": line.sku, "name": line.name})
+        for line in subject.lines
+        if not in_assortment(agreement, line.product_id, _category_of(products, line.product_id))
+    ]
+
+
+def _category_of(products: Mapping[int, _Product], product_id: int) -> int | None:
+    product = products.get(product_id)
+    return product.category_id if product is not None else None
+
+
+@dataclass(frozen=True)
+class _Product:
+    category_id: int
+    margin_floor: Decimal | None
+    """Its category's margin floor; None where the category leaves it to the global setting."""
+
+
+async def _products(session: AsyncSession, product_ids: set[int]) -> dict[int, _Product]:
+    """Each product's category and that category's margin floor, in one query."""
     if not product_ids:
         return {}
     rows = await session.execute(
-        select(Product.id, ProductCategory.margin_floor_pct)
+        select(Product.id, Product.category_id, ProductCategory.margin_floor_pct)
         .join(ProductCategory, ProductCategory.id == Product.category_id)
         .where(Product.id.in_(product_ids))
     )
-    return {product_id: floor for product_id, floor in rows}
+    return {product_id: _Product(category_id, floor) for product_id, category_id, floor in rows}
 
 
 async def _earlier(session: AsyncSession, subjects: Sequence[FlagSubject]) -> list[_History]:

@@ -37,7 +37,7 @@ from portal.models import (
     User,
 )
 from portal.services import delivery as terms
-from portal.services import notifications, scoping
+from portal.services import notifications, payment_terms, scoping
 from portal.services.cart import (
     CartOwner,
     buyer_cart,
@@ -47,19 +47,21 @@ from portal.services.cart import (
     put_in_cart,
     quantity_problem,
 )
-from portal.services.credit import credit_picture
+from portal.services.credit import credit_picture, credit_use
 from portal.services.flags import Flag, FlagSubject, Policy, order_flags
 from portal.services.numbering import next_yearly_number
-from portal.services.pricing import PriceSource, line_net, load_company_prices
+from portal.services.pricing import line_net, load_company_prices
 from portal.services.totals import totals
 from portal.services.transactions import retried
 
 MOVES: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.PENDING_APPROVAL: frozenset({OrderStatus.APPROVED, OrderStatus.REJECTED, OrderStatus.CANCELLED}),
-    OrderStatus.APPROVED: frozenset({OrderStatus.EXPORTED}),
+    OrderStatus.APPROVED: frozenset({OrderStatus.EXPORTED, OrderStatus.CANCELLED}),
     OrderStatus.EXPORTED: frozenset({OrderStatus.INVOICED}),
 }
-"""The only moves an order can make; everything else is refused."""
+"""The only moves an order can make; everything else is refused. A buyer cancels an order still
+waiting for approval (`cancel_order`); the account manager, their deputy or an admin cancels an
+approved one the ERP has not taken yet (`approvals.cancel_approved`): it stops counting as a sale."""
 
 KEY_PATTERN = re.compile(r"[0-9a-f]{32}")
 """A checkout key as `new_checkout_key` makes it: 32 lower-case hex digits."""
@@ -106,6 +108,8 @@ class CheckoutForm:
     delivery_date: date | None = None
     address_id: int | None = None
     note: str = ""
+    payment_option: int = 0
+    """The payment terms chosen: 0 the company's standard, else the agreement's option (`payment_terms`)."""
 
     def __post_init__(self) -> None:
         # Callers other than the web form (scripts, older tests) may still pass the ISO date and
@@ -394,6 +398,9 @@ async def _check_out(
 
     addresses = await company_addresses(session, company.id)
     delivery, address = _validate(form, company, addresses, today, terms.earliest(company, today, now))
+    chosen = payment_terms.pick(await payment_terms.offered(session, company, today), form.payment_option)
+    if chosen is None:
+        raise CheckoutInvalid({payment_terms.NOT_OFFERED: payment_terms.not_offered_message()})
     priced = await priced_cart(session, user, company, today=today, grace_days=grace_days, cart=cart)
     items = priced.orderable
     if not items:
@@ -420,6 +427,7 @@ async def _check_out(
         po_number=form.po_number,
         note=form.note,
         placed_by=placed_by,
+        payment=chosen,
     )
     for line in [line for line in cart.lines if line.product.is_active]:
         cart.lines.remove(line)
@@ -459,6 +467,7 @@ async def place_order(
     extra_flags: list[Flag] | None = None,
     quoted: Quoted | None = None,
     placed_by: User | None = None,
+    payment: payment_terms.Terms | None = None,
 ) -> Order:
     """An order waiting for approval from (product, quantity) lines at `today`'s prices, with its
     totals, flags, number and first event; added to the session, not flushed. Checkout and the
@@ -479,7 +488,7 @@ async def place_order(
         unit_price, price_source, price_note, minimum = (
             price.unit_price,
             price.source.value,
-            (price.price_list_name or "") if price.source is PriceSource.PRICE_LIST else "",
+            price.note,
             price.min_quantity,
         )
         if quoted is not None:
@@ -501,6 +510,9 @@ async def place_order(
                 line_net=line_net(unit_price, quantity),
             )
         )
+    if payment is None:  # recurring orders, accepted quotes: the standard terms, the agreement's skonto
+        payment = (await payment_terms.offered(session, company, today))[0]
+    payment_terms.apply_effect(order_lines, payment.effect_pct)
     products_net = sum((line.line_net for line in order_lines), Decimal("0.00"))
     fee = terms.delivery_fee(company, products_net)
     order_totals = totals(
@@ -510,7 +522,7 @@ async def place_order(
     cost_total = sum((line_net(line.unit_cost, line.quantity) for line in order_lines), Decimal("0.00"))
     (flagged,) = await order_flags(
         session,
-        [FlagSubject(company.id, order_totals.gross, order_lines)],
+        [FlagSubject(company.id, credit_use(order_totals.gross, prepaid=payment.prepaid), order_lines)],
         Policy(today, grace_days, margin_floor),
         pictures={company.id: picture},
     )
@@ -537,7 +549,7 @@ async def place_order(
         cost_total=cost_total,
         delivery_fee=fee,
         delivery_fee_vat_rate=terms.FEE_VAT_RATE,
-        payment_terms_days=company.payment_terms_days,
+        **payment.freeze(),
         submitted_at=now,
         quote_id=quoted.quote_id if quoted else None,
         quote_version=quoted.version if quoted else None,
@@ -704,7 +716,8 @@ class OrderView:
 
     @property
     def can_cancel(self) -> bool:
-        return OrderStatus.CANCELLED in MOVES.get(self.order.status, frozenset())
+        """A buyer cancels only while the order waits; an approved one only staff may cancel."""
+        return self.pending
 
     @property
     def blocking_flags(self) -> list[OrderFlag]:

@@ -1,9 +1,12 @@
 """How a price is chosen: for (company, product, quantity, day) the company's
 contract price, else its price-list break, else the list price less its general
 discount. Every result says where it came from and what ordering more would cost.
+Under a prospective framework agreement, a volume tier reached this settlement period
+then takes its rebate % off that price (source: volume tier) for the products it covers.
 
 Loading is batched: one query brings every valid contract and price-list row for
-a company and a set of products; resolution is then pure and in memory.
+a company and a set of products, and the company's agreement standing costs one small
+query more (a few with an active agreement); resolution is then pure and in memory.
 """
 
 from __future__ import annotations
@@ -15,14 +18,17 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from sqlalchemy import Integer, and_, any_, bindparam, func, literal, or_, select, union_all
+from sqlalchemy import Integer, and_, any_, bindparam, case, func, literal, or_, select, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement, SQLColumnExpression
 
 from portal.models import Company, ContractPrice, PriceList, PriceListItem, Product
+
+if TYPE_CHECKING:
+    from portal.services.agreements import Standing, TierDiscount
 
 UNIT_PRICE_PLACES = Decimal("0.0001")
 CENT = Decimal("0.01")
@@ -32,6 +38,8 @@ class PriceSource(enum.StrEnum):
     CONTRACT = "contract"
     PRICE_LIST = "price_list"
     LIST_LESS_DISCOUNT = "list_less_discount"
+    VOLUME_TIER = "volume_tier"
+    """One of the sources above less a prospective agreement's volume tier reached this period."""
 
 
 LEVELS = (PriceSource.CONTRACT, PriceSource.PRICE_LIST)
@@ -67,10 +75,50 @@ class Price:
     discount_pct: Decimal | None = None
     price_list_name: str | None = None
     next_break: NextBreak | None = None
+    tier: TierDiscount | None = None
+    """A prospective volume tier in force (source VOLUME_TIER): the price of `base_source` less its %."""
+    base_source: PriceSource | None = None
+
+    @property
+    def basis(self) -> PriceSource:
+        """Where the price came from before a volume tier: contract, price list or list less discount."""
+        return self.base_source or self.source
 
     @property
     def is_contract(self) -> bool:
-        return self.source is PriceSource.CONTRACT
+        return self.basis is PriceSource.CONTRACT
+
+    @property
+    def note(self) -> str:
+        """What an order line keeps in `price_note`: the price list's name, or a volume tier's `TierNote`."""
+        name = (self.price_list_name or "") if self.basis is PriceSource.PRICE_LIST else ""
+        if self.tier is None:
+            return name
+        return TierNote(self.tier.rebate_pct, self.tier.reached_on, self.basis, name).encoded()
+
+
+@dataclass(frozen=True)
+class TierNote:
+    """A volume-tier line's `OrderLine.price_note`, data not words: "3.00|2026-11-14|price_list|Gold"
+    (the tier's %, the day it was reached, the source it came off, the price list's name if any)."""
+
+    rebate_pct: Decimal
+    reached_on: date
+    base_source: PriceSource
+    price_list_name: str = ""
+
+    def encoded(self) -> str:
+        text = f"{self.rebate_pct:.2f}|{self.reached_on.isoformat()}|{self.base_source.value}|{self.price_list_name}"
+        return text[:200]
+
+    @classmethod
+    def parse(cls, note: str) -> TierNote | None:
+        """The note read back; None when it is not one."""
+        parts = note.split("|", 3)
+        try:
+            return cls(Decimal(parts[0]), date.fromisoformat(parts[1]), PriceSource(parts[2]), parts[3])
+        except (ArithmeticError, ValueError, IndexError):
+            return None
 
 
 @dataclass(frozen=True)
@@ -115,10 +163,16 @@ class PriceLadder:
     quantities: list[int]
     reached: list[PriceEntry | None]
     unit_prices: list[Decimal]
+    tier: TierDiscount | None = None
 
     @classmethod
     def build(
-        cls, product_id: int, list_price: Decimal, entries: Collection[PriceEntry], terms: PricingTerms
+        cls,
+        product_id: int,
+        list_price: Decimal,
+        entries: Collection[PriceEntry],
+        terms: PricingTerms,
+        tier: TierDiscount | None = None,
     ) -> PriceLadder:
         levels = []
         for source in LEVELS:
@@ -136,29 +190,25 @@ class PriceLadder:
                     break
             reached.append(winner)
         unit_prices = [fallback if entry is None else entry.unit_price for entry in reached]
-        return cls(product_id, terms, fallback, quantities, reached, unit_prices)
+        if tier is not None:
+            unit_prices = [list_less_discount(unit_price, tier.rebate_pct) for unit_price in unit_prices]
+        return cls(product_id, terms, fallback, quantities, reached, unit_prices, tier)
 
     def _price(self, index: int, next_break: NextBreak | None = None) -> Price:
-        entry, terms = self.reached[index], self.terms
-        if entry is None:
-            return Price(
-                self.product_id,
-                self.fallback,
-                terms.currency,
-                PriceSource.LIST_LESS_DISCOUNT,
-                1,
-                discount_pct=terms.discount_pct,
-                next_break=next_break,
-            )
+        entry, terms, tier = self.reached[index], self.terms, self.tier
+        source = PriceSource.LIST_LESS_DISCOUNT if entry is None else entry.source
         return Price(
             self.product_id,
-            entry.unit_price,
+            self.unit_prices[index],
             terms.currency,
-            entry.source,
-            entry.min_quantity,
-            valid_to=entry.valid_to,
-            price_list_name=terms.price_list_name if entry.source is PriceSource.PRICE_LIST else None,
+            source if tier is None else PriceSource.VOLUME_TIER,
+            1 if entry is None else entry.min_quantity,
+            valid_to=None if entry is None else entry.valid_to,
+            discount_pct=terms.discount_pct if entry is None else None,
+            price_list_name=terms.price_list_name if source is PriceSource.PRICE_LIST else None,
             next_break=next_break,
+            tier=tier,
+            base_source=None if tier is None else source,
         )
 
     def price(self, quantity: int) -> Price:
@@ -194,16 +244,23 @@ def price_breaks(
 
 @dataclass(frozen=True)
 class CompanyPrices:
-    """A company's negotiated rows for a set of products, valid on one day."""
+    """A company's negotiated rows for a set of products, valid on one day, and where its
+    agreement stands that day (a prospective tier reached lowers the prices of its scope)."""
 
     terms: PricingTerms
     entries: dict[int, list[PriceEntry]]
+    standing: Standing | None = None
     _ladders: dict[int, PriceLadder] = field(default_factory=dict, compare=False, repr=False)
+
+    def tier_discount(self, category_id: int) -> TierDiscount | None:
+        return None if self.standing is None else self.standing.tier_discount(category_id)
 
     def ladder(self, product: Product) -> PriceLadder:
         ladder = self._ladders.get(product.id)
         if ladder is None:
-            ladder = PriceLadder.build(product.id, product.list_price, self.entries.get(product.id, []), self.terms)
+            entries = self.entries.get(product.id, [])
+            tier = self.tier_discount(product.category_id)
+            ladder = PriceLadder.build(product.id, product.list_price, entries, self.terms, tier)
             self._ladders[product.id] = ladder
         return ladder
 
@@ -222,11 +279,30 @@ def valid_on(model: type[ContractPrice] | type[PriceListItem], day: date) -> Col
     )
 
 
+class Unloaded(enum.Enum):
+    UNLOADED = "unloaded"
+
+
+UNLOADED = Unloaded.UNLOADED
+"""`load_company_prices(standing=...)` not given: it loads the standing itself."""
+
+
 async def load_company_prices(
-    session: AsyncSession, company: Company, day: date, product_ids: Collection[int] | None = None
+    session: AsyncSession,
+    company: Company,
+    day: date,
+    product_ids: Collection[int] | None = None,
+    *,
+    standing: Standing | None | Unloaded = UNLOADED,
 ) -> CompanyPrices:
     """Every contract and price-list row of this company valid on `day`, for the given
-    products (all when None), in one query."""
+    products (all when None), in one query; and the company's agreement standing on `day`
+    (`agreements.standing`: one query without an agreement), unless the caller has it."""
+    if standing is UNLOADED:
+        from portal.services import agreements  # agreements → flags → pricing: imported when used
+
+        wanted = product_ids is None or len(product_ids) > 0
+        standing = await agreements.standing(session, company.id, day) if wanted else None
     contract = select(
         literal(PriceSource.CONTRACT.value).label("source"),
         ContractPrice.product_id,
@@ -259,7 +335,7 @@ async def load_company_prices(
     terms = PricingTerms(
         currency=company.currency, discount_pct=company.general_discount_pct, price_list_name=price_list_name
     )
-    return CompanyPrices(terms=terms, entries=dict(entries))
+    return CompanyPrices(terms=terms, entries=dict(entries), standing=standing)
 
 
 def _one_of(session: AsyncSession, column: SQLColumnExpression[int], ids: Collection[int]) -> ColumnElement[bool]:
@@ -270,9 +346,10 @@ def _one_of(session: AsyncSession, column: SQLColumnExpression[int], ids: Collec
     return column.in_(list(ids))
 
 
-def unit_price_sql(company: Company, day: date) -> ColumnElement[Decimal]:
+def unit_price_sql(company: Company, day: date, standing: Standing | None = None) -> ColumnElement[Decimal]:
     """The company's price for one unit of `Product` as SQL: the same rules as
-    `resolve_price` at quantity 1, so a catalog can sort by it in the database."""
+    `resolve_price` at quantity 1, less a prospective volume tier reached (`standing`, as
+    `CompanyPrices` applies it), so a catalog can sort by it in the database."""
     contract = (
         select(func.min(ContractPrice.unit_price))
         .where(
@@ -294,4 +371,26 @@ def unit_price_sql(company: Company, day: date) -> ColumnElement[Decimal]:
         .scalar_subquery()
     )
     discounted = Product.list_price * (100 - literal(company.general_discount_pct)) / 100
-    return func.coalesce(contract, listed, discounted)
+    resolved = func.coalesce(contract, listed, discounted)
+    tier_pct = _tier_pct_sql(standing)
+    return resolved if tier_pct is None else resolved * (100 - tier_pct) / 100
+
+
+def _tier_pct_sql(standing: Standing | None) -> ColumnElement[Decimal] | None:
+    """The volume tier % in force for `Product`'s category as SQL (None: no tier anywhere)."""
+    if standing is None or not standing.prospective:
+        return None
+    everywhere = max(
+        (scope.reached.rebate_pct for scope in standing.scopes if scope.category_id is None and scope.reached),
+        default=Decimal(0),
+    )
+    by_category = {}
+    for scope in standing.scopes:
+        tier = standing.tier_discount(scope.category_id) if scope.category_id is not None else None
+        if tier is not None:
+            by_category[scope.category_id] = tier.rebate_pct
+    if not everywhere and not by_category:
+        return None
+    if not by_category:
+        return literal(everywhere)
+    return case(by_category, value=Product.category_id, else_=literal(everywhere))

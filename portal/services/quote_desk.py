@@ -1,7 +1,8 @@
 """What the staff read about quotes: the desk (the quotes of the companies a staff member sees,
 tab by tab, with a count per tab) and the staff page of one quote — the account manager's
 editor of the draft, or the read view of what was sent — with every line's cost, the customer's
-price today, the margin at the offered price and the margin floor.
+price today, the margin at the offered price and the margin floor, and, for a company with a
+framework agreement, the margin after its expected rebate and skonto (`agreements.after_terms`).
 
 Every move is `services/quotes.py`'s; the editor's "save and send" runs its two (`save_and_send`)
 as one unit of work. Each page costs a fixed number of
@@ -24,7 +25,8 @@ from sqlalchemy.orm import contains_eager, joinedload
 from portal.errors import NotAllowed, NotFound
 from portal.i18n import N_, gettext
 from portal.models import Company, Quote, QuoteComment, QuoteEvent, QuoteLine, QuoteStatus, QuoteVersion, Role, User
-from portal.services import quote_views, quotes, scoping
+from portal.services import agreements, quote_views, quotes, scoping
+from portal.services.agreements import AfterTerms, Standing
 from portal.services.flags import margin_pct
 from portal.services.pricing import line_net, load_company_prices
 from portal.services.quote_views import LineDiff
@@ -181,6 +183,8 @@ class PricedLine:
     below_floor: bool
     previous_target: Decimal | None
     """The buyer's target price in the version before (to show a new target next to the old one)."""
+    after: AfterTerms | None = None
+    """The margin after the agreement's expected rebate and skonto (None: no agreement, or no price yet)."""
 
     @property
     def described(self) -> bool:
@@ -204,6 +208,8 @@ class PricedVersion:
     margin_pct: Decimal | None
     below_floor: int
     """How many lines are offered below their margin floor."""
+    after: AfterTerms | None = None
+    """The priced lines' margin after the agreement's expected rebate and skonto (None: no agreement)."""
 
     @property
     def frozen(self) -> bool:
@@ -227,6 +233,8 @@ class StaffQuote:
     thread: list[QuoteComment]
     timeline: list[QuoteEvent]
     sent_versions: list[QuoteVersion]
+    standing: Standing | None = None
+    """The company's agreement in force and where its settlement period stands (None: no agreement)."""
 
     @property
     def company(self) -> Company:
@@ -280,6 +288,7 @@ async def staff_quote(
     product_ids = {line.product_id for line in page.lines if line.product_id} if page else set()
     prices = await load_company_prices(session, quote.company, today, sorted(product_ids))
     before = {line.line_key: line.target_price for line in previous.lines} if previous else {}
+    standing = await agreements.standing(session, quote.company_id, today)
 
     def priced(version: QuoteVersion) -> PricedVersion:
         lines = []
@@ -298,10 +307,12 @@ async def staff_quote(
                     floor=quotes.line_floor(quote.company, line, margin_floor),
                     below_floor=quotes.below_floor(quote.company, line, margin_floor),
                     previous_target=before.get(line.line_key),
+                    after=_after_terms(standing, line, value, cost),
                 )
             )
         totals = quote_views.version_totals(version)
         cost = sum((p.cost for p in lines if p.cost is not None and p.value is not None), ZERO)
+        afters = [p.after for p in lines if p.after is not None]
         return PricedVersion(
             version,
             lines,
@@ -310,6 +321,7 @@ async def staff_quote(
             totals.net - cost,
             margin_pct(totals.net, cost),
             sum(1 for p in lines if p.below_floor),
+            sum(afters[1:], afters[0]) if afters else None,
         )
 
     events = await quote_views.timeline(session, quote.id)
@@ -324,7 +336,17 @@ async def staff_quote(
         thread=await quote_views.thread(session, quote.id, internal=True),
         timeline=events,
         sent_versions=[v for v in quote.versions if v.sent_at is not None],
+        standing=standing,
     )
+
+
+def _after_terms(
+    standing: Standing | None, line: QuoteLine, value: Decimal | None, cost: Decimal | None
+) -> AfterTerms | None:
+    """A priced catalogue line's margin after the agreement's expected rebate and skonto."""
+    if standing is None or line.product is None or value is None or cost is None:
+        return None
+    return agreements.after_terms(standing, line.product.category_id, value, cost)
 
 
 def _change_request(events: Sequence[QuoteEvent], draft: QuoteVersion | None) -> QuoteEvent | None:

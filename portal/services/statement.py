@@ -1,5 +1,6 @@
 """The buyer's account statement: the company's open and paid invoices with what
-was paid and what is left, days overdue, totals, and the credit picture."""
+was paid and what is left, days overdue, the skonto of each (earned, missed, still
+possible: `payment_terms`), totals, and the credit picture."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.models import Invoice
 from portal.services.credit import CreditPicture, credit_picture, days_overdue
+from portal.services.payment_terms import Skonto, invoice_skontos
 
 ZERO = Decimal("0.00")
 PAID_HISTORY_DAYS = 365
@@ -22,6 +24,8 @@ PAID_HISTORY_DAYS = 365
 class StatementLine:
     invoice: Invoice
     days_overdue: int
+    skonto: Skonto | None = None
+    """The early-payment discount of the invoice's order, earned, missed or still possible."""
 
     @property
     def is_open(self) -> bool:
@@ -90,7 +94,9 @@ async def account_statement(session: AsyncSession, company_id: int, *, today: da
         )
         .order_by(Invoice.due_date, Invoice.number)
     )
-    lines = [StatementLine(invoice, days_overdue(invoice, today)) for invoice in invoices]
+    listed = list(invoices)
+    skontos = await invoice_skontos(session, company_id, listed, today)
+    lines = [StatementLine(invoice, days_overdue(invoice, today), skontos.get(invoice.id)) for invoice in listed]
     return Statement(
         picture=await credit_picture(session, company_id, today=today, grace_days=grace_days),
         today=today,

@@ -1,5 +1,6 @@
 """The approval queue and the order review: decide inline with htmx (approve with an optional
-note, reject with a reason), bulk approval, and out-of-office cover.
+note, reject with a reason, cancel an approved order with a reason), bulk approval, and
+out-of-office cover.
 
 Every value is typed at the edge (`QueueFilter` from the query, the forms below); refusals are
 the services' exceptions, shown by the app's error mapper on the page the form was on."""
@@ -26,7 +27,7 @@ from portal.settings import Settings
 from portal.web import inputs
 from portal.web.context import PortalRequest, is_partial, render, seller_today, settings_of
 from portal.web.errors import Refusal
-from portal.web.formatting import flag_text
+from portal.web.formatting import flag_text, margin_note
 from portal.web.guards import allow
 from portal.web.inputs import Day, Form, FormId, Id, IdList, Text
 from portal.web.scoping import sees_order
@@ -49,6 +50,8 @@ FLAG_LABELS = {
     FlagKind.PRICE_CHANGED: N_("Price changed"),
     FlagKind.FIRST_ORDER: N_("First order"),
     FlagKind.NOT_SOLD: N_("Product no longer sold"),
+    FlagKind.OUTSIDE_AGREEMENT: N_("Outside the agreement"),
+    FlagKind.OUTSIDE_AGREEMENT_BLOCKING: N_("Outside the agreement (blocking)"),
 }
 """The queue filter's choices; translated when the page is drawn."""
 
@@ -66,6 +69,11 @@ class ApproveForm(Form):
 class RejectForm(Form):
     reason: DecisionText = ""
     """Required: left empty, the service says so next to the field."""
+
+
+class CancelForm(Form):
+    reason: DecisionText = ""
+    """Required, as for a rejection: the buyers read it."""
 
 
 class BulkApproveForm(Form):
@@ -112,6 +120,7 @@ async def review_page(
         "errors": refusal.errors if refusal else {},
         "entered": refusal.entered if refusal else {},
         "note_max": approvals.NOTE_MAX,
+        "margin_note": margin_note(review.standing) if review.standing is not None else "",
     }
     return render(
         request,
@@ -218,6 +227,25 @@ class QueueController(Controller):
     ) -> Response[Any]:
         order = await approvals.reject_order(db_session, request.user, order_id, reason=data.reason, today=policy.today)
         return await _decided(request, db_session, order, policy, gettext("Order %(number)s rejected."))
+
+    @post(
+        "/orders/{order_id:int}/cancel",
+        guards=[*deciders, sees_order()],
+        name="cancel_approved",
+        opt={"form": review_again},
+    )
+    async def cancel(
+        self,
+        request: PortalRequest,
+        db_session: NamedDependency[AsyncSession],
+        order_id: FromPath[Id],
+        data: URLEncodedBody[CancelForm],
+        policy: NamedDependency[Policy],
+    ) -> Response[Any]:
+        order = await approvals.cancel_approved(
+            db_session, request.user, order_id, reason=data.reason, today=policy.today
+        )
+        return await _decided(request, db_session, order, policy, gettext("Order %(number)s cancelled."))
 
     @post("/bulk-approve", guards=deciders, name="bulk_approve")
     async def bulk(

@@ -63,6 +63,7 @@ async def customer_page(
         "typed": {key: value for key, value in entered.items() if isinstance(value, str)},
         "note_max": customers.NOTE_MAX,
         "quote_routes": {name for name in ("manage_quote", "quote_desk", "new_offer") if _has_route(request, name)},
+        "agreement_route": "admin_agreement" if _has_route(request, "admin_agreement") else "",
     }
     return Template("customers/show.html", context=context, status_code=refusal.status_code if refusal else 200)
 

@@ -16,7 +16,19 @@ from portal.i18n import (
     gettext,
     ngettext,
 )
-from portal.models import CreditEvent, CreditEventKind, FlagKind, Order, OrderEvent, OrderFlag, OrderLine, OrderStatus
+from portal.models import (
+    CreditEvent,
+    CreditEventKind,
+    FlagKind,
+    Order,
+    OrderEvent,
+    OrderFlag,
+    OrderLine,
+    OrderStatus,
+    SettlementPeriod,
+)
+from portal.services import payment_terms as terms
+from portal.services.agreements import Standing
 from portal.services.approvals import AUTO_APPROVED, QUOTE_ACCEPTED
 from portal.services.catalog import Availability
 from portal.services.customers import MonthFigures
@@ -24,15 +36,31 @@ from portal.services.delivery import short_date
 from portal.services.flags import Flag
 from portal.services.ordering import ERP_INVOICED, ERP_TAKEN, QUOTE_PRICE, status_label
 from portal.services.ordering import order_note as stored_order_note
-from portal.services.pricing import Price, PriceSource
+from portal.services.pricing import Price, PriceSource, TierNote
 from portal.services.recurring import occurrence_note
 
 
 def price_source(price: Price, unit: str) -> str:
-    """Why a price is what it is: "Your contract price, valid until 31 Mar 2027"."""
-    if price.source is PriceSource.CONTRACT:
+    """Why a price is what it is: "Your contract price, valid until 31 Mar 2027"; under a volume
+    tier "Price list Gold less volume tier 3 % reached on 14.11.2026"."""
+    text = _resolved_source(price, unit)
+    if price.tier is not None:
+        text = volume_tier_note(text, price.tier.rebate_pct, price.tier.reached_on)
+    return text
+
+
+def volume_tier_note(source: str, rebate_pct: Decimal, reached_on: date) -> str:
+    return gettext("%(source)s less volume tier %(pct)s %% reached on %(date)s") % {
+        "source": source,
+        "pct": _percent_number(rebate_pct),
+        "date": format_date(reached_on),
+    }
+
+
+def _resolved_source(price: Price, unit: str) -> str:
+    if price.basis is PriceSource.CONTRACT:
         text = gettext("Your contract price")
-    elif price.source is PriceSource.PRICE_LIST:
+    elif price.basis is PriceSource.PRICE_LIST:
         text = gettext("Price list %(name)s") % {"name": price.price_list_name or ""}
     elif price.discount_pct:
         return gettext("List price less your %(pct)s %% discount") % {"pct": _percent_number(price.discount_pct)}
@@ -46,19 +74,26 @@ def price_source(price: Price, unit: str) -> str:
 
 
 def line_price_source(line: OrderLine) -> str:
-    """Where a submitted line's price came from, as kept with the line: "Price list Hotels, from 50"."""
-    if line.price_source == PriceSource.CONTRACT:
+    """Where a submitted line's price came from, as kept with the line: "Price list Hotels, from 50"
+    (a volume tier's line: "… less volume tier 3 % reached on 14.11.2026")."""
+    source, note = line.price_source, line.price_note
+    tier = TierNote.parse(note) if source == PriceSource.VOLUME_TIER else None
+    if tier is not None:
+        source, note = tier.base_source, tier.price_list_name
+    if source == PriceSource.CONTRACT:
         text = gettext("Contract")
-    elif line.price_source == PriceSource.PRICE_LIST:
-        text = gettext("Price list %(name)s") % {"name": line.price_note}
-    elif line.price_source == PriceSource.LIST_LESS_DISCOUNT:
+    elif source == PriceSource.PRICE_LIST:
+        text = gettext("Price list %(name)s") % {"name": note}
+    elif source == PriceSource.LIST_LESS_DISCOUNT:
         text = gettext("List price less discount")
-    elif line.price_source == QUOTE_PRICE:
-        text = gettext("Quote %(number)s") % {"number": line.price_note}
+    elif source == QUOTE_PRICE:
+        text = gettext("Quote %(number)s") % {"number": note}
     else:
-        text = line.price_source
+        text = source
     if line.price_min_quantity > 1:
         text = gettext("%(source)s, from %(quantity)s") % {"source": text, "quantity": line.price_min_quantity}
+    if tier is not None:
+        text = volume_tier_note(text, tier.rebate_pct, tier.reached_on)
     return text
 
 
@@ -70,6 +105,16 @@ def schedule_note(note: str) -> str:
 def order_note(order: Order) -> str:
     """An order's note as its reader reads it (a recurring order's names its schedule)."""
     return stored_order_note(order)
+
+
+def payment_terms(order: Order) -> str:
+    """An order's payment terms with their price effect: "Prepayment (−1.00 %)", "60 days (+1.00 %)"."""
+    return terms.order_terms(order)
+
+
+def skonto_terms(terms_of: Order | terms.Terms) -> str:
+    """The early-payment discount an order (or a checkout choice) carries, or nothing."""
+    return terms.skonto_text(terms_of.skonto_pct, terms_of.skonto_days)
 
 
 def _percent_number(value: Decimal) -> str:
@@ -161,7 +206,49 @@ def flag_text(flag: OrderFlag | Flag, currency: str) -> str:
                 "minimum": money("minimum"),
                 "missing": money("missing"),
             }
+        case FlagKind.OUTSIDE_AGREEMENT | FlagKind.OUTSIDE_AGREEMENT_BLOCKING:
+            return gettext("Outside the agreement %(agreement)s: %(sku)s %(name)s") % {
+                "agreement": data["agreement"],
+                "sku": data["sku"],
+                "name": data["name"],
+            }
     return flag.kind.value
+
+
+MARGIN_NOTES = {
+    SettlementPeriod.MONTH: N_(
+        "expected rebate: the tier the month's turnover is on track for at the pace so far (%(tiers)s)"
+    ),
+    SettlementPeriod.QUARTER: N_(
+        "expected rebate: the tier the quarter's turnover is on track for at the pace so far (%(tiers)s)"
+    ),
+    SettlementPeriod.YEAR: N_(
+        "expected rebate: the tier the year's turnover is on track for at the pace so far (%(tiers)s)"
+    ),
+}
+
+
+def margin_note(standing: Standing) -> str:
+    """How the margin after the terms is estimated, for staff: "expected rebate: the tier the
+    quarter's turnover is on track for at the pace so far (3 %); skonto 2 % assumed taken"."""
+    if standing.prospective:
+        rebate = gettext("no rebate expected: volume tiers lower the prices themselves")
+    else:
+        tiers = [
+            gettext("%(pct)s %%") % {"pct": _percent_number(scope.on_track.rebate_pct)}
+            if scope.category_id is None
+            else gettext("%(pct)s %% on %(category)s")
+            % {"pct": _percent_number(scope.on_track.rebate_pct), "category": scope.category_name}
+            for scope in standing.scopes
+            if scope.on_track is not None
+        ]
+        shown = ", ".join(tiers) if tiers else gettext("no tier yet")
+        rebate = gettext(MARGIN_NOTES[standing.agreement.period]) % {"tiers": shown}
+    if standing.skonto_pct:
+        skonto = gettext("skonto %(pct)s %% assumed taken") % {"pct": _percent_number(standing.skonto_pct)}
+    else:
+        skonto = gettext("no skonto")
+    return f"{rebate}; {skonto}"
 
 
 def waiting_for(order: Order) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.i18n import gettext
 from portal.models import Company
-from portal.services import customers, directory, notifications, quote_desk
+from portal.services import buyer_agreement, customers, directory, notifications, quote_desk
 from portal.settings import Settings
 from portal.web.context import PortalRequest
 from portal.web.guards import account_managers, admins_only, buyers_only, home_route
@@ -35,7 +35,8 @@ class HomeController(Controller):
         settings: NamedDependency[Settings],
     ) -> Template:
         home = await directory.buyer_home(db_session, company.id, today=today, grace_days=settings.past_due_grace_days)
-        return Template("home/buyer.html", context={"home": home})
+        progress = await buyer_agreement.progress(db_session, company, today)
+        return Template("home/buyer.html", context={"home": home, "progress": progress})
 
     @get("/invoices/{invoice_id:int}", guards=[buyers_only, sees_invoice()], name="invoice")
     async def invoice(

@@ -31,8 +31,8 @@ from portal import clock
 from portal.errors import NotAllowed
 from portal.i18n import format_decimal, gettext, ngettext
 from portal.models import Company, OrderStatus, Role
+from portal.services import buyer_agreement, delivery, ordering, payment_terms, schedules
 from portal.services import cart as carts
-from portal.services import delivery, ordering, schedules
 from portal.services.cart import QUICK_MAX_BYTES, QUICK_MAX_LINES, QUICK_MAX_SIZE, CartOwner, QuickOrderReport
 from portal.services.ordering import NOTE_MAX, PO_NUMBER_MAX, OrderFilter, OrderView, Submission
 from portal.settings import Settings
@@ -40,7 +40,7 @@ from portal.web.auth import safe_next
 from portal.web.context import PortalRequest, is_partial, render, settings_of
 from portal.web.errors import Refusal
 from portal.web.guards import allow
-from portal.web.inputs import Day, Form, FormId, Id, PageNo, Quantity, QuantityOrZero, QueryText, Text
+from portal.web.inputs import MAX_ID, Day, Form, FormId, Id, PageNo, Quantity, QuantityOrZero, QueryText, Text
 from portal.web.permissions import can
 from portal.web.scoping import sees_company
 
@@ -83,6 +83,8 @@ class CheckoutFields(Form):
     address_id: FormId
     po_number: Annotated[Text, msgspec.Meta(max_length=PO_NUMBER_MAX)] = ""
     note: Note = ""
+    payment_option: Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)] = payment_terms.STANDARD
+    """The payment terms chosen: the standard (0) or one of the agreement's options, by id."""
 
     def choices(self) -> ordering.CheckoutForm:
         return ordering.CheckoutForm(**self.values())
@@ -211,7 +213,8 @@ async def cart_page(
         errors=errors,
         entered=entered,
     )
-    context = {"cart": priced, **buying.links(request)}
+    progress = await buyer_agreement.cart_progress(db_session, buying.company, today, priced)
+    context = {"cart": priced, "progress": progress, **buying.links(request)}
     return render(request, "cart/index.html", context, partial="cart/_partials/cart.html", status_code=status_code)
 
 
@@ -399,6 +402,7 @@ async def checkout_page(
         "delivery_date": earliest.isoformat(),
         "address_id": str(default.id) if default else "",
         "note": "",
+        "payment_option": str(payment_terms.STANDARD),
     }
     if refusal is not None:
         form = {name: _text(refusal.entered.get(name)) for name in form}
@@ -407,6 +411,7 @@ async def checkout_page(
         status_code=refusal.status_code if refusal else 200,
         context={
             "cart": priced,
+            "payment_choices": await payment_terms.checkout_choices(db_session, company, today, priced),
             "key": priced.cart.checkout_key,
             "form": form,
             "errors": refusal.errors if refusal else {},

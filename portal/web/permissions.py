@@ -20,6 +20,7 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "control_credit": frozenset({FINANCE, ADMIN}),
     "see_credit_overview": frozenset({FINANCE, ADMIN}),
     "import_erp_files": frozenset({FINANCE, ADMIN}),
+    "see_rebates": frozenset({MANAGER, FINANCE, ADMIN}),
     "reassign_customers": frozenset({ADMIN}),
     "administer": frozenset({ADMIN}),
     "open_own_invoices": frozenset({BUYER}),

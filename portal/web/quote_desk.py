@@ -37,6 +37,7 @@ from portal.services.quote_desk import DeskView, StaffQuote
 from portal.settings import Settings
 from portal.web.context import PortalRequest, render, seller_today, settings_of
 from portal.web.errors import Refusal
+from portal.web.formatting import margin_note
 from portal.web.guards import allow
 from portal.web.inputs import (
     MAX_ID,
@@ -299,6 +300,7 @@ async def quote_page(
             "status_label": quotes.status_label,
             "text_max": quotes.TEXT_MAX,
             "title_max": quotes.TITLE_MAX,
+            "margin_note": margin_note(view.standing) if view.standing is not None else "",
         },
         status_code=refusal.status_code if refusal else 200,
     )

@@ -246,6 +246,23 @@ async def price_list_id(world: World, subject: Subject, role: RoleName) -> Made:
     return {"price_list_id": price_list.id}, {}
 
 
+async def agreement_id(world: World, subject: Subject, role: RoleName) -> Made:
+    """A draft framework agreement of the subject's company (admin pages: every company is the admin's)."""
+    from portal.models import Agreement, AgreementStatus, SettlementPeriod, TierMode
+
+    agreement = Agreement(
+        company_id=world.companies[subject].id,
+        number=f"FA-{subject}-{role}-{next(_serial)}",
+        status=AgreementStatus.DRAFT,
+        valid_from=TODAY,
+        period=SettlementPeriod.QUARTER,
+        tier_mode=TierMode.RETROSPECTIVE,
+    )
+    world.session.add(agreement)
+    await world.session.flush()
+    return {"agreement_id": agreement.id}, {}
+
+
 async def price_list_item_id(world: World, subject: Subject, role: RoleName) -> Made:
     """A row of a price list of its own, so deleting one as one role leaves the others."""
     (made, _) = await price_list_id(world, subject, role)
@@ -352,6 +369,42 @@ def only_own_cover(role: RoleName, subject: Subject) -> str | int:
     return LET_IN if subject == "own" else 404
 
 
+async def rebate_close_id(world: World, subject: Subject, role: RoleName) -> Made:
+    """A closed settlement period with a rebate, of the subject's company (the ERP's credit note)."""
+    from portal.models import Agreement, AgreementStatus, SettlementClose, SettlementPeriod, TierMode
+
+    company = world.companies[subject]
+    agreement = Agreement(
+        company_id=company.id,
+        number=f"FA/AUTH/{next(_serial):05d}",
+        status=AgreementStatus.ACTIVE,
+        valid_from=date(2026, 7, 1),
+        period=SettlementPeriod.QUARTER,
+        tier_mode=TierMode.RETROSPECTIVE,
+        closed_through=date(2026, 9, 30),
+    )
+    world.session.add(agreement)
+    await world.session.flush()
+    close = SettlementClose(
+        agreement_id=agreement.id,
+        company_id=company.id,
+        starts_on=date(2026, 7, 1),
+        ends_on=date(2026, 9, 30),
+        tier_mode=TierMode.RETROSPECTIVE,
+        currency="PLN",
+        turnover=Decimal("1000.00"),
+        rebate=Decimal("30.00"),
+    )
+    world.session.add(close)
+    await world.session.flush()
+    return {"close_id": close.id}, {}
+
+
+def needs_an_api_key(role: RoleName, subject: Subject) -> str | int:
+    """An API route: a signed-in session is no API key, whoever it belongs to."""
+    return 401
+
+
 @dataclass(frozen=True)
 class Entry:
     roles: frozenset[RoleName]
@@ -415,6 +468,7 @@ TABLE: dict[str, Entry] = {
     "quote_pdf": Entry(EVERYONE, sent_quote_version),
     "approve": Entry(DECIDERS, order_id),
     "reject": Entry(DECIDERS, order_id),
+    "cancel_approved": Entry(DECIDERS, order_id),
     "finance_company": Entry(FINANCE_STAFF, company_id),
     "change_limit": Entry(FINANCE_STAFF, company_id),
     "hold_account": Entry(FINANCE_STAFF, company_id),
@@ -443,6 +497,13 @@ TABLE: dict[str, Entry] = {
     "admin_edit_contract_price": Entry(ADMIN, contract_price_id),
     "admin_delete_contract_price": Entry(ADMIN, contract_price_id),
     "admin_company": Entry(ADMIN, company_id),
+    "admin_agreement": Entry(ADMIN, agreement_id),
+    "edit_agreement_form": Entry(ADMIN, agreement_id),
+    "edit_agreement": Entry(ADMIN, agreement_id),
+    "agreement_tiers_form": Entry(ADMIN, agreement_id),
+    "save_agreement_tiers": Entry(ADMIN, agreement_id),
+    "activate_agreement": Entry(ADMIN, agreement_id),
+    "end_agreement": Entry(ADMIN, agreement_id),
     "edit_company_form": Entry(ADMIN, company_id),
     "edit_company": Entry(ADMIN, company_id),
     "deactivate_company": Entry(ADMIN, company_id),
@@ -462,6 +523,7 @@ TABLE: dict[str, Entry] = {
     "send_again": Entry(ADMIN, message_id, scoped=False),
     "revoke_api_key": Entry(ADMIN, api_key_id, scoped=False),
     "end_cover": Entry(MANAGER, cover_id, rule=only_own_cover),
+    "acknowledge_rebate": Entry(EVERYONE, rebate_close_id, rule=needs_an_api_key),
 }
 
 

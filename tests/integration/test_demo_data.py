@@ -180,3 +180,150 @@ async def test_the_demo_shows_quotes_in_every_state(demo_loaded: AsyncSession) -
         .where(OutboxMessage.link.like("%/quotes/%"), OutboxMessage.status == MessageStatus.PENDING)
     )
     assert pending == 0  # the story's e-mails went out on their days
+
+
+WARTA_TIERS = [
+    (Decimal("15000.00"), Decimal("1.00")),
+    (Decimal("35000.00"), Decimal("2.00")),
+    (Decimal("70000.00"), Decimal("3.00")),
+]
+"""Warta Clinics' agreement FA-2026-001, written out here: quarterly net turnover → rebate %."""
+
+
+async def counted_net(
+    session: AsyncSession, company_id: int, first: date, last: date, category_id: int | None = None
+) -> Decimal:
+    """The company's counted net turnover from `first` to `last` (in one category when given),
+    summed from the order lines of its approved, exported and invoiced orders."""
+    from portal.models import Order, OrderLine, OrderStatus
+
+    query = (
+        select(func.sum(OrderLine.line_net))
+        .join(Order, Order.id == OrderLine.order_id)
+        .join(Product, Product.id == OrderLine.product_id)
+        .where(
+            Order.company_id == company_id,
+            Order.status.in_([OrderStatus.APPROVED, OrderStatus.EXPORTED, OrderStatus.INVOICED]),
+            Order.counted_on >= first,
+            Order.counted_on <= last,
+        )
+    )
+    if category_id is not None:
+        query = query.where(Product.category_id == category_id)
+    return await session.scalar(query) or Decimal("0.00")
+
+
+async def test_the_closed_demo_quarter_carries_the_rebate_computed_by_hand(demo_loaded: AsyncSession) -> None:
+    from decimal import ROUND_HALF_UP
+
+    from sqlalchemy.orm import selectinload
+
+    from portal.models import Agreement, AgreementStatus, SettlementClose, TierMode
+
+    session = demo_loaded
+    warta = await session.scalar(select(Company).where(Company.name == "Warta Clinics"))
+    assert warta is not None
+    agreement = await session.scalar(
+        select(Agreement)
+        .options(selectinload(Agreement.tiers), selectinload(Agreement.payment_options))
+        .where(Agreement.company_id == warta.id, Agreement.status == AgreementStatus.ACTIVE)
+    )
+    assert agreement is not None and agreement.number == "FA-2026-001"
+    assert agreement.tier_mode is TierMode.RETROSPECTIVE and agreement.closed_through == date(2026, 9, 30)
+    assert [(t.category_id, t.threshold, t.rebate_pct) for t in agreement.tiers] == [(None, *t) for t in WARTA_TIERS]
+    assert (agreement.skonto_pct, agreement.skonto_days) == (Decimal("2.00"), 7)
+    assert [(o.days, o.price_effect_pct) for o in agreement.payment_options] == [
+        (0, Decimal("-1.00")),
+        (60, Decimal("1.00")),
+    ]
+
+    (close,) = (
+        await session.scalars(
+            select(SettlementClose)
+            .options(selectinload(SettlementClose.lines))
+            .where(SettlementClose.agreement_id == agreement.id)
+        )
+    ).all()
+    assert (close.starts_on, close.ends_on) == (date(2026, 7, 1), date(2026, 9, 30))
+    assert close.closed_at.date() == date(2026, 10, 1)  # the worker's pass on the quarter's first day
+    turnover = await counted_net(session, warta.id, date(2026, 7, 1), date(2026, 9, 30))
+    threshold, pct = max(tier for tier in WARTA_TIERS if turnover >= tier[0])
+    expected = (turnover * pct / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    assert pct == Decimal("2.00")  # the previous quarter reached the middle tier
+    assert (close.turnover, close.rebate) == (turnover, expected)
+    assert [(line.category_id, line.threshold, line.rebate_pct, line.amount) for line in close.lines] == [
+        (None, threshold, pct, expected)
+    ]
+
+
+@pytest.mark.usefixtures("frozen_clock")  # the portal's day is the demo's: Friday 27 November 2026
+async def test_a_demo_buyer_sees_the_progress_to_the_next_tier(
+    demo_loaded: AsyncSession, client: AsyncTestClient
+) -> None:
+    from portal.i18n import format_money
+    from portal.services import agreements
+
+    session = demo_loaded
+    warta = await session.scalar(select(Company).where(Company.name == "Warta Clinics"))
+    assert warta is not None
+    standing = await agreements.standing(session, warta.id, TODAY)
+    assert standing is not None and standing.period == agreements.Period(date(2026, 10, 1), date(2026, 12, 31))
+    (scope,) = standing.scopes
+    turnover = await counted_net(session, warta.id, date(2026, 10, 1), TODAY)
+    assert scope.turnover == turnover and WARTA_TIERS[0][0] <= turnover < WARTA_TIERS[1][0]
+    assert scope.reached == agreements.Tier(*WARTA_TIERS[0])
+    assert scope.next_tier() == agreements.Tier(*WARTA_TIERS[1])
+    assert scope.remaining() == WARTA_TIERS[1][0] - turnover > 0
+
+    def pln(amount: Decimal) -> str:
+        return format_money(amount, "PLN").replace("\xa0", " ")  # as text_of reads it
+
+    await sign_in(client, "buyer@warta.example", demo.DEMO_PASSWORD)
+    page = text_of((await client.get("/dashboard")).text)
+    goal = WARTA_TIERS[1][0]
+    assert f"{pln(turnover)} of {pln(goal)} this quarter — {pln(goal - turnover)} more for 2 %" in page
+
+
+async def test_the_demo_shows_a_prospective_tier_an_agreed_assortment_and_an_ended_agreement(
+    demo_loaded: AsyncSession,
+) -> None:
+    from sqlalchemy.orm import selectinload
+
+    from portal.models import Agreement, AgreementStatus, FlagKind, Order, OrderStatus, SettlementClose, TierMode
+    from portal.services import agreements
+
+    session = demo_loaded
+    names = {company.name: company.id for company in await session.scalars(select(Company))}
+    frozen = await session.scalar(select(ProductCategory.id).where(ProductCategory.name == "Frozen food"))
+    assert frozen is not None
+
+    standing = await agreements.standing(session, names["Baltic Foods"], TODAY)
+    assert standing is not None and standing.agreement.tier_mode is TierMode.PROSPECTIVE
+    discount = standing.tier_discount(frozen)
+    assert discount is not None and discount.rebate_pct == Decimal("2.00")
+    assert date(2026, 10, 1) <= discount.reached_on < TODAY
+    frozen_turnover = await counted_net(session, names["Baltic Foods"], date(2026, 10, 1), TODAY, frozen)
+    assert discount.threshold == Decimal("5000.00") <= frozen_turnover < Decimal("12000.00")  # 4 % from 12,000
+
+    agreed = {item.category_id for item in standing.agreement.assortment}
+    assert frozen in agreed and not standing.agreement.assortment_blocking
+    waiting = list(
+        await session.scalars(
+            select(Order)
+            .options(selectinload(Order.lines), selectinload(Order.flags))
+            .where(Order.company_id == names["Baltic Foods"], Order.status == OrderStatus.PENDING_APPROVAL)
+        )
+    )
+    categories = dict((await session.execute(select(Product.id, Product.category_id))).all())
+    outside = [(o, line.sku) for o in waiting for line in o.lines if categories[line.product_id] not in agreed]
+    assert len(outside) == 1  # one waiting order has one line outside the agreement: a warning, not a blocker
+    ((order, sku),) = outside
+    flagged = [f for f in order.flags if f.kind in (FlagKind.OUTSIDE_AGREEMENT, FlagKind.OUTSIDE_AGREEMENT_BLOCKING)]
+    assert [(f.kind, f.blocking, f.data["sku"]) for f in flagged] == [(FlagKind.OUTSIDE_AGREEMENT, False, sku)]
+
+    ended = (await session.scalars(select(Agreement).where(Agreement.company_id == names["Pomerania Retail"]))).one()
+    assert ended.status is AgreementStatus.ENDED and ended.valid_to == date(2025, 12, 31)
+    assert ended.closed_through == ended.valid_to
+    assert await agreements.active_agreement(session, names["Pomerania Retail"], TODAY) is None
+    closes = await session.scalars(select(SettlementClose.starts_on).where(SettlementClose.agreement_id == ended.id))
+    assert list(closes) == [date(2025, 1, 1)]

@@ -3,6 +3,7 @@ controller; `ADMIN_CONTROLLERS` is what the app registers."""
 
 from __future__ import annotations
 
+from portal.web.admin.agreements import AgreementsController
 from portal.web.admin.api_keys import ApiKeysController
 from portal.web.admin.audit import AuditController
 from portal.web.admin.catalogue import CatalogueController
@@ -11,6 +12,7 @@ from portal.web.admin.imports import MasterImportsController
 from portal.web.admin.people import PeopleController, PublicAccessController
 
 ADMIN_CONTROLLERS = [
+    AgreementsController,
     ApiKeysController,
     AuditController,
     CatalogueController,

@@ -63,6 +63,10 @@ class KeyForm(Form):
     invoices_write: Flag | None = None
     orders_read: Flag | None = None
     orders_write: Flag | None = None
+    rebates_read: Flag | None = None
+    rebates_write: Flag | None = None
+    agreements_read: Flag | None = None
+    agreements_write: Flag | None = None
     expires_on: Day | None = None
 
     def record(self) -> KeyRecord:

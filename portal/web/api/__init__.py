@@ -9,7 +9,7 @@ from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from portal.web.api import catalogue, companies, finance, orders, prices
+from portal.web.api import agreements, catalogue, companies, finance, orders, prices, rebates
 from portal.web.api.access import api_key_guard, calling_key
 from portal.web.api.docs import DocsPage, SchemaJson
 
@@ -18,7 +18,15 @@ MAX_BODY_BYTES = 16_000_000
 
 API_ROUTER = Router(
     path="/api/v1",
-    route_handlers=[*catalogue.ROUTES, *prices.ROUTES, *companies.ROUTES, *finance.ROUTES, *orders.ROUTES],
+    route_handlers=[
+        *catalogue.ROUTES,
+        *prices.ROUTES,
+        *companies.ROUTES,
+        *finance.ROUTES,
+        *orders.ROUTES,
+        *rebates.ROUTES,
+        *agreements.ROUTES,
+    ],
     guards=[api_key_guard],
     dependencies={"key": Provide(calling_key, sync_to_thread=False)},
     request_max_body_size=MAX_BODY_BYTES,
