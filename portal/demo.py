@@ -1267,9 +1267,12 @@ async def _invoices_of_orders_and_payments(session: AsyncSession, today: date) -
         for invoice, order in zip(paid, [o for o in orders if o.company_id == company_id], strict=False):
             invoice.order_number = order.number
             invoice.gross_amount = invoice.paid_amount = order.gross_total
-    for invoice in invoices:
+    skonto_days = {order.number: order.skonto_days for order in orders if order.skonto_days}
+    for index, invoice in enumerate(invoices):
         if invoice.paid_amount > 0:
             paid_on = max(min(invoice.due_date - timedelta(days=2), today), invoice.issue_date)
+            if (days := skonto_days.get(invoice.order_number or "")) and index % 2 == 0:
+                paid_on = min(invoice.issue_date + timedelta(days=days - 2), today)  # the skonto taken
             session.add(
                 Payment(
                     company_id=invoice.company_id,

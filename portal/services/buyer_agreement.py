@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.sql.elements import ColumnElement, SQLColumnExpression
 
 from portal.models import (
@@ -26,6 +26,7 @@ from portal.models import (
     Company,
     PaymentOption,
     PriceList,
+    SettlementClose,
     SettlementPeriod,
 )
 from portal.services import agreements, payment_terms
@@ -162,6 +163,8 @@ class AgreementView:
     payment_options: list[PaymentOption]
     assortment: list[str] = field(default_factory=list)
     """The agreed categories and products by name (empty: the agreement covers everything)."""
+    closes: list[SettlementClose] = field(default_factory=list)
+    """The company's last closed settlement periods, newest first, with the rebate each earned."""
 
     @property
     def period(self) -> Period:
@@ -200,6 +203,13 @@ async def buyer_view(session: AsyncSession, company: Company, today: date) -> Ag
         .order_by(AssortmentItem.id)
     )
     names = [name for name in map(_item_name, items) if name]
+    closes = await session.scalars(
+        select(SettlementClose)
+        .where(SettlementClose.company_id == company.id)
+        .options(selectinload(SettlementClose.lines))
+        .order_by(SettlementClose.starts_on.desc(), SettlementClose.id.desc())
+        .limit(CLOSES_SHOWN)
+    )
     return AgreementView(
         agreement,
         standing,
@@ -207,7 +217,12 @@ async def buyer_view(session: AsyncSession, company: Company, today: date) -> Ag
         price_list_name,
         list(agreement.payment_options),
         names,
+        list(closes),
     )
+
+
+CLOSES_SHOWN = 8
+"""The buyer's agreement page shows this many closed periods (two years of quarters)."""
 
 
 def _item_name(item: AssortmentItem) -> str:

@@ -178,14 +178,44 @@ def test_a_buyer_negotiates_quotes_on_a_phone(phone: BrowserContext) -> None:
     walk.report("buyer (quotes)")
 
 
+def test_a_buyer_with_an_agreement_on_a_phone(phone: BrowserContext) -> None:
+    """Warta Clinics' agreement (demo data): the progress to the next tier on the home page and in
+    the cart, the agreement's page, and the payment terms to choose from at checkout. The cart is
+    emptied again (test_quotes.py starts from Warta's empty cart)."""
+    walk = walk_as(phone, "buyer@warta.example")
+    walk.visit("/dashboard", screenshot="buyer-home-tiers")
+    expect(walk.page.locator("#tier-progress")).to_be_visible()
+    walk.visit("/agreement", screenshot="buyer-agreement")
+    walk.visit("/catalog?q=CLN-021")
+    row = walk.page.locator("tr[data-sku='CLN-021']")
+    row.get_by_role("button", name="Add", exact=True).tap()
+    expect(row.locator(".add-feedback")).to_contain_text("Added")
+    walk.visit("/cart", screenshot="buyer-cart-tiers")
+    expect(walk.page.locator("#tier-progress .tier-cart")).to_be_visible()
+    walk.visit("/checkout", screenshot="buyer-checkout-payment")
+    expect(walk.page.locator("#payment-choices label.choice")).to_have_count(3)
+    walk.page.get_by_role("radio", name=re.compile("^Prepayment")).tap()
+    walk.check_here("/checkout with prepayment chosen")
+    walk.page.goto("/cart")
+    walk.page.locator("#cart-lines tr[data-sku='CLN-021']").get_by_role("button", name="Remove").tap()
+    expect(walk.page.locator("#cart-empty")).to_be_visible()
+    walk.report("buyer (agreement)")
+
+
 def test_an_account_manager_uses_every_page_on_a_phone(phone: BrowserContext) -> None:
     walk = walk_as(phone, "manager@seller.example")
     walk.visit("/manager", screenshot="manager-home")
     walk.menu_opens_with_a_tap(kept_in_bar="Queue")
+    customers = walk.links(r"/customers/\d+")
     customer = walk.visit(Follow(r"/customers/\d+"), screenshot="manager-customer")
     walk.visit(f"{customer}/credit")
+    for other in customers[1:]:  # every other customer: Baltic and Warta show their agreements
+        walk.visit(other)
     walk.visit("/queue", screenshot="manager-queue")
     walk.visit(Follow(r"/queue/orders/\d+"), screenshot="manager-review")
+    walk.visit("/queue?flag=outside_agreement")
+    walk.visit(Follow(r"/queue/orders/\d+"), screenshot="manager-review-agreement")
+    expect(walk.page.locator("#margin-note")).to_be_visible()
     walk.visit("/queue/cover")
     walk.visit("/catalog")
     walk.visit("/manage/quotes?view=requested", screenshot="manager-quote-desk")
@@ -207,6 +237,7 @@ def test_finance_uses_every_page_on_a_phone(phone: BrowserContext) -> None:
     walk.visit(company.replace("/finance/companies/", "/customers/"))
     walk.visit("/finance/ageing")
     walk.visit("/finance/imports")
+    walk.visit("/finance/rebates", screenshot="finance-rebates")
     walk.report("finance")
 
 
@@ -234,6 +265,15 @@ def test_an_administrator_uses_every_page_on_a_phone(phone: BrowserContext) -> N
     walk.visit("/admin/imports", screenshot="admin-imports")
     walk.visit("/admin/audit")
     walk.visit("/admin/api-keys", screenshot="admin-api-keys")
+    walk.visit("/admin/agreements", screenshot="admin-agreements")
+    for agreement in walk.links(r"/admin/agreements/\d+"):
+        walk.visit(agreement, screenshot="admin-agreement")
+        for form in walk.links(r"/admin/agreements/\d+/(edit|tiers)"):
+            walk.visit(form, screenshot=f"admin-agreement-{form.rsplit('/', 1)[1]}")
+    walk.visit("/admin/agreements/new")
+    walk.page.get_by_role("button", name="Create the draft").tap()
+    expect(walk.page.locator("#agreement-form .field-error").first).to_be_visible()
+    walk.check_here("/admin/agreements/new with its errors")
     walk.visit("/queue")
     walk.visit(Follow(r"/queue/orders/\d+"))
     walk.visit("/finance")

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from portal.models import (
     Address,
@@ -25,9 +25,10 @@ from portal.models import (
     PaymentOption,
     Product,
     ProductCategory,
+    SettlementClose,
     TierMode,
 )
-from portal.services import ordering
+from portal.services import agreements, ordering
 from tests.conftest import Clock
 from tests.factories import (
     add_list_price,
@@ -330,3 +331,37 @@ async def test_the_buyer_pages_cost_the_same_statements_however_much_was_bought(
     # session, user (with whether an agreement is in force), the agreement, its tiers (with their
     # categories), payment options and assortment, the period's sales, the assortment's names
     assert after["/agreement"] == 8
+
+
+async def test_the_agreement_page_lists_the_closed_periods_and_their_rebates(
+    client: AsyncTestClient, session: AsyncSession, engine: AsyncEngine, frozen_clock: Clock
+) -> None:
+    """Q3: 55,000.00 of soap reaches the all-products tier of 50,000 (1.5 %): a rebate of 825.00,
+    paper's scope nothing. Q1 and Q2 closed with nothing bought."""
+    company, _, email = await progress_world(session)
+    soap = (await session.scalars(select(Product).where(Product.sku == "SOAP-9"))).one()
+    await make_counted_order(session, company, net="55000.00", approved_at=at(15, month=8), product=soap)
+    other = await make_company(session)
+    await make_agreement(session, other, tiers=[("1.00", "9.00")])
+    await make_counted_order(session, other, net="777.00", approved_at=at(15, month=8))
+    await session.commit()
+    closed = await agreements.close_due(async_sessionmaker(engine, expire_on_commit=False), TODAY)
+    assert len(closed.closed) == 6  # Q1–Q3 of both companies
+    await sign_in(client, email)
+
+    section = (await client.get("/agreement")).text.split('id="agreement-closes"')[1].split("</section>")[0]
+    rows = [text_of(row) for row in section.split("<tr data-close=")[1:]]
+    assert rows[0].startswith('"2026-07-01"> 1 Jul 2026 to 30 Sep 2026 PLN 55,000.00')
+    assert "All products: 1.50 %" in rows[0] and "Paper: none" in rows[0]
+    assert "PLN 825.00 being prepared" in rows[0]
+    assert len(rows) == 3 and "PLN 0.00 —" in rows[2] and "777" not in section and "69.93" not in section
+
+    q3 = (
+        await session.scalars(
+            select(SettlementClose).where(SettlementClose.company_id == company.id, SettlementClose.rebate > 0)
+        )
+    ).one()
+    await agreements.acknowledge_close(session, q3.id)
+    await session.commit()
+    section = (await client.get("/agreement")).text.split('id="agreement-closes"')[1]
+    assert "PLN 825.00 issued by the ERP" in text_of(section)
