@@ -1268,10 +1268,11 @@ async def _invoices_of_orders_and_payments(session: AsyncSession, today: date) -
             invoice.order_number = order.number
             invoice.gross_amount = invoice.paid_amount = order.gross_total
     skonto_days = {order.number: order.skonto_days for order in orders if order.skonto_days}
-    for index, invoice in enumerate(invoices):
+    taken = 0
+    for invoice in invoices:
         if invoice.paid_amount > 0:
             paid_on = max(min(invoice.due_date - timedelta(days=2), today), invoice.issue_date)
-            if (days := skonto_days.get(invoice.order_number or "")) and index % 2 == 0:
+            if (days := skonto_days.get(invoice.order_number or "")) and (taken := taken + 1) % 2:
                 paid_on = min(invoice.issue_date + timedelta(days=days - 2), today)  # the skonto taken
             session.add(
                 Payment(

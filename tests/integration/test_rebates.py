@@ -169,7 +169,7 @@ async def test_finance_sees_the_accruals_and_closed_periods_computed_by_hand(
     # Beta: 10,000.00 so far; 10,000 × 92 / 58 = 15,862.07, no tier on track: nothing expected
     (beta,) = [row for row in accruals if "Beta Sklep" in row]
     assert "PLN 10,000.00" in beta and "PLN 15,862.07" in beta and beta.endswith("PLN 0.00")
-    assert "pace so far ÷ days elapsed × days in the period" in text_of(page.text)
+    assert "turnover to date ÷ days elapsed × days in the period" in text_of(page.text)
 
     (closed,) = rows_of(page.text, "close-rows")
     assert "Alfa Hurt" in closed and "1 Jul 2026 – 30 Sep 2026" in closed and "PLN 55,000.00" in closed
