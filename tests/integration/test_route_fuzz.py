@@ -36,7 +36,7 @@ from portal.settings import PROJECT_ROOT, Settings
 from tests.conftest import wipe
 from tests.factories import csrf_from
 
-REQUESTS_PER_ROUTE = int(os.environ.get("PORTAL_FUZZ_REQUESTS", "200"))
+REQUESTS_PER_ROUTE = int(os.environ.get("PORTAL_FUZZ_REQUESTS", "60"))
 ROLES = {
     "buyer": "buyer@northwind.example",
     "account_manager": "manager@seller.example",
