@@ -764,6 +764,8 @@ class NotificationKind(enum.StrEnum):
     """To the company's buyers: their account manager placed an order for the company."""
     PERIOD_CLOSED = "period_closed"
     """To finance and the account manager: a settlement period of an agreement was closed, with its rebate."""
+    TASK_DIGEST = "task_digest"
+    """To staff each morning: their tasks overdue, due today and in the next 7 days."""
 
     @property
     def optional(self) -> bool:
@@ -975,6 +977,10 @@ class Quote(Base):
     """When the buyers were reminded that the sent version expires soon (once per version)."""
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+    opportunity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="SET NULL", use_alter=True), index=True
+    )
+    """The opportunity this quote is for: its moves move the opportunity's stage."""
 
     company: Mapped[Company] = relationship()
     requested_by: Mapped[User | None] = relationship(foreign_keys=[requested_by_id])
@@ -1245,3 +1251,282 @@ class RebateLine(Base):
     threshold: Mapped[Decimal | None] = mapped_column(Amount)
     rebate_pct: Mapped[Decimal] = mapped_column(Percent, default=Decimal("0.00"))
     amount: Mapped[Decimal] = mapped_column(Amount, default=Decimal("0.00"))
+
+
+# --- CRM: the customer memory (`services/contacts.py`, `activities.py`, `tasks.py`, `pipeline.py`) -----
+
+
+class Prospect(Base):
+    """A company that is not a customer yet, owned by an account manager. Converting a won prospect
+    makes a `Company` (`company_id`); its contacts, activities, opportunities and tasks then belong to
+    that company too, so its history stays."""
+
+    __tablename__ = "prospects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    tax_id: Mapped[str] = mapped_column(String(32), default="")
+    """NIP, as given (may be empty while unknown)."""
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="SET NULL"), unique=True)
+    """The customer it became; None while a prospect."""
+    converted_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    owner: Mapped[User] = relationship(foreign_keys=[owner_id])
+    company: Mapped[Company | None] = relationship(foreign_keys=[company_id])
+
+
+class Contact(Base):
+    """A person at a customer or a prospect, a portal user or not. A contact that activities or tasks
+    name is retired, never deleted."""
+
+    __tablename__ = "crm_contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    prospect_id: Mapped[int | None] = mapped_column(ForeignKey("prospects.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    """The portal user (a buyer of the company) this person is; None: not a portal user."""
+    full_name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[str] = mapped_column(String(100), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    primary_purchasing: Mapped[bool] = mapped_column(Boolean, default=False)
+    primary_payables: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The primary contact for accounts payable (invoices, payments)."""
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    user: Mapped[User | None] = relationship()
+
+    __table_args__ = (CheckConstraint("company_id IS NOT NULL OR prospect_id IS NOT NULL", name="has_owner"),)
+
+
+class ActivityKind(enum.StrEnum):
+    CALL = "call"
+    MEETING = "meeting"
+    VISIT = "visit"
+    EMAIL = "email"
+
+
+class Activity(Base):
+    """A call, meeting, visit or e-mail a member of staff logged; it joins the customer's timeline."""
+
+    __tablename__ = "activities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    prospect_id: Mapped[int | None] = mapped_column(ForeignKey("prospects.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[ActivityKind] = mapped_column(_enum(ActivityKind, "activity_kind"))
+    happened_at: Mapped[datetime]
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("crm_contacts.id"))
+    summary: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    contact: Mapped[Contact | None] = relationship()
+    author: Mapped[User] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("company_id IS NOT NULL OR prospect_id IS NOT NULL", name="has_owner"),
+        Index("ix_activities_company_happened", "company_id", "happened_at"),
+    )
+
+
+class TaskStatus(enum.StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class TaskReason(enum.StrEnum):
+    """Why the system made a task (None: a person made it)."""
+
+    LATE_CUSTOMER = "late_customer"
+    """The customer is later than usual (`customers.Rhythm.late`): call about the usual order."""
+    QUOTE_EXPIRING = "quote_expiring"
+    """A sent quote expires in 3 days: follow it up."""
+    CHANGES_REQUESTED = "changes_requested"
+    """The buyer asked for changes to a quote: prepare the next version."""
+    CREDIT_BLOCKED = "credit_blocked"
+    """An order has waited 2 days blocked by credit: talk to finance."""
+    PROSPECT_WON = "prospect_won"
+    """A won prospect became a customer: set its terms and credit (for finance)."""
+
+
+class Task(Base):
+    """Something a member of staff must do by a day: owned by a person (`owner_id`) or, for a team
+    task, by everyone of a role (`team`). Linked to what it is about. A system task carries the
+    `reason` and a unique `origin_key`, so it is made once whatever number of workers run."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    due_on: Mapped[date] = mapped_column(Date)
+    due_time: Mapped[time | None] = mapped_column(Time)
+    """The time of day it is due at (the seller's zone); None: any time that day."""
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    team: Mapped[Role | None] = mapped_column(_enum(Role, "user_role"))
+    """A team task: for everyone of this role (finance), when it has no owner."""
+    status: Mapped[TaskStatus] = mapped_column(_enum(TaskStatus, "task_status"), default=TaskStatus.OPEN)
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    prospect_id: Mapped[int | None] = mapped_column(ForeignKey("prospects.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("crm_contacts.id"))
+    quote_id: Mapped[int | None] = mapped_column(ForeignKey("quotes.id", ondelete="SET NULL"))
+    opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id", ondelete="SET NULL"))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    reason: Mapped[TaskReason | None] = mapped_column(_enum(TaskReason, "task_reason"))
+    origin_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    """What the system made it for ("quote_expiring:12:v2"); the unique key makes it once."""
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    """None: the system."""
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now)
+    closed_at: Mapped[datetime | None]
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    """Raised by every change; a change made on an older version is refused (the later one is told)."""
+
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])
+    company: Mapped[Company | None] = relationship()
+    prospect: Mapped[Prospect | None] = relationship()
+    contact: Mapped[Contact | None] = relationship()
+    quote: Mapped[Quote | None] = relationship()
+    opportunity: Mapped[Opportunity | None] = relationship()
+    order: Mapped[Order | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("owner_id IS NOT NULL OR team IS NOT NULL", name="has_owner"),
+        Index("ix_tasks_status_due", "status", "due_on"),
+    )
+
+
+class TaskEventKind(enum.StrEnum):
+    CREATED = "created"
+    CHANGED = "changed"
+    SNOOZED = "snoozed"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    REOPENED = "reopened"
+
+
+class TaskEvent(Base):
+    """A task's history: made, changed, snoozed (from which day to which, with the note), closed."""
+
+    __tablename__ = "task_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=clock.now)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[TaskEventKind] = mapped_column(_enum(TaskEventKind, "task_event_kind"))
+    from_due: Mapped[date | None] = mapped_column(Date)
+    to_due: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    actor: Mapped[User | None] = relationship()
+
+
+class TaskDigest(Base):
+    """The daily digest of tasks sent to a user on a day: claimed once per (user, day)."""
+
+    __tablename__ = "task_digests"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class Stage(enum.StrEnum):
+    LEAD = "lead"
+    QUALIFIED = "qualified"
+    OFFER = "offer"
+    NEGOTIATION = "negotiation"
+    WON = "won"
+    LOST = "lost"
+
+
+class LostReason(Base):
+    """A reason an opportunity is lost, from the list an admin keeps."""
+
+    __tablename__ = "lost_reasons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(200), unique=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StageProbability(Base):
+    """The chance an opportunity at a stage is won, for the pipeline's weighted value (admin's setting)."""
+
+    __tablename__ = "stage_probabilities"
+
+    stage: Mapped[Stage] = mapped_column(_enum(Stage, "opportunity_stage"), primary_key=True)
+    percent: Mapped[Decimal] = mapped_column(Percent)
+
+    __table_args__ = (CheckConstraint("percent >= 0 AND percent <= 100", name="percent_range"),)
+
+
+class Opportunity(Base):
+    """A chance of business with a customer or a prospect, moved through the stages by hand and by its
+    quotes' moves (`services/pipeline.py`); every move is kept (`OpportunityMove`)."""
+
+    __tablename__ = "opportunities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    prospect_id: Mapped[int | None] = mapped_column(ForeignKey("prospects.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    expected_value: Mapped[Decimal] = mapped_column(Amount)
+    currency: Mapped[str] = mapped_column(String(3), default="PLN")
+    expected_close_on: Mapped[date] = mapped_column(Date)
+    stage: Mapped[Stage] = mapped_column(_enum(Stage, "opportunity_stage"), default=Stage.LEAD, index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    lost_reason_id: Mapped[int | None] = mapped_column(ForeignKey("lost_reasons.id"))
+    lost_note: Mapped[str] = mapped_column(Text, default="")
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    """The order it was won with."""
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now)
+    stage_changed_at: Mapped[datetime] = mapped_column(default=clock.now)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    owner: Mapped[User] = relationship()
+    company: Mapped[Company | None] = relationship()
+    prospect: Mapped[Prospect | None] = relationship()
+    lost_reason: Mapped[LostReason | None] = relationship()
+    order: Mapped[Order | None] = relationship()
+    moves: Mapped[list[OpportunityMove]] = relationship(order_by="OpportunityMove.id", viewonly=True)
+
+    __table_args__ = (
+        CheckConstraint("company_id IS NOT NULL OR prospect_id IS NOT NULL", name="has_owner"),
+        CheckConstraint("expected_value >= 0", name="value_not_negative"),
+    )
+
+
+class OpportunityMove(Base):
+    """A move of an opportunity from one stage to another: when, by whom (None: a quote's move), why."""
+
+    __tablename__ = "opportunity_moves"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunities.id", ondelete="CASCADE"), index=True)
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=clock.now)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    from_stage: Mapped[Stage | None] = mapped_column(_enum(Stage, "opportunity_stage"))
+    to_stage: Mapped[Stage] = mapped_column(_enum(Stage, "opportunity_stage"))
+    quote_id: Mapped[int | None] = mapped_column(ForeignKey("quotes.id", ondelete="SET NULL"))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    actor: Mapped[User | None] = relationship()

@@ -8,6 +8,11 @@ Anything else is `NotFound`, exactly as a thing that does not exist, so a foreig
 nothing. Deciding an order is narrower (`decider`): the company's own account manager, their
 deputy while covering (on the manager's behalf), or an admin.
 
+A prospect (`Prospect`, a company that is not a customer yet) is seen by its owner, by a colleague
+covering for the owner, and by finance and admins (`prospect_filter`). A CRM record (contact, activity,
+task, opportunity) is seen by whoever sees its customer or prospect (`can_view_crm`); a task tied to
+neither by its owner, or by its team's role, and by admins.
+
 Pages ask `can_view_customer` (or, for an order, note, invoice or schedule, its company from
 `company_of`); lists filter with `company_filter`, so covered companies appear everywhere at once."""
 
@@ -20,7 +25,21 @@ from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.errors import NotFound
-from portal.models import Company, CustomerNote, DeliverySchedule, Invoice, Order, Role, ShoppingList, User
+from portal.models import (
+    Activity,
+    Company,
+    Contact,
+    CustomerNote,
+    DeliverySchedule,
+    Invoice,
+    Opportunity,
+    Order,
+    Prospect,
+    Role,
+    ShoppingList,
+    Task,
+    User,
+)
 from portal.services.covers import covered_managers
 
 EVERY_COMPANY = None
@@ -110,3 +129,54 @@ async def can_decide_order(session: AsyncSession, user: User, order: Order, toda
     """May this user approve or reject this order (whatever its status)?"""
     company = await session.get(Company, order.company_id)
     return company is not None and (await decider(session, user, company, today))[0]
+
+
+# --- prospects and the CRM's records --------------------------------------------------------------
+
+
+def prospect_filter(user: User, in_charge: frozenset[int] | None) -> ColumnElement[bool]:
+    """The condition on `Prospect` that keeps the prospects this user sees, given `managers_in_charge`."""
+    if user.role is Role.BUYER:
+        return false()
+    if in_charge is EVERY_COMPANY:
+        return true()
+    return Prospect.owner_id.in_(sorted(in_charge)) if in_charge else false()
+
+
+async def visible_prospects_filter(session: AsyncSession, user: User, today: date) -> ColumnElement[bool]:
+    return prospect_filter(user, await managers_in_charge(session, user, today))
+
+
+async def can_view_prospect(session: AsyncSession, user: User, prospect_id: int, today: date) -> bool:
+    condition = await visible_prospects_filter(session, user, today)
+    return await session.scalar(select(Prospect.id).where(Prospect.id == prospect_id, condition)) is not None
+
+
+CrmKind = Literal["contact", "activity", "task", "opportunity"]
+CRM: dict[CrmKind, type[Contact] | type[Activity] | type[Task] | type[Opportunity]] = {
+    "contact": Contact,
+    "activity": Activity,
+    "task": Task,
+    "opportunity": Opportunity,
+}
+
+
+async def can_view_crm(session: AsyncSession, user: User, kind: CrmKind, object_id: int, today: date) -> bool:
+    """May this user see this contact, activity, task or opportunity? Whoever sees its customer (or,
+    before it became one, its prospect) does; a task about neither is its owner's or its team's."""
+    if user.role is Role.BUYER:
+        return False
+    model = CRM[kind]
+    row = (
+        await session.execute(select(model.company_id, model.prospect_id).where(model.id == object_id))
+    ).one_or_none()
+    if row is None:
+        return False
+    company_id, prospect_id = row
+    if company_id is not None:
+        return await can_view_customer(session, user, company_id, today)
+    if prospect_id is not None:
+        return await can_view_prospect(session, user, prospect_id, today)
+    assert kind == "task"
+    owner_id, team = (await session.execute(select(Task.owner_id, Task.team).where(Task.id == object_id))).one()
+    return user.role is Role.ADMIN or owner_id == user.id or team is user.role

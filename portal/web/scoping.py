@@ -9,6 +9,7 @@ Put them after the role guard, so a wrong role still answers 403."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -18,11 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal import clock
 from portal.errors import NotFound
+from portal.models import User
 from portal.services import scoping
 from portal.settings import Settings
 from portal.web.inputs import MAX_ID
 
 CompanyOf = Callable[[AsyncSession, int], Awaitable[int | None]]
+Visible = Callable[[AsyncSession, User, int, date], Awaitable[bool]]
 
 
 def _scope_guard(parameter: str, company_of: CompanyOf, name: str) -> Guard:
@@ -66,3 +69,32 @@ def sees_order(parameter: str = "order_id") -> Guard:
 
 def sees_invoice(parameter: str = "invoice_id") -> Guard:
     return sees("invoice", parameter)
+
+
+def _visible_guard(parameter: str, visible: Visible, name: str) -> Guard:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        value = connection.path_params.get(parameter)
+        if not isinstance(value, int) or not 1 <= value <= MAX_ID:
+            raise NotFound()
+        state = connection.app.state
+        session: AsyncSession = state.db_config.provide_session(state, connection.scope)
+        settings: Settings = state.settings
+        if not await visible(session, connection.user, value, clock.today(settings.seller_zone)):
+            raise NotFound()
+
+    guard.__name__ = f"{name}_{parameter}"
+    return guard
+
+
+def sees_prospect(parameter: str = "prospect_id") -> Guard:
+    """The path names a prospect this user sees (`scoping.prospect_filter`)."""
+    return _visible_guard(parameter, scoping.can_view_prospect, "sees_prospect")
+
+
+def sees_crm(kind: scoping.CrmKind, parameter: str) -> Guard:
+    """The path names a contact, activity, task or opportunity this user sees (`scoping.can_view_crm`)."""
+
+    async def visible(session: AsyncSession, user: User, object_id: int, today: date) -> bool:
+        return await scoping.can_view_crm(session, user, kind, object_id, today)
+
+    return _visible_guard(parameter, visible, f"sees_{kind}")
