@@ -31,11 +31,12 @@ from sqlalchemy.orm import joinedload
 from portal import clock, i18n
 from portal.logs import BindUser, LitestarLogging, with_request_log
 from portal.models import Role, User, WebSession
-from portal.services import approvals, buyer_agreement
+from portal.services import approvals, buyer_agreement, pipeline
 from portal.settings import STATIC_DIR, TEMPLATES_DIR, Settings
 from portal.web import formatting, sessions
 from portal.web.account import AccountController
 from portal.web.admin import ADMIN_CONTROLLERS
+from portal.web.admin.pipeline import PipelineSettingsController
 from portal.web.agreement import AgreementController
 from portal.web.api import API_ROUTER, OPENAPI_CONFIG
 from portal.web.api.problems import for_api
@@ -43,6 +44,7 @@ from portal.web.approvals import QueueController
 from portal.web.auth import AuthController
 from portal.web.catalog import CatalogController
 from portal.web.context import DEPENDENCIES
+from portal.web.crm import CRM_CONTROLLERS
 from portal.web.customers import CustomersController
 from portal.web.documents import DocumentsController
 from portal.web.errors import EXCEPTION_HANDLERS
@@ -54,13 +56,17 @@ from portal.web.lists import ListsController
 from portal.web.ordering import CartController, CheckoutController, CustomerCartController, OrdersController
 from portal.web.origin import SameOriginMiddleware
 from portal.web.permissions import can
+from portal.web.pipeline import OpportunitiesController, PipelineController
+from portal.web.prospects import ProspectsController
 from portal.web.quote_desk import QuoteDeskController
 from portal.web.quotes import QuotesController
 from portal.web.rebates import RebatesController
 from portal.web.schedules import NotificationsController, SchedulesController
+from portal.web.search import SearchController
 from portal.web.security_headers import security_headers
 from portal.web.sessions import PortalSessionConfig
 from portal.web.statement import StatementController
+from portal.web.tasks import TasksController
 
 PUBLIC_PATHS = [
     "^/login$",
@@ -127,6 +133,7 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
             order_note=formatting.order_note,
             payment_terms=formatting.payment_terms,
             skonto_terms=formatting.skonto_terms,
+            stage_label=pipeline.stage_label,
         )
         environment.globals["query"] = query_string
         environment.globals["month_bars"] = formatting.month_bars
@@ -214,14 +221,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
             OrdersController,
             QueueController,
             CustomersController,
+            *CRM_CONTROLLERS,
             QuoteDeskController,
+            PipelineController,
+            OpportunitiesController,
             ListsController,
             QuotesController,
             FinanceController,
             CustomerCreditController,
             RebatesController,
+            SearchController,
             StatementController,
+            TasksController,
             DocumentsController,
+            ProspectsController,
+            PipelineSettingsController,
             *ADMIN_CONTROLLERS,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], name="static", guards=[plain_static_path]

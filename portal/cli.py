@@ -127,15 +127,27 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def worker(settings: Settings, args: argparse.Namespace) -> int:
     """Orders the recurring deliveries that are due, reminds buyers of quotes about to expire and
-    expires those past their validity, closes the agreements' settlement periods that ended, and
-    sends the queued e-mails; `--once` for cron and tests."""
+    expires those past their validity, makes the system's tasks and writes the daily task digests,
+    closes the agreements' settlement periods that ended, and sends the queued e-mails; `--once` for
+    cron and tests."""
     import time
     from datetime import date
 
     import structlog
 
     from portal import logs
-    from portal.services import accounts, agreements, api_keys, documents, invitations, notifications, quotes, recurring
+    from portal.services import (
+        accounts,
+        agreements,
+        api_keys,
+        documents,
+        invitations,
+        notifications,
+        quotes,
+        recurring,
+        task_digest,
+        task_generation,
+    )
 
     logs.configure()
     log = structlog.stdlib.get_logger("portal.worker")
@@ -149,6 +161,9 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
                 maker, today, grace_days=settings.past_due_grace_days, margin_floor=settings.margin_floor_pct
             )
             expiry = await quotes.expire_due(maker, today)
+            zone = settings.seller_zone
+            made = await task_generation.generate_due(maker, today, grace_days=settings.past_due_grace_days, zone=zone)
+            digests = await task_digest.send_digests(maker, today, zone=zone)
             closes = await agreements.close_due(maker, today)
             delivery = await notifications.deliver_pending(maker, sender, seller=documents.Seller.of(settings))
             async with maker() as session, session.begin():
@@ -166,6 +181,8 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
                 skipped=report.skipped,
                 quotes_reminded=expiry.reminded,
                 quotes_expired=expiry.expired,
+                tasks_made={reason.value: count for reason, count in made.made.items()},
+                task_digests=digests,
                 periods_closed=len(closes.closed),
                 emails_sent=delivery.sent,
                 emails_failed=delivery.failed,

@@ -1,6 +1,6 @@
 """Demo data for a fresh portal: realistic companies, staff, buyers, a catalog, price lists,
-contract prices, invoices, framework agreements and an API key for the ERP. Loaded into an
-empty database only."""
+contract prices, invoices, framework agreements, quotes, the CRM (`demo_crm`) and an API key for
+the ERP. Loaded into an empty database only."""
 
 from __future__ import annotations
 
@@ -446,6 +446,7 @@ async def load_demo_data(session: AsyncSession, today: date, *, signing_key: str
     await _recurring_delivery(session, products, companies["Vistula Hotels"], today)
     await _master_data(session, companies, staff, products, today)
     await _quotes(session, companies, products, today)
+    await _crm(session, companies, staff, today)
     return await _erp_key(session, staff["admin@seller.example"], today, signing_key)
 
 
@@ -720,6 +721,13 @@ async def _quotes(session: AsyncSession, companies: dict[str, Company], products
     async with _on(session, day(10), 12):
         reason = "A local supplier delivers daily at a lower price."
         await quotes.decline(session, bartosz, lost.id, 1, reason, today=day(10))
+
+
+async def _crm(session: AsyncSession, companies: dict[str, Company], staff: dict[str, User], today: date) -> None:
+    """The customer memory: contacts, activities, tasks, opportunities and prospects (`demo_crm`)."""
+    from portal.demo_crm import load_crm
+
+    await load_crm(session, companies, staff, today)
 
 
 async def _erp_key(session: AsyncSession, admin: User, today: date, signing_key: str) -> str:

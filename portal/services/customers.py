@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -19,9 +19,12 @@ from portal import clock
 from portal.errors import NotAllowed, NotFound, Refused
 from portal.i18n import N_, gettext
 from portal.models import (
+    Activity,
     Company,
+    Contact,
     CreditEvent,
     CustomerNote,
+    Opportunity,
     Order,
     OrderEvent,
     Quote,
@@ -30,7 +33,8 @@ from portal.models import (
     Role,
     User,
 )
-from portal.services import agreements, audit, quotes, scoping
+from portal.services import agreements, audit, contacts, pipeline, quotes, scoping, tasks
+from portal.services.activities import ActivityLine
 from portal.services.credit import CreditPicture, credit_picture, credit_pictures
 from portal.services.flags import COUNTED
 
@@ -195,7 +199,8 @@ class TimelineEntry:
     at: datetime
     kind: str
     """One of: "order" (a move of an order), "note", "credit" (a limit change, hold or release),
-    "quote" (a move of a quote: a `QuoteMove`)."""
+    "quote" (a move of a quote: a `QuoteMove`), "activity" (a call, meeting, visit or e-mail: an
+    `activities.ActivityLine`)."""
     subject: object
 
 
@@ -273,16 +278,43 @@ class CustomerProfile:
     """The customer's open quotes (`quotes.OPEN`), the most recently moved first."""
     agreement: agreements.CustomerAgreement | None = None
     """Where the active agreement's period stands and its last closed periods (None without either)."""
+    contacts: list[Contact] = field(default_factory=list)
+    """The customer's contacts: active ones first (`contacts.contacts_of`), retired ones after."""
+    show: str = "all"
+    """Which kinds the timeline shows (`TIMELINE_KINDS`)."""
+    opportunities: list[Opportunity] = field(default_factory=list)
+    """The customer's open opportunities, the soonest expected close first (`pipeline.open_opportunities_for`)."""
+    tasks: list[tasks.TaskRow] = field(default_factory=list)
+    """The customer's open tasks, the earliest due first (`tasks.open_tasks_for`)."""
 
 
 TIMELINE_PAGE = 20
+TIMELINE_KINDS: dict[str, frozenset[str]] = {
+    "all": frozenset({"order", "quote", "credit", "note", "activity"}),
+    "orders": frozenset({"order"}),
+    "quotes": frozenset({"quote"}),
+    "credit": frozenset({"credit"}),
+    "notes": frozenset({"note"}),
+    "activities": frozenset({"activity"}),
+}
+"""The timeline's filters, each naming the kinds of entries it shows; a kind not shown costs no query."""
 
 
 async def customer_profile(
-    session: AsyncSession, company_id: int, *, page: int, today: date, grace_days: int, zone: ZoneInfo
+    session: AsyncSession,
+    company_id: int,
+    *,
+    page: int,
+    today: date,
+    grace_days: int,
+    zone: ZoneInfo,
+    show: str | None = None,
 ) -> CustomerProfile:
-    """The organisation's memory of one customer: profile, rhythm, and everything that happened,
-    newest first. An unknown company is `NotFound`."""
+    """The organisation's memory of one customer: profile, contacts, rhythm, and everything that
+    happened, newest first (only the kinds `show` names: `TIMELINE_KINDS`). An unknown company is
+    `NotFound`."""
+    show = show if show in TIMELINE_KINDS else "all"
+    kinds = TIMELINE_KINDS[show]
     if await session.get(Company, company_id) is None:
         raise NotFound()
     picture = await credit_picture(session, company_id, today=today, grace_days=grace_days)
@@ -292,42 +324,53 @@ async def customer_profile(
     assert company is not None
     buyers = list(await session.scalars(select(User).where(User.company_id == company_id).order_by(User.full_name)))
     depth = page * TIMELINE_PAGE + 1
-    events = await session.scalars(
-        select(OrderEvent)
-        .options(joinedload(OrderEvent.actor), joinedload(OrderEvent.on_behalf_of), joinedload(OrderEvent.order))
-        .where(OrderEvent.company_id == company_id)
-        .order_by(OrderEvent.at.desc(), OrderEvent.id.desc())
-        .limit(depth)
-    )
-    notes = await session.scalars(
-        select(CustomerNote)
-        .options(joinedload(CustomerNote.author))
-        .where(CustomerNote.company_id == company_id)
-        .order_by(CustomerNote.created_at.desc())
-        .limit(depth)
-    )
-    credit_events = await session.scalars(
-        select(CreditEvent)
-        .options(joinedload(CreditEvent.actor))
-        .where(CreditEvent.company_id == company_id)
-        .order_by(CreditEvent.at.desc(), CreditEvent.id.desc())
-        .limit(depth)
-    )
-    quote_events = await session.scalars(
-        select(QuoteEvent)
-        .options(joinedload(QuoteEvent.actor), joinedload(QuoteEvent.quote))
-        .where(QuoteEvent.company_id == company_id)
-        .order_by(QuoteEvent.at.desc(), QuoteEvent.id.desc())
-        .limit(depth)
-    )
-    entries = sorted(
-        [TimelineEntry(e.at, "order", e) for e in events]
-        + [TimelineEntry(n.created_at, "note", n) for n in notes]
-        + [TimelineEntry(c.at, "credit", c) for c in credit_events]
-        + [TimelineEntry(q.at, "quote", QuoteMove(q)) for q in quote_events],
-        key=lambda entry: entry.at,
-        reverse=True,
-    )
+    entries: list[TimelineEntry] = []
+    if "order" in kinds:
+        events = await session.scalars(
+            select(OrderEvent)
+            .options(joinedload(OrderEvent.actor), joinedload(OrderEvent.on_behalf_of), joinedload(OrderEvent.order))
+            .where(OrderEvent.company_id == company_id)
+            .order_by(OrderEvent.at.desc(), OrderEvent.id.desc())
+            .limit(depth)
+        )
+        entries += [TimelineEntry(e.at, "order", e) for e in events]
+    if "note" in kinds:
+        notes = await session.scalars(
+            select(CustomerNote)
+            .options(joinedload(CustomerNote.author))
+            .where(CustomerNote.company_id == company_id)
+            .order_by(CustomerNote.created_at.desc())
+            .limit(depth)
+        )
+        entries += [TimelineEntry(n.created_at, "note", n) for n in notes]
+    if "credit" in kinds:
+        credit_events = await session.scalars(
+            select(CreditEvent)
+            .options(joinedload(CreditEvent.actor))
+            .where(CreditEvent.company_id == company_id)
+            .order_by(CreditEvent.at.desc(), CreditEvent.id.desc())
+            .limit(depth)
+        )
+        entries += [TimelineEntry(c.at, "credit", c) for c in credit_events]
+    if "quote" in kinds:
+        quote_events = await session.scalars(
+            select(QuoteEvent)
+            .options(joinedload(QuoteEvent.actor), joinedload(QuoteEvent.quote))
+            .where(QuoteEvent.company_id == company_id)
+            .order_by(QuoteEvent.at.desc(), QuoteEvent.id.desc())
+            .limit(depth)
+        )
+        entries += [TimelineEntry(q.at, "quote", QuoteMove(q)) for q in quote_events]
+    if "activity" in kinds:
+        activities = await session.scalars(
+            select(Activity)
+            .options(joinedload(Activity.contact), joinedload(Activity.author))
+            .where(Activity.company_id == company_id)
+            .order_by(Activity.happened_at.desc(), Activity.id.desc())
+            .limit(depth)
+        )
+        entries += [TimelineEntry(a.happened_at, "activity", ActivityLine(a)) for a in activities]
+    entries.sort(key=lambda entry: entry.at, reverse=True)
     start = (page - 1) * TIMELINE_PAGE
     managers = list(
         await session.scalars(
@@ -351,6 +394,10 @@ async def customer_profile(
         managers=managers,
         open_quotes=[OpenQuote(quote) for quote in open_quotes],
         agreement=await agreements.customer_agreement(session, company_id, today),
+        contacts=await contacts.contacts_of(session, company_id=company_id),
+        opportunities=await pipeline.open_opportunities_for(session, company_id=company_id),
+        tasks=await tasks.open_tasks_for(session, today, company_id=company_id),
+        show=show,
     )
 
 

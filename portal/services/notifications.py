@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from typing import Any, Protocol
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -62,6 +62,9 @@ Subject = Callable[[], str]
 
 DEFAULT_BASE_URL = "http://localhost:8000"
 """`Settings.base_url`'s default, for a sender made without settings (tests)."""
+PORTAL = "{portal}"
+"""Where a message's text names a further page of the portal: `PORTAL + "/tasks/12"`. The sender puts
+its own base URL in its place when it sends (`compose`), as it does before the message's link."""
 
 
 async def notify(
@@ -246,16 +249,19 @@ class Sender(Protocol):
 
 
 def compose(message: OutboxMessage, base_url: str) -> tuple[str, str]:
-    """The message's plain text and HTML as sent: its stored text, then the link made from
-    `base_url` and the stored path, then the signature. A message queued before links were
+    """The message's plain text and HTML as sent: its stored text (with `base_url` before each
+    further page it names, `PORTAL`), then the link made from `base_url` and the stored path, then
+    the signature. A message queued before links were
     paths holds a whole URL and its complete text, and is sent as it was written. What is added
     is in the message's language (`OutboxMessage.locale`; empty: the portal's default)."""
     if not message.link.startswith("/"):
         return message.body_text, message.body_html
-    values = {"link": base_url.rstrip("/") + message.link}
-    stored = Markup(message.body_html)  # escaped by the templates when it was queued
+    base = base_url.rstrip("/")
+    values = {"link": base + message.link}
+    stored = Markup(message.body_html.replace(PORTAL, escape(base)))  # escaped by the templates when it was queued
     with i18n.speaking(message.locale):
-        text = _templates.get_template("_frame.txt").render(body=message.body_text.rstrip("\n"), **values)
+        body = message.body_text.rstrip("\n").replace(PORTAL, base)
+        text = _templates.get_template("_frame.txt").render(body=body, **values)
         html = _templates.get_template("_frame.html").render(body=stored, **values)
     return text, html
 

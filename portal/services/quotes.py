@@ -18,7 +18,8 @@ The moves, and no others (`MOVES`):
   its last valid day (`expire_due`): each by one conditional UPDATE, so any number of workers
   remind and expire each quote once.
 Every move is written to `QuoteEvent` (the quote's timeline and the customer's) and the other
-side is told by e-mail (the outbox)."""
+side is told by e-mail (the outbox). A quote linked to an opportunity moves it as it goes (sent,
+changes requested, accepted: `pipeline.follow_quote`)."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ from portal.models import (
     Role,
     User,
 )
-from portal.services import notifications, scoping
+from portal.services import notifications, pipeline, scoping
 from portal.services.flags import margin_floor, margin_pct
 from portal.services.numbering import next_yearly_number
 from portal.services.pricing import line_net, load_company_prices
@@ -712,6 +713,7 @@ async def send(session: AsyncSession, user: User, quote_id: int, *, today: date,
     quote.valid_until = draft.valid_until
     quote.reminded_at = None
     await session.flush()
+    await pipeline.follow_quote(session, quote, S.SENT)
     await _tell_buyers(session, quote, "sent")
     return quote
 
@@ -861,6 +863,7 @@ async def accept(
     )
     session.add(_move(quote, S.ACCEPTED, buyer, order.number))
     await session.flush()
+    await pipeline.follow_quote(session, quote, S.ACCEPTED, order=order)
     await approve_quoted(session, order, company, today=today, grace_days=grace_days, margin_floor=margin_floor)
     await _tell_managers(session, quote, company, "accepted", buyer, today, order.number)
     return Acceptance(quote, order, created=True)
@@ -923,7 +926,12 @@ async def ask_for_changes(
         )
     )
     await session.flush()
+    await pipeline.follow_quote(session, quote, S.CHANGES_REQUESTED)
     await _tell_managers(session, quote, quote.company, "changes_requested", buyer, today, comment)
+    # the system's tasks read the customers' rhythms, which list their quotes: imported when used, not in a circle
+    from portal.services import task_generation
+
+    await task_generation.changes_requested(session, quote, today)
     return quote
 
 

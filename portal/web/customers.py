@@ -6,12 +6,12 @@ the field it concerns and the text that was typed (`customer_page_again`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, URLEncodedBody
+from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,12 +35,17 @@ class ReassignForm(Form):
     manager_id: FormId
 
 
+Show = Literal["all", "orders", "quotes", "credit", "notes", "activities"]
+"""The timeline's filters (`customers.TIMELINE_KINDS`)."""
+
+
 async def customer_page(
     request: PortalRequest,
     db_session: AsyncSession,
     company_id: int,
     *,
     page: int = 1,
+    show: Show = "all",
     refusal: Refusal | None = None,
 ) -> Template:
     """The customer page; after a refusal, with its messages by field and what was typed. A
@@ -53,6 +58,7 @@ async def customer_page(
         today=clock.today(settings.seller_zone),
         grace_days=settings.past_due_grace_days,
         zone=settings.seller_zone,
+        show=show,
     )
     editing = request.path_params.get("note_id") if refusal and request.route_handler.name == "edit_note" else None
     entered: dict[str, Any] = refusal.entered if refusal else {}
@@ -62,6 +68,8 @@ async def customer_page(
         "editing": editing,
         "typed": {key: value for key, value in entered.items() if isinstance(value, str)},
         "note_max": customers.NOTE_MAX,
+        "refused": request.route_handler.name if refusal else "",
+        "today": clock.today(settings.seller_zone),
         "quote_routes": {name for name in ("manage_quote", "quote_desk", "new_offer") if _has_route(request, name)},
         "agreement_route": "admin_agreement" if _has_route(request, "admin_agreement") else "",
     }
@@ -94,8 +102,9 @@ class CustomersController(Controller):
         db_session: NamedDependency[AsyncSession],
         company_id: FromPath[Id],
         page: PageNo = 1,
+        show: FromQuery[Show] = "all",
     ) -> Template:
-        return await customer_page(request, db_session, company_id, page=page)
+        return await customer_page(request, db_session, company_id, page=page, show=show)
 
     @post("/{company_id:int}/notes", guards=[sees_company()], name="add_note", opt={"form": customer_page_again})
     async def add_note(

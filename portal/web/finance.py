@@ -27,7 +27,7 @@ from portal import clock
 from portal.errors import NotFound
 from portal.i18n import N_, gettext, ngettext
 from portal.models import Role
-from portal.services import ageing, credit, credit_control, imports
+from portal.services import ageing, credit, credit_control, imports, tasks
 from portal.services.credit import CreditPicture
 from portal.services.imports import ImportKind, ImportReport
 from portal.settings import Settings
@@ -306,7 +306,10 @@ class FinanceController(Controller):
         wanted: NamedDependency[OverviewQuery],
     ) -> Template:
         pictures = await credit.credit_pictures(db_session, today=today, grace_days=settings.past_due_grace_days)
-        return render(request, "home/finance.html", _finance_context(overview=overview(pictures, wanted)))
+        my_day = await tasks.my_day(db_session, request.user, today) if request.user.role is Role.FINANCE else None
+        return render(
+            request, "home/finance.html", _finance_context(overview=overview(pictures, wanted), my_day=my_day)
+        )
 
     @get("/companies/{company_id:int}", name="finance_company")
     async def company(

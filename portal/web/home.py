@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.i18n import gettext
 from portal.models import Company
-from portal.services import buyer_agreement, customers, directory, notifications, quote_desk
+from portal.services import buyer_agreement, customers, directory, notifications, quote_desk, tasks
 from portal.settings import Settings
 from portal.web.context import PortalRequest
 from portal.web.guards import account_managers, admins_only, buyers_only, home_route
@@ -61,14 +61,17 @@ class HomeController(Controller):
             db_session, request.user, today=today, grace_days=settings.past_due_grace_days, zone=settings.seller_zone
         )
         waiting = await quote_desk.waiting_count(db_session, request.user, today)
-        return Template("home/manager.html", context={"rows": rows, "quotes_waiting": waiting})
+        my_day = await tasks.my_day(db_session, request.user, today)
+        return Template("home/manager.html", context={"rows": rows, "quotes_waiting": waiting, "my_day": my_day})
 
     @get("/admin", guards=[admins_only], name="admin_home")
-    async def admin_home(self, db_session: NamedDependency[AsyncSession]) -> Template:
+    async def admin_home(
+        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], today: NamedDependency[date]
+    ) -> Template:
         home = await directory.admin_home(db_session)
-        return Template(
-            "home/admin.html", context={"counts": home.counts, "attention": home.attention, "stuck": home.stuck}
-        )
+        my_day = await tasks.my_day(db_session, request.user, today)
+        context = {"counts": home.counts, "attention": home.attention, "stuck": home.stuck, "my_day": my_day}
+        return Template("home/admin.html", context=context)
 
     @post("/admin/messages/{message_id:int}/send-again", guards=[admins_only], name="send_again")
     async def send_again(

@@ -21,6 +21,8 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "see_credit_overview": frozenset({FINANCE, ADMIN}),
     "import_erp_files": frozenset({FINANCE, ADMIN}),
     "see_rebates": frozenset({MANAGER, FINANCE, ADMIN}),
+    "see_pipeline": frozenset({MANAGER, FINANCE, ADMIN}),
+    "work_pipeline": frozenset({MANAGER, ADMIN}),
     "reassign_customers": frozenset({ADMIN}),
     "administer": frozenset({ADMIN}),
     "open_own_invoices": frozenset({BUYER}),

@@ -419,6 +419,7 @@ _STAFF_KIND_LABELS = {
     NotificationKind.QUOTE_EXPIRING: N_("A customer's quote expired without an answer"),
     NotificationKind.QUOTE_COMMENT: N_("A customer comments on a quote"),
     NotificationKind.PERIOD_CLOSED: N_("A settlement period of a customer's agreement is closed, with its rebate"),
+    NotificationKind.TASK_DIGEST: N_("Every morning, listing my tasks overdue, due today and due in the next 7 days"),
 }
 """Quote e-mails go to one side each (the buyers, or the account managers on duty): each role is
 shown the choices of its side, in its side's words."""

@@ -365,6 +365,78 @@ async def buyer_quote_id(world: World, subject: Subject, _: RoleName) -> Made:
     return {"quote_id": quote.id}, {}
 
 
+async def opportunity_id(world: World, subject: Subject, _: RoleName) -> Made:
+    """An opportunity with the subject's company, owned by its account manager."""
+    from portal.models import Opportunity
+
+    company = world.companies[subject]
+    assert company.account_manager_id is not None
+    opportunity = Opportunity(
+        company_id=company.id,
+        title="Towels for the spa",
+        expected_value=Decimal("1000.00"),
+        expected_close_on=TODAY + timedelta(days=30),
+        owner_id=company.account_manager_id,
+    )
+    world.session.add(opportunity)
+    await world.session.flush()
+    return {"opportunity_id": opportunity.id}, {}
+
+
+async def prospect_id(world: World, subject: Subject, role: RoleName) -> Made:
+    """A prospect owned by the account manager of the subject's company (the manager's own, a
+    colleague's, the covered colleague's)."""
+    from portal.models import Prospect
+
+    owner_id = world.companies[subject].account_manager_id
+    assert owner_id is not None
+    prospect = Prospect(name=f"Prospect {subject} {role} {next(_serial)}", owner_id=owner_id)
+    world.session.add(prospect)
+    await world.session.flush()
+    return {"prospect_id": prospect.id}, {}
+
+
+async def lost_reason_id(world: World, subject: Subject, role: RoleName) -> Made:
+    """A reason an opportunity is lost for: the seller's list, one per request."""
+    from portal.models import LostReason
+
+    reason = LostReason(label=f"Reason {subject} {role} {next(_serial)}", position=next(_serial))
+    world.session.add(reason)
+    await world.session.flush()
+    return {"reason_id": reason.id}, {}
+
+
+async def task_id(world: World, subject: Subject, role: RoleName) -> Made:
+    """An open task about the subject's company, its account manager's (a fresh one each time, so
+    closing it as one role leaves the others theirs to open)."""
+    from portal.models import Task, TaskStatus
+
+    company = world.companies[subject]
+    assert company.account_manager_id is not None
+    task = Task(
+        title=f"Call {subject} {role} {next(_serial)}",
+        due_on=TODAY + timedelta(days=1),
+        owner_id=company.account_manager_id,
+        status=TaskStatus.OPEN,
+        company_id=company.id,
+        version=1,
+    )
+    world.session.add(task)
+    await world.session.flush()
+    return {"task_id": task.id}, {}
+
+
+async def contact_id(world: World, subject: Subject, role: RoleName) -> Made:
+    """A contact at the subject's company, fresh for each request (so deleting one as one role
+    leaves the others theirs)."""
+    from portal.models import Contact
+
+    contact = Contact(company_id=world.companies[subject].id, full_name=f"Contact {subject} {role} {next(_serial)}")
+    world.session.add(contact)
+    await world.session.flush()
+    return {"contact_id": contact.id}, {}
+
+
 def only_own_cover(role: RoleName, subject: Subject) -> str | int:
     return LET_IN if subject == "own" else 404
 
@@ -456,6 +528,16 @@ TABLE: dict[str, Entry] = {
     "add_note": Entry(STAFF, company_id),
     "edit_note": Entry(STAFF, note_ids),
     "reassign": Entry(ADMIN, company_id),
+    # contacts and activities: any staff who see the customer (or prospect) keep them
+    "add_contact": Entry(STAFF, company_id),
+    "log_activity": Entry(STAFF, company_id),
+    "contact_edit": Entry(STAFF, contact_id),
+    "edit_contact": Entry(STAFF, contact_id),
+    "retire_contact": Entry(STAFF, contact_id),
+    "reactivate_contact": Entry(STAFF, contact_id),
+    "delete_contact": Entry(STAFF, contact_id),
+    "add_prospect_contact": Entry(STAFF, prospect_id),
+    "log_prospect_activity": Entry(STAFF, prospect_id),
     "customer_credit": Entry(DECIDERS, company_id),
     "customer_cart": Entry(DECIDERS, company_id),
     "customer_cart_add": Entry(DECIDERS, company_id),
@@ -481,6 +563,16 @@ TABLE: dict[str, Entry] = {
     "send_quote": Entry(DECIDERS, requested_quote_id),
     "revise_quote": Entry(DECIDERS, requested_quote_id),
     "withdraw_quote": Entry(DECIDERS, requested_quote_id),
+    # the pipeline: staff read the opportunities of the customers they see; managers and admins change them
+    "opportunity": Entry(STAFF, opportunity_id),
+    "edit_opportunity": Entry(DECIDERS, opportunity_id),
+    "move_opportunity": Entry(DECIDERS, opportunity_id),
+    "link_quote": Entry(DECIDERS, opportunity_id),
+    "new_opportunity_offer": Entry(DECIDERS, opportunity_id),
+    # prospects: staff see those of the managers in their charge; their managers and admins convert them
+    "prospect": Entry(STAFF, prospect_id),
+    "edit_prospect": Entry(STAFF, prospect_id),
+    "convert_prospect": Entry(DECIDERS, prospect_id),
     # the seller's own things
     "admin_category": Entry(ADMIN, category_id, scoped=False),
     "admin_edit_category": Entry(ADMIN, category_id, scoped=False),
@@ -523,7 +615,18 @@ TABLE: dict[str, Entry] = {
     "send_again": Entry(ADMIN, message_id, scoped=False),
     "revoke_api_key": Entry(ADMIN, api_key_id, scoped=False),
     "end_cover": Entry(MANAGER, cover_id, rule=only_own_cover),
+    # tasks: whoever sees the customer sees and works its tasks
+    "task": Entry(STAFF, task_id),
+    "edit_task": Entry(STAFF, task_id),
+    "snooze_task": Entry(STAFF, task_id),
+    "complete_task": Entry(STAFF, task_id),
+    "cancel_task": Entry(STAFF, task_id),
+    "reopen_task": Entry(STAFF, task_id),
     "acknowledge_rebate": Entry(EVERYONE, rebate_close_id, rule=needs_an_api_key),
+    "rename_lost_reason": Entry(ADMIN, lost_reason_id, scoped=False),
+    "retire_lost_reason": Entry(ADMIN, lost_reason_id, scoped=False),
+    "reactivate_lost_reason": Entry(ADMIN, lost_reason_id, scoped=False),
+    "move_lost_reason": Entry(ADMIN, lost_reason_id, scoped=False),
 }
 
 

@@ -21,6 +21,7 @@ from portal.models import (
     PriceListItem,
     Product,
     ProductCategory,
+    Prospect,
     User,
 )
 from portal.services import api_keys
@@ -327,3 +328,123 @@ async def test_the_demo_shows_a_prospective_tier_an_agreed_assortment_and_an_end
     assert await agreements.active_agreement(session, names["Pomerania Retail"], TODAY) is None
     closes = await session.scalars(select(SettlementClose.starts_on).where(SettlementClose.agreement_id == ended.id))
     assert list(closes) == [date(2025, 1, 1)]
+
+
+async def test_every_demo_customer_has_its_people_and_what_was_said(demo_loaded: AsyncSession) -> None:
+    from portal.models import Activity, Contact
+    from portal.services import tax_ids
+
+    session = demo_loaded
+    companies = list(await session.scalars(select(Company).order_by(Company.id)))
+    buyers = {user.id: user.company_id for user in await session.scalars(select(User).where(User.company_id > 0))}
+    contacts = list(await session.scalars(select(Contact).where(Contact.company_id.is_not(None))))
+    activities = list(await session.scalars(select(Activity).where(Activity.company_id.is_not(None))))
+    for company in companies:
+        people = [c for c in contacts if c.company_id == company.id]
+        current = [c for c in people if not c.retired]
+        assert 2 <= len(people) <= 4, company.name
+        assert len([c for c in current if c.primary_purchasing]) == 1, company.name
+        assert len([c for c in current if c.primary_payables]) == 1, company.name
+        assert any(c.user_id is not None and buyers[c.user_id] == company.id for c in current), company.name
+        logged = [a for a in activities if a.company_id == company.id]
+        assert 3 <= len(logged) <= 8, company.name
+        for activity in logged:
+            assert TODAY - timedelta(days=183) <= activity.happened_at.date() < TODAY
+            assert activity.author_id == company.account_manager_id and activity.summary and activity.outcome
+            assert activity.contact_id in {c.id for c in people}
+    assert [c.full_name for c in contacts if c.retired] == ["Jan Kowalczyk"]
+
+    northwind = next(c for c in companies if c.name == "Northwind Trading")
+    agreed = " ".join(a.outcome for a in activities if a.company_id == northwind.id)
+    assert "Tuesday and Thursday" in agreed and "skonto 2 %" in agreed  # the delivery days and the 2027 terms
+    company_tax_ids = {company.tax_id for company in companies}
+    for prospect in await session.scalars(select(Prospect)):
+        assert tax_ids.is_valid(prospect.tax_id) and prospect.tax_id not in company_tax_ids
+
+
+async def test_the_demo_managers_day_has_every_bucket_and_the_systems_tasks(demo_loaded: AsyncSession) -> None:
+    from zoneinfo import ZoneInfo
+
+    from portal.models import Order, Quote, Task, TaskEvent, TaskEventKind, TaskReason, TaskStatus
+    from portal.services import task_generation
+
+    session = demo_loaded
+    anna = await session.scalar(select(User).where(User.email == "manager@seller.example"))
+    assert anna is not None
+    mine = list(await session.scalars(select(Task).where(Task.owner_id == anna.id, Task.reason.is_(None))))
+    open_ = [t for t in mine if t.status is TaskStatus.OPEN]
+    assert len([t for t in open_ if t.due_on < TODAY]) == 2
+    due_today = [t for t in open_ if t.due_on == TODAY]
+    assert len(due_today) == 3 and len([t for t in due_today if t.due_time is not None]) == 1
+    assert len([t for t in open_ if TODAY < t.due_on <= TODAY + timedelta(days=7)]) == 4
+    assert len([t for t in mine if t.status is TaskStatus.DONE]) >= 2
+    assert len([t for t in mine if t.status is TaskStatus.CANCELLED]) == 1
+
+    events = list(await session.scalars(select(TaskEvent).order_by(TaskEvent.id)))
+    assert {e.task_id for e in events if e.kind is TaskEventKind.CREATED} >= {t.id for t in mine}
+    (snoozed,) = [e for e in events if e.kind is TaskEventKind.SNOOZED]
+    task = next(t for t in mine if t.id == snoozed.task_id)
+    assert snoozed.from_due is not None and snoozed.from_due < TODAY < snoozed.to_due == task.due_on
+    assert snoozed.note == "Marek is on holiday until next week." and task.status is TaskStatus.OPEN
+    closed = {e.task_id: e.kind for e in events if e.kind in (TaskEventKind.DONE, TaskEventKind.CANCELLED)}
+    assert all(closed[t.id].value == t.status.value for t in mine if t.status is not TaskStatus.OPEN)
+
+    system = {t.reason: t for t in await session.scalars(select(Task).where(Task.reason.is_not(None)))}
+    assert set(system) == {
+        TaskReason.LATE_CUSTOMER,
+        TaskReason.QUOTE_EXPIRING,
+        TaskReason.CHANGES_REQUESTED,
+        TaskReason.CREDIT_BLOCKED,
+    }
+    expiring = await session.get(Quote, system[TaskReason.QUOTE_EXPIRING].quote_id)
+    assert expiring is not None and system[TaskReason.QUOTE_EXPIRING].origin_key == f"quote_expiring:{expiring.id}:v1"
+    negotiated = await session.get(Quote, system[TaskReason.CHANGES_REQUESTED].quote_id)
+    assert negotiated is not None and negotiated.sent_version == 2
+    assert system[TaskReason.CHANGES_REQUESTED].origin_key == f"changes_requested:{negotiated.id}:v1"
+    assert system[TaskReason.CHANGES_REQUESTED].status is TaskStatus.DONE  # version 2 went out
+    blocked = await session.get(Order, system[TaskReason.CREDIT_BLOCKED].order_id)
+    assert blocked is not None and system[TaskReason.CREDIT_BLOCKED].origin_key == f"credit_blocked:{blocked.id}"
+    assert blocked.submitted_at.date() <= TODAY - timedelta(days=2)
+    assert system[TaskReason.LATE_CUSTOMER].origin_key.startswith("late_customer:")
+    # The worker's first pass on the demo's day finds every task it would make already made.
+    due = await task_generation.due_tasks(session, TODAY, grace_days=7, zone=ZoneInfo("Europe/Warsaw"))
+    made = set(await session.scalars(select(Task.origin_key).where(Task.origin_key.is_not(None))))
+    assert due and {task.key for task in due} <= made
+
+
+async def test_the_demo_pipeline_has_every_stage_and_a_prospect_to_convert(demo_loaded: AsyncSession) -> None:
+    from portal.models import Opportunity, OpportunityMove, Order, Quote, QuoteStatus, Stage
+
+    session = demo_loaded
+    opportunities = list(await session.scalars(select(Opportunity).order_by(Opportunity.id)))
+    moves = list(await session.scalars(select(OpportunityMove).order_by(OpportunityMove.at, OpportunityMove.id)))
+    assert {o.stage for o in opportunities} == set(Stage)
+    assert len({o.owner_id for o in opportunities}) == 2
+    assert all(Decimal("5000") <= o.expected_value <= Decimal("250000") for o in opportunities)
+    for opportunity in opportunities:
+        path = [m for m in moves if m.opportunity_id == opportunity.id]
+        assert path[0].from_stage is None and path[0].to_stage is Stage.LEAD
+        assert [m.from_stage for m in path[1:]] == [m.to_stage for m in path[:-1]]
+        assert path[-1].to_stage is opportunity.stage and path[-1].at == opportunity.stage_changed_at
+
+    quote = await session.scalar(select(Quote).where(Quote.status == QuoteStatus.SENT, Quote.sent_version == 2))
+    assert quote is not None and quote.opportunity_id is not None
+    linked = next(o for o in opportunities if o.id == quote.opportunity_id)
+    path = [m for m in moves if m.opportunity_id == linked.id]
+    assert [m.to_stage for m in path] == [Stage.LEAD, Stage.QUALIFIED, Stage.OFFER, Stage.NEGOTIATION]
+    assert [(m.actor_id is None, m.quote_id) for m in path[2:]] == [(True, quote.id), (True, quote.id)]
+
+    won = [o for o in opportunities if o.stage is Stage.WON and o.order_id is not None]
+    assert won
+    for opportunity in won:
+        order = await session.get(Order, opportunity.order_id)
+        assert order is not None and order.company_id == opportunity.company_id
+    lost = [o for o in opportunities if o.stage is Stage.LOST]
+    assert len(lost) == 2 and all(o.lost_reason_id is not None and o.lost_note for o in lost)
+
+    prospects = list(await session.scalars(select(Prospect).order_by(Prospect.id)))
+    assert len(prospects) == 3 and all(p.company_id is None for p in prospects)
+    stages = {o.prospect_id: o.stage for o in opportunities if o.prospect_id is not None}
+    assert sorted(stages[p.id] for p in prospects) == sorted([Stage.WON, Stage.QUALIFIED, Stage.LEAD])
+    (ready,) = [p for p in prospects if stages[p.id] is Stage.WON]
+    assert ready.name == "Gastro-Podlasie sp. z o.o."
