@@ -27,6 +27,7 @@ from portal.models import (
     Opportunity,
     Order,
     OrderEvent,
+    OrderStatus,
     Quote,
     QuoteEvent,
     QuoteStatus,
@@ -285,6 +286,10 @@ class CustomerProfile:
     opportunities: list[Opportunity] = field(default_factory=list)
     """The customer's open opportunities, the soonest expected close first (`pipeline.open_opportunities_for`)."""
     tasks: list[tasks.TaskRow] = field(default_factory=list)
+    agreed: list[TimelineEntry] = field(default_factory=list)
+    """What was agreed lately: the newest activities with an outcome and the newest notes (`AGREED_SHOWN`)."""
+    waiting_orders: list[Order] = field(default_factory=list)
+    """The customer's orders waiting for approval, the oldest first."""
     """The customer's open tasks, the earliest due first (`tasks.open_tasks_for`)."""
 
 
@@ -398,7 +403,44 @@ async def customer_profile(
         opportunities=await pipeline.open_opportunities_for(session, company_id=company_id),
         tasks=await tasks.open_tasks_for(session, today, company_id=company_id),
         show=show,
+        agreed=await _agreed(session, company_id),
+        waiting_orders=list(
+            await session.scalars(
+                select(Order)
+                .where(Order.company_id == company_id, Order.status == OrderStatus.PENDING_APPROVAL)
+                .order_by(Order.submitted_at, Order.id)
+                .limit(OPEN_QUOTES_SHOWN)
+            )
+        ),
     )
+
+
+AGREED_SHOWN = 5
+"""The customer page's "What was agreed" lists this many of the newest outcomes and notes."""
+
+
+async def _agreed(session: AsyncSession, company_id: int) -> list[TimelineEntry]:
+    """The newest activities that record an outcome and the newest notes, newest first: what a
+    colleague taking over must know was said and promised (two queries)."""
+    outcomes = await session.scalars(
+        select(Activity)
+        .options(joinedload(Activity.contact), joinedload(Activity.author))
+        .where(Activity.company_id == company_id, Activity.outcome != "")
+        .order_by(Activity.happened_at.desc(), Activity.id.desc())
+        .limit(AGREED_SHOWN)
+    )
+    notes = await session.scalars(
+        select(CustomerNote)
+        .options(joinedload(CustomerNote.author))
+        .where(CustomerNote.company_id == company_id)
+        .order_by(CustomerNote.created_at.desc(), CustomerNote.id.desc())
+        .limit(AGREED_SHOWN)
+    )
+    entries = [TimelineEntry(a.happened_at, "activity", ActivityLine(a)) for a in outcomes] + [
+        TimelineEntry(n.created_at, "note", n) for n in notes
+    ]
+    entries.sort(key=lambda entry: entry.at, reverse=True)
+    return entries[:AGREED_SHOWN]
 
 
 def _note_body(body: str) -> str:

@@ -448,3 +448,79 @@ async def test_the_demo_pipeline_has_every_stage_and_a_prospect_to_convert(demo_
     assert sorted(stages[p.id] for p in prospects) == sorted([Stage.WON, Stage.QUALIFIED, Stage.LEAD])
     (ready,) = [p for p in prospects if stages[p.id] is Stage.WON]
     assert ready.name == "Gastro-Podlasie sp. z o.o."
+
+
+@pytest.mark.usefixtures("frozen_clock")
+async def test_a_manager_taking_over_a_demo_customer_reads_it_on_one_page(
+    demo_loaded: AsyncSession, client: AsyncTestClient
+) -> None:
+    """Northwind Trading is given to Piotr Nowak: its page tells him, from the top, what is due, who the
+    people are, what was agreed, and what is open (orders waiting, quotes, opportunities)."""
+    import re
+
+    from portal.models import Activity, Contact, Opportunity, Order, OrderStatus, Quote, Role, Stage, Task, TaskStatus
+    from portal.services import customers, tasks
+
+    session = demo_loaded
+    northwind = await session.scalar(select(Company).where(Company.name == "Northwind Trading"))
+    admin = await session.scalar(select(User).where(User.role == Role.ADMIN))
+    piotr = await session.scalar(select(User).where(User.email == "manager2@seller.example"))
+    assert northwind is not None and admin is not None and piotr is not None
+    assert northwind.account_manager_id != piotr.id
+    await session.refresh(northwind, ["account_manager"])
+    await customers.reassign(session, admin, northwind.id, piotr.id)
+    await session.commit()
+
+    await sign_in(client, piotr.email, demo.DEMO_PASSWORD)
+    html = (await client.get(f"/customers/{northwind.id}")).text
+    order = [html.index(f'id="{section}"') for section in ("due", "contacts", "agreed", "waiting-orders", "quotes")]
+    order.append(html.index('id="opportunities"'))
+    assert order == sorted(order), "due, contacts, what was agreed, then what is open"
+
+    def section(name: str) -> str:
+        start = html.index(f'id="{name}"')
+        return text_of(html[start : html.index("</section>", start)])
+
+    open_tasks = list(
+        await session.scalars(
+            select(Task).where(Task.company_id == northwind.id, Task.status == TaskStatus.OPEN).order_by(Task.id)
+        )
+    )
+    assert open_tasks
+    for task in open_tasks:
+        await session.refresh(task, ["company", "prospect", "quote", "order"])
+        assert tasks.title_of(task) in section("due")
+    people = section("contacts")
+    for contact in await session.scalars(
+        select(Contact).where(Contact.company_id == northwind.id, Contact.retired.is_(False))
+    ):
+        assert contact.full_name in people
+    assert "Primary for purchasing" in people and "Primary for accounts payable" in people
+    agreed = section("agreed")
+    latest = await session.scalar(
+        select(Activity)
+        .where(Activity.company_id == northwind.id, Activity.outcome != "")
+        .order_by(Activity.happened_at.desc())
+        .limit(1)
+    )
+    assert latest is not None and re.sub(r"\s+", " ", latest.outcome) in agreed
+    assert "Payment in 30 days" in agreed
+    waiting = section("waiting-orders")
+    for number in await session.scalars(
+        select(Order.number).where(Order.company_id == northwind.id, Order.status == OrderStatus.PENDING_APPROVAL)
+    ):
+        assert number in waiting
+    open_quotes = section("quotes")
+    for number in await session.scalars(
+        select(Quote.number).where(
+            Quote.company_id == northwind.id, Quote.status.in_(["requested", "draft", "sent", "changes_requested"])
+        )
+    ):
+        assert number in open_quotes
+    chances = section("opportunities")
+    for title in await session.scalars(
+        select(Opportunity.title).where(
+            Opportunity.company_id == northwind.id, Opportunity.stage.not_in([Stage.WON, Stage.LOST])
+        )
+    ):
+        assert title in chances
