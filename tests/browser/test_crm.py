@@ -137,7 +137,7 @@ def test_an_opportunity_follows_its_quote_from_offer_to_won(manager: Page, brows
     page = manager
     page.goto("/pipeline")
     won_before = int(page.locator("#stage-won .board-count").get_attribute("data-count") or "0")
-    company_id = open_customer(page, WON)
+    open_customer(page, WON)
 
     # --- the opportunity, from the customer page ---------------------------------------------------
     title = "Cleaning supplies for the Katowice sites"
@@ -209,9 +209,7 @@ def test_an_opportunity_follows_its_quote_from_offer_to_won(manager: Page, brows
 
         # --- the buyer accepts version 2: won, with its order ---------------------------------------
         buyer.goto(quote_url)
-        expect(buyer.locator(f"#quote-lines tr[data-sku='{SKU}'] .line-price")).to_contain_text(
-            f"{second_price:,.2f}"
-        )
+        expect(buyer.locator(f"#quote-lines tr[data-sku='{SKU}'] .line-price")).to_contain_text(f"{second_price:,.2f}")
         buyer.get_by_label("PO number").fill("PO-SILESIA-CLEAN")
         buyer.get_by_role("button", name="Accept version 2 and order").click()
         expect(buyer).to_have_url(re.compile(r"/orders/\d+$"))
@@ -229,6 +227,7 @@ def test_an_opportunity_follows_its_quote_from_offer_to_won(manager: Page, brows
     expect(page.locator("#move")).to_have_count(0)  # won is final
 
     # --- its history, the latest first: each move, each with the quote that made it ---------------
+    expect(page.locator("#moves > li")).to_have_count(4)
     expect(page.locator("#moves > li")).to_contain_text(
         [
             f"Negotiation → Won · quote {number} accepted",

@@ -211,6 +211,7 @@ def test_an_account_manager_uses_every_page_on_a_phone(phone: BrowserContext) ->
     walk.visit(f"{customer}/credit")
     for other in customers[1:]:  # every other customer: Baltic and Warta show their agreements
         walk.visit(other)
+    _crm_pages(walk, customer.rsplit("/", 1)[1])
     walk.visit("/queue", screenshot="manager-queue")
     walk.visit(Follow(r"/queue/orders/\d+"), screenshot="manager-review")
     walk.visit("/queue?flag=outside_agreement")
@@ -229,6 +230,34 @@ def test_an_account_manager_uses_every_page_on_a_phone(phone: BrowserContext) ->
     walk.report("account manager")
 
 
+def _crm_pages(walk: Walk, company_id: str) -> None:
+    """The CRM's pages: a customer's contact, new task and new opportunity; every open task, the
+    tasks done and the team's; the pipeline and every opportunity on it; the prospects and each
+    one's page; the search with results of every kind."""
+    walk.visit(f"/customers/{company_id}#contacts")
+    walk.visit(Follow(r"/contacts/\d+/edit"), screenshot="manager-contact")
+    walk.visit(f"/tasks/new?company_id={company_id}", screenshot="manager-new-task")
+    walk.visit(f"/opportunities/new?company_id={company_id}", screenshot="manager-new-opportunity")
+    walk.visit("/tasks", screenshot="manager-tasks")
+    for task in walk.links(r"/tasks/\d+"):
+        walk.visit(task, screenshot="manager-task")
+    walk.visit("/tasks?status=done")
+    walk.visit("/tasks?scope=team")
+    walk.visit("/pipeline", screenshot="manager-pipeline")
+    for opportunity in walk.links(r"/opportunities/\d+"):
+        walk.visit(opportunity, screenshot="manager-opportunity")
+    walk.visit("/prospects", screenshot="manager-prospects")
+    for prospect in walk.links(r"/prospects/\d+"):
+        walk.visit(prospect, screenshot="manager-prospect")
+    walk.visit("/prospects/new")
+    for text in ("nor", "ORD-2026", "Q-2026"):  # customers and contacts; orders; quotes
+        walk.visit(f"/search?q={text}", screenshot="manager-search")
+    walk.visit("/search")
+    walk.page.goto("/search?q=a")  # too short: the page again (400) with the message by the box
+    expect(walk.page.locator("#search-error")).to_be_visible()
+    walk.check_here("/search?q=a")
+
+
 def test_finance_uses_every_page_on_a_phone(phone: BrowserContext) -> None:
     walk = walk_as(phone, "finance@seller.example")
     walk.visit("/finance", screenshot="finance-home")
@@ -238,6 +267,11 @@ def test_finance_uses_every_page_on_a_phone(phone: BrowserContext) -> None:
     walk.visit("/finance/ageing")
     walk.visit("/finance/imports")
     walk.visit("/finance/rebates", screenshot="finance-rebates")
+    walk.visit("/tasks?scope=team")
+    walk.visit("/pipeline", screenshot="finance-pipeline")
+    walk.visit(Follow(r"/opportunities/\d+"), screenshot="finance-opportunity")
+    walk.visit("/prospects?status=all")
+    walk.visit("/search?q=PL", screenshot="finance-search")
     walk.report("finance")
 
 
@@ -270,6 +304,7 @@ def test_an_administrator_uses_every_page_on_a_phone(phone: BrowserContext) -> N
         walk.visit(agreement, screenshot="admin-agreement")
         for form in walk.links(r"/admin/agreements/\d+/(edit|tiers)"):
             walk.visit(form, screenshot=f"admin-agreement-{form.rsplit('/', 1)[1]}")
+    walk.visit("/admin/pipeline", screenshot="admin-pipeline")
     walk.visit("/admin/agreements/new")
     walk.page.get_by_role("button", name="Create the draft").tap()
     expect(walk.page.locator("#agreement-form .field-error").first).to_be_visible()
