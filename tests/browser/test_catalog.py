@@ -12,7 +12,7 @@ from tests.browser.test_sign_in import sign_in
 
 def test_search_as_you_type_narrows_the_catalog_and_keeps_the_url(page: Page) -> None:
     sign_in(page, "buyer@northwind.example")
-    page.get_by_role("link", name="Catalog").click()
+    page.get_by_role("link", name="Catalog", exact=True).click()
     rows = page.locator("#catalog-table tbody tr")
     expect(page.locator("#result-count")).to_have_text("Products 1–20")
     expect(rows).to_have_count(20)
@@ -82,7 +82,7 @@ def test_two_companies_see_different_prices_each_explained(page: Page) -> None:
 
 def test_account_manager_answers_a_customers_question(page: Page) -> None:
     sign_in(page, "manager@seller.example")
-    page.get_by_role("link", name="Catalog").click()
+    page.get_by_role("link", name="Catalog", exact=True).click()
     page.get_by_role("link", name="Baltic Foods").click()
     expect(page.locator("#viewing-as")).to_contain_text("Baltic Foods")
     page.get_by_label("Search by SKU or name").fill("butter")

@@ -5,9 +5,10 @@ order that wins it; the search box in the navigation finds the manager's own cus
 nothing of a colleague's.
 
 Piotr Nowak (manager2@seller.example) and his customers Mazovia Office Supplies and Silesia Build
-(demo data): no other browser test changes them, their buyers or Piotr's tasks and pipeline (the
-recurring test approves one of his Vistula orders). Anna Kowalska's Northwind Trading and Warta
-Clinics are the colleague's customers he must not find."""
+(demo data): no other browser test touches their contacts, quotes or opportunities, their buyers
+or Piotr's tasks and pipeline (the recurring test approves one of his Vistula orders; the agreements
+test gives Silesia Build an agreement, whose prices the offer here does not depend on). Anna
+Kowalska's Northwind Trading and Warta Clinics are the colleague's customers he must not find."""
 
 from __future__ import annotations
 
