@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -110,9 +111,16 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     await wipe(engine)
 
 
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Litestar:
+    """The portal, built once: building it checks every route's signature (about a second), and each
+    test's client starts and stops it afresh (its lifespan) on a database emptied between tests."""
+    return create_app(settings)
+
+
 @pytest.fixture
-async def client(settings: Settings, session: AsyncSession) -> AsyncIterator[AsyncTestClient]:
-    async with AsyncTestClient(create_app(settings), base_url="http://portal.test") as test_client:
+async def client(app: Litestar, session: AsyncSession) -> AsyncIterator[AsyncTestClient]:
+    async with AsyncTestClient(app, base_url="http://portal.test") as test_client:
         yield test_client
 
 
