@@ -23,7 +23,7 @@ from sqlalchemy import make_url
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "var" / "test-results"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-SECOND_FUZZ_REQUESTS = "30"
+SECOND_FUZZ_REQUESTS = "15"
 """The route fuzz sends 60 odd requests per route on SQLite; the PostgreSQL leg repeats it with
 fewer, since what it tests (decoding input at the edge) does not depend on the database and it is
 the slowest test of the suite."""
