@@ -61,6 +61,7 @@ from portal.web.prospects import ProspectsController
 from portal.web.quote_desk import QuoteDeskController
 from portal.web.quotes import QuotesController
 from portal.web.rebates import RebatesController
+from portal.web.reports import REPORT_CONTROLLERS
 from portal.web.schedules import NotificationsController, SchedulesController
 from portal.web.search import SearchController
 from portal.web.security_headers import security_headers
@@ -236,6 +237,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DocumentsController,
             ProspectsController,
             PipelineSettingsController,
+            *REPORT_CONTROLLERS,
             *ADMIN_CONTROLLERS,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], name="static", guards=[plain_static_path]

@@ -128,7 +128,8 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 def worker(settings: Settings, args: argparse.Namespace) -> int:
     """Orders the recurring deliveries that are due, reminds buyers of quotes about to expire and
     expires those past their validity, makes the system's tasks and writes the daily task digests,
-    closes the agreements' settlement periods that ended, and sends the queued e-mails; `--once` for
+    closes the agreements' settlement periods that ended, sums up the reports' figures (every 10
+    minutes), and sends the queued e-mails; `--once` for
     cron and tests."""
     import time
     from datetime import date
@@ -145,6 +146,7 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
         notifications,
         quotes,
         recurring,
+        report_summary,
         task_digest,
         task_generation,
     )
@@ -165,6 +167,7 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
             made = await task_generation.generate_due(maker, today, grace_days=settings.past_due_grace_days, zone=zone)
             digests = await task_digest.send_digests(maker, today, zone=zone)
             closes = await agreements.close_due(maker, today)
+            summarised = await report_summary.refresh_due(maker, today, zone)
             delivery = await notifications.deliver_pending(maker, sender, seller=documents.Seller.of(settings))
             async with maker() as session, session.begin():
                 purged_sessions, purged_throttles = await accounts.purge_expired(session, clock.now())
@@ -184,6 +187,7 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
                 tasks_made={reason.value: count for reason, count in made.made.items()},
                 task_digests=digests,
                 periods_closed=len(closes.closed),
+                reports_summarised=summarised,
                 emails_sent=delivery.sent,
                 emails_failed=delivery.failed,
             )

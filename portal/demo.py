@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -45,7 +46,7 @@ from portal.models import (
     TierMode,
     User,
 )
-from portal.services import agreements
+from portal.services import agreements, report_summary
 from portal.services.agreements import Period
 from portal.services.passwords import hash_password
 from portal.services.pricing import line_net
@@ -360,6 +361,10 @@ class DemoDataRefused(Exception):
     pass
 
 
+SELLER_ZONE = ZoneInfo("Europe/Warsaw")
+"""The demo seller's zone, for the reports' summary made at the end of the load."""
+
+
 def _money(value: float | Decimal, places: str = "0.0001") -> Decimal:
     return Decimal(str(value)).quantize(Decimal(places), rounding=ROUND_HALF_UP)
 
@@ -447,6 +452,8 @@ async def load_demo_data(session: AsyncSession, today: date, *, signing_key: str
     await _master_data(session, companies, staff, products, today)
     await _quotes(session, companies, products, today)
     await _crm(session, companies, staff, today)
+    await session.flush()
+    await report_summary.refresh(session, today, SELLER_ZONE)
     return await _erp_key(session, staff["admin@seller.example"], today, signing_key)
 
 
@@ -1004,6 +1011,9 @@ class _History:
                     to_status=OrderStatus.INVOICED,
                 ),
             ]
+        wanted = [line.product_id for line in lines]
+        rows = await self.session.execute(select(Product.id, Product.list_price).where(Product.id.in_(wanted)))
+        list_prices = {product_id: price for product_id, price in rows}
         order = Order(
             company_id=company.id,
             number=await next_order_number(self.session, submitted.year),
@@ -1020,6 +1030,7 @@ class _History:
             vat_total=order_totals.vat,
             gross_total=order_totals.gross,
             cost_total=sum((line_net(line.unit_cost, line.quantity) for line in lines), Decimal("0.00")),
+            list_total=sum((line_net(list_prices[line.product_id], line.quantity) for line in lines), Decimal("0.00")),
             payment_terms_days=company.payment_terms_days,
             agreement_id=None if agreement is None else agreement.id,
             skonto_pct=None if agreement is None else agreement.skonto_pct,

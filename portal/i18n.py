@@ -211,6 +211,11 @@ def format_date_short(value: date) -> str:
     return dates.format_date(value, format="MMM", locale=locale())
 
 
+def format_month(value: date) -> str:
+    """A month with its year, for periods and tables: "Nov 2026", "lis 2026"."""
+    return dates.format_date(value, format="LLL yyyy", locale=locale())
+
+
 def format_datetime(value: datetime | None) -> str:
     """A UTC moment shown in the reader's own time zone."""
     if value is None:
@@ -231,6 +236,7 @@ def install(environment: Environment) -> Environment:
         number=format_decimal,
         percent=format_percent,
         date=format_date,
+        month=format_month,
         datetime=format_datetime,
         unit_price=format_unit_price,
     )

@@ -408,6 +408,9 @@ class Order(Base):
     skonto_days: Mapped[int | None] = mapped_column(Integer)
     counted_on: Mapped[date | None] = mapped_column(Date)
     """The seller's day the order was approved: from then on it counts as a sale (volume tiers count it in that day's period)."""
+    list_total: Mapped[Decimal | None] = mapped_column(Amount)
+    """The goods at the products' list prices of the moment of submission (Σ list price × quantity):
+    the order's discount against list price is `list_total` − (`net_total` − `delivery_fee`)."""
 
     buyer: Mapped[User | None] = relationship(foreign_keys=[buyer_id])
     placed_by: Mapped[User | None] = relationship(foreign_keys=[placed_by_id])
@@ -420,6 +423,7 @@ class Order(Base):
     __table_args__ = (
         Index("ix_orders_company_submitted", "company_id", "submitted_at"),
         Index("ix_orders_company_counted", "company_id", "counted_on"),
+        Index("ix_orders_counted_on", "counted_on", "company_id"),
     )
 
     @property
@@ -1530,3 +1534,103 @@ class OpportunityMove(Base):
     note: Mapped[str] = mapped_column(Text, default="")
 
     actor: Mapped[User | None] = relationship()
+
+
+# --- Reporting: the worker's summary the report pages read (`services/report_summary.py`) ---------
+
+SummarySum = Numeric(18, 2)
+"""Sums over many invoices and days (balance × days) outgrow an amount's 14 digits."""
+
+
+class ReportMonth(Base):
+    """One customer's month, summarised by the worker from the orders that count (by `counted_on`),
+    its quotes, approvals, invoices and payments. Counts and sums only: the report settings (credit
+    rate, costs) are applied when a page reads them, so changing a setting needs no new summary."""
+
+    __tablename__ = "report_months"
+
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    """The month's first day."""
+    orders: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    net: Mapped[Decimal] = mapped_column(Amount, default=Decimal("0.00"), server_default="0")
+    """Net revenue: the orders' `net_total` (delivery fees included)."""
+    cost: Mapped[Decimal] = mapped_column(Amount, default=Decimal("0.00"), server_default="0")
+    goods_net: Mapped[Decimal] = mapped_column(Amount, default=Decimal("0.00"), server_default="0")
+    """Net of the goods (fee left out) of the orders whose list value is known: the discount's base."""
+    list_total: Mapped[Decimal] = mapped_column(Amount, default=Decimal("0.00"), server_default="0")
+    """The same orders' goods at list prices (`Order.list_total`)."""
+    small_orders: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Deliveries under the free-delivery threshold: orders that were charged a delivery fee."""
+    skonto: Mapped[Decimal] = mapped_column(Amount, default=Decimal("0.00"), server_default="0")
+    """The early-payment discount the orders were sold with (net × `Order.skonto_pct`), assumed taken."""
+    rebates: Mapped[Decimal] = mapped_column(Amount, default=Decimal("0.00"), server_default="0")
+    """Rebates of the settlement periods that ended in this month (`SettlementClose.rebate`)."""
+    quotes_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Quote versions sent to the customer in the month."""
+    approvals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Orders a person approved or rejected in the month (automatic approvals cost nothing)."""
+    balance_days: Mapped[Decimal] = mapped_column(SummarySum, default=Decimal("0.00"), server_default="0")
+    """Σ over the month's days of the customer's unpaid invoice balances: the credit extended, in
+    money × days; ÷ days gives the average daily exposure on invoices."""
+    paid: Mapped[Decimal] = mapped_column(SummarySum, default=Decimal("0.00"), server_default="0")
+    """Payments received in the month."""
+    late_days: Mapped[Decimal] = mapped_column(SummarySum, default=Decimal("0.00"), server_default="0")
+    """Σ payment × days it came after the invoice's due date (0 when on time): ÷ `paid` gives the
+    average days paid late, weighted by amount."""
+
+
+class ReportCategoryMix(Base):
+    """What a customer bought per category over the 12 months up to the summary's day: the purchase
+    mix the growth suggestions compare customers by."""
+
+    __tablename__ = "report_category_mix"
+
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("product_categories.id", ondelete="CASCADE"), primary_key=True)
+    net: Mapped[Decimal] = mapped_column(Amount, default=Decimal("0.00"), server_default="0")
+    months: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Of the 12 months, in how many the customer bought from the category."""
+
+
+class ReportSettings(Base):
+    """What the reports price credit and service with; one row, kept by an admin."""
+
+    __tablename__ = "report_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    credit_rate_pct: Mapped[Decimal] = mapped_column(Percent)
+    """The annual rate trade credit costs the seller (cost of credit = balance × days × rate / 365)."""
+    order_cost: Mapped[Decimal] = mapped_column(Amount)
+    """Handling one order."""
+    delivery_cost: Mapped[Decimal] = mapped_column(Amount)
+    """One delivery under the free-delivery threshold."""
+    quote_cost: Mapped[Decimal] = mapped_column(Amount)
+    """Preparing one quote version."""
+    approval_cost: Mapped[Decimal] = mapped_column(Amount)
+    """One order a person approved or rejected."""
+    updated_at: Mapped[datetime | None]
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    updated_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("id = 1", name="one_row"),
+        CheckConstraint(
+            "credit_rate_pct >= 0 AND order_cost >= 0 AND delivery_cost >= 0 AND quote_cost >= 0"
+            " AND approval_cost >= 0",
+            name="not_negative",
+        ),
+    )
+
+
+class ReportRefresh(Base):
+    """When the worker last made the summary, and up to which of the seller's days (one row)."""
+
+    __tablename__ = "report_refresh"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    refreshed_at: Mapped[datetime | None]
+    through: Mapped[date | None] = mapped_column(Date)
+
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)

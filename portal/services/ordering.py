@@ -547,6 +547,7 @@ async def place_order(
         vat_total=order_totals.vat,
         gross_total=order_totals.gross,
         cost_total=cost_total,
+        list_total=sum((line_net(products[p.id].list_price, q) for p, q in wanted), Decimal("0.00")),
         delivery_fee=fee,
         delivery_fee_vat_rate=terms.FEE_VAT_RATE,
         **payment.freeze(),

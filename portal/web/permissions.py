@@ -22,6 +22,7 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "import_erp_files": frozenset({FINANCE, ADMIN}),
     "see_rebates": frozenset({MANAGER, FINANCE, ADMIN}),
     "see_pipeline": frozenset({MANAGER, FINANCE, ADMIN}),
+    "see_reports": frozenset({MANAGER, FINANCE, ADMIN}),
     "work_pipeline": frozenset({MANAGER, ADMIN}),
     "reassign_customers": frozenset({ADMIN}),
     "administer": frozenset({ADMIN}),

@@ -1,0 +1,30 @@
+"""`/reports/profitability`: Profitability (being built)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.web.context import PortalRequest, render
+from portal.web.reports.common import FromMonth, ToMonth, report_readers, report_view
+
+
+class ProfitabilityController(Controller):
+    path = "/reports/profitability"
+    guards = [report_readers]
+
+    @get("/", name="report_profitability")
+    async def page(
+        self,
+        request: PortalRequest,
+        db_session: NamedDependency[AsyncSession],
+        today: NamedDependency[date],
+        first: FromMonth = None,
+        last: ToMonth = None,
+    ) -> Template:
+        view = await report_view(db_session, request.user, today, first, last)
+        return render(request, "reports/profitability.html", {"view": view, "report_route": "report_profitability"})
