@@ -30,13 +30,15 @@ from portal.services.tasks import Links, Scope, TaskInput, TaskRow
 from portal.web.context import PortalRequest, is_partial, render, seller_today
 from portal.web.errors import FormPage, Refusal
 from portal.web.guards import allow, home_route
-from portal.web.inputs import MAX_ID, Day, Form, FormId, Id, MaybeId, PageNo, Text, Translated, path_id
+from portal.web.inputs import MAX_ID, NO_NUL, Day, Form, FormId, Id, MaybeId, PageNo, Text, Translated, path_id
 from portal.web.scoping import sees_crm
 
 CLOCK_TIME = r"\A([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?\Z"
 """A time of day as a time input sends it: 14:30 (or 14:30:00)."""
 Version = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
 ScopeQuery = Annotated[Scope, QueryParameter(name="scope")]
+TitleQuery = Annotated[str | None, QueryParameter(name="title", max_length=200, pattern=NO_NUL)]
+"""A suggested title for a new task (the reports' "create task" links)."""
 """`?scope=team`: the team's tasks instead of one's own (`scope` names the request in a handler)."""
 LINKS = ("company_id", "prospect_id", "contact_id", "quote_id", "opportunity_id", "order_id")
 
@@ -259,11 +261,14 @@ class TasksController(Controller):
         db_session: NamedDependency[AsyncSession],
         today: NamedDependency[date],
         wanted: NamedDependency[Links],
+        title: TitleQuery = None,
     ) -> Template:
-        """The form, prefilled with what the page it was started on is about; for htmx (another
-        customer chosen) only the fields that depend on the customer."""
+        """The form, prefilled with what the page it was started on is about (and, from a report's
+        suggestion, a title); for htmx (another customer chosen) only the fields that depend on the customer."""
         form = await tasks.task_form(db_session, request.user, wanted, today)
         typed = {**_as_text(asdict(form.links)), "due_on": today.isoformat(), "owner_id": str(request.user.id)}
+        if title:
+            typed["title"] = title
         return _new_page(request, form, typed)
 
     @post("/", name="create_task", opt={"form": _new_again})
