@@ -2,8 +2,8 @@
 reachable, then the browser tests in Chromium (their own pytest process, since
 sync Playwright and async tests cannot share one). Exits non-zero if any leg fails.
 
-With more than one core the two database legs run at the same time, each printing its output
-when it ends (var/test-results/<leg>.log keeps it).
+With more than one core two legs run at a time, the browser leg starting when the first database
+leg ends; each prints its output when it ends (var/test-results/<leg>.log keeps it).
 
 Set PORTAL_TEST_REQUIRE_ALL=1 (CI does) to fail instead of skipping a leg whose
 PostgreSQL or Chromium is missing."""
@@ -60,27 +60,32 @@ def start_leg(name: str, args: list[str], env: dict[str, str]) -> tuple[subproce
     return process, time.monotonic(), log
 
 
-def run_together(legs: list[Leg]) -> list[Result]:
-    """The database legs run at the same time, one per core (they share nothing: each has its own
-    database); each leg's output is printed whole when it ends."""
-    started = [(name, *start_leg(name, args, env)) for name, args, env in legs]
-    print("running at once: " + ", ".join(name for name, *_ in started), flush=True)
-    results = []
-    for name, process, began, log in started:
-        code = _wait(name, process, began)
-        elapsed = time.monotonic() - began
-        print(f"\n=== {name} ===\n{log.read_text(errors='replace')}", flush=True)
-        results.append((name, *_outcome(name, code, elapsed)))
-    return results
-
-
-def _wait(name: str, process: subprocess.Popen[bytes], began: float) -> int:
-    """The leg's exit code, with a line every minute meanwhile, so a quiet log still shows life."""
-    while True:
-        try:
-            return process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            print(f"{name}: running for {(time.monotonic() - began) / 60:.0f} min", flush=True)
+def run_queued(legs: list[Leg], slots: int) -> list[Result]:
+    """The legs run `slots` at a time (one per core), in their order: each waiting leg starts as soon
+    as a running one ends, so the browser leg runs beside the longer database leg instead of after
+    both. Each leg's output is printed whole when it ends, with a line every minute meanwhile."""
+    waiting = list(legs)
+    running: list[tuple[str, subprocess.Popen[bytes], float, Path]] = []
+    ended: dict[str, tuple[bool, dict[str, int], float]] = {}
+    last_beat = time.monotonic()
+    while waiting or running:
+        while waiting and len(running) < slots:
+            name, args, env = waiting.pop(0)
+            running.append((name, *start_leg(name, args, env)))
+            print(f"started: {name}", flush=True)
+        time.sleep(1)
+        for leg in list(running):
+            name, process, began, log = leg
+            code = process.poll()
+            if code is None:
+                continue
+            running.remove(leg)
+            print(f"\n=== {name} ===\n{log.read_text(errors='replace')}", flush=True)
+            ended[name] = _outcome(name, code, time.monotonic() - began)
+        if time.monotonic() - last_beat >= 60:
+            last_beat = time.monotonic()
+            print(", ".join(f"{name}: {(last_beat - began) / 60:.0f} min" for name, _, began, _ in running), flush=True)
+    return [(name, *ended[name]) for name, _, _ in legs]
 
 
 def run_leg(name: str, args: list[str], env: dict[str, str]) -> tuple[bool, dict[str, int], float]:
@@ -133,10 +138,10 @@ def main() -> int:
     else:
         missing.append("browser: no chromium on PATH (apt-get install chromium)")
 
-    databases = [leg for leg in legs if leg[0] != "browser"]
-    results = run_together(databases) if (os.cpu_count() or 1) > 1 else []
-    ran = {name for name, *_ in results}
-    results += [(name, *run_leg(name, args, env)) for name, args, env in legs if name not in ran]
+    if (os.cpu_count() or 1) > 1:
+        results = run_queued(legs, slots=2)
+    else:
+        results = [(name, *run_leg(name, args, env)) for name, args, env in legs]
 
     print("\n=== summary ===")
     passed_total = failed_total = 0

@@ -3,15 +3,16 @@ dataset of `tests/report_data.py`."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from portal.models import ReportMonth
 from portal.services import report_summary, reports
 from portal.services.reports import Period
+from tests.conftest import Clock
 from tests.report_data import TODAY, ZONE, small_dataset
 
 
@@ -97,3 +98,16 @@ async def test_a_second_refresh_rebuilds_rather_than_adds(session: AsyncSession)
     everyone = await reports.audience(session, data.admin, TODAY)
     figures = await reports.by_company(session, everyone.companies, Period.default(TODAY))
     assert figures[data.alpha.id].net == Decimal("1500.00")
+
+
+async def test_the_worker_refreshes_every_ten_minutes_and_each_new_day(
+    engine: AsyncEngine, session: AsyncSession, frozen_clock: Clock
+) -> None:
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    assert await report_summary.refresh_due(maker, TODAY, ZONE)
+    assert not await report_summary.refresh_due(maker, TODAY, ZONE)
+    frozen_clock.moment += timedelta(minutes=11)
+    assert await report_summary.refresh_due(maker, TODAY, ZONE)
+    assert await report_summary.refresh_due(maker, TODAY + timedelta(days=1), ZONE)
+    state = await report_summary.freshness(session)
+    assert state is not None and state.through == TODAY + timedelta(days=1)
