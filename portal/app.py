@@ -137,7 +137,7 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
             stage_label=pipeline.stage_label,
         )
         environment.globals["query"] = query_string
-        environment.globals["month_bars"] = formatting.month_bars
+        environment.globals["rhythm_chart"] = formatting.rhythm_chart
         environment.globals["home_route"] = home_route
         environment.globals["can"] = can
         environment.globals["locale"] = i18n.locale

@@ -453,6 +453,7 @@ async def load_demo_data(session: AsyncSession, today: date, *, signing_key: str
     await _quotes(session, companies, products, today)
     await _crm(session, companies, staff, today)
     await session.flush()
+    await _report_history(session, companies, staff, products, today)
     await report_summary.refresh(session, today, SELLER_ZONE)
     return await _erp_key(session, staff["admin@seller.example"], today, signing_key)
 
@@ -737,6 +738,15 @@ async def _crm(session: AsyncSession, companies: dict[str, Company], staff: dict
     await load_crm(session, companies, staff, today)
 
 
+async def _report_history(
+    session: AsyncSession, companies: dict[str, Company], staff: dict[str, User], products: list[Product], today: date
+) -> None:
+    """Three years of history for the reports, and more customers (`demo_reports`)."""
+    from portal.demo_reports import load_report_history
+
+    await load_report_history(session, companies, staff, products, today)
+
+
 async def _erp_key(session: AsyncSession, admin: User, today: date, signing_key: str) -> str:
     """The demo ERP's API key, with every scope, made by the admin; its secret."""
     from portal.services import api_keys
@@ -975,6 +985,26 @@ class _History:
         approved three hours later and counted from that day, exported, and invoiced the next day."""
         from portal.services.ordering import next_order_number
 
+        wanted = [line.product_id for line in lines]
+        rows = await self.session.execute(select(Product.id, Product.list_price).where(Product.id.in_(wanted)))
+        list_prices = {product_id: price for product_id, price in rows}
+        number = await next_order_number(self.session, submitted.year)
+        order = self.draft(lines, status, submitted, key, po_sequence, number, list_prices, agreement)
+        self.session.add(order)
+        return order
+
+    def draft(
+        self,
+        lines: list[OrderLine],
+        status: OrderStatus,
+        submitted: datetime,
+        key: str,
+        po_sequence: int,
+        number: str,
+        list_prices: dict[int, Decimal],
+        agreement: Agreement | None = None,
+    ) -> Order:
+        """The order `order` makes, in memory, given its number and its products' list prices (by id)."""
         company = self.company
         order_totals = totals((line.line_net, line.vat_rate) for line in lines)
         events = [
@@ -1011,12 +1041,9 @@ class _History:
                     to_status=OrderStatus.INVOICED,
                 ),
             ]
-        wanted = [line.product_id for line in lines]
-        rows = await self.session.execute(select(Product.id, Product.list_price).where(Product.id.in_(wanted)))
-        list_prices = {product_id: price for product_id, price in rows}
-        order = Order(
+        return Order(
             company_id=company.id,
-            number=await next_order_number(self.session, submitted.year),
+            number=number,
             status=status,
             source=OrderSource.PORTAL,
             buyer_id=self.buyer_id,
@@ -1040,8 +1067,6 @@ class _History:
             lines=lines,
             events=events,
         )
-        self.session.add(order)
-        return order
 
 
 def _history_line(company: Company, product: Product, quantity: int, unit_price: Decimal) -> OrderLine:

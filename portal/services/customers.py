@@ -7,7 +7,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -34,7 +34,7 @@ from portal.models import (
     Role,
     User,
 )
-from portal.services import agreements, audit, contacts, pipeline, quotes, scoping, tasks
+from portal.services import agreements, audit, contacts, growth, pipeline, quotes, scoping, tasks
 from portal.services.activities import ActivityLine
 from portal.services.credit import CreditPicture, credit_picture, credit_pictures
 from portal.services.flags import COUNTED
@@ -128,17 +128,25 @@ def _months_back(today: date, count: int) -> list[date]:
 
 
 async def rhythms(session: AsyncSession, company_ids: list[int], today: date, zone: ZoneInfo) -> dict[int, Rhythm]:
-    """Reorder rhythm and value of many customers in one query."""
-    since = datetime.combine(_months_back(today, 12)[0], time(), zone)
+    """Reorder rhythm and value of many customers in one query, from the orders that count, each on
+    the day it was approved (`Order.counted_on`, as the reports count them): the months' revenue and
+    margin, the gaps between order days and the days since the last. `counted_on` is already the
+    seller's day, so `zone` is no longer needed; it stays for the callers."""
+    months = _months_back(today, 12)
     rows = await session.execute(
-        select(Order.company_id, Order.submitted_at, Order.net_total, Order.cost_total)
-        .where(Order.company_id.in_(company_ids), Order.status.in_(COUNTED), Order.submitted_at >= since)
-        .order_by(Order.company_id, Order.submitted_at)
+        select(Order.company_id, Order.counted_on, Order.net_total, Order.cost_total)
+        .where(
+            Order.company_id.in_(company_ids),
+            Order.status.in_(COUNTED),
+            Order.counted_on >= months[0],
+            Order.counted_on <= today,
+        )
+        .order_by(Order.company_id, Order.counted_on)
     )
     by_company: dict[int, list[tuple[date, Decimal, Decimal]]] = defaultdict(list)
-    for company_id, submitted_at, net, cost in rows:
-        by_company[company_id].append((submitted_at.astimezone(zone).date(), net, cost))
-    months = _months_back(today, 12)
+    for company_id, counted_on, net, cost in rows:
+        if counted_on is not None:  # always: the bounds above leave no order without its day
+            by_company[company_id].append((counted_on, net, cost))
     result = {}
     for company_id in company_ids:
         orders = by_company.get(company_id, [])
@@ -291,6 +299,8 @@ class CustomerProfile:
     waiting_orders: list[Order] = field(default_factory=list)
     """The customer's orders waiting for approval, the oldest first."""
     """The customer's open tasks, the earliest due first (`tasks.open_tasks_for`)."""
+    growth: growth.Growth | None = None
+    """What customers with a similar purchase mix buy regularly and this one does not (`growth.suggestions`)."""
 
 
 TIMELINE_PAGE = 20
@@ -412,6 +422,7 @@ async def customer_profile(
                 .limit(OPEN_QUOTES_SHOWN)
             )
         ),
+        growth=await growth.suggestions(session, company_id, today),
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -38,6 +37,7 @@ from portal.services.ordering import ERP_INVOICED, ERP_TAKEN, QUOTE_PRICE, statu
 from portal.services.ordering import order_note as stored_order_note
 from portal.services.pricing import Price, PriceSource, TierNote
 from portal.services.recurring import occurrence_note
+from portal.web.charts import Chart, Series, chart
 
 
 def price_source(price: Price, unit: str) -> str:
@@ -301,36 +301,17 @@ def moved_from(day: date) -> str:
     return gettext("moved from %(date)s") % {"date": short_date(day)}
 
 
-@dataclass(frozen=True)
-class Bar:
-    x: int
-    y: int
-    height: int
-    margin_y: int
-    margin_height: int
-    label: str
-    month: MonthFigures
-
-
-def month_bars(months: list[MonthFigures], *, height: int = 120, width: int = 28, gap: int = 8) -> list[Bar]:
-    """Bar geometry for the revenue chart: revenue bars with the margin inside them."""
-    top = max((m.revenue for m in months), default=Decimal("0")) or Decimal("1")
-    bars = []
-    for index, month in enumerate(months):
-        bar = int(month.revenue * height / top)
-        inner = int(max(month.margin, Decimal("0")) * height / top)
-        bars.append(
-            Bar(
-                x=index * (width + gap),
-                y=height - bar,
-                height=bar,
-                margin_y=height - inner,
-                margin_height=inner,
-                label=format_date_short(month.month),
-                month=month,
-            )
-        )
-    return bars
+def rhythm_chart(months: list[MonthFigures], currency: str) -> Chart:
+    """The customer page's last 12 months: revenue and margin bars per month, in money."""
+    return chart(
+        [format_date_short(month.month) for month in months],
+        [
+            Series(gettext("Revenue"), [month.revenue for month in months]),
+            Series(gettext("Margin"), [month.margin for month in months]),
+        ],
+        title=gettext("Revenue and margin per month"),
+        value_format=lambda amount: format_money(amount, currency),
+    )
 
 
 def credit_event(event: CreditEvent, currency: str) -> str:

@@ -239,11 +239,19 @@ async def test_a_pending_order_raises_neither_revenue_nor_margin(
     company = world["company"]
     buyer = await make_user(session, company_id=company.id)
     recently = datetime.now(UTC) - timedelta(days=3)
-    await make_order(session, company, gross="1000.00", status=OrderStatus.INVOICED, buyer=buyer, submitted_at=recently)
+    invoiced = await make_order(
+        session, company, gross="1000.00", status=OrderStatus.INVOICED, buyer=buyer, submitted_at=recently
+    )
+    invoiced.counted_on = recently.date()  # counted from the day it was approved, as the reports count
     await session.commit()
     await sign_in(client, world["manager"].email)
-    before = text_of((await client.get(f"/customers/{company.id}")).text)
+    page = (await client.get(f"/customers/{company.id}")).text
+    before = text_of(page)
     assert "Revenue PLN 1,000.00, margin PLN 300.00" in before
+    chart = page.split('id="rhythm-chart"')[1].split("</figure>")[0]
+    assert chart.count("<rect") == 24  # revenue and margin for each of the 12 months
+    assert "Revenue: PLN 1,000.00" in text_of(chart) and "Margin: PLN 300.00" in text_of(chart)
+    assert text_of(chart.split('id="rhythm-chart-legend">')[1]) == "Revenue Margin"
 
     await make_order(session, company, gross="13683.00", buyer=buyer, submitted_at=recently)  # waits, over credit
     await session.commit()

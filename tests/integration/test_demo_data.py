@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal import demo
+from portal import demo, demo_reports
 from portal.models import (
     ApiKey,
     Company,
@@ -73,7 +73,8 @@ async def test_demo_companies_tell_the_credit_stories(demo_loaded: AsyncSession)
 async def test_demo_data_goes_only_into_an_empty_database(demo_loaded: AsyncSession) -> None:
     with pytest.raises(demo.DemoDataRefused):
         await demo.load_demo_data(demo_loaded, TODAY)
-    assert await count(demo_loaded, User) == len(demo.STAFF) + sum(len(c.buyers) for c in demo.COMPANIES)
+    buyers = sum(len(c.buyers) for c in demo.COMPANIES) + len(demo_reports.CUSTOMERS)
+    assert await count(demo_loaded, User) == len(demo.STAFF) + buyers
 
 
 async def test_demo_data_never_goes_over_real_data(session: AsyncSession) -> None:
@@ -335,7 +336,8 @@ async def test_every_demo_customer_has_its_people_and_what_was_said(demo_loaded:
     from portal.services import tax_ids
 
     session = demo_loaded
-    companies = list(await session.scalars(select(Company).order_by(Company.id)))
+    everyone = list(await session.scalars(select(Company).order_by(Company.id)))
+    companies = [c for c in everyone if c.name in {spec.name for spec in demo.COMPANIES}]  # the reports' have a buyer
     buyers = {user.id: user.company_id for user in await session.scalars(select(User).where(User.company_id > 0))}
     contacts = list(await session.scalars(select(Contact).where(Contact.company_id.is_not(None))))
     activities = list(await session.scalars(select(Activity).where(Activity.company_id.is_not(None))))
@@ -357,7 +359,7 @@ async def test_every_demo_customer_has_its_people_and_what_was_said(demo_loaded:
     northwind = next(c for c in companies if c.name == "Northwind Trading")
     agreed = " ".join(a.outcome for a in activities if a.company_id == northwind.id)
     assert "Tuesday and Thursday" in agreed and "skonto 2 %" in agreed  # the delivery days and the 2027 terms
-    company_tax_ids = {company.tax_id for company in companies}
+    company_tax_ids = {company.tax_id for company in everyone}
     for prospect in await session.scalars(select(Prospect)):
         assert tax_ids.is_valid(prospect.tax_id) and prospect.tax_id not in company_tax_ids
 
@@ -524,3 +526,61 @@ async def test_a_manager_taking_over_a_demo_customer_reads_it_on_one_page(
         )
     ):
         assert title in chances
+
+
+async def test_the_demo_reports_tell_years_of_history(demo_loaded: AsyncSession) -> None:
+    """About three years of counted orders: the summary has months in at least 10 quarters, first
+    orders in at least 6 quarters (the retention cohorts), customers lost and customers at risk, one
+    that grows, one big but losing money once served, one that pays late."""
+    from sqlalchemy import true
+
+    from portal.services import reports, tax_ids
+    from portal.services.report_summary import add_months
+
+    session = demo_loaded
+    names = {company.id: company.name for company in await session.scalars(select(Company))}
+    assert len(names) == len(demo.COMPANIES) + len(demo_reports.CUSTOMERS) >= 18
+    months = await reports.by_company_month(session, true(), date(2020, 1, 1), date(2026, 11, 1))
+    bought = {
+        names[c]: sorted(m for m, figures in by_month.items() if figures.orders) for c, by_month in months.items()
+    }
+    assert set(bought) == set(names.values())  # every customer bought
+
+    def quarter(month: date) -> tuple[int, int]:
+        return month.year, (month.month - 1) // 3
+
+    assert len({quarter(month) for months_bought in bought.values() for month in months_bought}) >= 10
+    assert min(min(months_bought) for months_bought in bought.values()) <= date(2023, 12, 1)
+    assert len({quarter(months_bought[0]) for months_bought in bought.values()}) >= 6  # cohorts
+
+    def active(name: str, first: date, last: date) -> int:
+        return len([month for month in bought[name] if first <= month <= last])
+
+    now = date(2026, 11, 1)
+    lost = [name for name in bought if active(name, add_months(now, -11), now) == 0]
+    at_risk = [
+        name
+        for name in bought
+        if active(name, add_months(now, -2), now) == 0 and active(name, add_months(now, -14), add_months(now, -3)) >= 6
+    ]
+    assert sorted(lost) == ["Lublin Print House", "Masuria Resorts"]
+    assert sorted(at_risk) == ["Bieszczady Lodges", "Kashubia Cafés"]
+
+    period = reports.Period.default(TODAY)
+    settings = await reports.settings(session)
+    year = {names[c]: figures for c, figures in (await reports.by_company(session, true(), period)).items()}
+    before = {names[c]: figures for c, figures in (await reports.by_company(session, true(), period.previous)).items()}
+    assert year["Warmia Bakeries"].net > 2 * before["Warmia Bakeries"].net  # grows
+    assert "Opole Fitness Clubs" not in before  # won this year
+    big = year["Kujawy Food Service"]
+    assert big.net >= sorted(figures.net for figures in year.values())[-5]  # among the five biggest
+    assert big.orders == max(figures.orders for figures in year.values()) and big.small_orders > big.orders / 2
+    assert big.margin_pct is not None and big.margin_pct < 10 and big.net_margin(settings) < 0
+    assert all(figures.net_margin(settings) > 0 for name, figures in year.items() if name != "Kujawy Food Service")
+    history = await reports.by_company(session, true(), reports.Period(date(2023, 1, 1), now))
+    days_late = {names[c]: figures.days_late for c, figures in history.items()}
+    assert (days_late["Carpathia Catering"] or 0) > 10
+    assert [name for name, days in days_late.items() if days is not None and days > 10] == ["Carpathia Catering"]
+
+    tax = [company.tax_id for company in await session.scalars(select(Company))]
+    assert len(set(tax)) == len(tax) and all(tax_ids.is_valid(tax_id) for tax_id in tax)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.errors import NotAllowed, NotFound, Refused
-from portal.models import OrderStatus, Role
+from portal.models import Company, Order, OrderStatus, Role
 from portal.services import audit, customers
 from tests.factories import make_company, make_order, make_user
 
@@ -22,10 +22,18 @@ def at(days_ago: int) -> datetime:
     return datetime.combine(TODAY - timedelta(days=days_ago), datetime.min.time(), UTC).replace(hour=10)
 
 
+async def counted(session: AsyncSession, company: Company, net: str, *, submitted: datetime, approved: int) -> Order:
+    """An invoiced order submitted at `submitted` and approved `approved` days before today."""
+    order = await make_order(session, company, gross=net, status=OrderStatus.INVOICED, submitted_at=submitted)
+    order.counted_on = TODAY - timedelta(days=approved)
+    await session.flush()
+    return order
+
+
 async def test_rhythm_counts_months_and_flags_a_customer_later_than_usual(session: AsyncSession) -> None:
     company = await make_company(session)
     for days_ago in (100, 80, 60, 40):  # every 20 days, the last 40 days ago
-        await make_order(session, company, gross="100.00", status=OrderStatus.INVOICED, submitted_at=at(days_ago))
+        await counted(session, company, "100.00", submitted=at(days_ago + 1), approved=days_ago)
     await make_order(session, company, gross="999.00", status=OrderStatus.REJECTED, submitted_at=at(5))
 
     rhythm = (await customers.rhythms(session, [company.id], TODAY, ZONE))[company.id]
@@ -39,9 +47,24 @@ async def test_rhythm_counts_months_and_flags_a_customer_later_than_usual(sessio
 async def test_a_regular_customer_is_not_late(session: AsyncSession) -> None:
     company = await make_company(session)
     for days_ago in (60, 40, 20, 5):
-        await make_order(session, company, gross="10.00", status=OrderStatus.APPROVED, submitted_at=at(days_ago))
+        await counted(session, company, "10.00", submitted=at(days_ago), approved=days_ago)
     rhythm = (await customers.rhythms(session, [company.id], TODAY, ZONE))[company.id]
     assert (rhythm.days_since_last, rhythm.late) == (5, False)
+
+
+async def test_an_order_counts_in_the_month_it_was_approved_not_submitted(session: AsyncSession) -> None:
+    company = await make_company(session)
+    # Submitted on 31 Oct, approved on 2 Nov: November's. One approved 400 days ago is before the 12
+    # months, and a pending one does not count.
+    await counted(session, company, "200.00", submitted=at(27), approved=25)
+    await counted(session, company, "50.00", submitted=at(400), approved=400)
+    await make_order(session, company, gross="70.00", status=OrderStatus.PENDING_APPROVAL, submitted_at=at(3))
+
+    rhythm = (await customers.rhythms(session, [company.id], TODAY, ZONE))[company.id]
+
+    by_month = {m.month: (m.orders, m.revenue, m.margin) for m in rhythm.months if m.orders}
+    assert by_month == {date(2026, 11, 1): (1, Decimal("200.00"), Decimal("60.00"))}
+    assert (rhythm.revenue, rhythm.days_since_last) == (Decimal("200.00"), 25)
 
 
 async def test_a_customer_without_orders_has_no_rhythm(session: AsyncSession) -> None:

@@ -11,6 +11,7 @@ from portal.web.reports.managers import ManagersReportController
 from portal.web.reports.profitability import ProfitabilityController
 from portal.web.reports.regularity import RegularityController
 from portal.web.reports.retention import RetentionController
+from portal.web.reports.settings import ReportSettingsController
 
 REPORT_CONTROLLERS = [
     ReportsController,
@@ -19,4 +20,5 @@ REPORT_CONTROLLERS = [
     RegularityController,
     RetentionController,
     ManagersReportController,
+    ReportSettingsController,
 ]
