@@ -14,7 +14,8 @@ Per visible customer that has ordered (orders that count, `flags.COUNTED`) up to
 
 A customer is at risk of leaving when it has not ordered for more than `LATE_FACTOR` × its median
 gap (the rule of the account manager's "later than usual", `customers.LATE_FACTOR`), or when the
-revenue of the last 3 months is down by more than a third against the 3 before. The whole report
+revenue of the last 3 months is down by more than a third against the 3 before, or when it ordered
+in the previous period and not once in this one. The whole report
 costs three queries, whatever the number of customers."""
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ class CustomerRegularity:
     """Revenue of the trend's last months."""
     earlier: Decimal
     """Revenue of the months before them."""
+    previous_orders: int = 0
+    """Orders in the previous period: a customer who ordered then and not now has stopped."""
 
     @property
     def share_pct(self) -> Decimal | None:
@@ -128,8 +131,13 @@ class CustomerRegularity:
         return self.earlier > 0 and self.recent * 3 < self.earlier * 2
 
     @property
+    def stopped(self) -> bool:
+        """Ordered in the previous period, not once in this one (no gap to compare with)."""
+        return self.active_months == 0 and self.previous_orders > 0
+
+    @property
     def at_risk(self) -> bool:
-        return self.overdue or self.dropping
+        return self.overdue or self.dropping or self.stopped
 
 
 @dataclass(frozen=True)
@@ -242,6 +250,7 @@ async def regularity(session: AsyncSession, audience: Audience, period: Period, 
                 days_since=(through - last_order).days,
                 recent=_revenue(months, recent),
                 earlier=_revenue(months, earlier),
+                previous_orders=sum(months[m].orders for m in period.previous.month_list() if m in months),
             )
         )
     return RegularityReport(rows, through, len(counted), recent, earlier, _ordering(period, summary))

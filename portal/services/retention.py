@@ -4,7 +4,9 @@ each later quarter the share of the cohort that ordered in it and the cohort's r
 A customer's first order is the first month with an order in the worker's summary (`ReportMonth`,
 `orders > 0`), looked for from 2000 on: the customer joins that month's quarter's cohort. The
 cohorts shown are those of the quarters the period touches (whole quarters, so a cohort is never
-cut in half by the period's first month), at most the `MAX_COHORTS` most recent; each is followed
+cut in half by the period's first month), reaching back at least `MIN_COHORTS` quarters from the
+period's last (a year's period still shows two years of cohorts: retention needs time to show)
+and at most `MAX_COHORTS`; each is followed
 quarter by quarter (Q+0 is the cohort's own quarter, always 100 %) up to the period's last month,
 so the last quarter may be partial. One query, whatever the number of customers."""
 
@@ -22,6 +24,8 @@ from portal.services.reports import ZERO, Audience, Figures, Period
 
 SINCE = date(2000, 1, 1)
 """Where the search for a customer's first order starts (the portal keeps no earlier orders)."""
+MIN_COHORTS = 8
+"""The quarters looked at for cohorts when the period is shorter (two years)."""
 MAX_COHORTS = 12
 """The most recent quarters shown as cohorts when the period is longer (three years)."""
 
@@ -72,7 +76,7 @@ class Retention:
     @property
     def offsets(self) -> list[int]:
         """The table's columns: Q+0 … as far as the oldest cohort reaches."""
-        return list(range(quarters_between(self.first, self.last) + 1)) if self.cohorts else []
+        return list(range(quarters_between(self.cohorts[0].quarter, self.last) + 1)) if self.cohorts else []
 
     @property
     def partial(self) -> bool:
@@ -87,7 +91,8 @@ def _share(part: int, whole: int) -> Decimal:
 def cohorts(months: dict[int, dict[date, Figures]], period: Period) -> Retention:
     """The cohorts of the period, from each customer's months (`reports.by_company_month`)."""
     last = quarter_of(period.last)
-    first = max(quarter_of(period.first), add_months(last, -3 * (MAX_COHORTS - 1)))
+    at_least = min(quarter_of(period.first), add_months(last, -3 * (MIN_COHORTS - 1)))
+    first = max(at_least, add_months(last, -3 * (MAX_COHORTS - 1)))
     capped = quarter_of(period.first) < first
     members: dict[date, list[dict[date, Figures]]] = {}
     for company_months in months.values():

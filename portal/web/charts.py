@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Literal
 
-from portal.i18n import format_decimal
+from babel.numbers import format_compact_decimal
+
+from portal.i18n import format_decimal, locale
 
 WIDTH = 400
 HEIGHT = 200
@@ -31,6 +33,8 @@ FONT = 12
 CHAR_WIDTH = FONT * 0.6
 """An estimate of one character's width in viewBox units, to keep labels from overlapping."""
 TARGET_INTERVALS = 5
+COMPACT_FROM = Decimal(10_000)
+"""From this size on, axis labels are written short ("150K"): full money amounts would crowd the axis."""
 GROUP_SHARE = 0.8
 """The share of a category's width its bars take; the rest is the gap between categories."""
 SERIES_COLOURS = 12
@@ -114,15 +118,18 @@ class Chart:
         return f"0 0 {self.width} {self.height}"
 
 
-def nice_ticks(low: Decimal, high: Decimal, intervals: int = TARGET_INTERVALS) -> list[Decimal]:
+def nice_ticks(low: Decimal, high: Decimal, intervals: int = TARGET_INTERVALS, *, whole: bool = False) -> list[Decimal]:
     """Evenly spaced round values covering [low, high] and zero: steps of 1, 2 or 5 × 10ⁿ,
-    about `intervals` of them. An empty or flat range becomes 0…1 (or 0…the value)."""
+    about `intervals` of them (at least 1 apart for `whole` numbers: counts have no half ticks).
+    An empty or flat range becomes 0…1 (or 0…the value)."""
     low, high = min(low, Decimal(0)), max(high, Decimal(0))
     if low == high:
         high = Decimal(1)
     raw = (high - low) / intervals
     magnitude = Decimal(1).scaleb(raw.adjusted())
     step = next(m * magnitude for m in (Decimal(1), Decimal(2), Decimal(5), Decimal(10)) if m * magnitude >= raw)
+    if whole:
+        step = max(step, Decimal(1))
     first = (low / step).to_integral_value(rounding=ROUND_FLOOR)
     last = (high / step).to_integral_value(rounding=ROUND_CEILING)
     return [(step * n).normalize() + 0 for n in range(int(first), int(last) + 1)]
@@ -137,6 +144,11 @@ def _digits(step: Decimal) -> int:
 def _tick_format(step: Decimal) -> Callable[[Decimal], str]:
     digits = _digits(step)
     return lambda value: format_decimal(value, digits)
+
+
+def _compact(value: Decimal) -> str:
+    """A large axis value in short: "150K", "150 tys." (the points' tooltips keep the full value)."""
+    return format_compact_decimal(value, locale=locale(), fraction_digits=1)
 
 
 def _plain(values: Sequence[Decimal | int | None]) -> Callable[[Decimal], str]:
@@ -154,9 +166,11 @@ def chart(
 ) -> Chart:
     """The geometry of a chart of `series` over `categories` (each series has a value per category)."""
     values = [Decimal(v) for s in series for v in s.values if v is not None]
-    ticks = nice_ticks(min(values, default=Decimal(0)), max(values, default=Decimal(0)))
+    whole = all(isinstance(v, int) for s in series for v in s.values if v is not None)
+    ticks = nice_ticks(min(values, default=Decimal(0)), max(values, default=Decimal(0)), whole=whole)
     low, high = ticks[0], ticks[-1]
-    tick_format = value_format or _tick_format(ticks[1] - ticks[0])
+    large = max(abs(low), abs(high)) >= COMPACT_FROM
+    tick_format = _compact if large else value_format or _tick_format(ticks[1] - ticks[0])
     point_format = value_format or _plain([v for s in series for v in s.values])
     tick_labels = [tick_format(t) for t in ticks]
     left = max(len(label) for label in tick_labels) * CHAR_WIDTH + 8

@@ -44,7 +44,7 @@ async def test_an_admin_reads_each_cohort_quarter_by_quarter(client: AsyncTestCl
     html = page.text
 
     head = text_of(html.split('id="retention-rows"')[1].split("</thead>")[0].split(">", 1)[1])
-    assert head == "Cohort Customers Q+0 Q+1 Q+2 Q+3"
+    assert head == "Cohort Customers Q+0 Q+1 Q+2 Q+3 Q+4"
     assert cohort_row(html, "2026-01-01") == (
         "Q1 2026 3 100.0 % 3 of 3 PLN 1,300.00 33.3 % 1 of 3 PLN 500.00 "
         "33.3 % 1 of 3 PLN 300.00 33.3 % 1 of 3 PLN 400.00"
@@ -52,15 +52,18 @@ async def test_an_admin_reads_each_cohort_quarter_by_quarter(client: AsyncTestCl
     assert cohort_row(html, "2026-04-01") == (
         "Q2 2026 1 100.0 % 1 of 1 PLN 900.00 100.0 % 1 of 1 PLN 50.00 0.0 % 0 of 1 PLN 0.00"
     )
-    assert 'data-cohort="2025-10-01"' not in html  # Older's first order was before the period's quarters
+    assert cohort_row(html, "2025-10-01") == (  # before the period, within the 8 quarters up to its end
+        "Q4 2025 1 100.0 % 1 of 1 PLN 600.00 100.0 % 1 of 1 PLN 100.00 0.0 % 0 of 1 PLN 0.00 "
+        "0.0 % 0 of 1 PLN 0.00 0.0 % 0 of 1 PLN 0.00"
+    )
     terms = text_of(html.split('id="retention-terms"')[1].split("</p>")[0])
-    assert "a quarter from Q1 2026 to Q4 2026" in terms and "(Q+0, always 100 %)" in terms
+    assert "a quarter from Q1 2025 to Q4 2026" in terms and "(Q+0, always 100 %)" in terms
     assert "up to Nov 2026 only" in terms and "most recent quarters" not in terms
 
     lines = html.split('id="retention-chart"')[1].split("</figure>")[0]
-    assert lines.count("<polyline") == 2 and lines.count("<circle") == 4 + 3
+    assert lines.count("<polyline") == 3 and lines.count("<circle") == 5 + 4 + 3
     assert "Q+1 · Q1 2026: 33.3 %" in text_of(lines) and "Q+2 · Q2 2026: 0.0 %" in text_of(lines)
-    assert text_of(lines.split('id="retention-chart-legend">')[1]) == "Q1 2026 Q2 2026"
+    assert text_of(lines.split('id="retention-chart-legend">')[1]) == "Q4 2025 Q1 2026 Q2 2026"
     assert "style=" not in html.split('id="retention"')[1]
 
 
@@ -75,6 +78,11 @@ async def test_the_download_holds_a_row_per_cohort_and_quarter_in_both_flavours(
     assert 'filename="retention-2026-01-2026-11.csv"' in english.headers["content-disposition"]
     rows = csv_of(english.content, ",")
     assert [list(row.values()) for row in rows] == [
+        ["2025-Q4", "1", "0", "2025-Q4", "1", "100.0", "600.00"],
+        ["2025-Q4", "1", "1", "2026-Q1", "1", "100.0", "100.00"],
+        ["2025-Q4", "1", "2", "2026-Q2", "0", "0.0", "0.00"],
+        ["2025-Q4", "1", "3", "2026-Q3", "0", "0.0", "0.00"],
+        ["2025-Q4", "1", "4", "2026-Q4", "0", "0.0", "0.00"],
         ["2026-Q1", "3", "0", "2026-Q1", "3", "100.0", "1300.00"],
         ["2026-Q1", "3", "1", "2026-Q2", "1", "33.3", "500.00"],
         ["2026-Q1", "3", "2", "2026-Q3", "1", "33.3", "300.00"],
@@ -95,7 +103,7 @@ async def test_the_download_holds_a_row_per_cohort_and_quarter_in_both_flavours(
 
     polish = await client.get("/reports/retention.csv", params={**PERIOD, "format": "excel_pl"})
     rows = csv_of(polish.content, ";")
-    assert [(row["Share (%)"], row["Revenue"]) for row in rows[:2]] == [("100,0", "1300,00"), ("33,3", "500,00")]
+    assert [(row["Share (%)"], row["Revenue"]) for row in rows[5:7]] == [("100,0", "1300,00"), ("33,3", "500,00")]
 
 
 async def test_an_account_manager_sees_only_their_customers_cohorts(
@@ -108,7 +116,7 @@ async def test_an_account_manager_sees_only_their_customers_cohorts(
     assert 'data-cohort="2026-04-01"' in html and 'data-cohort="2026-01-01"' not in html
     assert "PLN 1,300.00" not in text_of(html) and "Q1 2026 ·" not in text_of(html)
     download = await client.get("/reports/retention.csv", params={**PERIOD, "format": "excel"})
-    assert [row["Cohort"] for row in csv_of(download.content, ",")] == ["2026-Q2"] * 3
+    assert [row["Cohort"] for row in csv_of(download.content, ",")] == ["2025-Q4"] * 5 + ["2026-Q2"] * 3
 
 
 async def test_the_page_costs_the_same_queries_for_five_customers_and_fifteen(

@@ -223,3 +223,21 @@ async def test_rows_sort_by_any_figure_with_the_missing_ones_last(session: Async
     assert names("share", True) == ["Irregular Detal", "Regular Hurt", "Gamma Sklep"]
     assert names("trend", True) == ["Irregular Detal", "Gamma Sklep", "Regular Hurt"]
     assert names("spread", False) == ["Regular Hurt", "Irregular Detal", "Gamma Sklep"]
+
+
+async def test_a_customer_who_ordered_last_period_and_not_in_this_one_has_stopped(session: AsyncSession) -> None:
+    anna = await make_user(session, Role.ACCOUNT_MANAGER, full_name="Anna Stopped")
+    gone = await make_company(session, name="Gone Hurt", account_manager_id=anna.id)
+    for day in (date(2025, 3, 4), date(2025, 6, 10)):
+        await make_counted_order(
+            session, gone, net="100.00", approved_at=datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
+        )
+    await report_summary.refresh(session, date(2026, 12, 6), ZONE)
+    audience = await reports.audience(session, anna, date(2026, 12, 6))
+
+    found = await regularity.regularity(session, audience, Period.default(date(2026, 12, 6)), date(2026, 12, 6))
+
+    (row,) = found.rows
+    assert (row.active_months, row.previous_orders, row.median_gap, row.days_since) == (0, 2, None, 544)
+    assert row.stopped and row.at_risk and not row.overdue and not row.dropping
+    assert found.at_risk == [row]

@@ -44,12 +44,13 @@ async def retention_dataset(session: AsyncSession) -> RetentionData:
     - Second: 200.00 in Mar, 400.00 in Nov 2026;
     - Third: 100.00 in Jan 2026 only (and a pending order of 700.00 in Jun, which does not count).
     Piotr's customers: Fourth, cohort Q2 2026 (1 customer): 800.00 in Apr, 100.00 in Jun, 50.00 in Jul,
-    then stops; Older: first order 600.00 in Nov 2025 (cohort Q4 2025, before the period), 100.00 in
-    Jan 2026 (its revenue belongs to no cohort shown).
+    then stops; Older: first order 600.00 in Nov 2025 (cohort Q4 2025, before the period of Jan–Nov
+    2026 but within the 8 quarters up to its end that are always shown), 100.00 in Jan 2026.
 
     Cohort Q1 2026, size 3: Q+0 3 of 3 = 100.0 %, 1,300.00; Q+1 (Q2) 1 of 3 = 33.3 %, 500.00;
     Q+2 (Q3) 33.3 %, 300.00; Q+3 (Q4, Oct–Nov) 33.3 %, 400.00.
-    Cohort Q2 2026, size 1: Q+0 100.0 %, 900.00; Q+1 100.0 %, 50.00; Q+2 0.0 %, 0.00."""
+    Cohort Q2 2026, size 1: Q+0 100.0 %, 900.00; Q+1 100.0 %, 50.00; Q+2 0.0 %, 0.00.
+    Cohort Q4 2025, size 1: Q+0 100.0 %, 600.00; Q+1 100.0 %, 100.00; then 0.0 % up to Q+4."""
     anna = await make_user(session, Role.ACCOUNT_MANAGER, full_name="Anna Cohort", email="anna.c@seller.example")
     piotr = await make_user(session, Role.ACCOUNT_MANAGER, full_name="Piotr Cohort", email="piotr.c@seller.example")
     admin = await make_user(session, Role.ADMIN, full_name="Ada Cohort", email="ada.c@seller.example")
@@ -92,6 +93,13 @@ Q1_2026 = [
     (2, 1, Decimal("33.3"), Decimal("300.00")),
     (3, 1, Decimal("33.3"), Decimal("400.00")),
 ]
+Q4_2025 = [
+    (0, 1, Decimal("100.0"), Decimal("600.00")),
+    (1, 1, Decimal("100.0"), Decimal("100.00")),
+    (2, 0, Decimal("0.0"), Decimal("0.00")),
+    (3, 0, Decimal("0.0"), Decimal("0.00")),
+    (4, 0, Decimal("0.0"), Decimal("0.00")),
+]
 Q2_2026 = [
     (0, 1, Decimal("100.0"), Decimal("900.00")),
     (1, 1, Decimal("100.0"), Decimal("50.00")),
@@ -113,10 +121,14 @@ async def test_each_cohort_is_followed_quarter_by_quarter(session: AsyncSession)
 
     found = await retention.retention(session, everyone, PERIOD)
 
-    assert [(c.quarter, c.size) for c in found.cohorts] == [(date(2026, 1, 1), 3), (date(2026, 4, 1), 1)]
-    assert table(found) == {date(2026, 1, 1): Q1_2026, date(2026, 4, 1): Q2_2026}
-    assert [q.quarter for q in found.cohorts[0].quarters] == [date(2026, m, 1) for m in (1, 4, 7, 10)]
-    assert (found.first, found.last, found.offsets) == (date(2026, 1, 1), date(2026, 10, 1), [0, 1, 2, 3])
+    assert [(c.quarter, c.size) for c in found.cohorts] == [
+        (date(2025, 10, 1), 1),
+        (date(2026, 1, 1), 3),
+        (date(2026, 4, 1), 1),
+    ]
+    assert table(found) == {date(2025, 10, 1): Q4_2025, date(2026, 1, 1): Q1_2026, date(2026, 4, 1): Q2_2026}
+    assert [q.quarter for q in found.cohorts[1].quarters] == [date(2026, m, 1) for m in (1, 4, 7, 10)]
+    assert (found.first, found.last, found.offsets) == (date(2025, 1, 1), date(2026, 10, 1), [0, 1, 2, 3, 4])
     assert found.partial and not found.capped
 
 
@@ -127,7 +139,7 @@ async def test_an_account_manager_sees_only_their_customers_cohorts(session: Asy
     piotrs = await retention.retention(session, await reports.audience(session, data.piotr, TODAY), PERIOD)
 
     assert table(annas) == {date(2026, 1, 1): Q1_2026}
-    assert table(piotrs) == {date(2026, 4, 1): Q2_2026}
+    assert table(piotrs) == {date(2025, 10, 1): Q4_2025, date(2026, 4, 1): Q2_2026}
 
 
 async def test_a_period_starting_mid_quarter_takes_the_whole_quarter_s_cohort(session: AsyncSession) -> None:

@@ -16,7 +16,7 @@ from litestar.params import QueryParameter
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.i18n import format_decimal, format_money, format_month, format_percent, gettext
+from portal.i18n import format_date, format_decimal, format_money, format_month, format_percent, gettext, ngettext
 from portal.services import regularity
 from portal.services.regularity import DEFAULT_SORT, LATE, CustomerRegularity, RegularityReport, SortKey
 from portal.web.charts import Chart, Series, chart
@@ -71,12 +71,21 @@ def reasons(row: CustomerRegularity) -> list[str]:
                 "earlier": format_money(row.earlier, row.company.currency),
             }
         )
+    if row.stopped:
+        found.append(
+            ngettext(
+                "no order in this period, after %(num)d order in the previous one; the last on %(day)s",
+                "no order in this period, after %(num)d orders in the previous one; the last on %(day)s",
+                row.previous_orders,
+            )
+            % {"num": row.previous_orders, "day": format_date(row.last_order)}
+        )
     return found
 
 
 def task_title(row: CustomerRegularity) -> str:
     """The follow-up task a churn risk suggests."""
-    if row.overdue:
+    if row.overdue or row.stopped:
         title = gettext("Call %(company)s: no order for %(days)s days") % {
             "company": row.company.name,
             "days": row.days_since,

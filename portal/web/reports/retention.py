@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.i18n import format_percent, gettext
 from portal.services import retention
-from portal.services.retention import MAX_COHORTS, Retention
+from portal.services.retention import MAX_COHORTS, MIN_COHORTS, Retention
 from portal.web.charts import Chart, Series, chart
 from portal.web.context import PortalRequest, render
 from portal.web.downloads import Flavour, FlavourChoice, cents, csv_download
@@ -90,6 +90,7 @@ def page_context(view: ReportView, found: Retention) -> dict[str, Any]:
         "quarter_label": quarter_label,
         "offset_label": offset_label,
         "max_cohorts": MAX_COHORTS,
+        "min_cohorts": MIN_COHORTS,
         "report_route": "report_retention",
     }
 
