@@ -15,6 +15,10 @@ of the demo (and before the reports' summary is made), into the same transaction
   months ago (churn risks, later than usual), bakeries that grow fast, a food-service wholesaler that
   is big but barely profitable (deep discounts, many small deliveries with a fee, paid late), a new
   fitness chain, canteens, and school caterers that buy in every month but the summer holidays.
+- And three wholesalers in Northwind Trading's trade (`Buying.like`): they buy the six products it
+  bought most of and, besides, one product each of cleaning and dairy (which it never buys),
+  beverages, dry goods and paper (the same for all three), so Northwind's growth suggestions show
+  the two categories and the five products, each bought regularly by three similar customers.
 - The customers later than usual get the task the worker's first pass would make, so the pass
   finds nothing left to do (as `demo_crm` does for the eight).
 
@@ -27,6 +31,7 @@ load within seconds. Its own random stream keeps the rest of the demo as it was.
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -98,6 +103,11 @@ class Buying:
     """Months of the year it does not order in."""
     fee: bool = False
     """Its small orders carry the company's delivery fee (`delivery.delivery_fee`)."""
+    lines: tuple[int, int] = (2, 4)
+    """How many of its usual products an order has (at random between the two)."""
+    like: str = ""
+    """A customer in the same trade: it buys some of the products that one buys and, in each of
+    `goods`, a product that one never bought (the same as every other customer like it)."""
 
 
 HORECA = ("Beverages", "Dairy", "Dry goods", "Frozen food", "Cleaning")
@@ -136,6 +146,10 @@ class Customer:
 
 
 ANNA, PIOTR = "manager@seller.example", "manager2@seller.example"
+BESIDES_NORTHWIND = ("Cleaning", "Dairy", "Beverages", "Dry goods", "Paper & hygiene")
+"""What the wholesalers in Northwind Trading's trade buy besides its products, a product of each:
+cleaning and dairy, which Northwind never buys, and three of its own categories (what its page
+suggests)."""
 CUSTOMERS = [
     Customer(
         "Odra Canteens",
@@ -250,6 +264,33 @@ CUSTOMERS = [
         terms=14,
         limit="15000",
     ),
+    Customer(
+        "Wielkopolska Trading",
+        "PL7790020005",
+        "Poznań",
+        ANNA,
+        ("buyer@wielkopolska.example", "Wiktor Wielkopolski"),
+        Buying(28, size=2500, goods=BESIDES_NORTHWIND, every=(20, 28), lines=(4, 7), like="Northwind Trading"),
+        limit="50000",
+    ),
+    Customer(
+        "Łódź Wholesale",
+        "PL7250021001",
+        "Łódź",
+        PIOTR,
+        ("buyer@lodzwholesale.example", "Łucja Łódzka"),
+        Buying(20, size=2000, goods=BESIDES_NORTHWIND, every=(20, 28), lines=(4, 7), like="Northwind Trading"),
+        limit="40000",
+    ),
+    Customer(
+        "Lubusz Trading",
+        "PL9290022002",
+        "Zielona Góra",
+        ANNA,
+        ("buyer@lubusz.example", "Leon Lubuski"),
+        Buying(14, size=2000, goods=BESIDES_NORTHWIND, every=(20, 28), lines=(4, 7), like="Northwind Trading"),
+        limit="30000",
+    ),
 ]
 
 
@@ -277,12 +318,19 @@ async def load_report_history(
         first = _first_day(today, buying.since, rng)
         company.created_at = min(company.created_at, datetime.combine(first - timedelta(days=30), time(9), UTC))
         last = before - timedelta(days=buying.every[1])
-        planned += _plan(await _History.of(session, company), buying, by_category, first, last, rng, today)
+        history = await _History.of(session, company)
+        planned += _plan(history, buying, _usual(buying, by_category, rng), first, last, rng, today)
+    bought = await _bought(session, planned)
+    alike: dict[tuple[str, tuple[str, ...]], list[Product]] = {}
     for spec in CUSTOMERS:
         first = _first_day(today, spec.buying.since, rng)
         company = await _customer(session, spec, staff[spec.manager], first, rng)
         last = add_months(month_start(today), -spec.buying.until) + timedelta(days=27) if spec.buying.until else today
-        planned += _plan(await _History.of(session, company), spec.buying, by_category, first, last, rng, today)
+        if spec.buying.like:
+            usual = _alike(bought[companies[spec.buying.like].id], spec.buying, products, by_category, alike, rng)
+        else:
+            usual = _usual(spec.buying, by_category, rng)
+        planned += _plan(await _History.of(session, company), spec.buying, usual, first, last, rng, today)
     bills = await _orders(session, planned, {product.id: product.list_price for product in products})
     await _invoices(session, bills, rng, today)
     await _late_customers(session, today)
@@ -365,19 +413,61 @@ class _Planned:
     po_sequence: int
 
 
+async def _bought(session: AsyncSession, planned: list[_Planned]) -> dict[int, dict[int, Decimal]]:
+    """The products each company ever bought, in the demo's recent history or in the `planned`
+    orders, and for how much (net), by company id."""
+    bought: dict[int, dict[int, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    rows = await session.execute(
+        select(Order.company_id, OrderLine.product_id, func.sum(OrderLine.line_net))
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .group_by(Order.company_id, OrderLine.product_id)
+    )
+    for company_id, product_id, net in rows.tuples():
+        bought[company_id][product_id] += net
+    for plan in planned:
+        for line in plan.lines:
+            bought[plan.history.company.id][line.product_id] += line.line_net
+    return bought
+
+
+def _usual(buying: Buying, by_category: dict[str, list[Product]], rng: random.Random) -> list[Product]:
+    """The seven products a customer buys again and again, from its `buying.goods`."""
+    return rng.sample([p for name in buying.goods for p in by_category[name]], 7)
+
+
+def _alike(
+    theirs: dict[int, Decimal],
+    buying: Buying,
+    catalog: list[Product],
+    by_category: dict[str, list[Product]],
+    alike: dict[tuple[str, tuple[str, ...]], list[Product]],
+    rng: random.Random,
+) -> list[Product]:
+    """The products a customer in the same trade as `buying.like` (who bought `theirs`, for so much)
+    buys again and again: the six that one bought most of, still sold, and in each of `buying.goods`
+    a product that one never bought, the same for every customer like it (kept in `alike`): what
+    that one could be offered."""
+    besides = alike.get((buying.like, buying.goods))
+    if besides is None:
+        besides = [rng.choice([p for p in by_category[name] if p.id not in theirs]) for name in buying.goods]
+        alike[(buying.like, buying.goods)] = besides
+    same = sorted((p for p in catalog if p.is_active and p.id in theirs), key=lambda p: (-theirs[p.id], p.id))
+    return same[:6] + besides
+
+
 def _plan(
     history: _History,
     buying: Buying,
-    by_category: dict[str, list[Product]],
+    usual: list[Product],
     first: date,
     last: date,
     rng: random.Random,
     today: date,
 ) -> list[_Planned]:
-    """The customer's orders from `first` to `last`, every `buying.every` days (on working days):
-    invoiced, but for those of the last two days (approved, not invoiced yet)."""
+    """The customer's orders from `first` to `last`, every `buying.every` days (on working days), each
+    of a few of its `usual` products: invoiced, but for those of the last two days (approved, not
+    invoiced yet)."""
     company = history.company
-    usual = rng.sample([p for name in buying.goods for p in by_category[name]], 7)
     planned: list[_Planned] = []
     day = first
     while day <= last:
@@ -388,7 +478,9 @@ def _plan(
             years = (day - first).days / 365
             target = buying.size * buying.growth**years * rng.uniform(0.75, 1.25)
             target *= buying.summer if day.month in (6, 7, 8) else 1.0
-            lines = _basket(company, rng.sample(usual, rng.randint(2, 4)), Decimal(str(round(target))), buying, rng)
+            lines = _basket(
+                company, rng.sample(usual, rng.randint(*buying.lines)), Decimal(str(round(target))), buying, rng
+            )
             index = len(planned)
             submitted = datetime.combine(day, time(7 + index % 6, 20), UTC)
             status = OrderStatus.INVOICED if day < today - timedelta(days=2) else OrderStatus.APPROVED

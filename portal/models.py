@@ -28,6 +28,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     false,
+    text,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -291,6 +292,13 @@ class Invoice(Base):
     company: Mapped[Company] = relationship()
 
     __table_args__ = (
+        Index(
+            "ix_invoices_open",
+            "company_id",
+            "due_date",
+            postgresql_where=text("paid_amount < gross_amount"),
+            sqlite_where=text("paid_amount < gross_amount"),
+        ),
         CheckConstraint("gross_amount >= 0", name="gross_not_negative"),
         CheckConstraint("paid_amount >= 0 AND paid_amount <= gross_amount", name="paid_within_gross"),
         CheckConstraint("issue_date <= due_date", name="due_after_issue"),
@@ -523,6 +531,8 @@ class OrderEvent(Base):
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
     on_behalf_of: Mapped[User | None] = relationship(foreign_keys=[on_behalf_of_id])
     order: Mapped[Order] = relationship(viewonly=True)
+
+    __table_args__ = (Index("ix_order_events_company_at", "company_id", "at"),)
 
 
 class OrderNumberSequence(Base):

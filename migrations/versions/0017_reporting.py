@@ -2,7 +2,8 @@
 purchase mix by category over the trailing 12 months (`report_category_mix`), the settings the
 reports price credit and service with (`report_settings`, one row), when the summary was last
 made (`report_refresh`, one row); each order keeps its goods' value at list prices
-(`orders.list_total`), so the discount against list price is remembered, not recalculated
+(`orders.list_total`), so the discount against list price is remembered, not recalculated; indexes
+for a customer's order timeline and for the open invoices every credit figure sums
 
 Orders submitted before this revision get their list value from the products' list prices of the
 day of the upgrade (the best there is: earlier list prices were never kept).
@@ -40,6 +41,14 @@ def upgrade() -> None:
     with op.batch_alter_table('orders') as batch:
         batch.add_column(sa.Column('list_total', AMOUNT, nullable=True))
         batch.create_index('ix_orders_counted_on', ['counted_on', 'company_id'])
+    op.create_index('ix_order_events_company_at', 'order_events', ['company_id', 'at'])
+    op.create_index(
+        'ix_invoices_open',
+        'invoices',
+        ['company_id', 'due_date'],
+        postgresql_where=sa.text('paid_amount < gross_amount'),
+        sqlite_where=sa.text('paid_amount < gross_amount'),
+    )
     op.execute(
         'UPDATE orders SET list_total = (SELECT SUM(ROUND(p.list_price * l.quantity, 2)) FROM order_lines l'
         ' JOIN products p ON p.id = l.product_id WHERE l.order_id = orders.id)'
@@ -138,6 +147,8 @@ def downgrade() -> None:
     op.drop_table('report_category_mix')
     op.drop_index(op.f('ix_report_months_month'), table_name='report_months')
     op.drop_table('report_months')
+    op.drop_index('ix_invoices_open', table_name='invoices')
+    op.drop_index('ix_order_events_company_at', table_name='order_events')
     with op.batch_alter_table('orders') as batch:
         batch.drop_index('ix_orders_counted_on')
         batch.drop_column('list_total')

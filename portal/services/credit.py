@@ -132,6 +132,7 @@ def _credit_query(today: date) -> Select:
             type_coerce(func.sum(case((overdue, balance), else_=0)), Amount).label("overdue"),
             func.min(case((overdue, Invoice.due_date))).label("oldest_due"),
         )
+        .where(Invoice.paid_amount < Invoice.gross_amount)  # the open ones (`ix_invoices_open`)
         .group_by(Invoice.company_id)
         .subquery()
     )

@@ -209,8 +209,12 @@ def _days(since: datetime, until: datetime) -> Decimal:
     return Decimal(str((until - since).total_seconds())) / 86400
 
 
-def _hours(since: datetime, until: datetime) -> Decimal:
-    return Decimal(str((until - since).total_seconds())) / 3600
+def _hours_between(session: AsyncSession, since: Any, until: Any) -> ColumnElement[Any]:
+    """Hours from one moment column to another, in SQL: a decision is a number, not two datetimes
+    to build in Python (the managers' page reads one per decision of the period)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", until - since) / 3600
+    return (func.julianday(until) - func.julianday(since)) * 24
 
 
 @dataclass
@@ -363,7 +367,7 @@ async def _decisions(
 ) -> None:
     """Hours from submission to a person's approval or rejection, of the decisions in the period."""
     rows = await session.execute(
-        select(Company.account_manager_id, Order.submitted_at, OrderEvent.at)
+        select(Company.account_manager_id, _hours_between(session, Order.submitted_at, OrderEvent.at))
         .join(Order, Order.id == OrderEvent.order_id)
         .join(Company, Company.id == Order.company_id)
         .join(User, User.id == OrderEvent.actor_id)
@@ -376,5 +380,5 @@ async def _decisions(
             OrderEvent.at < end,
         )
     )
-    for manager_id, submitted_at, decided_at in rows:
-        _of(tallies, manager_id).approval_hours.append(_hours(submitted_at, decided_at))
+    for manager_id, hours in rows:
+        _of(tallies, manager_id).approval_hours.append(Decimal(str(round(hours, 6))))

@@ -165,11 +165,17 @@ SUMS = [f.name for f in fields(Figures) if f.name != "expected_rebates"]
 _COLUMNS = [getattr(ReportMonth, name) for name in SUMS]
 
 
+_WHOLE = frozenset(index for index, name in enumerate(SUMS) if name in COUNTED_FIELDS)
+
+
 def _figures(values: tuple[Any, ...]) -> Figures:
-    found: dict[str, Any] = {}
-    for name, value in zip(SUMS, values, strict=True):
-        found[name] = int(value or 0) if name in COUNTED_FIELDS else _cents(Decimal(str(value or 0)))
-    return Figures(**found)
+    """A row of sums as `Figures`: counts as int, money as 2-place Decimal (what NUMERIC(…, 2) gives
+    back already, so it is taken as it is: this runs for every customer-month a page reads)."""
+    converted: list[Any] = [
+        int(value or 0) if index in _WHOLE else value if type(value) is Decimal else _cents(Decimal(str(value or 0)))
+        for index, value in enumerate(values)
+    ]
+    return Figures(*converted)
 
 
 async def by_company(session: AsyncSession, companies: ColumnElement[bool], period: Period) -> dict[int, Figures]:

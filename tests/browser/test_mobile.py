@@ -227,6 +227,7 @@ def test_an_account_manager_uses_every_page_on_a_phone(phone: BrowserContext) ->
     walk.visit("/manage/quotes", screenshot="manager-quote-desk-open")
     for quote in walk.links(r"/manage/quotes/\d+"):
         walk.visit(quote)
+    _report_pages(walk, "manager")
     walk.report("account manager")
 
 
@@ -258,6 +259,26 @@ def _crm_pages(walk: Walk, company_id: str) -> None:
     walk.page.goto("/search?q=a")  # too short: the page again (400) with the message by the box
     expect(walk.page.locator("#search-error")).to_be_visible()
     walk.check_here("/search?q=a")
+
+
+REPORTS = ["", "profitability", "cost-to-serve", "regularity", "retention", "managers", "settings"]
+OVERFLOWING_CELLS = """() => [...document.querySelectorAll(".table.stack td")]
+  .filter((td) => td.scrollWidth > td.clientWidth + 1)
+  .map((td) => `${td.closest("table").id} ${td.className}: ${td.scrollWidth}px in ${td.clientWidth}px`)"""
+"""Cells of a stacked table whose content (an unbreakable line) runs out of the card."""
+
+
+def _report_pages(walk: Walk, role: str) -> None:
+    """The reports: wide tables stack into cards (nothing running out of them) or scroll in their
+    own box, charts fit the screen; the settings (the admin's form, the others' figures)."""
+    for report in REPORTS:
+        path = walk.visit(f"/reports/{report}".rstrip("/"), screenshot=f"{role}-report-{report or 'index'}")
+        walk.problems.extend(f"{path}: {cell}" for cell in walk.page.evaluate(OVERFLOWING_CELLS))
+        chart = walk.page.locator("svg.chart-svg").first
+        if chart.count():
+            box = chart.bounding_box()
+            if box is None or box["x"] < 0 or box["x"] + box["width"] > PHONE["width"]:
+                walk.problems.append(f"{path}: the chart is not within the screen ({box})")
 
 
 def test_finance_uses_every_page_on_a_phone(phone: BrowserContext) -> None:
@@ -314,6 +335,7 @@ def test_an_administrator_uses_every_page_on_a_phone(phone: BrowserContext) -> N
     walk.visit("/queue")
     walk.visit(Follow(r"/queue/orders/\d+"))
     walk.visit("/finance")
+    _report_pages(walk, "admin")
     walk.report("admin")
 
 

@@ -584,3 +584,46 @@ async def test_the_demo_reports_tell_years_of_history(demo_loaded: AsyncSession)
 
     tax = [company.tax_id for company in await session.scalars(select(Company))]
     assert len(set(tax)) == len(tax) and all(tax_ids.is_valid(tax_id) for tax_id in tax)
+
+
+async def test_northwinds_growth_suggestions_come_from_the_wholesalers_in_its_trade(demo_loaded: AsyncSession) -> None:
+    """Three wholesalers buy the six products Northwind Trading bought most of and, besides, one
+    product each of cleaning and dairy (which Northwind never buys), beverages, dry goods and paper:
+    they are the customers most like Northwind, and its page suggests the two categories and the
+    five products, each bought regularly by the three (and by other similar customers at times)."""
+    from collections import defaultdict
+
+    from portal.models import Order, OrderLine, ReportCategoryMix
+    from portal.services import growth
+
+    session = demo_loaded
+    ids = {company.name: company.id for company in await session.scalars(select(Company))}
+    northwind = ids["Northwind Trading"]
+    wholesalers = {ids[spec.name] for spec in demo_reports.CUSTOMERS if spec.buying.like == "Northwind Trading"}
+    assert len(wholesalers) == 3
+    mixes: dict[int, dict[int, Decimal]] = defaultdict(dict)
+    for mix in await session.scalars(select(ReportCategoryMix)):
+        mixes[mix.company_id][mix.category_id] = mix.net
+    similar = growth.most_similar(northwind, mixes)
+    assert set(similar[:3]) == wholesalers and growth.cosine(mixes[northwind], mixes[similar[2]]) > 0.9
+
+    found = await growth.suggestions(session, northwind, TODAY)
+    assert found.similar == len(similar) == 8
+    assert [(s.name, s.buyers) for s in found.categories] == [("Cleaning", 6), ("Dairy", 6), ("Frozen food", 2)]
+    assert [(s.name, s.category, s.buyers) for s in found.products] == [
+        ("Cola, small", "Beverages", 4),
+        ("Cottage cheese, medium", "Dairy", 3),
+        ("Disinfectant, large", "Cleaning", 3),
+        ("Hand towels Z-fold, medium", "Paper & hygiene", 3),
+        ("Sea salt, medium", "Dry goods", 3),
+        ("Bleach, small", "Cleaning", 2),
+        ("Butter, medium", "Dairy", 2),
+        ("Rolled oats, small", "Dry goods", 2),
+    ]
+    bought: dict[int, set[int]] = defaultdict(set)
+    for company_id, product_id in await session.execute(
+        select(Order.company_id, OrderLine.product_id).join(OrderLine, OrderLine.order_id == Order.id).distinct()
+    ):
+        bought[company_id].add(product_id)
+    besides = set.intersection(*(bought[company_id] for company_id in wholesalers)) - bought[northwind]
+    assert len(besides) == 5 and besides <= {s.id for s in found.products if s.buyers >= 3}

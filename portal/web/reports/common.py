@@ -1,7 +1,8 @@
 """What every report page shares: the period chosen in the query (`?from=2026-01&to=2026-12`, whole
 months; without them the last 12 months), whom the reader sees, the report settings and how fresh
 the worker's summary is. A report page's handler asks `report_view` once and hands the result to
-its template, which extends `reports/_layout.html` (tabs, period form, freshness, downloads)."""
+its template, which extends `reports/_layout.html` (tabs, period form, freshness, downloads); a
+report controller gets it as the dependency `view` (`VIEW`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
+from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +18,7 @@ from portal.models import ReportRefresh, ReportSettings, Role, User
 from portal.services import report_summary, reports
 from portal.services.report_summary import add_months
 from portal.services.reports import MAX_MONTHS, Audience, Period
+from portal.web.context import PortalRequest
 from portal.web.guards import allow
 
 MONTH = r"^(20[0-9][0-9]|2100)-(0[1-9]|1[0-2])$"
@@ -83,3 +86,18 @@ async def report_view(
         freshness=await report_summary.freshness(session),
         today=today,
     )
+
+
+async def provide_view(
+    request: PortalRequest,
+    db_session: NamedDependency[AsyncSession],
+    today: NamedDependency[date],
+    first: FromMonth = None,
+    last: ToMonth = None,
+) -> ReportView:
+    """`view`: the report page's `ReportView`, from `?from=` and `?to=`."""
+    return await report_view(db_session, request.user, today, first, last)
+
+
+VIEW = {"view": Provide(provide_view)}
+"""A report controller's dependencies: its handlers take `view: NamedDependency[ReportView]`."""

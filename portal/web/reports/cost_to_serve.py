@@ -6,7 +6,6 @@ parts per month; the same table as a CSV download (`services/profitability.py`).
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
@@ -17,13 +16,13 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.i18n import format_money, format_month, gettext
-from portal.models import ReportSettings, User
+from portal.models import ReportSettings
 from portal.services import profitability
 from portal.services.profitability import CostRow, CostSort, CostToServe
 from portal.web.charts import Chart, Series, chart
 from portal.web.context import PortalRequest, render
 from portal.web.downloads import Flavour, FlavourChoice, csv_download
-from portal.web.reports.common import Descending, FromMonth, ReportView, ToMonth, report_readers, report_view
+from portal.web.reports.common import VIEW, Descending, ReportView, report_readers
 
 SortQuery = Annotated[CostSort, QueryParameter(name="sort")]
 CURRENCY = "PLN"
@@ -31,11 +30,10 @@ CURRENCY = "PLN"
 
 
 async def _report(
-    session: AsyncSession, user: User, today: date, first: str | None, last: str | None, sort: CostSort, desc: bool
+    session: AsyncSession, view: ReportView, sort: CostSort, desc: bool
 ) -> tuple[ReportView, CostToServe]:
-    view = await report_view(session, user, today, first, last)
     found = await profitability.cost_to_serve(
-        session, view.audience, view.period, view.settings, today=today, sort=sort, descending=desc
+        session, view.audience, view.period, view.settings, today=view.today, sort=sort, descending=desc
     )
     return view, found
 
@@ -121,19 +119,18 @@ def csv_rows(found: CostToServe) -> list[list[object]]:
 class CostToServeController(Controller):
     path = "/reports"
     guards = [report_readers]
+    dependencies = VIEW
 
     @get("/cost-to-serve", name="report_cost_to_serve")
     async def page(
         self,
         request: PortalRequest,
         db_session: NamedDependency[AsyncSession],
-        today: NamedDependency[date],
-        first: FromMonth = None,
-        last: ToMonth = None,
+        view: NamedDependency[ReportView],
         sort: SortQuery = "net_margin_pct",
         desc: Descending = False,
     ) -> Template:
-        view, found = await _report(db_session, request.user, today, first, last, sort, desc)
+        view, found = await _report(db_session, view, sort, desc)
         context = {"view": view, "found": found, "chart": parts_chart(found, view.settings)}
         return render(request, "reports/cost_to_serve.html", {**context, "report_route": "report_cost_to_serve"})
 
@@ -142,13 +139,11 @@ class CostToServeController(Controller):
         self,
         request: PortalRequest,
         db_session: NamedDependency[AsyncSession],
-        today: NamedDependency[date],
-        first: FromMonth = None,
-        last: ToMonth = None,
+        view: NamedDependency[ReportView],
         sort: SortQuery = "net_margin_pct",
         desc: Descending = False,
         flavour: FlavourChoice = None,
     ) -> Response[bytes]:
-        view, found = await _report(db_session, request.user, today, first, last, sort, desc)
+        view, found = await _report(db_session, view, sort, desc)
         name = f"cost-to-serve-{view.query['from']}-{view.query['to']}.csv"
         return csv_download(name, csv_header(), csv_rows(found), flavour=Flavour.chosen(flavour))

@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.response import Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.web.context import PortalRequest, render
-from portal.web.reports.common import FromMonth, ToMonth, report_readers, report_view
+from portal.web.reports.common import VIEW, ReportView, report_readers
 
 
 class ReportsController(Controller):
     path = "/reports"
     guards = [report_readers]
+    dependencies = VIEW
 
     @get("/", name="reports")
     async def page(
         self,
         request: PortalRequest,
-        db_session: NamedDependency[AsyncSession],
-        today: NamedDependency[date],
-        first: FromMonth = None,
-        last: ToMonth = None,
+        view: NamedDependency[ReportView],
     ) -> Template:
-        view = await report_view(db_session, request.user, today, first, last)
         return render(request, "reports/index.html", {"view": view, "report_route": "reports"})

@@ -23,7 +23,7 @@ from portal.services.manager_report import ManagerFigures, ManagerReport, SortKe
 from portal.web.charts import Chart, Series, chart
 from portal.web.context import PortalRequest, render, settings_of
 from portal.web.downloads import Flavour, FlavourChoice, cents, csv_download
-from portal.web.reports.common import Descending, FromMonth, ReportView, ToMonth, report_readers, report_view
+from portal.web.reports.common import VIEW, Descending, ReportView, report_readers
 
 SortChoice = Annotated[SortKey, QueryParameter(name="sort")]
 ASCENDING_FIRST = frozenset({"name", "days_to_accept", "approval_hours", "overdue_share", "lost"})
@@ -67,8 +67,8 @@ def revenue_chart(rows: list[ManagerFigures], current: str, previous: str) -> Ch
     return chart(
         [row.name for row in rows],
         [
-            Series(previous, [row.previous.net for row in rows]),
             Series(current, [row.current.net for row in rows]),
+            Series(previous, [row.previous.net for row in rows]),
         ],
         title=gettext("Revenue per account manager, this period and the previous one"),
         value_format=lambda value: format_decimal(value, 0),
@@ -145,19 +145,17 @@ def csv_rows(rows: list[ManagerFigures]) -> list[list[object]]:
 class ManagersReportController(Controller):
     path = "/reports"
     guards = [report_readers]
+    dependencies = VIEW
 
     @get("/managers", name="report_managers")
     async def page(
         self,
         request: PortalRequest,
         db_session: NamedDependency[AsyncSession],
-        today: NamedDependency[date],
-        first: FromMonth = None,
-        last: ToMonth = None,
+        view: NamedDependency[ReportView],
         sort: SortChoice = "name",
         descending: Descending = False,
     ) -> Template:
-        view = await report_view(db_session, request.user, today, first, last)
         page = ManagersPage(view, await _report(db_session, request, view), sort, descending)
         return render(request, "reports/managers.html", {"view": view, "page": page, "report_route": "report_managers"})
 
@@ -166,12 +164,9 @@ class ManagersReportController(Controller):
         self,
         request: PortalRequest,
         db_session: NamedDependency[AsyncSession],
-        today: NamedDependency[date],
-        first: FromMonth = None,
-        last: ToMonth = None,
+        view: NamedDependency[ReportView],
         flavour: FlavourChoice = None,
     ) -> Response[bytes]:
-        view = await report_view(db_session, request.user, today, first, last)
         found = await _report(db_session, request, view)
         name = f"account-managers-{view.query['from']}-{view.query['to']}.csv"
         return csv_download(name, csv_header(), csv_rows(found.rows), flavour=Flavour.chosen(flavour))

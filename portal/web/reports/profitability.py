@@ -6,7 +6,6 @@ and bottom deciles marked; a chart of the months; the same table as a CSV downlo
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
@@ -17,13 +16,12 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.i18n import format_money, format_month, gettext
-from portal.models import User
 from portal.services import profitability
 from portal.services.profitability import Profitability, ProfitRow, ProfitSort
 from portal.web.charts import Chart, Series, chart
 from portal.web.context import PortalRequest, render
 from portal.web.downloads import Flavour, FlavourChoice, csv_download
-from portal.web.reports.common import Descending, FromMonth, ReportView, ToMonth, report_readers, report_view
+from portal.web.reports.common import VIEW, Descending, ReportView, report_readers
 
 SortQuery = Annotated[ProfitSort, QueryParameter(name="sort")]
 CURRENCY = "PLN"
@@ -31,16 +29,15 @@ CURRENCY = "PLN"
 
 
 async def _report(
-    session: AsyncSession, user: User, today: date, first: str | None, last: str | None, sort: ProfitSort, desc: bool
+    session: AsyncSession, view: ReportView, sort: ProfitSort, desc: bool
 ) -> tuple[ReportView, Profitability]:
-    view = await report_view(session, user, today, first, last)
     found = await profitability.profitability(
         session,
         view.audience,
         view.period,
         view.settings,
         days=view.days(view.period),
-        today=today,
+        today=view.today,
         sort=sort,
         descending=desc,
     )
@@ -121,19 +118,18 @@ def csv_rows(found: Profitability) -> list[list[object]]:
 class ProfitabilityController(Controller):
     path = "/reports"
     guards = [report_readers]
+    dependencies = VIEW
 
     @get("/profitability", name="report_profitability")
     async def page(
         self,
         request: PortalRequest,
         db_session: NamedDependency[AsyncSession],
-        today: NamedDependency[date],
-        first: FromMonth = None,
-        last: ToMonth = None,
+        view: NamedDependency[ReportView],
         sort: SortQuery = "net_margin",
         desc: Descending = True,
     ) -> Template:
-        view, found = await _report(db_session, request.user, today, first, last, sort, desc)
+        view, found = await _report(db_session, view, sort, desc)
         context = {"view": view, "found": found, "chart": months_chart(found)}
         return render(request, "reports/profitability.html", {**context, "report_route": "report_profitability"})
 
@@ -142,13 +138,11 @@ class ProfitabilityController(Controller):
         self,
         request: PortalRequest,
         db_session: NamedDependency[AsyncSession],
-        today: NamedDependency[date],
-        first: FromMonth = None,
-        last: ToMonth = None,
+        view: NamedDependency[ReportView],
         sort: SortQuery = "net_margin",
         desc: Descending = True,
         flavour: FlavourChoice = None,
     ) -> Response[bytes]:
-        view, found = await _report(db_session, request.user, today, first, last, sort, desc)
+        view, found = await _report(db_session, view, sort, desc)
         name = f"profitability-{view.query['from']}-{view.query['to']}.csv"
         return csv_download(name, csv_header(), csv_rows(found), flavour=Flavour.chosen(flavour))

@@ -7,7 +7,6 @@ computes every figure)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from typing import Annotated, Any
 
 from litestar import Controller, Response, get
@@ -22,7 +21,7 @@ from portal.services.regularity import DEFAULT_SORT, LATE, CustomerRegularity, R
 from portal.web.charts import Chart, Series, chart
 from portal.web.context import PortalRequest, render
 from portal.web.downloads import Flavour, FlavourChoice, cents, csv_download
-from portal.web.reports.common import Descending, FromMonth, ReportView, ToMonth, report_readers, report_view
+from portal.web.reports.common import VIEW, Descending, ReportView, report_readers
 
 SortQuery = Annotated[SortKey, QueryParameter(name="sort")]
 TITLE_MAX = 200
@@ -66,7 +65,7 @@ def reasons(row: CustomerRegularity) -> list[str]:
         found.append(
             gettext("revenue down %(pct)s: %(recent)s in the last 3 months against %(earlier)s in the 3 before")
             % {
-                "pct": format_percent(row.trend_pct),
+                "pct": format_percent(abs(row.trend_pct or 0)),
                 "recent": format_money(row.recent, row.company.currency),
                 "earlier": format_money(row.earlier, row.company.currency),
             }
@@ -93,7 +92,7 @@ def task_title(row: CustomerRegularity) -> str:
     else:
         title = gettext("Call %(company)s: revenue down %(pct)s") % {
             "company": row.company.name,
-            "pct": format_percent(row.trend_pct),
+            "pct": format_percent(abs(row.trend_pct or 0)),
         }
     return title[:TITLE_MAX]
 
@@ -175,19 +174,17 @@ def csv_file(view: ReportView, report: RegularityReport, sorting: Sorting, flavo
 class RegularityController(Controller):
     path = "/reports"
     guards = [report_readers]
+    dependencies = VIEW
 
     @get("/regularity", name="report_regularity")
     async def page(
         self,
         request: PortalRequest,
         db_session: NamedDependency[AsyncSession],
-        today: NamedDependency[date],
-        first: FromMonth = None,
-        last: ToMonth = None,
+        view: NamedDependency[ReportView],
         sort: SortQuery = DEFAULT_SORT,
         desc: Descending = True,
     ) -> Template:
-        view = await report_view(db_session, request.user, today, first, last)
         found = await regularity.regularity(db_session, view.audience, view.period, view.through)
         return render(request, "reports/regularity.html", page_context(view, found, Sorting(sort, desc, view.query)))
 
@@ -196,13 +193,10 @@ class RegularityController(Controller):
         self,
         request: PortalRequest,
         db_session: NamedDependency[AsyncSession],
-        today: NamedDependency[date],
-        first: FromMonth = None,
-        last: ToMonth = None,
+        view: NamedDependency[ReportView],
         sort: SortQuery = DEFAULT_SORT,
         desc: Descending = True,
         flavour: FlavourChoice = None,
     ) -> Response[bytes]:
-        view = await report_view(db_session, request.user, today, first, last)
         found = await regularity.regularity(db_session, view.audience, view.period, view.through)
         return csv_file(view, found, Sorting(sort, desc, view.query), Flavour.chosen(flavour))

@@ -19,7 +19,7 @@ from portal.services.retention import MAX_COHORTS, MIN_COHORTS, Retention
 from portal.web.charts import Chart, Series, chart
 from portal.web.context import PortalRequest, render
 from portal.web.downloads import Flavour, FlavourChoice, cents, csv_download
-from portal.web.reports.common import FromMonth, ReportView, ToMonth, report_readers, report_view
+from portal.web.reports.common import VIEW, ReportView, report_readers
 
 
 def quarter_label(quarter: date) -> str:
@@ -98,17 +98,15 @@ def page_context(view: ReportView, found: Retention) -> dict[str, Any]:
 class RetentionController(Controller):
     path = "/reports"
     guards = [report_readers]
+    dependencies = VIEW
 
     @get("/retention", name="report_retention")
     async def page(
         self,
         request: PortalRequest,
         db_session: NamedDependency[AsyncSession],
-        today: NamedDependency[date],
-        first: FromMonth = None,
-        last: ToMonth = None,
+        view: NamedDependency[ReportView],
     ) -> Template:
-        view = await report_view(db_session, request.user, today, first, last)
         found = await retention.retention(db_session, view.audience, view.period)
         return render(request, "reports/retention.html", page_context(view, found))
 
@@ -117,12 +115,9 @@ class RetentionController(Controller):
         self,
         request: PortalRequest,
         db_session: NamedDependency[AsyncSession],
-        today: NamedDependency[date],
-        first: FromMonth = None,
-        last: ToMonth = None,
+        view: NamedDependency[ReportView],
         flavour: FlavourChoice = None,
     ) -> Response[bytes]:
-        view = await report_view(db_session, request.user, today, first, last)
         found = await retention.retention(db_session, view.audience, view.period)
         name = f"retention-{view.query['from']}-{view.query['to']}.csv"
         return csv_download(name, csv_header(), csv_rows(found), flavour=Flavour.chosen(flavour))
