@@ -7,6 +7,7 @@ computes every figure)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated, Any
 
 from litestar import Controller, Response, get
@@ -65,7 +66,7 @@ def reasons(row: CustomerRegularity) -> list[str]:
         found.append(
             gettext("revenue down %(pct)s: %(recent)s in the last 3 months against %(earlier)s in the 3 before")
             % {
-                "pct": format_percent(abs(row.trend_pct or 0)),
+                "pct": format_percent(abs(row.trend_pct or Decimal(0))),
                 "recent": format_money(row.recent, row.company.currency),
                 "earlier": format_money(row.earlier, row.company.currency),
             }
@@ -92,7 +93,7 @@ def task_title(row: CustomerRegularity) -> str:
     else:
         title = gettext("Call %(company)s: revenue down %(pct)s") % {
             "company": row.company.name,
-            "pct": format_percent(abs(row.trend_pct or 0)),
+            "pct": format_percent(abs(row.trend_pct or Decimal(0))),
         }
     return title[:TITLE_MAX]
 
