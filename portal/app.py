@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+from functools import cache, partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -198,6 +200,16 @@ def session_auth(db: SQLAlchemyAsyncConfig, settings: Settings) -> SessionAuth[U
     )
 
 
+@cache
+def settle_heap() -> None:
+    """Once per process: what a process made while starting (modules, routes, the template environment, Babel's data)
+    lives as long as it does: frozen out of the garbage collector's sight, a full collection in the
+    middle of a large page scans thousands of objects instead of hundreds of thousands (without
+    this, one report request in ten took 200 ms longer)."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     i18n.configure(settings.default_locale)
@@ -250,6 +262,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         template_config=templates,
         stores={"sessions": SQLAlchemyStore(db, model=WebSession)},
         on_app_init=[auth.on_app_init],
+        on_startup=[settle_heap],
         before_send=[security_headers(settings.is_production)],
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
@@ -267,6 +280,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State({"settings": settings, "db_config": db}),
         debug=False,
     )
+    templates.engine_instance.engine.globals["customer_url"] = partial(app.route_reverse, "customer")
+    """`customer_url(company_id=…)`: a customer page's address without `url_for`'s per-call copy of
+    the template context (a report links hundreds of customers)."""
     app = with_request_log(app)
     app.asgi_handler = i18n.Localized(app.asgi_handler)
     return app

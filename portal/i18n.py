@@ -19,7 +19,9 @@ from zoneinfo import ZoneInfo
 from babel import Locale, dates, numbers
 from babel.numbers import NumberPattern
 from babel.support import NullTranslations, Translations
-from jinja2 import Environment
+from jinja2 import Environment, pass_eval_context
+from jinja2.nodes import EvalContext
+from markupsafe import Markup
 
 from portal.settings import PACKAGE_DIR
 
@@ -226,11 +228,30 @@ def format_datetime(value: datetime | None) -> str:
     )
 
 
+@pass_eval_context
+def _template_gettext(eval_context: EvalContext, string: str, **variables: Any) -> str:
+    """`_()` in a template, as Jinja's newstyle gettext (escaped arguments, always %-formatted, so
+    "%%" is "%"), but asking only for the evaluation context: a function that asks for the whole
+    context gets a copy of it made for each call inside a loop, which cost a 500-row report a
+    tenth of its time."""
+    text = gettext(string)
+    return (Markup(text) if eval_context.autoescape else text) % variables
+
+
+@pass_eval_context
+def _template_ngettext(eval_context: EvalContext, singular: str, plural: str, num: int, **variables: Any) -> str:
+    """`ngettext()` in a template (see `_template_gettext`); `%(num)d` is the number."""
+    variables.setdefault("num", num)
+    text = ngettext(singular, plural, num)
+    return (Markup(text) if eval_context.autoescape else text) % variables
+
+
 def install(environment: Environment) -> Environment:
     """Makes a Jinja environment write as pages do: `_()` and `ngettext()` in the language being
     written in, and the money, number and date filters (pages, e-mails and documents alike)."""
     environment.add_extension("jinja2.ext.i18n")
     environment.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    environment.globals.update(_=_template_gettext, gettext=_template_gettext, ngettext=_template_ngettext)
     environment.filters.update(
         money=format_money,
         number=format_decimal,

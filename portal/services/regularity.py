@@ -232,7 +232,7 @@ async def regularity(session: AsyncSession, audience: Audience, period: Period, 
     """The report for the customers `audience` sees, over `period`, as of `through` (the summary's day)."""
     recent, earlier = trend_windows(period, through)
     start = min(period.previous.first, earlier.first)
-    summary = await reports.by_company_month(session, audience.companies, start, period.last)
+    summary = await reports.activity_by_company_month(session, audience.companies, start, period.last)
     days = await _order_days(session, audience, period, through)
     counted = [month for month in period.month_list() if month <= month_start(through)]
     rows = []

@@ -204,6 +204,24 @@ async def by_company_month(
     return result
 
 
+async def activity_by_company_month(
+    session: AsyncSession, companies: ColumnElement[bool], first: date, last: date
+) -> dict[int, dict[date, Figures]]:
+    """`by_company_month` with only `orders` and `net` filled: what regularity and retention read,
+    a quarter of the columns for the thousands of customer-months they span."""
+    rows = await session.execute(
+        select(ReportMonth.company_id, ReportMonth.month, ReportMonth.orders, ReportMonth.net)
+        .join(Company, Company.id == ReportMonth.company_id)
+        .where(companies, ReportMonth.month >= first, ReportMonth.month <= last)
+    )
+    result: dict[int, dict[date, Figures]] = defaultdict(dict)
+    for company_id, month, orders, net in rows:
+        result[company_id][month] = Figures(
+            orders=orders, net=net if type(net) is Decimal else _cents(Decimal(str(net)))
+        )
+    return result
+
+
 async def by_month(session: AsyncSession, companies: ColumnElement[bool], period: Period) -> dict[date, Figures]:
     """The visible customers' figures summed per month of the period (every month present)."""
     rows = await session.execute(

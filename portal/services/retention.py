@@ -89,7 +89,7 @@ def _share(part: int, whole: int) -> Decimal:
 
 
 def cohorts(months: dict[int, dict[date, Figures]], period: Period) -> Retention:
-    """The cohorts of the period, from each customer's months (`reports.by_company_month`)."""
+    """The cohorts of the period, from each customer's months (`reports.activity_by_company_month`)."""
     last = quarter_of(period.last)
     at_least = min(quarter_of(period.first), add_months(last, -3 * (MIN_COHORTS - 1)))
     first = max(at_least, add_months(last, -3 * (MAX_COHORTS - 1)))
@@ -115,5 +115,5 @@ def cohorts(months: dict[int, dict[date, Figures]], period: Period) -> Retention
 
 async def retention(session: AsyncSession, audience: Audience, period: Period) -> Retention:
     """Retention by cohort of the customers the reader sees, over the period."""
-    months = await reports.by_company_month(session, audience.companies, SINCE, period.last)
+    months = await reports.activity_by_company_month(session, audience.companies, SINCE, period.last)
     return cohorts(months, period)
