@@ -28,7 +28,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, case, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Table, case, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal import clock
@@ -91,9 +92,7 @@ class _Months(defaultdict[tuple[int, date], _Month]):
 async def refresh(session: AsyncSession, today: date, zone: ZoneInfo) -> int:
     """Rebuild the summary up to `today` (the seller's day) in the caller's transaction; the number
     of customer-months written."""
-    if await session.get(ReportRefresh, 1, with_for_update=True) is None:
-        session.add(ReportRefresh(id=1))
-        await session.flush()
+    await _claim(session)
     months = _Months()
     await _orders(session, months, today)
     await _rebates(session, months, today)
@@ -117,12 +116,25 @@ async def refresh(session: AsyncSession, today: date, zone: ZoneInfo) -> int:
 async def refresh_due(maker: async_sessionmaker[AsyncSession], today: date, zone: ZoneInfo) -> bool:
     """The worker's call: rebuild when the summary is older than `EVERY` or from another day."""
     async with maker() as session, session.begin():
-        state = await session.get(ReportRefresh, 1, with_for_update=True)
-        refreshed = state.refreshed_at if state is not None and state.through == today else None
+        state = await _claim(session)
+        refreshed = state.refreshed_at if state.through == today else None
         if refreshed is not None and clock.now() - refreshed < EVERY:
             return False
         await refresh(session, today, zone)
         return True
+
+
+async def _claim(session: AsyncSession) -> ReportRefresh:
+    """The one refresh row, locked for this transaction (made first where it is missing, by
+    whichever worker comes first: the others find it, wait for the lock, then read it afresh)."""
+    table = ReportRefresh.__table__
+    assert isinstance(table, Table)
+    dialect = session.get_bind().dialect.name
+    insert_into = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(insert_into(table).values(id=1).on_conflict_do_nothing(index_elements=["id"]))
+    state = await session.get(ReportRefresh, 1, with_for_update=True, populate_existing=True)
+    assert state is not None, "made just above"
+    return state
 
 
 async def freshness(session: AsyncSession) -> ReportRefresh | None:
