@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.i18n import ngettext
 from portal.models import Company, Order, OrderLine, Product, ProductCategory, ReportCategoryMix
 from portal.services.flags import COUNTED
-from portal.services.report_summary import MIX_MONTHS, _month_key, add_months, month_start
+from portal.services.report_summary import MIX_MONTHS, add_months, month_key, month_start
 from portal.services.tasks import TITLE_MAX
 
 SIMILAR_SHOWN = 10
@@ -143,7 +143,7 @@ async def _products(session: AsyncSession, company_id: int, similar: list[int], 
         .join(ProductCategory, ProductCategory.id == Product.category_id)
         .where(*counted, Order.company_id.in_(similar), Product.is_active)
         .group_by(OrderLine.product_id, Product.name, ProductCategory.name, Order.company_id)
-        .having(func.count(_month_key(session, Order.counted_on).distinct()) >= REGULAR_MONTHS)
+        .having(func.count(month_key(session, Order.counted_on).distinct()) >= REGULAR_MONTHS)
     )
     own = set(
         await session.scalars(

@@ -142,7 +142,7 @@ async def freshness(session: AsyncSession) -> ReportRefresh | None:
     return await session.get(ReportRefresh, 1)
 
 
-def _month_key(session: AsyncSession, column: Any) -> ColumnElement[str]:
+def month_key(session: AsyncSession, column: Any) -> ColumnElement[str]:
     """ "YYYY-MM" of a date column, in SQL."""
     if session.get_bind().dialect.name == "postgresql":
         return func.to_char(column, "YYYY-MM")
@@ -158,7 +158,7 @@ def _counted(today: date) -> list[ColumnElement[bool]]:
 
 
 async def _orders(session: AsyncSession, months: _Months, today: date) -> None:
-    key = _month_key(session, Order.counted_on).label("month")
+    key = month_key(session, Order.counted_on).label("month")
     known = Order.list_total.is_not(None)
     rows = await session.execute(
         select(
@@ -275,7 +275,7 @@ async def _credit(session: AsyncSession, months: _Months, today: date) -> None:
 
 async def _category_mix(session: AsyncSession, today: date) -> list[dict[str, Any]]:
     since = add_months(month_start(today), 1 - MIX_MONTHS)
-    key = _month_key(session, Order.counted_on)
+    key = month_key(session, Order.counted_on)
     rows = await session.execute(
         select(Order.company_id, Product.category_id, func.sum(OrderLine.line_net), func.count(key.distinct()))
         .join(OrderLine, OrderLine.order_id == Order.id)
