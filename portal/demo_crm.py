@@ -1481,7 +1481,7 @@ async def _system_tasks(session: AsyncSession, story: _Story) -> None:
 
     # Customers later than usual, found by this morning's pass.
     active = [company for company in story.companies.values() if company.is_active and company.account_manager_id]
-    rhythms = await customers.rhythms(session, [company.id for company in active], today, SELLER_ZONE)
+    rhythms = await customers.rhythms(session, [company.id for company in active], today)
     with _clock_at(morning):
         for company in active:
             rhythm = rhythms[company.id]

@@ -127,11 +127,10 @@ def _months_back(today: date, count: int) -> list[date]:
     return months[::-1]
 
 
-async def rhythms(session: AsyncSession, company_ids: list[int], today: date, zone: ZoneInfo) -> dict[int, Rhythm]:
+async def rhythms(session: AsyncSession, company_ids: list[int], today: date) -> dict[int, Rhythm]:
     """Reorder rhythm and value of many customers in one query, from the orders that count, each on
     the day it was approved (`Order.counted_on`, as the reports count them): the months' revenue and
-    margin, the gaps between order days and the days since the last. `counted_on` is already the
-    seller's day, so `zone` is no longer needed; it stays for the callers."""
+    margin, the gaps between order days and the days since the last (`counted_on` is the seller's day)."""
     months = _months_back(today, 12)
     rows = await session.execute(
         select(Order.company_id, Order.counted_on, Order.net_total, Order.cost_total)
@@ -181,14 +180,12 @@ class PortfolioRow:
     covered_for: User | None = None
 
 
-async def portfolio(
-    session: AsyncSession, manager: User, *, today: date, grace_days: int, zone: ZoneInfo
-) -> list[PortfolioRow]:
+async def portfolio(session: AsyncSession, manager: User, *, today: date, grace_days: int) -> list[PortfolioRow]:
     """The customers this account manager sees today (`services/scoping.py`): their own and, during
     a cover, those of the colleague they cover, by name; the same few queries for any number."""
     in_charge = await scoping.managers_in_charge(session, manager, today) or frozenset()
     pictures = await credit_pictures(session, today=today, grace_days=grace_days, account_manager_ids=in_charge)
-    found = await rhythms(session, [picture.company.id for picture in pictures], today, zone)
+    found = await rhythms(session, [picture.company.id for picture in pictures], today)
     absent = in_charge - {manager.id}
     colleagues = (
         {user.id: user for user in await session.scalars(select(User).where(User.id.in_(sorted(absent))))}
@@ -402,7 +399,7 @@ async def customer_profile(
         company=company,
         picture=picture,
         buyers=buyers,
-        rhythm=(await rhythms(session, [company_id], today, zone))[company_id],
+        rhythm=(await rhythms(session, [company_id], today))[company_id],
         timeline=entries[start : start + TIMELINE_PAGE],
         page=page,
         has_more=len(entries) > start + TIMELINE_PAGE,

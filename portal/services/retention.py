@@ -18,7 +18,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.models import SettlementPeriod
 from portal.services import reports
+from portal.services.agreements import calendar_period
 from portal.services.report_summary import add_months
 from portal.services.reports import ZERO, Audience, Figures, Period
 
@@ -32,7 +34,7 @@ MAX_COHORTS = 12
 
 def quarter_of(day: date) -> date:
     """The first day of the quarter `day` falls in."""
-    return date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
+    return calendar_period(SettlementPeriod.QUARTER, day).starts_on
 
 
 def quarters_between(first: date, last: date) -> int:

@@ -62,11 +62,11 @@ def _title(reason: TaskReason, **names: object) -> str:
     return tasks.SYSTEM_TITLES[reason] % names
 
 
-async def _late_customers(session: AsyncSession, today: date, zone: ZoneInfo) -> list[tasks.SystemTask]:
+async def _late_customers(session: AsyncSession, today: date) -> list[tasks.SystemTask]:
     rows = (
         await session.execute(_managed(select(Company.id, Company.name, User.id)).where(Company.is_active.is_(True)))
     ).all()
-    rhythms = await customers.rhythms(session, [company_id for company_id, _, _ in rows], today, zone)
+    rhythms = await customers.rhythms(session, [company_id for company_id, _, _ in rows], today)
     found = []
     for company_id, name, manager_id in rows:
         rhythm = rhythms[company_id]
@@ -193,7 +193,7 @@ async def _credit_blocked(
 async def due_tasks(session: AsyncSession, today: date, *, grace_days: int, zone: ZoneInfo) -> list[tasks.SystemTask]:
     """Every system task the state of today calls for, made before or not."""
     return [
-        *await _late_customers(session, today, zone),
+        *await _late_customers(session, today),
         *await _expiring_quotes(session, today),
         *await _changes_requested(session, today),
         *await _credit_blocked(session, today, grace_days=grace_days, zone=zone),

@@ -57,9 +57,7 @@ class HomeController(Controller):
         today: NamedDependency[date],
         settings: NamedDependency[Settings],
     ) -> Template:
-        rows = await customers.portfolio(
-            db_session, request.user, today=today, grace_days=settings.past_due_grace_days, zone=settings.seller_zone
-        )
+        rows = await customers.portfolio(db_session, request.user, today=today, grace_days=settings.past_due_grace_days)
         waiting = await quote_desk.waiting_count(db_session, request.user, today)
         my_day = await tasks.my_day(db_session, request.user, today)
         return Template("home/manager.html", context={"rows": rows, "quotes_waiting": waiting, "my_day": my_day})

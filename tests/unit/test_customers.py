@@ -36,7 +36,7 @@ async def test_rhythm_counts_months_and_flags_a_customer_later_than_usual(sessio
         await counted(session, company, "100.00", submitted=at(days_ago + 1), approved=days_ago)
     await make_order(session, company, gross="999.00", status=OrderStatus.REJECTED, submitted_at=at(5))
 
-    rhythm = (await customers.rhythms(session, [company.id], TODAY, ZONE))[company.id]
+    rhythm = (await customers.rhythms(session, [company.id], TODAY))[company.id]
 
     assert (rhythm.median_gap_days, rhythm.days_since_last, rhythm.late) == (20.0, 40, True)
     assert len(rhythm.months) == 12 and rhythm.months[-1].month == date(2026, 11, 1)
@@ -48,7 +48,7 @@ async def test_a_regular_customer_is_not_late(session: AsyncSession) -> None:
     company = await make_company(session)
     for days_ago in (60, 40, 20, 5):
         await counted(session, company, "10.00", submitted=at(days_ago), approved=days_ago)
-    rhythm = (await customers.rhythms(session, [company.id], TODAY, ZONE))[company.id]
+    rhythm = (await customers.rhythms(session, [company.id], TODAY))[company.id]
     assert (rhythm.days_since_last, rhythm.late) == (5, False)
 
 
@@ -60,7 +60,7 @@ async def test_an_order_counts_in_the_month_it_was_approved_not_submitted(sessio
     await counted(session, company, "50.00", submitted=at(400), approved=400)
     await make_order(session, company, gross="70.00", status=OrderStatus.PENDING_APPROVAL, submitted_at=at(3))
 
-    rhythm = (await customers.rhythms(session, [company.id], TODAY, ZONE))[company.id]
+    rhythm = (await customers.rhythms(session, [company.id], TODAY))[company.id]
 
     by_month = {m.month: (m.orders, m.revenue, m.margin) for m in rhythm.months if m.orders}
     assert by_month == {date(2026, 11, 1): (1, Decimal("200.00"), Decimal("60.00"))}
@@ -69,7 +69,7 @@ async def test_an_order_counts_in_the_month_it_was_approved_not_submitted(sessio
 
 async def test_a_customer_without_orders_has_no_rhythm(session: AsyncSession) -> None:
     company = await make_company(session)
-    rhythm = (await customers.rhythms(session, [company.id], TODAY, ZONE))[company.id]
+    rhythm = (await customers.rhythms(session, [company.id], TODAY))[company.id]
     assert (rhythm.median_gap_days, rhythm.days_since_last, rhythm.late) == (None, None, False)
 
 
