@@ -27,13 +27,12 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.security.session_auth import SessionAuth
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
-from sqlalchemy import event, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import event
 
-from portal import clock, i18n
+from portal import i18n
 from portal.logs import BindUser, LitestarLogging, with_request_log
 from portal.models import Role, User, WebSession
-from portal.services import approvals, buyer_agreement, pipeline
+from portal.services import pipeline
 from portal.settings import STATIC_DIR, TEMPLATES_DIR, Settings
 from portal.web import formatting, sessions
 from portal.web.account import AccountController
@@ -117,9 +116,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor.close()
 
 
-def template_config() -> TemplateConfig[JinjaTemplateEngine]:
+def template_config(settings: Settings) -> TemplateConfig[JinjaTemplateEngine]:
     def configure(engine: JinjaTemplateEngine) -> None:
         environment: Environment = i18n.install(engine.engine)
+        environment.auto_reload = settings.is_development  # no file checks per render outside development
         environment.filters.update(
             price_source=formatting.price_source,
             next_break=formatting.next_break,
@@ -164,26 +164,17 @@ def session_auth(db: SQLAlchemyAsyncConfig, settings: Settings) -> SessionAuth[U
         if sessions.session_expired(session, settings):
             sessions.expire(connection)
             raise NotAuthorizedException("session expired")
-        db_session = db.provide_session(connection.app.state, connection.scope)
-        today = clock.today(settings.seller_zone)
-        found = (
-            await db_session.execute(
-                select(User, buyer_agreement.in_force(User.company_id, today))
-                .options(joinedload(User.company))
-                .where(User.id == user_id, User.is_active)
-            )
-        ).first()
-        user, connection.state.has_agreement = found.tuple() if found else (None, False)
-        if user is None or session.get("version") != user.session_version:
+        found = sessions.visitor_of(connection)
+        user = found.user if found else None
+        connection.state.has_agreement = found.has_agreement if found else False
+        if user is None or user.id != user_id or session.get("version") != user.session_version:
             return None  # deactivated, or signed out everywhere / password changed since
         if user.company is not None and not user.company.is_active:
             return None  # the company was deactivated: its buyers' sessions end at once
         sessions.mark_seen(session)
         i18n.use_locale(user.locale, user.timezone)
         if user.role in (Role.ACCOUNT_MANAGER, Role.ADMIN):
-            connection.state.queue_count = await approvals.pending_count(
-                db_session, user, clock.today(settings.seller_zone)
-            )
+            connection.state.queue_count = found.queue_count if found else 0
         return user
 
     return SessionAuth[User, ServerSideSessionBackend](
@@ -215,7 +206,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     i18n.configure(settings.default_locale)
     db = database_config(settings)
     auth = session_auth(db, settings)
-    templates = template_config()
+    templates = template_config(settings)
     pages = Router(
         path="/",
         include_in_schema=False,
@@ -280,9 +271,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State({"settings": settings, "db_config": db}),
         debug=False,
     )
-    templates.engine_instance.engine.globals["customer_url"] = partial(app.route_reverse, "customer")
-    """`customer_url(company_id=…)`: a customer page's address without `url_for`'s per-call copy of
-    the template context (a report links hundreds of customers)."""
+    templates.engine_instance.engine.globals.update(
+        customer_url=partial(app.route_reverse, "customer"), product_url=partial(app.route_reverse, "product")
+    )
+    """`customer_url(company_id=…)`, `product_url(product_id=…)`: addresses without `url_for`'s per-call
+    copy of the template context (a report links hundreds of customers, the catalog a page of products)."""
     app = with_request_log(app)
     app.asgi_handler = i18n.Localized(app.asgi_handler)
     return app

@@ -10,9 +10,10 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -157,11 +158,51 @@ def _pattern(code: str, pattern: str | None, kind: str = "currency") -> NumberPa
     return locale.currency_formats["standard"] if kind == "currency" else locale.decimal_formats[None]
 
 
+@dataclass(frozen=True)
+class _Number:
+    """One locale's number pattern made ready for many cells: Python's own `format` with the
+    locale's symbols swapped in afterwards, the exact strings Babel's `NumberPattern.apply` gives
+    (tests/unit/test_number_format.py compares them), at a fraction of its cost per call."""
+
+    prefixes: tuple[str, str]
+    suffixes: tuple[str, str]
+    fraction: tuple[int, int]
+    symbols: dict[int, str]
+
+    def __call__(self, value: Decimal | int) -> str:
+        negative = value.is_signed() if isinstance(value, Decimal) else value < 0
+        least, most = self.fraction
+        text = format(abs(value), f",.{most}f")
+        if most > least:
+            whole, _, decimals = text.partition(".")
+            decimals = decimals.rstrip("0").ljust(least, "0")
+            text = f"{whole}.{decimals}" if decimals else whole
+        return self.prefixes[negative] + text.translate(self.symbols) + self.suffixes[negative]
+
+
+@cache
+def _number(code: str, pattern: str | None, currency: str | None = None, currency_digits: bool = True) -> _Number:
+    parsed = _pattern(code, pattern)
+    locale = _locale(code)
+    symbol = numbers.get_currency_symbol(currency, locale) if currency else ""
+    fraction = parsed.frac_prec
+    if currency and currency_digits:
+        digits = numbers.get_currency_precision(currency)
+        fraction = (digits, digits)
+    symbols = numbers.get_decimal_symbol(locale), numbers.get_group_symbol(locale)
+    return _Number(
+        prefixes=(parsed.prefix[0].replace("¤", symbol), parsed.prefix[1].replace("¤", symbol)),
+        suffixes=(parsed.suffix[0].replace("¤", symbol), parsed.suffix[1].replace("¤", symbol)),
+        fraction=fraction,
+        symbols=str.maketrans({".": symbols[0], ",": symbols[1]}),
+    )
+
+
 def format_money(amount: Decimal | None, currency: str) -> str:
     if amount is None:
         return ""
     code = locale()
-    return _pattern(code, MONEY_PATTERNS.get(code)).apply(amount, _locale(code), currency=currency)
+    return _number(code, MONEY_PATTERNS.get(code), currency)(amount)
 
 
 UNIT_PRICE_PATTERNS = {"en": "\u00a4\u00a0#,##0.00##", "pl": "#,##0.00##\u00a0\u00a4"}
@@ -172,22 +213,18 @@ def format_unit_price(amount: Decimal | None, currency: str) -> str:
     if amount is None:
         return ""
     code = locale()
-    return _pattern(code, UNIT_PRICE_PATTERNS.get(code, "#,##0.00##")).apply(
-        amount, _locale(code), currency=currency, currency_digits=False
-    )
+    return _number(code, UNIT_PRICE_PATTERNS.get(code, "#,##0.00##"), currency, currency_digits=False)(amount)
 
 
 def format_price_number(amount: Decimal) -> str:
     """A unit price without its currency, as in "from 50 pcs: 11.20"."""
-    code = locale()
-    return _pattern(code, "#,##0.00##").apply(amount, _locale(code))
+    return _number(locale(), "#,##0.00##")(amount)
 
 
 def format_decimal(value: Decimal | int | None, digits: int = 2) -> str:
     if value is None:
         return ""
-    code = locale()
-    return _pattern(code, "#,##0" + ("." + "0" * digits if digits else "")).apply(value, _locale(code))
+    return _number(locale(), "#,##0" + ("." + "0" * digits if digits else ""))(value)
 
 
 def format_percent(value: Decimal | None) -> str:
@@ -233,9 +270,17 @@ def _template_gettext(eval_context: EvalContext, string: str, **variables: Any) 
     """`_()` in a template, as Jinja's newstyle gettext (escaped arguments, always %-formatted, so
     "%%" is "%"), but asking only for the evaluation context: a function that asks for the whole
     context gets a copy of it made for each call inside a loop, which cost a 500-row report a
-    tenth of its time."""
+    tenth of its time. A text without arguments is made once per language."""
+    if not variables:
+        return _constant_text(locale(), string, eval_context.autoescape)
     text = gettext(string)
     return (Markup(text) if eval_context.autoescape else text) % variables
+
+
+@lru_cache(maxsize=8192)
+def _constant_text(code: str, string: str, autoescape: bool) -> str:
+    text = translations(code).gettext(string)
+    return (Markup(text) if autoescape else text) % {}
 
 
 @pass_eval_context

@@ -78,6 +78,10 @@ class Settings:
         return self.env == "production"
 
     @property
+    def is_development(self) -> bool:
+        return self.env == "development"
+
+    @property
     def seller_zone(self) -> ZoneInfo:
         return ZoneInfo(self.seller_timezone)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -408,6 +408,12 @@ async def pending_count(session: AsyncSession, user: User, today: date) -> int:
     visible = await scoping.visible_companies_filter(session, user, today)
     query = _queue_query(visible, QueueFilter()).with_only_columns(func.count(Order.id))
     return int(await session.scalar(query) or 0)
+
+
+def pending_count_column(today: date) -> ColumnElement[int]:
+    """`pending_count` in SQL for the `User` of the enclosing statement (staff who decide; 0 for others)."""
+    count = _queue_query(scoping.signed_in_company_filter(today), QueueFilter()).with_only_columns(func.count(Order.id))
+    return case((User.role.in_((Role.ACCOUNT_MANAGER, Role.ADMIN)), count.scalar_subquery()), else_=0)
 
 
 async def approval_queue(session: AsyncSession, user: User, wanted: QueueFilter, policy: Policy) -> Queue:

@@ -5,11 +5,12 @@ Each decision the deputy makes records on whose behalf it was made (`services/ap
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, SQLColumnExpression, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 from sqlalchemy.sql.elements import ColumnElement
@@ -28,11 +29,27 @@ class CoverInvalid(Refused):
         super().__init__(gettext("Please correct the marked fields."), errors=errors)
 
 
+_KNOWN = "covers.known"
+"""`session.info` key: the colleagues each user covers on a day, as read with the signed-in user
+(`services/visitors.py`), so the pages of that request ask no more."""
+
+
+def absent_colleagues(deputy_id: SQLColumnExpression[int] | int, today: date) -> Select[int]:
+    """SQL: the account managers whom `deputy_id` covers on `today`."""
+    return select(Deputy.manager_id).where(
+        Deputy.deputy_id == deputy_id, Deputy.starts_on <= today, Deputy.ends_on >= today
+    )
+
+
+def remember_covered(session: AsyncSession, user_id: int, today: date, absent: Iterable[int]) -> None:
+    """What `absent_colleagues` gave for this user today, already read; `covered_managers` trusts it."""
+    session.info.setdefault(_KNOWN, {})[(user_id, today)] = frozenset(absent)
+
+
 async def covered_managers(session: AsyncSession, user: User, today: date) -> set[int]:
     """The account managers whose queue this user works today: their own, and those they deputise for."""
-    absent = await session.scalars(
-        select(Deputy.manager_id).where(Deputy.deputy_id == user.id, Deputy.starts_on <= today, Deputy.ends_on >= today)
-    )
+    known = session.info.get(_KNOWN, {}).get((user.id, today))
+    absent = known if known is not None else await session.scalars(absent_colleagues(user.id, today))
     return {user.id, *absent} if user.role is Role.ACCOUNT_MANAGER else set(absent)
 
 
@@ -144,6 +161,7 @@ def _label(cover: Deputy) -> str:
 
 
 async def _save(session: AsyncSession, actor: User, cover: Deputy) -> Deputy:
+    session.info.pop(_KNOWN, None)
     session.add(cover)
     await session.flush()
     audit.record(
@@ -163,6 +181,7 @@ async def _remove(session: AsyncSession, actor: User, cover: Deputy) -> None:
         _label(cover),
         changes={name: [value, None] for name, value in _cover_text(cover).items()},
     )
+    session.info.pop(_KNOWN, None)
     await session.delete(cover)
     await session.flush()
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.errors import NotFound
@@ -40,7 +40,7 @@ from portal.models import (
     Task,
     User,
 )
-from portal.services.covers import covered_managers
+from portal.services.covers import absent_colleagues, covered_managers
 
 EVERY_COMPANY = None
 """`managers_in_charge` of someone who sees every company (finance, admins)."""
@@ -74,6 +74,19 @@ def company_filter(user: User, in_charge: frozenset[int] | None) -> ColumnElemen
     if in_charge is EVERY_COMPANY:
         return true()
     return Company.account_manager_id.in_(sorted(in_charge)) if in_charge else false()
+
+
+def signed_in_company_filter(today: date) -> ColumnElement[bool]:
+    """`company_filter` in SQL for the `User` of the enclosing statement (today's covers read in it),
+    for figures folded into the statement that loads the signed-in user."""
+    covered = or_(
+        Company.account_manager_id == User.id, Company.account_manager_id.in_(absent_colleagues(User.id, today))
+    )
+    return or_(
+        User.role.in_((Role.FINANCE, Role.ADMIN)),
+        and_(User.role == Role.ACCOUNT_MANAGER, covered),
+        and_(User.role == Role.BUYER, Company.id == User.company_id),
+    )
 
 
 async def visible_companies_filter(session: AsyncSession, user: User, today: date) -> ColumnElement[bool]:

@@ -21,9 +21,11 @@ from litestar.types import Empty, Message, ScopeSession
 from portal import clock
 from portal.i18n import gettext
 from portal.models import User
+from portal.services import visitors
 from portal.settings import Settings
 
 _LOADED = "portal.session_loaded"
+_VISITOR = "portal.visitor"
 _ROTATE = "portal.session_rotate"
 _NEW_ID = "portal.session_new_id"
 R = TypeVar("R", bound=Response[Any])
@@ -34,6 +36,11 @@ SEEN_EVERY = 60
 def session_cookie_name(settings: Settings) -> str:
     """`__Host-` in production: the browser then insists on Secure, Path=/ and no Domain."""
     return "__Host-session" if settings.is_production else "session"
+
+
+def visitor_of(connection: ASGIConnection[Any, Any, Any, Any]) -> visitors.Visitor | None:
+    """The session's user and navigation figures, as loaded with the session (`services/visitors.py`)."""
+    return connection.scope.get(_VISITOR)  # type: ignore[return-value]
 
 
 def client_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
@@ -111,9 +118,24 @@ class PortalSessionBackend(ServerSideSessionBackend):
         return connection.scope.get(_NEW_ID) or super().get_session_id(connection)  # type: ignore[return-value]
 
     async def load_from_connection(self, connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any]:
-        data = await super().load_from_connection(connection)
+        """The stored session and its user in one statement, on the request's own database session."""
+        key = connection.cookies.get(self.config.key)
+        found = await self._visitor(connection, key) if key else None
+        connection.scope[_VISITOR] = found  # type: ignore[literal-required]
+        data = self.deserialize_data(found.data) if found else {}
         connection.scope[_LOADED] = self.serialize_data(data, connection.scope) if data else None  # type: ignore[literal-required]
         return data
+
+    async def _visitor(self, connection: ASGIConnection[Any, Any, Any, Any], key: str) -> visitors.Visitor | None:
+        state = connection.app.state
+        store = self.config.get_store_from_app(connection.scope["app"])
+        return await visitors.visitor(
+            state.db_config.provide_session(state, connection.scope),
+            key,
+            getattr(store, "namespace", None),
+            clock.now(),
+            clock.today(state.settings.seller_zone),
+        )
 
     async def store_in_message(
         self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]

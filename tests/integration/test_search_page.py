@@ -149,5 +149,5 @@ async def test_the_page_costs_the_same_statements_for_one_match_and_fifty(
         page = await client.get("/search", params={"q": "ORD-2026"})
     assert heading(page.text, "orders") == "Orders 10+"
     assert "Only the first 10 are shown. Type more to narrow the search." in text_of(section(page.text, "orders"))
-    # Session, user, the queue badge (covers, count); the manager's covers; one query for each of the six kinds.
-    assert len(one) == len(fifty) == 11
+    # The session with its user, the queue badge and the covers in one; one query for each of the six kinds.
+    assert len(one) == len(fifty) == 7
