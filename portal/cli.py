@@ -47,6 +47,13 @@ def db_downgrade(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def db_sharding_plan(settings: Settings, args: argparse.Namespace) -> int:
+    from portal.sharding import citus_plan
+
+    print(";\n".join(citus_plan()) + ";")
+    return 0
+
+
 def demo_data(settings: Settings, args: argparse.Namespace) -> int:
     from portal import demo
 
@@ -213,6 +220,9 @@ def parser() -> argparse.ArgumentParser:
     down = db.add_parser("downgrade", help="revert migrations")
     down.add_argument("revision", nargs="?", default="base")
     down.set_defaults(run=db_downgrade)
+    db.add_parser("sharding-plan", help="print the SQL that would distribute the schema on Citus").set_defaults(
+        run=db_sharding_plan
+    )
 
     commands.add_parser("demo-data", help="load demo data into an empty database").set_defaults(run=demo_data)
 

@@ -279,7 +279,8 @@ class Invoice(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
-    number: Mapped[str] = mapped_column(String(50), unique=True)
+    number: Mapped[str] = mapped_column(String(50))
+    """Unique across the seller: the ERP numbers invoices; the key below holds it per customer."""
     issue_date: Mapped[date] = mapped_column(Date)
     due_date: Mapped[date] = mapped_column(Date)
     currency: Mapped[str] = mapped_column(String(3), default="PLN")
@@ -292,6 +293,7 @@ class Invoice(Base):
     company: Mapped[Company] = relationship()
 
     __table_args__ = (
+        UniqueConstraint("company_id", "number"),
         Index(
             "ix_invoices_open",
             "company_id",
@@ -347,7 +349,7 @@ class CartLine(Base):
     product: Mapped[Product] = relationship()
 
     __table_args__ = (
-        UniqueConstraint("cart_id", "product_id"),
+        UniqueConstraint("company_id", "cart_id", "product_id"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
     )
 
@@ -380,11 +382,13 @@ class Order(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
-    number: Mapped[str] = mapped_column(String(30), unique=True)
+    number: Mapped[str] = mapped_column(String(30))
+    """Unique across the seller: drawn from `order_number_sequences`; the key below holds it per customer."""
     status: Mapped[OrderStatus] = mapped_column(_enum(OrderStatus, "order_status"), index=True)
     source: Mapped[OrderSource] = mapped_column(_enum(OrderSource, "order_source"), default=OrderSource.PORTAL)
     buyer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    """The checkout key the order was made with, unique per customer (a second submission finds the order)."""
     po_number: Mapped[str | None] = mapped_column(String(50))
     requested_delivery_date: Mapped[date] = mapped_column(Date)
     delivery_address_id: Mapped[int | None] = mapped_column(ForeignKey("addresses.id", ondelete="SET NULL"))
@@ -401,7 +405,7 @@ class Order(Base):
     delivery_fee_vat_rate: Mapped[Decimal] = mapped_column(Percent, default=Decimal("23"), server_default="23")
     payment_terms_days: Mapped[int] = mapped_column(Integer)
     submitted_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
-    quote_id: Mapped[int | None] = mapped_column(ForeignKey("quotes.id", ondelete="SET NULL"), unique=True)
+    quote_id: Mapped[int | None] = mapped_column(ForeignKey("quotes.id", ondelete="SET NULL"))
     """The quote whose acceptance made this order (one order per quote)."""
     quote_version: Mapped[int | None] = mapped_column(Integer)
     placed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -429,6 +433,9 @@ class Order(Base):
     events: Mapped[list[OrderEvent]] = relationship(order_by="OrderEvent.id", cascade="all, delete-orphan")
 
     __table_args__ = (
+        UniqueConstraint("company_id", "number"),
+        UniqueConstraint("company_id", "idempotency_key"),
+        UniqueConstraint("company_id", "quote_id"),
         Index("ix_orders_company_submitted", "company_id", "submitted_at"),
         Index("ix_orders_company_counted", "company_id", "counted_on"),
         Index("ix_orders_counted_on", "counted_on", "company_id"),
@@ -619,7 +626,7 @@ class ShoppingListLine(Base):
     product: Mapped[Product] = relationship()
 
     __table_args__ = (
-        UniqueConstraint("list_id", "product_id"),
+        UniqueConstraint("company_id", "list_id", "product_id"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
     )
 
@@ -632,12 +639,16 @@ class Payment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
-    reference: Mapped[str] = mapped_column(String(100), unique=True)
+    reference: Mapped[str] = mapped_column(String(100))
+    """The bank's reference (or one derived from the invoice, date and amount), unique per customer."""
     paid_on: Mapped[date] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column(Amount)
     recorded_at: Mapped[datetime] = mapped_column(default=clock.now)
 
-    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+    __table_args__ = (
+        UniqueConstraint("company_id", "reference"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
 
 
 class CreditEventKind(enum.StrEnum):
@@ -727,7 +738,7 @@ class ScheduleLine(Base):
     product: Mapped[Product] = relationship()
 
     __table_args__ = (
-        UniqueConstraint("schedule_id", "product_id"),
+        UniqueConstraint("company_id", "schedule_id", "product_id"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
     )
 
@@ -753,7 +764,7 @@ class ScheduleOccurrence(Base):
     """Why it was missed, as a code ("no_order_in_time", "nothing_sold"); pages word it."""
     at: Mapped[datetime] = mapped_column(default=clock.now)
 
-    __table_args__ = (UniqueConstraint("schedule_id", "delivery_date"),)
+    __table_args__ = (UniqueConstraint("company_id", "schedule_id", "delivery_date"),)
 
 
 class NotificationKind(enum.StrEnum):
@@ -808,6 +819,8 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[NotificationKind] = mapped_column(_enum(NotificationKind, "notification_kind"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="SET NULL"), index=True)
+    """The customer the message concerns (its recipient's company); None: the seller's staff or nobody yet."""
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(200))
     body_text: Mapped[str] = mapped_column(Text)
@@ -976,7 +989,8 @@ class Quote(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
-    number: Mapped[str] = mapped_column(String(30), unique=True)
+    number: Mapped[str] = mapped_column(String(30))
+    """Unique across the seller: drawn from `quote_number_sequences`; the key below holds it per customer."""
     status: Mapped[QuoteStatus] = mapped_column(_enum(QuoteStatus, "quote_status"), index=True)
     title: Mapped[str] = mapped_column(String(200), default="")
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -1005,6 +1019,8 @@ class Quote(Base):
         order_by="QuoteVersion.number", cascade="all, delete-orphan", back_populates="quote"
     )
 
+    __table_args__ = (UniqueConstraint("company_id", "number"),)
+
 
 class QuoteVersion(Base):
     """One version of a quote's offer. Once `sent_at` is set it never changes again."""
@@ -1029,7 +1045,7 @@ class QuoteVersion(Base):
         order_by="QuoteLine.position, QuoteLine.id", cascade="all, delete-orphan", back_populates="version"
     )
 
-    __table_args__ = (UniqueConstraint("quote_id", "number"),)
+    __table_args__ = (UniqueConstraint("company_id", "quote_id", "number"),)
 
 
 class QuoteLine(Base):
@@ -1139,7 +1155,8 @@ class Agreement(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
-    number: Mapped[str] = mapped_column(String(40), unique=True)
+    number: Mapped[str] = mapped_column(String(40))
+    """Unique across the seller: the ERP numbers agreements; the key below holds it per customer."""
     status: Mapped[AgreementStatus] = mapped_column(_enum(AgreementStatus, "agreement_status"), index=True)
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
@@ -1168,6 +1185,8 @@ class Agreement(Base):
         order_by="PaymentOption.days", cascade="all, delete-orphan"
     )
     assortment: Mapped[list[AssortmentItem]] = relationship(order_by="AssortmentItem.id", cascade="all, delete-orphan")
+
+    __table_args__ = (UniqueConstraint("company_id", "number"),)
 
 
 class AgreementTier(Base):
@@ -1205,7 +1224,7 @@ class PaymentOption(Base):
     days: Mapped[int] = mapped_column(Integer)
     price_effect_pct: Mapped[Decimal] = mapped_column(Percent, default=Decimal("0.00"))
 
-    __table_args__ = (UniqueConstraint("agreement_id", "days"),)
+    __table_args__ = (UniqueConstraint("company_id", "agreement_id", "days"),)
 
 
 class AssortmentItem(Base):
@@ -1248,7 +1267,7 @@ class SettlementClose(Base):
     agreement: Mapped[Agreement] = relationship()
     lines: Mapped[list[RebateLine]] = relationship(order_by="RebateLine.id", cascade="all, delete-orphan")
 
-    __table_args__ = (UniqueConstraint("agreement_id", "starts_on"),)
+    __table_args__ = (UniqueConstraint("company_id", "agreement_id", "starts_on"),)
 
 
 class RebateLine(Base):

@@ -205,7 +205,7 @@ async def _add_lines(
     total = table.c.quantity + statement.excluded.quantity
     pack = case({product_id: product.pack_size for product_id, (product, _) in lines.items()}, value=table.c.product_id)
     statement = statement.on_conflict_do_update(
-        index_elements=["cart_id", "product_id"],
+        index_elements=["company_id", "cart_id", "product_id"],
         set_={"quantity": total},
         where=and_(total <= MAX_QUANTITY, total % pack == 0),
     ).returning(table.c.product_id)

@@ -347,7 +347,7 @@ async def _add_line(
     )
     total = table.c.quantity + statement.excluded.quantity
     statement = statement.on_conflict_do_update(
-        index_elements=["list_id", "product_id"],
+        index_elements=["company_id", "list_id", "product_id"],
         set_={"quantity": total, "updated_at": statement.excluded.updated_at},
         where=and_(total <= MAX_QUANTITY, total % product.pack_size == 0),
     ).returning(table.c.id)

@@ -95,6 +95,7 @@ async def notify(
     for user in people.values():
         message = _written(kind, user.email, user, i18n.user_locale(user.locale), subject, template, context, link)
         message.user_id = user.id
+        message.company_id = user.company_id
         session.add(message)
         messages.append(message)
     return messages
@@ -159,6 +160,7 @@ async def send_link(
     addressee = Addressee(email, full_name or email)
     message = _written(kind, email, addressee, locale, subject, template, context, link)
     message.user_id = user_id
+    message.company_id = user.company_id if user is not None else None
     session.add(message)
     return message
 

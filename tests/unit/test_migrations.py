@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from portal import migrate
+from portal import migrate, sharding
 from portal.models import Base, WebSession
 from tests.conftest import _postgres_admin, backend, postgres_admin_url
 
@@ -93,6 +93,12 @@ def _not_a_search_index(name, type_, parent_names):  # type: ignore[no-untyped-d
     return not (type_ == "index" and name and name.startswith(SEARCH_INDEX))
 
 
+def _not_a_sharding_key(object_, name, type_, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]
+    """On PostgreSQL a foreign key to a customer's table carries `company_id` (migration 0019), which
+    the one-column keys of the models cannot say; `test_sharding_keys` checks these keys instead."""
+    return not (type_ == "foreign_key_constraint" and object_.referred_table.name in sharding.DISTRIBUTED)
+
+
 def _inspect(url: str, job):  # type: ignore[no-untyped-def]
     async def run():  # type: ignore[no-untyped-def]
         engine = create_async_engine(url, poolclass=NullPool)
@@ -128,7 +134,12 @@ def test_upgrade_from_empty_to_head_and_down_to_base(tmp_path) -> None:  # type:
             url,
             lambda c: compare_metadata(
                 MigrationContext.configure(
-                    c, opts={"compare_type": c.dialect.name == "postgresql", "include_name": _not_a_search_index}
+                    c,
+                    opts={
+                        "compare_type": c.dialect.name == "postgresql",
+                        "include_name": _not_a_search_index,
+                        "include_object": _not_a_sharding_key if c.dialect.name == "postgresql" else None,
+                    },
                 ),
                 [Base.metadata, WebSession.metadata],
             ),
