@@ -8,7 +8,8 @@ import enum
 import math
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal, get_args
+from decimal import Decimal
+from typing import Any, Literal, NamedTuple, get_args
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,7 +40,33 @@ class Availability(enum.StrEnum):
     OUT = "out"
 
 
-def availability(product: Product) -> Availability:
+class Listed(NamedTuple):
+    """A product as a catalog row shows and prices it: a plain row, no ORM object per product."""
+
+    id: int
+    sku: str
+    name: str
+    unit: str
+    pack_size: int
+    list_price: Decimal
+    category_id: int
+    stock: int
+
+
+LISTED = (
+    Product.id,
+    Product.sku,
+    Product.name,
+    Product.unit,
+    Product.pack_size,
+    Product.list_price,
+    Product.category_id,
+    Product.stock,
+)
+"""The columns of `Listed`, in its order."""
+
+
+def availability(product: Product | Listed) -> Availability:
     """Low when fewer than five packs (and fewer than 10 units) are left."""
     if product.stock <= 0:
         return Availability.OUT
@@ -77,7 +104,7 @@ class CatalogQuery:
 
 @dataclass(frozen=True)
 class CatalogRow:
-    product: Product
+    product: Listed
     price: Price
     availability: Availability
 
@@ -146,13 +173,15 @@ async def browse(
     category_known = query.category_id is not None and any(c.id == query.category_id for c in categories)
     filtered = _filtered(query, category_known)
     standing = await agreements.standing(session, company.id, day)
-    products = list(
-        await session.scalars(
-            filtered.order_by(*_order(query, company, day, standing))
+    products = [
+        Listed._make(row)
+        for row in await session.execute(
+            filtered.with_only_columns(*LISTED)
+            .order_by(*_order(query, company, day, standing))
             .limit(query.per_page + 1)
             .offset((query.page - 1) * query.per_page)
         )
-    )
+    ]
     has_next = len(products) > query.per_page
     products = products[: query.per_page]
     last_page = None

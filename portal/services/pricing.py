@@ -18,7 +18,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from sqlalchemy import Integer, and_, any_, bindparam, case, func, literal, or_, select, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -242,6 +242,17 @@ def price_breaks(
     return PriceLadder.build(product_id, list_price, entries, terms).breaks()
 
 
+class Priced(Protocol):
+    """What pricing reads of a product: a `Product`, or a plain row of the catalog's."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def category_id(self) -> int: ...
+    @property
+    def list_price(self) -> Decimal: ...
+
+
 @dataclass(frozen=True)
 class CompanyPrices:
     """A company's negotiated rows for a set of products, valid on one day, and where its
@@ -255,7 +266,7 @@ class CompanyPrices:
     def tier_discount(self, category_id: int) -> TierDiscount | None:
         return None if self.standing is None else self.standing.tier_discount(category_id)
 
-    def ladder(self, product: Product) -> PriceLadder:
+    def ladder(self, product: Priced) -> PriceLadder:
         ladder = self._ladders.get(product.id)
         if ladder is None:
             entries = self.entries.get(product.id, [])
@@ -264,10 +275,10 @@ class CompanyPrices:
             self._ladders[product.id] = ladder
         return ladder
 
-    def price(self, product: Product, quantity: int = 1) -> Price:
+    def price(self, product: Priced, quantity: int = 1) -> Price:
         return self.ladder(product).price(quantity)
 
-    def breaks(self, product: Product) -> list[Price]:
+    def breaks(self, product: Priced) -> list[Price]:
         return self.ladder(product).breaks()
 
 
