@@ -33,24 +33,22 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 from generate import ZONE, refresh_summary
-from run import (
-    PASSWORD,
+from harness import (
     BenchFailure,
     Server,
-    csrf_field,
+    count_statements,
     free_port,
     procfile_web_command,
     quiet_http_client,
     sign_in,
     terminate_cleanly,
 )
-from sqlalchemy import event, func, select
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from portal import clock
@@ -135,46 +133,6 @@ def downloads(client: httpx.Client, pages: list[str]) -> list[str]:
             elif status not in (404, 405):
                 raise BenchFailure(f"{guess} answered {status}")
     return list(found.values())
-
-
-# --------------------------------------------------------------------------- statements per page
-
-
-async def count_statements(url: str, email: str, paths: list[str]) -> dict[str, int]:
-    """SQL statements one signed-in GET of each path costs, counted in process (after a warm-up GET)."""
-    from litestar.testing import AsyncTestClient
-
-    from portal.app import create_app
-    from portal.settings import Settings
-
-    settings = Settings.from_env({"PORTAL_DATABASE_URL": url, "PORTAL_ENV": "development"})
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    counts: dict[str, int] = {}
-    async with AsyncTestClient(app=create_app(settings)) as client:
-        page = await client.get("/login")
-        response = await client.post(
-            "/login",
-            data={"email": email, "password": PASSWORD, "_csrf_token": csrf_field(page.text)},
-            follow_redirects=False,
-        )
-        if response.status_code != 303:
-            raise BenchFailure(f"in-process sign-in as {email} answered {response.status_code}")
-        for path in paths:
-            await client.get(path)  # warm: nothing lazily loaded on the first request counts
-            statements.clear()
-            event.listen(Engine, "before_cursor_execute", record)
-            try:
-                response = await client.get(path)
-            finally:
-                event.remove(Engine, "before_cursor_execute", record)
-            if response.status_code != 200:
-                raise BenchFailure(f"{path} (in process, as {email}) answered {response.status_code}")
-            counts[path] = len(statements)
-    return counts
 
 
 # --------------------------------------------------------------------------- timings
@@ -276,7 +234,6 @@ def main(argv: list[str] | None = None) -> int:
                         paths = REPORT_PAGES + downloads(client, REPORT_PAGES) + [f"/customers/{customer}"]
                     print(f"SQL statements per page (in process, as {USERS[user]}) ...", flush=True)
                     counts = asyncio.run(count_statements(args.url, USERS[user], paths))
-                    quiet_http_client()  # the in-process app has just configured logging again
                     print(f"{args.runs} requests per page as {USERS[user]} ...", flush=True)
                     timings += time_pages(server, user, cookies[user], paths, counts, args.runs, args.warmup)
                 server.check_log()
