@@ -146,10 +146,11 @@ async def progress(
     return progress_of(await agreements.standing(session, company.id, today), company.currency, cart)
 
 
-async def cart_progress(session: AsyncSession, company: Company, today: date, cart: PricedCart) -> Progress | None:
-    """The progress with what the cart's orderable lines would add, by their categories."""
+def cart_progress(company: Company, cart: PricedCart) -> Progress | None:
+    """The progress with what the cart's orderable lines would add, by their categories (the
+    standing the cart was priced with)."""
     lines = ((item.product.category_id, item.net) for item in cart.orderable)
-    return await progress(session, company, today, cart_by_category(lines))
+    return progress_of(cart.standing, company.currency, cart_by_category(lines))
 
 
 @dataclass(frozen=True)

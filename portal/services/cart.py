@@ -24,13 +24,15 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import String, Table, and_, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from portal import clock
 from portal.errors import Refused
 from portal.i18n import format_decimal, gettext, ngettext
 from portal.models import Cart, CartLine, Company, Product, User
+from portal.services import agreements
 from portal.services import delivery as terms
+from portal.services.agreements import Standing
 from portal.services.credit import CreditPicture, OrderCredit, credit_picture, order_credit
 from portal.services.pricing import Price, line_net, load_company_prices
 from portal.services.totals import Totals, totals
@@ -122,12 +124,12 @@ async def buyer_cart(session: AsyncSession, owner: Owner, *, lock: bool = False)
     query = (
         select(Cart)
         .where(Cart.user_id == whose.user_id, Cart.company_id == whose.company_id)
-        .options(selectinload(Cart.lines).selectinload(CartLine.product))
+        .options(joinedload(Cart.lines).joinedload(CartLine.product))
     )
-    cart = await session.scalar(query)
+    cart = (await session.scalars(query)).unique().first()
     if cart is None:
         await _cart_id(session, whose)
-        cart = await session.scalar(query)
+        cart = (await session.scalars(query)).unique().first()
     assert cart is not None
     return cart
 
@@ -378,6 +380,8 @@ class PricedCart:
     """How much more (net) would make the delivery free; 0: free already, or no threshold."""
     shortfall: Decimal = Decimal("0.00")
     """How much (net) is missing to the company's minimum order value; 0: it can be submitted."""
+    standing: Standing | None = None
+    """Where the company's agreement stands today, as the prices read it (none: no agreement)."""
 
     @property
     def fee_vat_rate(self) -> Decimal:
@@ -424,7 +428,10 @@ async def priced_cart(
     prices, with the delivery fee (`services/delivery.py`), VAT per rate, totals, what is missing
     to the minimum order, and the credit picture before and after."""
     cart = cart or await buyer_cart(session, CartOwner(user.id, company.id))
-    prices = await load_company_prices(session, company, today, [line.product_id for line in cart.lines])
+    standing = await agreements.standing(session, company.id, today)
+    prices = await load_company_prices(
+        session, company, today, [line.product_id for line in cart.lines], standing=standing
+    )
     items = []
     backorders = company.allow_backorders
     for line in cart.lines:
@@ -439,6 +446,7 @@ async def priced_cart(
     cart_totals = totals([*charged, *([(fee, terms.FEE_VAT_RATE)] if fee else [])])
     picture = await credit_picture(session, company.id, today=today, grace_days=grace_days)
     return PricedCart(
+        standing=standing,
         cart=cart,
         items=items,
         totals=cart_totals,

@@ -279,9 +279,11 @@ async def invoice_skontos(
     }
 
 
-async def checkout_choices(session: AsyncSession, company: Company, today: date, cart: PricedCart) -> list[Choice]:
-    """The terms the checkout offers for this cart, each with the order's totals on it."""
+def checkout_choices(company: Company, cart: PricedCart) -> list[Choice]:
+    """The terms the checkout offers for this cart (those of the agreement it was priced under),
+    each with the order's totals on it."""
     lines = [
         (item.price.unit_price, item.line.quantity, item.product.vat_rate) for item in cart.orderable if item.price
     ]
-    return priced_choices(company, await offered(session, company, today), lines)
+    agreement = cart.standing.agreement if cart.standing else None
+    return priced_choices(company, choices(company, agreement), lines)

@@ -213,7 +213,7 @@ async def cart_page(
         errors=errors,
         entered=entered,
     )
-    progress = await buyer_agreement.cart_progress(db_session, buying.company, today, priced)
+    progress = buyer_agreement.cart_progress(buying.company, priced)
     context = {"cart": priced, "progress": progress, **buying.links(request)}
     return render(request, "cart/index.html", context, partial="cart/_partials/cart.html", status_code=status_code)
 
@@ -411,7 +411,7 @@ async def checkout_page(
         status_code=refusal.status_code if refusal else 200,
         context={
             "cart": priced,
-            "payment_choices": await payment_terms.checkout_choices(db_session, company, today, priced),
+            "payment_choices": payment_terms.checkout_choices(company, priced),
             "key": priced.cart.checkout_key,
             "form": form,
             "errors": refusal.errors if refusal else {},

@@ -10,6 +10,7 @@ written at most once per `SEEN_EVERY`, so most requests still write nothing)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from litestar import Response
@@ -133,7 +134,7 @@ class PortalSessionBackend(ServerSideSessionBackend):
             state.db_config.provide_session(state, connection.scope),
             key,
             getattr(store, "namespace", None),
-            clock.now(),
+            datetime.now(UTC),  # the store's own clock: it wrote the expiry with it
             clock.today(state.settings.seller_zone),
         )
 

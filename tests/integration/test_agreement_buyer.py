@@ -328,9 +328,9 @@ async def test_the_buyer_pages_cost_the_same_statements_however_much_was_bought(
     await session.commit()
     after = {path: await statements_for(path) for path in ("/dashboard", "/agreement", "/cart")}
     assert before == after, after
-    # session, user (with whether an agreement is in force), the agreement, its tiers (with their
-    # categories), payment options and assortment, the period's sales, the assortment's names, the closed periods
-    assert after["/agreement"] == 9
+    # the session with its user (and whether an agreement is in force), the agreement, its tiers (with
+    # their categories), payment options and assortment, the period's sales, the assortment's names, the closed periods
+    assert after["/agreement"] == 8
 
 
 async def test_the_agreement_page_lists_the_closed_periods_and_their_rebates(
