@@ -272,10 +272,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     templates.engine_instance.engine.globals.update(
-        customer_url=partial(app.route_reverse, "customer"), product_url=partial(app.route_reverse, "product")
+        path_for=app.route_reverse,
+        customer_url=partial(app.route_reverse, "customer"),
+        product_url=partial(app.route_reverse, "product"),
     )
-    """`customer_url(company_id=…)`, `product_url(product_id=…)`: addresses without `url_for`'s per-call
-    copy of the template context (a report links hundreds of customers, the catalog a page of products)."""
+    """`path_for(name, **parameters)`, `customer_url(company_id=…)`, `product_url(product_id=…)`: addresses
+    without `url_for`'s per-call copy of the template context, for rows (a report links hundreds of
+    customers, the catalog a page of products, the credit overview every company)."""
     app = with_request_log(app)
     app.asgi_handler = i18n.Localized(app.asgi_handler)
     return app

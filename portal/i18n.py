@@ -230,7 +230,7 @@ def format_decimal(value: Decimal | int | None, digits: int = 2) -> str:
 def format_percent(value: Decimal | None) -> str:
     if value is None:
         return "–"
-    return numbers.format_decimal(value, format="#,##0.0", locale=locale()) + " %"
+    return _number(locale(), "#,##0.0")(value) + " %"
 
 
 DATE_PATTERNS = {"pl": "dd.MM.yyyy", "en": "d MMM yyyy"}

@@ -9,7 +9,7 @@ Every form is a typed struct; a refused one comes back on its own page
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -35,7 +35,7 @@ from portal.web.context import PortalRequest, render, settings_of
 from portal.web.downloads import Flavour, FlavourChoice, cents, csv_download
 from portal.web.errors import Refusal
 from portal.web.guards import allow, finance_staff
-from portal.web.inputs import MAX_ID, Form, Id, Money, Text, Translated
+from portal.web.inputs import MAX_ID, Form, Id, Money, PageNo, Text, Translated
 from portal.web.scoping import sees_company
 
 Reason = Annotated[Text, msgspec.Meta(max_length=credit_control.REASON_MAX)]
@@ -107,11 +107,27 @@ class Show(enum.StrEnum):
     ON_HOLD = "on_hold"
 
 
+OVERVIEW_PAGE = 100
+"""Companies per page of the credit overview (filtered and sorted over all of them first)."""
+
+
 @dataclass(frozen=True)
 class OverviewQuery:
     sort: Sort = Sort.NAME
     descending: bool = False
     show: Show | None = None
+    page: int = 1
+
+    def params(self, **changes: object) -> dict[str, object]:
+        """The query as URL parameters, with some changed (the pages' links)."""
+        values: dict[str, object] = {
+            "show": self.show or "",
+            "sort": self.sort.value if self.sort is not Sort.NAME else "",
+            "direction": "desc" if self.descending else "",
+            "page": self.page,
+        }
+        values.update(changes)
+        return values
 
     def next_direction(self, key: str) -> str:
         """Clicking the sorted column turns it round; another column starts A→Z by name, largest first otherwise."""
@@ -124,23 +140,41 @@ def overview_query(
     sort: FromQuery[Sort] = Sort.NAME,
     direction: FromQuery[Literal["asc", "desc"]] = "asc",
     show: FromQuery[Show | None] = None,
+    page: FromQuery[PageNo] = 1,
 ) -> OverviewQuery:
-    """?sort=exposure&direction=desc&show=past_due; an unknown value is a 400 page that names it."""
-    return OverviewQuery(sort=sort, descending=direction == "desc", show=show)
+    """?sort=exposure&direction=desc&show=past_due&page=2; an unknown value is a 400 page that names it."""
+    return OverviewQuery(sort=sort, descending=direction == "desc", show=show, page=page)
 
 
 @dataclass(frozen=True)
 class Overview:
-    """The credit overview as shown: the chosen pictures, in the chosen order, of how many."""
+    """The credit overview as shown: one page of the chosen pictures, in the chosen order, of how
+    many match and how many there are."""
 
     pictures: list[CreditPicture]
+    matching: int
     total: int
     query: OverviewQuery
 
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.matching // OVERVIEW_PAGE))
+
+    @property
+    def previous_page(self) -> int | None:
+        return self.query.page - 1 if self.query.page > 1 else None
+
+    @property
+    def next_page(self) -> int | None:
+        return self.query.page + 1 if self.query.page < self.pages else None
+
 
 def overview(pictures: list[CreditPicture], query: OverviewQuery) -> Overview:
-    shown = credit.filter_pictures(pictures, query.show or "")
-    return Overview(credit.sort_pictures(shown, query.sort, query.descending), len(pictures), query)
+    shown = credit.sort_pictures(credit.filter_pictures(pictures, query.show or ""), query.sort, query.descending)
+    pages = max(1, -(-len(shown) // OVERVIEW_PAGE))
+    query = replace(query, page=min(query.page, pages))  # past the end: the last page
+    first = (query.page - 1) * OVERVIEW_PAGE
+    return Overview(shown[first : first + OVERVIEW_PAGE], len(shown), len(pictures), query)
 
 
 def _finance_context(**context: Any) -> dict[str, Any]:

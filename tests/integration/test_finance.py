@@ -673,3 +673,28 @@ async def test_odd_files_are_refused_with_a_reason_never_a_5xx(
             re.search(r'class="field-error"|class="row-error"', applied.text) and 'id="apply-form"' not in applied.text
         )
     assert await session.scalar(select(func.count()).select_from(Invoice)) == 2
+
+
+async def test_the_overview_shows_a_hundred_companies_a_page_sorted_and_counted_over_all(
+    client: AsyncTestClient, session: AsyncSession
+) -> None:
+    finance = await make_user(session, Role.FINANCE)
+    for number in range(103):
+        company = await make_company(session, name=f"Firma {number:03d}", credit_limit=Decimal("1000.00"))
+        await make_invoice(session, company, gross=f"{number + 1}.00", due=seller_today() + timedelta(days=5))
+    await session.commit()
+    await sign_in(client, finance.email)
+
+    def rows(page: str) -> list[str]:
+        return re.findall(r'<tr data-company="([^"]+)"', page)
+
+    with counted_statements(client.app) as statements:
+        first = (await client.get("/finance", params={"sort": "exposure", "direction": "desc"})).text
+    assert rows(first)[:2] == ["Firma 102", "Firma 101"] and len(rows(first)) == 100
+    assert "103 of 103 companies" in text_of(first) and "Page 1 of 2" in text_of(first)
+    assert 'href="/finance?sort=exposure&amp;direction=desc&amp;page=2" rel="next"' in first
+    assert len(statements) <= 4, statements  # the session with its user, the credit of every company, the day's tasks
+    second = (await client.get("/finance", params={"sort": "exposure", "direction": "desc", "page": 2})).text
+    assert rows(second) == ["Firma 002", "Firma 001", "Firma 000"]
+    past_the_end = (await client.get("/finance", params={"sort": "exposure", "direction": "desc", "page": 9})).text
+    assert rows(past_the_end) == rows(second) and "Page 2 of 2" in text_of(past_the_end)

@@ -55,6 +55,8 @@ def babel(kind: str, code: str, value: Decimal | int, currency: str = "PLN") -> 
         return parsed.apply(value, locale, currency=currency, currency_digits=False)
     if kind == "price_number":
         return numbers.parse_pattern("#,##0.00##").apply(value, locale)
+    if kind == "percent":
+        return numbers.format_decimal(value, format="#,##0.0", locale=code) + " %"
     digits = int(kind.removeprefix("decimal"))
     return numbers.parse_pattern("#,##0" + ("." + "0" * digits if digits else "")).apply(value, locale)
 
@@ -66,11 +68,13 @@ def portal(kind: str, value: Decimal | int, currency: str = "PLN") -> str:
         return i18n.format_unit_price(value, currency)  # type: ignore[arg-type]
     if kind == "price_number":
         return i18n.format_price_number(value)  # type: ignore[arg-type]
+    if kind == "percent":
+        return i18n.format_percent(value)  # type: ignore[arg-type]
     return i18n.format_decimal(value, int(kind.removeprefix("decimal")))
 
 
 @pytest.mark.parametrize("code", i18n.LOCALES)
-@pytest.mark.parametrize("kind", ["money", "unit_price", "price_number", "decimal0", "decimal1", "decimal2"])
+@pytest.mark.parametrize("kind", ["money", "unit_price", "price_number", "percent", "decimal0", "decimal1", "decimal2"])
 @pytest.mark.parametrize("currency", ["PLN", "EUR", "JPY"])
 def test_the_same_strings_as_babel(code: str, kind: str, currency: str) -> None:
     values = VALUES + _random_values(300)
