@@ -18,7 +18,8 @@ so a customer handed over mid-period counts wholly for its new manager:
 - overdue share: overdue invoice balances ÷ exposure, today (`credit.credit_pictures`).
 
 Moments fall in the period by the seller's calendar (`zone`). Each figure is one query for all
-managers at once; medians are taken in Python from its rows."""
+managers at once, and the figures share statements: the portfolios with their sales, the quotes
+with the decisions, the credit; medians are taken in Python from the rows."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.models import (
@@ -205,10 +206,6 @@ def _bounds(period: Period, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def _days(since: datetime, until: datetime) -> Decimal:
-    return Decimal(str((until - since).total_seconds())) / 86400
-
-
 def _hours_between(session: AsyncSession, since: Any, until: Any) -> ColumnElement[Any]:
     """Hours from one moment column to another, in SQL: a decision is a number, not two datetimes
     to build in Python (the managers' page reads one per decision of the period)."""
@@ -258,30 +255,29 @@ def _of(tallies: dict[int, _Tally], manager_id: int | None) -> _Tally:
     return tallies[manager_id]
 
 
-async def _managers(session: AsyncSession, reader: User) -> dict[int, _Tally]:
-    """The managers whose rows the reader sees: every active one for finance and admins, an
-    account manager only their own (a covered colleague's figures are not theirs)."""
-    query = select(User.id, User.full_name).where(User.role == Role.ACCOUNT_MANAGER, User.is_active)
+def _managers(reader: User) -> ColumnElement[bool] | None:
+    """The condition on `User` of the managers whose rows the reader sees: every active one for
+    finance and admins, an account manager only their own (a covered colleague's figures are not
+    theirs); None: nobody's."""
+    active = and_(User.role == Role.ACCOUNT_MANAGER, User.is_active)
     if reader.role is Role.ACCOUNT_MANAGER:
-        query = query.where(User.id == reader.id)
-    elif reader.role not in (Role.FINANCE, Role.ADMIN):
-        return {}
-    return {manager_id: _Tally(name) for manager_id, name in await session.execute(query)}
+        return and_(active, User.id == reader.id)
+    return active if reader.role in (Role.FINANCE, Role.ADMIN) else None
 
 
 async def manager_report(
     session: AsyncSession, audience: Audience, period: Period, *, today: date, zone: ZoneInfo, grace_days: int
 ) -> ManagerReport:
     """Each manager's row the reader sees, by name (see the module docstring for each figure)."""
-    tallies = await _managers(session, audience.user)
+    managers = _managers(audience.user)
+    if managers is None:
+        return ManagerReport(period, [])
+    tallies = await _portfolios(session, audience.companies, managers, period)
     if not tallies:
         return ManagerReport(period, [])
     portfolio = and_(audience.companies, Company.account_manager_id.in_(sorted(tallies)))
-    manager_of = await _portfolio(session, portfolio, tallies)
-    await _sales(session, portfolio, period, manager_of)
     start, end = _bounds(period, zone)
-    await _quotes(session, portfolio, start, end, tallies)
-    await _decisions(session, portfolio, start, end, tallies)
+    await _quotes_and_decisions(session, portfolio, start, end, tallies)
     await _credit(session, today, grace_days, tallies)
     rows = [tally.frozen(manager_id) for manager_id, tally in tallies.items()]
     return ManagerReport(period, sorted_rows(rows, "name", descending=False))
@@ -296,78 +292,87 @@ async def _credit(session: AsyncSession, today: date, grace_days: int, tallies: 
         tally.exposure += picture.exposure
 
 
-async def _portfolio(
-    session: AsyncSession, portfolio: ColumnElement[bool], tallies: dict[int, _Tally]
+async def _portfolios(
+    session: AsyncSession, companies: ColumnElement[bool], managers: ColumnElement[bool], period: Period
 ) -> dict[int, _Tally]:
-    """Each portfolio company's manager's tally; counts the active ones as the manager's customers."""
-    manager_of: dict[int, _Tally] = {}
-    for company_id, manager_id, active in await session.execute(
-        select(Company.id, Company.account_manager_id, Company.is_active).where(portfolio)
-    ):
-        tally = manager_of[company_id] = _of(tallies, manager_id)
-        tally.customers += 1 if active else 0
-    return manager_of
-
-
-async def _sales(
-    session: AsyncSession,
-    portfolio: ColumnElement[bool],
-    period: Period,
-    manager_of: dict[int, _Tally],
-) -> None:
-    """Revenue and margin of both periods; customers retained, lost and won."""
-    current = await reports.by_company(session, portfolio, period)
-    previous = await reports.by_company(session, portfolio, period.previous)
-    first_orders = await session.execute(
-        select(ReportMonth.company_id, func.min(ReportMonth.month))
-        .join(Company, Company.id == ReportMonth.company_id)
-        .where(portfolio, ReportMonth.orders > 0)
-        .group_by(ReportMonth.company_id)
+    """One statement: each manager the reader sees with each portfolio company (none: a row
+    without one), whether it is active, its figures of both periods and its first month with an
+    order ever. Counts the active companies as the manager's customers; adds up revenue and
+    margin; counts the customers retained, lost and won."""
+    previous = period.previous
+    in_period = reports.in_months(period.first, period.last)
+    in_previous = reports.in_months(previous.first, previous.last)
+    rows = await session.execute(
+        select(
+            User.id,
+            User.full_name,
+            Company.id,
+            Company.is_active,
+            func.min(case((ReportMonth.orders > 0, ReportMonth.month))),
+            *reports.sums(in_period),
+            *reports.sums(in_previous),
+        )
+        .select_from(User)
+        .outerjoin(Company, and_(Company.account_manager_id == User.id, companies))
+        .outerjoin(ReportMonth, ReportMonth.company_id == Company.id)
+        .where(managers)
+        .group_by(User.id, User.full_name, Company.id, Company.is_active)
     )
-    for company_id, first_month in first_orders:
-        if period.first <= first_month <= period.last:
-            manager_of[company_id].won += 1
-    for company_id, tally in manager_of.items():
-        now, before = current.get(company_id, Figures()), previous.get(company_id, Figures())
+    width = len(reports.SUMS)
+    tallies: dict[int, _Tally] = {}
+    for row in rows:
+        tally = tallies.setdefault(row[0], _Tally(row[1]))
+        if row[2] is None:
+            continue
+        tally.customers += 1 if row[3] else 0
+        first_month = row[4]
+        now, before = reports.figures_of(tuple(row[5 : 5 + width])), reports.figures_of(tuple(row[5 + width :]))
+        tally.won += 1 if first_month is not None and period.first <= first_month <= period.last else 0
         tally.current += now
         tally.previous += before
         if before.orders > 0:
             tally.retained += 1 if now.orders > 0 else 0
             tally.lost += 0 if now.orders > 0 else 1
+    return tallies
 
 
-async def _quotes(
+SENT, ACCEPTED, DECIDED = 1, 2, 3
+"""What a row of `_quotes_and_decisions` holds: a manager's count of quotes sent, the days to
+accept one quote, the hours to decide one order."""
+
+
+async def _quotes_and_decisions(
     session: AsyncSession, portfolio: ColumnElement[bool], start: datetime, end: datetime, tallies: dict[int, _Tally]
 ) -> None:
-    """Quotes sent in the period, and those accepted in it with their days from the request."""
-    sent = await session.execute(
-        select(Company.account_manager_id, func.count(QuoteVersion.quote_id.distinct()))
+    """One statement: quotes sent in the period (distinct quotes with a version sent), the days
+    from the request to the first acceptance in the period of each quote accepted in it, and the
+    hours from submission to a person's approval or rejection of each decision in the period."""
+    sent = (
+        select(Company.account_manager_id, literal(SENT), func.count(QuoteVersion.quote_id.distinct()))
+        .select_from(QuoteVersion)
         .join(Company, Company.id == QuoteVersion.company_id)
         .where(portfolio, QuoteVersion.sent_at >= start, QuoteVersion.sent_at < end)
         .group_by(Company.account_manager_id)
     )
-    for manager_id, count in sent:
-        _of(tallies, manager_id).quotes_sent = int(count)
-    accepted = await session.execute(
-        select(Company.account_manager_id, Quote.id, Quote.created_at, QuoteEvent.at)
+    accepted = (
+        select(
+            Company.account_manager_id,
+            literal(ACCEPTED),
+            _hours_between(session, Quote.created_at, func.min(QuoteEvent.at)) / 24,
+        )
+        .select_from(QuoteEvent)
         .join(Quote, Quote.id == QuoteEvent.quote_id)
         .join(Company, Company.id == Quote.company_id)
         .where(portfolio, QuoteEvent.to_status == QuoteStatus.ACCEPTED, QuoteEvent.at >= start, QuoteEvent.at < end)
-        .order_by(QuoteEvent.at, QuoteEvent.id)
+        .group_by(Company.account_manager_id, Quote.id, Quote.created_at)
     )
-    seen: set[int] = set()
-    for manager_id, quote_id, requested_at, accepted_at in accepted:
-        if quote_id not in seen:
-            seen.add(quote_id)
-            _of(tallies, manager_id).accept_days.append(_days(requested_at, accepted_at))
-
-
-async def _decisions(
-    session: AsyncSession, portfolio: ColumnElement[bool], start: datetime, end: datetime, tallies: dict[int, _Tally]
-) -> None:
-    """Hours from submission to a person's approval or rejection, of the decisions in the period."""
-    rows = await session.execute(
-        select(Company.account_manager_id, _hours_between(session, Order.submitted_at, OrderEvent.at))
+    decided = (
+        select(
+            Company.account_manager_id,
+            literal(DECIDED),
+            _hours_between(session, Order.submitted_at, OrderEvent.at),
+        )
+        .select_from(OrderEvent)
         .join(Order, Order.id == OrderEvent.order_id)
         .join(Company, Company.id == Order.company_id)
         .join(User, User.id == OrderEvent.actor_id)
@@ -380,5 +385,11 @@ async def _decisions(
             OrderEvent.at < end,
         )
     )
-    for manager_id, hours in rows:
-        _of(tallies, manager_id).approval_hours.append(Decimal(str(round(hours, 6))))
+    for manager_id, kind, value in await session.execute(union_all(sent, accepted, decided)):
+        tally = _of(tallies, manager_id)
+        if kind == SENT:
+            tally.quotes_sent = int(value)
+        elif kind == ACCEPTED:
+            tally.accept_days.append(Decimal(str(round(value, 6))))
+        else:
+            tally.approval_hours.append(Decimal(str(round(value, 6))))

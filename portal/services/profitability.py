@@ -10,7 +10,8 @@ in the prices, so nothing is expected). A customer is listed when the summary ho
 theirs in the period. The rows are ranked by any column, customers without a value (no orders: no
 average order) last whichever the direction; the ranking's first and last tenth (ceil(n / 10)
 rows each) are its top and bottom deciles. A page costs the same few queries whatever the number
-of customers: one per set of figures, one for the names, three for the agreements."""
+of customers: one for every set of figures with the names and the months (`_summary`), three for
+the agreements."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Generic, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Date, Result, case, func, null, select, type_coerce, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.models import Company, ReportMonth, ReportSettings, User
@@ -300,20 +301,70 @@ def ranked(rows: Sequence[Row], total: Row, sort: str, descending: bool) -> Rank
     return Ranking(ordered, total, sort, descending)
 
 
-async def customers(session: AsyncSession, audience: Audience, period: Period) -> dict[int, Customer]:
-    """The visible customers with a month in the period: name, account manager, covered or not
-    (one query)."""
-    in_period = select(ReportMonth.company_id).where(
-        ReportMonth.month >= period.first, ReportMonth.month <= period.last
-    )
-    rows = await session.execute(
-        select(Company, User.full_name)
+@dataclass(frozen=True)
+class _Summary:
+    """What one statement reads from the summary for a ranking: the customers listed (those with a
+    month in the period), every visible customer's figures of the period and net revenue of the
+    previous period, lifetime and run rate, and the visible customers' figures per month."""
+
+    customers: dict[int, Customer]
+    figures: dict[int, Figures]
+    previous: dict[int, Decimal]
+    lifetime: dict[int, Decimal]
+    run_rate: dict[int, Decimal]
+    months: dict[date, Figures]
+
+
+async def _summary(
+    session: AsyncSession, audience: Audience, period: Period, *, since: date, chart: Period
+) -> _Summary:
+    """One statement: per visible customer, the sums of its months from `since` to the period's
+    last (the period's, the previous period's, the run rate's, all of them), with its name and
+    manager; then, in the same result, the visible customers' sums per month of `chart`."""
+    in_period = reports.in_months(period.first, period.last)
+    before, trailing = period.previous, Period(add_months(period.last, 1 - RUN_RATE_MONTHS), period.last)
+    net = ReportMonth.net
+    per_company = (
+        select(
+            ReportMonth.company_id,
+            type_coerce(null(), Date).label("month"),
+            Company.name,
+            Company.account_manager_id,
+            User.full_name,
+            func.count(case((in_period, 1))),
+            func.sum(case((reports.in_months(before.first, before.last), net))),
+            func.sum(net),
+            func.sum(case((reports.in_months(trailing.first, trailing.last), net))),
+            *reports.sums(in_period),
+        )
+        .join(Company, Company.id == ReportMonth.company_id)
         .outerjoin(User, User.id == Company.account_manager_id)
-        .where(audience.companies, Company.id.in_(in_period))
+        .where(audience.companies, reports.in_months(since, period.last))
+        .group_by(ReportMonth.company_id, Company.name, Company.account_manager_id, User.full_name)
     )
-    return {
-        company.id: Customer(company.id, company.name, manager, audience.covered(company)) for company, manager in rows
-    }
+    per_month = (
+        select(null(), ReportMonth.month, *(null() for _ in range(7)), *reports.sums())
+        .join(Company, Company.id == ReportMonth.company_id)
+        .where(audience.companies, reports.in_months(chart.first, chart.last))
+        .group_by(ReportMonth.month)
+    )
+    found = _Summary({}, {}, {}, {}, {}, {})
+    months: dict[date, Figures] = {}
+    result: Result[Any] = await session.execute(union_all(per_company, per_month))
+    for values in result.tuples():
+        row: tuple[Any, ...] = tuple(values)
+        if row[0] is None:
+            months[row[1]] = reports.figures_of(row[9:])
+            continue
+        company_id = row[0]
+        if row[5]:
+            found.customers[company_id] = Customer(company_id, row[2], row[4], audience.covers(row[3]))
+            found.figures[company_id] = reports.figures_of(row[9:])
+        found.previous[company_id] = reports.amount_of(row[6])
+        found.lifetime[company_id] = reports.amount_of(row[7])
+        found.run_rate[company_id] = reports.amount_of(row[8])
+    found.months.update({month: months.get(month, Figures()) for month in chart.month_list()})
+    return found
 
 
 async def expected_rebates(
@@ -330,18 +381,15 @@ async def expected_rebates(
     return dict(found)
 
 
-async def _figures(
-    session: AsyncSession, audience: Audience, period: Period, today: date
-) -> tuple[dict[int, Customer], dict[int, Figures]]:
-    """The customers listed and their figures of the period, expected rebates added."""
-    figures = await reports.by_company(session, audience.companies, period)
-    names = await customers(session, audience, period)
+async def _listed(
+    session: AsyncSession, audience: Audience, period: Period, today: date, *, since: date, chart: Period
+) -> _Summary:
+    """The summary, the listed customers' figures of the period with their expected rebates added."""
+    found = await _summary(session, audience, period, since=since, chart=chart)
     expected = await expected_rebates(session, audience, period, today)
-    return names, {
-        company_id: found.with_expected(expected.get(company_id, ZERO))
-        for company_id, found in figures.items()
-        if company_id in names
-    }
+    for company_id, figures in found.figures.items():
+        found.figures[company_id] = figures.with_expected(expected.get(company_id, ZERO))
+    return found
 
 
 def _total(figures: Sequence[Figures]) -> Figures:
@@ -370,32 +418,30 @@ async def profitability(
 ) -> Profitability:
     """Each visible customer's profitability over `period`, ranked; the totals' growth compares
     with every visible customer's previous revenue, those who bought nothing in the period too."""
-    names, figures = await _figures(session, audience, period, today)
-    previous = await reports.by_company(session, audience.companies, period.previous)
-    lifetime = await reports.by_company(session, audience.companies, Period(SINCE_EVER, period.last))
-    trailing = Period(add_months(period.last, 1 - RUN_RATE_MONTHS), period.last)
-    run_rate = await reports.by_company(session, audience.companies, trailing)
+    chart = Period(period.previous.first, period.last)
+    found = await _listed(session, audience, period, today, since=SINCE_EVER, chart=chart)
 
     def row(customer: Customer) -> ProfitRow:
-        found = figures[customer.id]
-        before = previous.get(customer.id, Figures()).net
-        ever, recent = lifetime.get(customer.id, Figures()).net, run_rate.get(customer.id, Figures()).net
-        return ProfitRow(customer, found, before, ever, recent, days, settings)
+        ever, recent = found.lifetime[customer.id], found.run_rate[customer.id]
+        return ProfitRow(
+            customer, found.figures[customer.id], found.previous[customer.id], ever, recent, days, settings
+        )
 
-    rows = [row(customer) for customer in names.values() if customer.id in figures]
+    rows = [row(customer) for customer in found.customers.values()]
     total = ProfitRow(
         None,
         _total([r.figures for r in rows]),
-        _total(list(previous.values())).net,
+        sum(found.previous.values(), ZERO),
         sum((r.lifetime for r in rows), ZERO),
         sum((r.run_rate for r in rows), ZERO),
         days,
         settings,
     )
+    months = found.months
     return Profitability(
         ranked(rows, total, sort, descending),
-        await reports.by_month(session, audience.companies, period),
-        await reports.by_month(session, audience.companies, period.previous),
+        {month: months[month] for month in period.month_list()},
+        {month: months[month] for month in period.previous.month_list()},
     )
 
 
@@ -417,9 +463,7 @@ async def cost_to_serve(
 ) -> CostToServe:
     """Each visible customer's cost to serve and margins over `period`, ranked (by default the
     lowest net margin % first: who costs most for what they bring)."""
-    names, figures = await _figures(session, audience, period, today)
-    rows = [CostRow(customer, figures[customer.id], settings) for customer in names.values() if customer.id in figures]
+    found = await _listed(session, audience, period, today, since=period.first, chart=period)
+    rows = [CostRow(customer, found.figures[customer.id], settings) for customer in found.customers.values()]
     total = CostRow(None, _total([r.figures for r in rows]), settings)
-    return CostToServe(
-        ranked(rows, total, sort, descending), await reports.by_month(session, audience.companies, period)
-    )
+    return CostToServe(ranked(rows, total, sort, descending), found.months)

@@ -26,12 +26,12 @@ from collections import defaultdict
 from dataclasses import dataclass, fields, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.models import Company, ReportMonth, ReportSettings, User
+from portal.models import Company, ReportMonth, ReportRefresh, ReportSettings, User
 from portal.services import scoping
 from portal.services.flags import margin_pct
 from portal.services.report_summary import add_months, month_start
@@ -168,14 +168,29 @@ _COLUMNS = [getattr(ReportMonth, name) for name in SUMS]
 _WHOLE = frozenset(index for index, name in enumerate(SUMS) if name in COUNTED_FIELDS)
 
 
-def _figures(values: tuple[Any, ...]) -> Figures:
+def in_months(first: date, last: date) -> ColumnElement[bool]:
+    """SQL: the `ReportMonth` row is of a month from `first` to `last`."""
+    return and_(ReportMonth.month >= first, ReportMonth.month <= last)
+
+
+def sums(within: ColumnElement[bool] | None = None) -> list[ColumnElement[Any]]:
+    """`Figures`' sums in SQL, in its order, of the rows `within` keeps (of every row the query
+    reads when None): a query sums several periods in one pass and `figures_of` reads them."""
+    return [func.sum(column if within is None else case((within, column))) for column in _COLUMNS]
+
+
+def figures_of(values: tuple[Any, ...]) -> Figures:
     """A row of sums as `Figures`: counts as int, money as 2-place Decimal (what NUMERIC(…, 2) gives
     back already, so it is taken as it is: this runs for every customer-month a page reads)."""
     converted: list[Any] = [
-        int(value or 0) if index in _WHOLE else value if type(value) is Decimal else _cents(Decimal(str(value or 0)))
-        for index, value in enumerate(values)
+        int(value or 0) if index in _WHOLE else amount_of(value) for index, value in enumerate(values)
     ]
     return Figures(*converted)
+
+
+def amount_of(value: Any) -> Decimal:
+    """A summed amount as a 2-place Decimal (NUMERIC(…, 2) gives one already; None is zero)."""
+    return value if type(value) is Decimal else _cents(Decimal(str(value or 0)))
 
 
 async def by_company(session: AsyncSession, companies: ColumnElement[bool], period: Period) -> dict[int, Figures]:
@@ -186,7 +201,7 @@ async def by_company(session: AsyncSession, companies: ColumnElement[bool], peri
         .where(companies, ReportMonth.month >= period.first, ReportMonth.month <= period.last)
         .group_by(ReportMonth.company_id)
     )
-    return {row[0]: _figures(tuple(row[1:])) for row in rows}
+    return {row[0]: figures_of(tuple(row[1:])) for row in rows}
 
 
 async def by_company_month(
@@ -200,7 +215,7 @@ async def by_company_month(
     )
     result: dict[int, dict[date, Figures]] = defaultdict(dict)
     for row in rows:
-        result[row[0]][row[1]] = _figures(tuple(row[2:]))
+        result[row[0]][row[1]] = figures_of(tuple(row[2:]))
     return result
 
 
@@ -230,8 +245,15 @@ async def by_month(session: AsyncSession, companies: ColumnElement[bool], period
         .where(companies, ReportMonth.month >= period.first, ReportMonth.month <= period.last)
         .group_by(ReportMonth.month)
     )
-    found = {row[0]: _figures(tuple(row[1:])) for row in rows}
+    found = {row[0]: figures_of(tuple(row[1:])) for row in rows}
     return {month: found.get(month, Figures()) for month in period.month_list()}
+
+
+class Managed(Protocol):
+    """A customer as a report row knows it: `Company`, or a row read with its manager's id."""
+
+    @property
+    def account_manager_id(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -243,8 +265,12 @@ class Audience:
     companies: ColumnElement[bool]
     covered_managers: frozenset[int]
 
-    def covered(self, company: Company) -> bool:
-        return company.account_manager_id in self.covered_managers
+    def covered(self, company: Managed) -> bool:
+        return self.covers(company.account_manager_id)
+
+    def covers(self, manager_id: int | None) -> bool:
+        """Whether the customers of this manager are seen only through a cover."""
+        return manager_id in self.covered_managers
 
 
 async def audience(session: AsyncSession, user: User, today: date) -> Audience:
@@ -263,6 +289,25 @@ DEFAULT_SETTINGS = {
 """The values migration 0017 starts the one row with."""
 
 
+def _or_defaults(found: ReportSettings | None) -> ReportSettings:
+    return found or ReportSettings(id=1, **DEFAULT_SETTINGS)
+
+
 async def settings(session: AsyncSession) -> ReportSettings:
     """The report settings (the defaults, should the row be missing)."""
-    return await session.get(ReportSettings, 1) or ReportSettings(id=1, **DEFAULT_SETTINGS)
+    return _or_defaults(await session.get(ReportSettings, 1))
+
+
+async def settings_and_freshness(session: AsyncSession) -> tuple[ReportSettings, ReportRefresh | None]:
+    """The report settings and the summary's freshness (`report_summary.freshness`), both one-row
+    tables, in one statement: every report page shows both."""
+    one = select(literal(1).label("one")).subquery()
+    row = (
+        await session.execute(
+            select(ReportSettings, ReportRefresh)
+            .select_from(one)
+            .outerjoin(ReportSettings, ReportSettings.id == 1)
+            .outerjoin(ReportRefresh, ReportRefresh.id == 1)
+        )
+    ).one()
+    return _or_defaults(row[0]), row[1]

@@ -273,7 +273,37 @@ async def test_the_pages_cost_the_same_queries_for_two_customers_and_many(
             page = await client.get(path)
         assert page.status_code == 200 and "Gamma 4" in page.text
         assert len(statements) == few[path], path
-    # The user and the session, whom the reader sees, the settings, the summary's freshness; the
-    # figures of the period, the previous one, lifetime and run rate; the names; the agreements,
-    # their tiers and sales; the months of both periods.
-    assert few == {"/reports/profitability": 15, "/reports/cost-to-serve": 11, "/reports/profitability.csv": 15}
+    # The user with the session; the settings with the summary's freshness; every customer's
+    # figures (the period, the previous one, lifetime and run rate) with the names and the months of
+    # both periods; the agreements, their tiers and sales.
+    assert few == {"/reports/profitability": 6, "/reports/cost-to-serve": 6, "/reports/profitability.csv": 6}
+
+
+async def test_every_report_costs_at_most_six_statements_for_a_manager_covering_a_colleague(
+    client: AsyncTestClient, session: AsyncSession, data: ReportData
+) -> None:
+    session.add(
+        Deputy(manager_id=data.colleague.id, deputy_id=data.manager.id, starts_on=TODAY, ends_on=date(2026, 12, 31))
+    )
+    await make_agreement(session, data.beta, tiers=[("300.00", "5.00")], period=SettlementPeriod.YEAR)
+    await session.commit()
+    await sign_in(client, data.manager.email)
+    # Beyond the user with the session and covers, and the settings with the freshness: the page's
+    # own statements (profitability: the figures with names and months, the agreements, their
+    # tiers and sales).
+    pages = {
+        "/reports": 2,
+        "/reports/profitability": 6,
+        "/reports/cost-to-serve": 6,
+        "/reports/regularity": 5,
+        "/reports/retention": 3,
+        "/reports/managers": 5,
+    }
+    counted = {}
+    for path in [*pages, *(f"{path}.csv" for path in pages if path != "/reports")]:
+        with counted_statements(client.app) as statements:
+            page = await client.get(path)
+        assert page.status_code == 200, path
+        counted[path] = len(statements)
+    assert "Beta Detal" in (await client.get("/reports/profitability")).text  # the colleague's customer, covered
+    assert counted == {**pages, **{f"{path}.csv": pages[path] for path in pages if path != "/reports"}}

@@ -15,7 +15,7 @@ from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.models import ReportRefresh, ReportSettings, Role, User
-from portal.services import report_summary, reports
+from portal.services import reports
 from portal.services.report_summary import add_months
 from portal.services.reports import MAX_MONTHS, Audience, Period
 from portal.web.context import PortalRequest
@@ -79,11 +79,12 @@ class ReportView:
 async def report_view(
     session: AsyncSession, user: User, today: date, first: str | None, last: str | None
 ) -> ReportView:
+    settings, freshness = await reports.settings_and_freshness(session)
     return ReportView(
         period=chosen_period(today, first, last),
         audience=await reports.audience(session, user, today),
-        settings=await reports.settings(session),
-        freshness=await report_summary.freshness(session),
+        settings=settings,
+        freshness=freshness,
         today=today,
     )
 
