@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.sql.base import ExecutableOption
 
 from portal import clock
 from portal.errors import NotFound
@@ -315,17 +316,23 @@ def _with_terms() -> list[object]:
 
 async def active_agreement(session: AsyncSession, company_id: int, day: date) -> Agreement | None:
     """The company's active agreement valid on `day`, with its tiers, payment options and assortment."""
-    query = (
-        select(Agreement)
-        .where(
-            Agreement.company_id == company_id,
-            Agreement.status == AgreementStatus.ACTIVE,
-            Agreement.valid_from <= day,
-            or_(Agreement.valid_to.is_(None), Agreement.valid_to >= day),
-        )
-        .options(*_with_terms())  # type: ignore[arg-type]
-    )
+    query = select(Agreement).where(active_on(company_id, day)).options(*_with_terms())  # type: ignore[arg-type]
     return (await session.scalars(query)).first()
+
+
+def active_on(company_id: int, day: date) -> ColumnElement[bool]:
+    """The condition on `Agreement` that keeps the company's active agreement valid on `day`."""
+    return and_(
+        Agreement.company_id == company_id,
+        Agreement.status == AgreementStatus.ACTIVE,
+        Agreement.valid_from <= day,
+        or_(Agreement.valid_to.is_(None), Agreement.valid_to >= day),
+    )
+
+
+def with_tiers() -> ExecutableOption:
+    """What `standing_for` reads of an agreement besides its columns: its tiers, each with its category."""
+    return joinedload(Agreement.tiers).joinedload(AgreementTier.category)
 
 
 def standing_of(agreement: Agreement, period: Period, sales: Sequence[Sale], today: date) -> Standing:
@@ -340,11 +347,15 @@ def standing_of(agreement: Agreement, period: Period, sales: Sequence[Sale], tod
 async def standing(session: AsyncSession, company_id: int, today: date) -> Standing | None:
     """The company's active agreement and its current period's standing (None without an agreement)."""
     agreement = await active_agreement(session, company_id, today)
-    if agreement is None:
-        return None
+    return None if agreement is None else await standing_for(session, agreement, today)
+
+
+async def standing_for(session: AsyncSession, agreement: Agreement, today: date) -> Standing:
+    """Where the current period of this active agreement (loaded `with_tiers`) stands: one query
+    for its sales, none without tiers."""
     period = period_of(agreement, today)
     assert period is not None
-    sales = await counted_sales(session, company_id, period, until=today) if agreement.tiers else []
+    sales = await counted_sales(session, agreement.company_id, period, until=today) if agreement.tiers else []
     return standing_of(agreement, period, sales, today)
 
 
@@ -691,10 +702,12 @@ class CustomerAgreement:
         return accruals_of([self.standing]) if self.standing is not None else []
 
 
-async def customer_agreement(session: AsyncSession, company_id: int, today: date) -> CustomerAgreement | None:
-    """The company's active agreement's standing and its last closed periods; None without either."""
-    current = await standing(session, company_id, today)
-    closes = await closed_periods(session, Company.id == company_id, limit=CUSTOMER_CLOSES_SHOWN)
+async def customer_agreement(
+    session: AsyncSession, active: Agreement | None, closes: list[SettlementClose], today: date
+) -> CustomerAgreement | None:
+    """The standing of the company's active agreement (loaded `with_tiers`, None without one) and
+    its last `CUSTOMER_CLOSES_SHOWN` closed periods; None without either."""
+    current = await standing_for(session, active, today) if active is not None else None
     return CustomerAgreement(current, closes) if current is not None or closes else None
 
 

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy import ColumnElement, Date, Select, String, case, cast, func, literal_column, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from portal import errors
 from portal.errors import Conflict, NotFound, Refused
 from portal.i18n import N_, format_decimal, gettext
 from portal.models import (
+    Agreement,
     Company,
     FlagKind,
     Invoice,
@@ -30,13 +32,12 @@ from portal.models import (
     OrderFlag,
     OrderLine,
     OrderStatus,
-    Product,
     Role,
     User,
 )
 from portal.services import agreements, documents, notifications, scoping
 from portal.services.agreements import AfterTerms, Standing
-from portal.services.credit import CreditPicture, OrderCredit, overdue_invoices
+from portal.services.credit import CreditPicture, OrderCredit, overdue, picture_from, with_credit
 from portal.services.flags import Flag, FlagResult, FlagSubject, Policy, margin_pct, order_flags
 from portal.services.ordering import move_order, refusal, tell_managers_waiting
 from portal.services.transactions import lock_rows, retried
@@ -381,11 +382,19 @@ class QueueEntry:
         return not self.now.flags
 
 
+class Choice(NamedTuple):
+    """A company or an account manager the queue can be narrowed to."""
+
+    id: int
+    name: str
+
+
 @dataclass(frozen=True)
 class Queue:
     entries: list[QueueEntry]
-    companies: list[Company]
-    managers: list[User]
+    companies: list[Choice]
+    managers: list[Choice]
+    """Admins only: every account manager."""
     filter: QueueFilter
 
 
@@ -410,7 +419,7 @@ async def pending_count(session: AsyncSession, user: User, today: date) -> int:
     return int(await session.scalar(query) or 0)
 
 
-def pending_count_column(today: date) -> ColumnElement[int]:
+def pending_count_column(today: date | ColumnElement[date]) -> ColumnElement[int]:
     """`pending_count` in SQL for the `User` of the enclosing statement (staff who decide; 0 for others)."""
     count = _queue_query(scoping.signed_in_company_filter(today), QueueFilter()).with_only_columns(func.count(Order.id))
     return case((User.role.in_((Role.ACCOUNT_MANAGER, Role.ADMIN)), count.scalar_subquery()), else_=0)
@@ -418,25 +427,69 @@ def pending_count_column(today: date) -> ColumnElement[int]:
 
 async def approval_queue(session: AsyncSession, user: User, wanted: QueueFilter, policy: Policy) -> Queue:
     """Pending orders of the companies this user decides for, oldest first, each with its flags now;
-    the same few queries however long the queue."""
+    the same four statements however long the queue: the orders with their lines, flags and
+    company's credit, what the flags read besides (`flags.order_flags`), the agreements in force,
+    and the filter's choices."""
     visible = await scoping.visible_companies_filter(session, user, policy.today)
     query = (
-        _queue_query(visible, wanted if user.role is Role.ADMIN else replace(wanted, manager_id=None))
-        .options(joinedload(Order.company), selectinload(Order.lines), selectinload(Order.flags))
+        with_credit(
+            _queue_query(visible, wanted if user.role is Role.ADMIN else replace(wanted, manager_id=None)), policy.today
+        )
+        .options(contains_eager(Order.company), joinedload(Order.lines), joinedload(Order.flags))
         .order_by(Order.submitted_at, Order.id)
     )
-    orders = list((await session.scalars(query)).unique())
-    now = await order_flags(session, [FlagSubject.of(order) for order in orders], policy)
+    rows = (await session.execute(query)).unique().all()
+    orders = [row[0] for row in rows]
+    pictures = {
+        order.company_id: picture_from(order.company, figures, today=policy.today, grace_days=policy.grace_days)
+        for order, *figures in rows
+    }
+    now = await order_flags(session, [FlagSubject.of(order) for order in orders], policy, pictures=pictures)
     entries = [QueueEntry(order, flags) for order, flags in zip(orders, now, strict=True)]
     if wanted.flag is not None:
         entries = [entry for entry in entries if any(flag.kind is wanted.flag for flag in entry.flags)]
-    companies = list(await session.scalars(select(Company).where(visible).order_by(Company.name)))
-    managers = (
-        list(await session.scalars(select(User).where(User.role == Role.ACCOUNT_MANAGER).order_by(User.full_name)))
-        if user.role is Role.ADMIN
-        else []
-    )
+    companies, managers = await _choices(session, visible, managers=user.role is Role.ADMIN)
     return Queue(entries, companies, managers, wanted)
+
+
+async def _choices(
+    session: AsyncSession, visible: ColumnElement[bool], *, managers: bool
+) -> tuple[list[Choice], list[Choice]]:
+    """The companies `visible` keeps and, for `managers`, every account manager, by name, in one statement."""
+    parts = [select(literal_column("'company'", String).label("kind"), Company.id, Company.name).where(visible)]
+    if managers:
+        parts.append(
+            select(literal_column("'manager'", String), User.id, User.full_name).where(
+                User.role == Role.ACCOUNT_MANAGER
+            )
+        )
+    both = union_all(*parts).subquery()
+    found: dict[str, list[Choice]] = {"company": [], "manager": []}
+    for kind, choice_id, name in await session.execute(select(both).order_by(both.c.kind, both.c.name, both.c.id)):
+        found[kind].append(Choice(choice_id, name))
+    return found["company"], found["manager"]
+
+
+class OtherOrder(NamedTuple):
+    """One of the company's last orders, as the review page lists them."""
+
+    id: int
+    number: str
+    submitted_at: datetime
+    gross_total: Decimal
+    currency: str
+    status: OrderStatus
+
+
+class OverdueInvoice(NamedTuple):
+    number: str
+    due_date: date
+    balance: Decimal
+    currency: str
+
+
+LAST_ORDERS = 5
+"""How many of the company's other orders the review page lists."""
 
 
 @dataclass(frozen=True)
@@ -446,14 +499,17 @@ class Review:
 
     order: Order
     now: FlagResult
-    overdue: list[Invoice]
-    last_orders: list[Order]
+    overdue: list[OverdueInvoice]
+    last_orders: list[OtherOrder]
     can_decide: bool
     on_behalf_of: User | None
     standing: Standing | None = None
     """The company's agreement in force and where its settlement period stands (None: no agreement)."""
-    categories: dict[int, int] = field(default_factory=dict)
-    """The category of each product on the order, for the deductions its lines earn."""
+
+    @property
+    def categories(self) -> dict[int, int]:
+        """The category of each product on the order, for the deductions its lines earn."""
+        return self.now.categories
 
     @property
     def company(self) -> Company:
@@ -529,48 +585,94 @@ class Review:
 
 async def review(session: AsyncSession, user: User, order_id: int, policy: Policy) -> Review:
     """The review page of an order of a company this user sees (`services/scoping.py`; any other is
-    `NotFound`); only deciders get the forms."""
-    order = await session.scalar(
-        select(Order)
-        .options(
-            selectinload(Order.lines),
-            selectinload(Order.flags),
-            selectinload(Order.events).joinedload(OrderEvent.actor),
-            selectinload(Order.events).joinedload(OrderEvent.on_behalf_of),
-            joinedload(Order.buyer),
-            joinedload(Order.placed_by),
-            joinedload(Order.quote),
-        )
-        .where(Order.id == order_id)
+    `NotFound`); only deciders get the forms. Four statements, five with an agreement that has tiers:
+    the order with all it shows and its company's credit, the agreement in force (and its period's
+    sales), what the flags read besides (`flags.order_flags`), and the company's last orders with its
+    overdue invoices."""
+    visible = await scoping.visible_companies_filter(session, user, policy.today)
+    query = with_credit(
+        select(Order).join(Company, Company.id == Order.company_id).where(Order.id == order_id, visible), policy.today
+    ).options(
+        contains_eager(Order.company).joinedload(Company.account_manager),
+        joinedload(Order.lines),
+        joinedload(Order.flags),
+        joinedload(Order.events).joinedload(OrderEvent.actor),
+        joinedload(Order.events).joinedload(OrderEvent.on_behalf_of),
+        joinedload(Order.buyer),
+        joinedload(Order.placed_by),
+        joinedload(Order.quote),
     )
-    if order is None or not await scoping.can_view_customer(session, user, order.company_id, policy.today):
+    found = (await session.execute(query)).unique().first()
+    if found is None:
         raise NotFound()
-    (now,) = await order_flags(session, [FlagSubject.of(order)], policy)
-    company = now.picture.company
-    last_orders = list(
-        await session.scalars(
-            select(Order)
-            .where(Order.company_id == company.id, Order.id != order.id)
-            .order_by(Order.submitted_at.desc())
-            .limit(5)
-        )
+    order, *figures = found
+    company = order.company
+    picture = picture_from(company, figures, today=policy.today, grace_days=policy.grace_days)
+    agreement = await _agreement_in_force(session, company.id, policy.today)
+    standing = await agreements.standing_for(session, agreement, policy.today) if agreement is not None else None
+    (now,) = await order_flags(
+        session, [FlagSubject.of(order)], policy, pictures={company.id: picture}, agreements={company.id: agreement}
     )
     allowed, on_behalf_of = await scoping.decider(session, user, company, policy.today)
-    standing = await agreements.standing(session, company.id, policy.today)
+    last_orders, overdue = await _around(session, order, policy.today)
     return Review(
         order=order,
         now=now,
-        overdue=await overdue_invoices(session, company.id, today=policy.today),
+        overdue=overdue,
         last_orders=last_orders,
         can_decide=allowed,
-        on_behalf_of=await session.get(User, on_behalf_of) if on_behalf_of else None,
+        on_behalf_of=company.account_manager if on_behalf_of else None,
         standing=standing,
-        categories=await _categories(session, order) if standing is not None else {},
     )
 
 
-async def _categories(session: AsyncSession, order: Order) -> dict[int, int]:
-    rows = await session.execute(
-        select(Product.id, Product.category_id).where(Product.id.in_({line.product_id for line in order.lines}))
+async def _agreement_in_force(session: AsyncSession, company_id: int, today: date) -> Agreement | None:
+    """The company's active agreement with what its standing and the assortment flag read, in one statement."""
+    query = (
+        select(Agreement)
+        .where(agreements.active_on(company_id, today))
+        .options(agreements.with_tiers(), joinedload(Agreement.assortment))
     )
-    return {product_id: category_id for product_id, category_id in rows}
+    return (await session.scalars(query)).unique().first()
+
+
+async def _around(session: AsyncSession, order: Order, today: date) -> tuple[list[OtherOrder], list[OverdueInvoice]]:
+    """The company's `LAST_ORDERS` other orders, latest first, and its overdue invoices, oldest
+    first (`credit.overdue`), in one statement."""
+    last = (
+        select(
+            literal_column("'order'", String).label("kind"),
+            Order.id,
+            Order.number,
+            Order.submitted_at,
+            cast(null(), Date).label("due_date"),
+            Order.gross_total.label("amount"),
+            Order.currency,
+            Order.status,
+        )
+        .where(Order.company_id == order.company_id, Order.id != order.id)
+        .order_by(Order.submitted_at.desc(), Order.id.desc())
+        .limit(LAST_ORDERS)
+        .subquery()
+    )
+    invoices = select(
+        literal_column("'invoice'", String),
+        Invoice.id,
+        Invoice.number,
+        null(),
+        Invoice.due_date,
+        Invoice.gross_amount - Invoice.paid_amount,
+        Invoice.currency,
+        null(),
+    ).where(Invoice.company_id == order.company_id, overdue(today))
+    others, owed = [], []
+    for kind, row_id, number, at, due_date, amount, currency, status in await session.execute(
+        union_all(select(last), invoices)
+    ):
+        if kind == "order":
+            others.append(OtherOrder(row_id, number, at, amount, currency, status))
+        else:
+            owed.append(OverdueInvoice(number, due_date, amount, currency))
+    others.sort(key=lambda other: (other.submitted_at, other.id), reverse=True)
+    owed.sort(key=lambda invoice: (invoice.due_date, invoice.number))
+    return others, owed

@@ -36,7 +36,7 @@ from portal.services.cart import PricedCart
 ZERO = Decimal("0.00")
 
 
-def in_force(company_id: SQLColumnExpression[int | None], day: date) -> ColumnElement[bool]:
+def in_force(company_id: SQLColumnExpression[int | None], day: date | ColumnElement[date]) -> ColumnElement[bool]:
     """SQL: the company has an active agreement valid on `day` (for the navigation's link, folded
     into the statement that loads the signed-in user, so no page pays a query for it)."""
     return exists().where(

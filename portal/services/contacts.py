@@ -87,24 +87,25 @@ async def ensure_owner(session: AsyncSession, owner: Owner) -> None:
         raise NotFound()
 
 
+CONTACTS_ORDER = (
+    Contact.retired,
+    Contact.primary_purchasing.desc(),
+    Contact.primary_payables.desc(),
+    Contact.full_name,
+    Contact.id,
+)
+"""How an owner's contacts are listed: the active ones first (primary ones first, then by name),
+the retired ones after them."""
+
+
 async def contacts_of(
     session: AsyncSession, *, company_id: int | None = None, prospect_id: int | None = None
 ) -> list[Contact]:
-    """A customer's or a prospect's contacts, in one query: the active ones first (primary ones
-    first, then by name), the retired ones after them; each with its portal user loaded."""
+    """A customer's or a prospect's contacts (`CONTACTS_ORDER`), in one query, each with its portal user loaded."""
     owner = Owner(company_id, prospect_id)
     return list(
         await session.scalars(
-            select(Contact)
-            .options(joinedload(Contact.user))
-            .where(owner.condition())
-            .order_by(
-                Contact.retired,
-                Contact.primary_purchasing.desc(),
-                Contact.primary_payables.desc(),
-                Contact.full_name,
-                Contact.id,
-            )
+            select(Contact).options(joinedload(Contact.user)).where(owner.condition()).order_by(*CONTACTS_ORDER)
         )
     )
 

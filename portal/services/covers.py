@@ -34,7 +34,7 @@ _KNOWN = "covers.known"
 (`services/visitors.py`), so the pages of that request ask no more."""
 
 
-def absent_colleagues(deputy_id: SQLColumnExpression[int] | int, today: date) -> Select[int]:
+def absent_colleagues(deputy_id: SQLColumnExpression[int] | int, today: date | ColumnElement[date]) -> Select[int]:
     """SQL: the account managers whom `deputy_id` covers on `today`."""
     return select(Deputy.manager_id).where(
         Deputy.deputy_id == deputy_id, Deputy.starts_on <= today, Deputy.ends_on >= today

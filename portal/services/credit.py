@@ -3,14 +3,16 @@ past-due state, computed for many companies in one query. A prepaid order is not
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Select, and_, case, func, select, type_coerce
+from sqlalchemy import ColumnElement, Select, Subquery, and_, case, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
+from sqlalchemy.sql.base import ExecutableOption
 
 from portal.models import Amount, Company, Invoice, Order, OrderStatus
 
@@ -122,6 +124,12 @@ def order_credit(picture: CreditPicture, gross: Decimal, *, pending: bool) -> Or
 
 
 def _credit_query(today: date) -> Select:
+    return with_credit(select(Company), today).options(joinedload(Company.account_manager))
+
+
+def _credit_figures(today: date) -> tuple[Subquery, Subquery]:
+    """Per company: its open invoices' balances (unpaid, overdue, the oldest overdue due date), and
+    the gross value of its orders approved and not invoiced, and of those waiting for approval."""
     balance = Invoice.gross_amount - Invoice.paid_amount
     unpaid = balance > 0
     overdue = and_(unpaid, Invoice.due_date < today)
@@ -151,14 +159,27 @@ def _credit_query(today: date) -> Select:
         .group_by(Order.company_id)
         .subquery()
     )
+    return invoices, orders
+
+
+def with_credit(query: Select, today: date) -> Select:
+    """`query` (one that selects from `Company`) with the figures of each company's credit picture
+    added as its last five columns (`picture_from` reads them), so a page that loads a company with
+    something else reads its credit in the same statement."""
+    invoices, orders = _credit_figures(today)
     return (
-        select(
-            Company, invoices.c.unpaid, invoices.c.overdue, invoices.c.oldest_due, orders.c.approved, orders.c.pending
+        query.add_columns(
+            invoices.c.unpaid, invoices.c.overdue, invoices.c.oldest_due, orders.c.approved, orders.c.pending
         )
         .outerjoin(invoices, invoices.c.company_id == Company.id)
         .outerjoin(orders, orders.c.company_id == Company.id)
-        .options(joinedload(Company.account_manager))
     )
+
+
+def picture_from(company: Company, figures: Sequence[Any], *, today: date, grace_days: int) -> CreditPicture:
+    """The credit picture of a company read `with_credit`, from the five figures of its row."""
+    unpaid, overdue, oldest_due, approved, pending = figures
+    return _picture(company, unpaid, overdue, oldest_due, today, grace_days, approved, pending)
 
 
 async def credit_pictures(
@@ -168,15 +189,17 @@ async def credit_pictures(
     grace_days: int,
     company_ids: Iterable[int] | None = None,
     account_manager_ids: Collection[int] | None = None,
+    loading: Sequence[ExecutableOption] = (),
 ) -> list[CreditPicture]:
     """Credit pictures of all companies, or of the given ones, or of the given account
-    managers' (`services/scoping.py` says whose a user sees), ordered by company name."""
-    query = _credit_query(today).order_by(Company.name, Company.id)
+    managers' (`services/scoping.py` says whose a user sees), ordered by company name; `loading`:
+    what to load with each company in the same statement (`joinedload(Company.addresses)`)."""
+    query = _credit_query(today).options(*loading).order_by(Company.name, Company.id)
     if company_ids is not None:
         query = query.where(Company.id.in_(list(company_ids)))
     if account_manager_ids is not None:
         query = query.where(Company.account_manager_id.in_(sorted(account_manager_ids)))
-    rows = (await session.execute(query)).all()
+    rows = (await session.execute(query)).unique().all()
     return [
         _picture(company, unpaid, overdue, oldest_due, today, grace_days, approved, pending)
         for company, unpaid, overdue, oldest_due, approved, pending in rows
@@ -218,14 +241,15 @@ async def overdue_invoices(session: AsyncSession, company_id: int, *, today: dat
     """Unpaid invoices past their due date, oldest first."""
     query = (
         select(Invoice)
-        .where(
-            Invoice.company_id == company_id,
-            Invoice.gross_amount > Invoice.paid_amount,
-            Invoice.due_date < today,
-        )
+        .where(Invoice.company_id == company_id, overdue(today))
         .order_by(Invoice.due_date, Invoice.number)
     )
     return list((await session.scalars(query)).all())
+
+
+def overdue(today: date) -> ColumnElement[bool]:
+    """The condition on `Invoice` that keeps the unpaid ones past their due date."""
+    return and_(Invoice.gross_amount > Invoice.paid_amount, Invoice.due_date < today)
 
 
 SORT_KEYS = {

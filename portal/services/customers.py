@@ -6,20 +6,23 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, and_, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, joinedload
 
 from portal import clock
 from portal.errors import NotAllowed, NotFound, Refused
 from portal.i18n import N_, gettext
 from portal.models import (
     Activity,
+    Agreement,
     Company,
     Contact,
     CreditEvent,
@@ -32,11 +35,13 @@ from portal.models import (
     QuoteEvent,
     QuoteStatus,
     Role,
+    SettlementClose,
+    Task,
     User,
 )
 from portal.services import agreements, audit, contacts, growth, pipeline, quotes, scoping, tasks
 from portal.services.activities import ActivityLine
-from portal.services.credit import CreditPicture, credit_picture, credit_pictures
+from portal.services.credit import CreditPicture, credit_pictures
 from portal.services.flags import COUNTED
 
 
@@ -291,13 +296,11 @@ class CustomerProfile:
     opportunities: list[Opportunity] = field(default_factory=list)
     """The customer's open opportunities, the soonest expected close first (`pipeline.open_opportunities_for`)."""
     tasks: list[tasks.TaskRow] = field(default_factory=list)
+    """The customer's open tasks, the earliest due first (`tasks.open_tasks_of`)."""
     agreed: list[TimelineEntry] = field(default_factory=list)
     """What was agreed lately: the newest activities with an outcome and the newest notes (`AGREED_SHOWN`)."""
     waiting_orders: list[Order] = field(default_factory=list)
     """The customer's orders waiting for approval, the oldest first."""
-    """The customer's open tasks, the earliest due first (`tasks.open_tasks_for`)."""
-    growth: growth.Growth | None = None
-    """What customers with a similar purchase mix buy regularly and this one does not (`growth.suggestions`)."""
 
 
 TIMELINE_PAGE = 20
@@ -309,7 +312,11 @@ TIMELINE_KINDS: dict[str, frozenset[str]] = {
     "notes": frozenset({"note"}),
     "activities": frozenset({"activity"}),
 }
-"""The timeline's filters, each naming the kinds of entries it shows; a kind not shown costs no query."""
+"""The timeline's filters, each naming the kinds of entries it shows."""
+AGREED_SHOWN = 5
+"""The customer page's "What was agreed" lists this many of the newest outcomes and notes."""
+WAITING_SHOWN = 20
+"""The customer page lists this many orders waiting for approval, the oldest first."""
 
 
 async def customer_profile(
@@ -324,131 +331,232 @@ async def customer_profile(
 ) -> CustomerProfile:
     """The organisation's memory of one customer: profile, contacts, rhythm, and everything that
     happened, newest first (only the kinds `show` names: `TIMELINE_KINDS`). An unknown company is
-    `NotFound`."""
+    `NotFound`. Three queries whatever the customer's size (four with an agreement with volume
+    tiers): the company with its credit picture and addresses, every list (`_lists`), the reorder
+    rhythm, and the agreement's sales."""
     show = show if show in TIMELINE_KINDS else "all"
-    kinds = TIMELINE_KINDS[show]
-    if await session.get(Company, company_id) is None:
+    pictures = await credit_pictures(
+        session, today=today, grace_days=grace_days, company_ids=[company_id], loading=[joinedload(Company.addresses)]
+    )
+    if not pictures:
         raise NotFound()
-    picture = await credit_picture(session, company_id, today=today, grace_days=grace_days)
-    company = await session.scalar(
-        select(Company).options(selectinload(Company.addresses)).where(Company.id == company_id)
-    )
-    assert company is not None
-    buyers = list(await session.scalars(select(User).where(User.company_id == company_id).order_by(User.full_name)))
-    depth = page * TIMELINE_PAGE + 1
-    entries: list[TimelineEntry] = []
-    if "order" in kinds:
-        events = await session.scalars(
-            select(OrderEvent)
-            .options(joinedload(OrderEvent.actor), joinedload(OrderEvent.on_behalf_of), joinedload(OrderEvent.order))
-            .where(OrderEvent.company_id == company_id)
-            .order_by(OrderEvent.at.desc(), OrderEvent.id.desc())
-            .limit(depth)
-        )
-        entries += [TimelineEntry(e.at, "order", e) for e in events]
-    if "note" in kinds:
-        notes = await session.scalars(
-            select(CustomerNote)
-            .options(joinedload(CustomerNote.author))
-            .where(CustomerNote.company_id == company_id)
-            .order_by(CustomerNote.created_at.desc())
-            .limit(depth)
-        )
-        entries += [TimelineEntry(n.created_at, "note", n) for n in notes]
-    if "credit" in kinds:
-        credit_events = await session.scalars(
-            select(CreditEvent)
-            .options(joinedload(CreditEvent.actor))
-            .where(CreditEvent.company_id == company_id)
-            .order_by(CreditEvent.at.desc(), CreditEvent.id.desc())
-            .limit(depth)
-        )
-        entries += [TimelineEntry(c.at, "credit", c) for c in credit_events]
-    if "quote" in kinds:
-        quote_events = await session.scalars(
-            select(QuoteEvent)
-            .options(joinedload(QuoteEvent.actor), joinedload(QuoteEvent.quote))
-            .where(QuoteEvent.company_id == company_id)
-            .order_by(QuoteEvent.at.desc(), QuoteEvent.id.desc())
-            .limit(depth)
-        )
-        entries += [TimelineEntry(q.at, "quote", QuoteMove(q)) for q in quote_events]
-    if "activity" in kinds:
-        activities = await session.scalars(
-            select(Activity)
-            .options(joinedload(Activity.contact), joinedload(Activity.author))
-            .where(Activity.company_id == company_id)
-            .order_by(Activity.happened_at.desc(), Activity.id.desc())
-            .limit(depth)
-        )
-        entries += [TimelineEntry(a.happened_at, "activity", ActivityLine(a)) for a in activities]
-    entries.sort(key=lambda entry: entry.at, reverse=True)
-    start = (page - 1) * TIMELINE_PAGE
-    managers = list(
-        await session.scalars(
-            select(User).where(User.role == Role.ACCOUNT_MANAGER, User.is_active).order_by(User.full_name)
-        )
-    )
-    open_quotes = await session.scalars(
-        select(Quote)
-        .where(Quote.company_id == company_id, Quote.status.in_(quotes.OPEN))
-        .order_by(Quote.updated_at.desc(), Quote.id.desc())
-        .limit(OPEN_QUOTES_SHOWN)
-    )
+    picture = pictures[0]
+    found = await _lists(session, company_id, today, TIMELINE_KINDS[show], page)
+    timeline = [_entry(thing) for thing in found["timeline"]]
+    agreed = sorted((_entry(thing) for thing in found["outcomes"] + found["notes"]), key=_newest, reverse=True)
+    active = found["agreement"][0] if found["agreement"] else None
     return CustomerProfile(
-        company=company,
+        company=picture.company,
         picture=picture,
-        buyers=buyers,
+        buyers=found["buyers"],
         rhythm=(await rhythms(session, [company_id], today))[company_id],
-        timeline=entries[start : start + TIMELINE_PAGE],
+        timeline=timeline[:TIMELINE_PAGE],
         page=page,
-        has_more=len(entries) > start + TIMELINE_PAGE,
-        managers=managers,
-        open_quotes=[OpenQuote(quote) for quote in open_quotes],
-        agreement=await agreements.customer_agreement(session, company_id, today),
-        contacts=await contacts.contacts_of(session, company_id=company_id),
-        opportunities=await pipeline.open_opportunities_for(session, company_id=company_id),
-        tasks=await tasks.open_tasks_for(session, today, company_id=company_id),
+        has_more=len(timeline) > TIMELINE_PAGE,
+        managers=found["managers"],
+        open_quotes=[OpenQuote(quote) for quote in found["quotes"]],
+        agreement=await agreements.customer_agreement(session, active, found["closes"], today),
+        contacts=found["contacts"],
+        opportunities=found["opportunities"],
+        tasks=[tasks.TaskRow(task, today) for task in found["tasks"]],
         show=show,
-        agreed=await _agreed(session, company_id),
-        waiting_orders=list(
-            await session.scalars(
-                select(Order)
-                .where(Order.company_id == company_id, Order.status == OrderStatus.PENDING_APPROVAL)
-                .order_by(Order.submitted_at, Order.id)
-                .limit(OPEN_QUOTES_SHOWN)
+        agreed=agreed[:AGREED_SHOWN],
+        waiting_orders=found["waiting"],
+    )
+
+
+def _newest(entry: TimelineEntry) -> datetime:
+    return entry.at
+
+
+LISTED: dict[str, Any] = {
+    "user": User,
+    "contact": Contact,
+    "task": Task,
+    "opportunity": Opportunity,
+    "quote": Quote,
+    "order": Order,
+    "agreement": Agreement,
+    "close": SettlementClose,
+    "note": CustomerNote,
+    "activity": Activity,
+    "order_event": OrderEvent,
+    "credit_event": CreditEvent,
+    "quote_event": QuoteEvent,
+}
+"""The kinds of things the customer page's lists hold, by the name `_lists` gives each."""
+TIMELINE: tuple[tuple[str, str, InstrumentedAttribute[datetime]], ...] = (
+    ("order", "order_event", OrderEvent.at),
+    ("note", "note", CustomerNote.created_at),
+    ("credit", "credit_event", CreditEvent.at),
+    ("quote", "quote_event", QuoteEvent.at),
+    ("activity", "activity", Activity.happened_at),
+)
+"""The timeline's kinds, the thing each lists and its moment; entries of the same moment in this order."""
+
+
+def _entry(thing: Any) -> TimelineEntry:
+    if isinstance(thing, OrderEvent):
+        return TimelineEntry(thing.at, "order", thing)
+    if isinstance(thing, CustomerNote):
+        return TimelineEntry(thing.created_at, "note", thing)
+    if isinstance(thing, CreditEvent):
+        return TimelineEntry(thing.at, "credit", thing)
+    if isinstance(thing, QuoteEvent):
+        return TimelineEntry(thing.at, "quote", QuoteMove(thing))
+    assert isinstance(thing, Activity)
+    return TimelineEntry(thing.happened_at, "activity", ActivityLine(thing))
+
+
+def _pick(
+    section: str, kind: str, condition: ColumnElement[bool], order: Sequence[Any], limit: int | None = None
+) -> Select[Any]:
+    """The ids of one list's things, ranked in its order: (section, kind, id, rank)."""
+    model = LISTED[kind]
+    ranked = (
+        select(
+            literal(section).label("section"),
+            literal(kind).label("kind"),
+            model.id.label("id"),
+            func.row_number().over(order_by=order).label("rank"),
+        )
+        .where(condition)
+        .order_by(*order)
+        .limit(limit)
+        .subquery()
+    )
+    return select(ranked)
+
+
+def _timeline_picks(company_id: int, kinds: frozenset[str], page: int) -> Select[Any]:
+    """The ids of the timeline's page (and one more entry, telling there is an older page): the
+    newest of each kind shown, merged newest first."""
+    depth = page * TIMELINE_PAGE + 1
+    latest = []
+    for tie, (kind, listed, at) in enumerate(TIMELINE):
+        if kind in kinds:
+            model = LISTED[listed]
+            newest = (
+                select(literal(listed).label("kind"), model.id.label("id"), at.label("at"), literal(tie).label("tie"))
+                .where(model.company_id == company_id)
+                .order_by(at.desc(), model.id.desc())
+                .limit(depth)
+                .subquery()
             )
+            latest.append(select(newest))
+    merged = union_all(*latest).subquery()
+    order = (merged.c.at.desc(), merged.c.tie, merged.c.id.desc())
+    ranked = select(
+        literal("timeline").label("section"),
+        merged.c.kind,
+        merged.c.id,
+        func.row_number().over(order_by=order).label("rank"),
+    ).subquery()
+    start = (page - 1) * TIMELINE_PAGE
+    return select(ranked).where(ranked.c.rank > start, ranked.c.rank <= start + TIMELINE_PAGE + 1)
+
+
+async def _lists(
+    session: AsyncSession, company_id: int, today: date, kinds: frozenset[str], page: int
+) -> dict[str, list[Any]]:
+    """Every list of the customer page, by section, in one query: a UNION ALL picks each list's ids
+    in its order (`_pick`), then each kind of thing is joined to its picks with what it is shown
+    with. Each list's rule stays with its service (`contacts.CONTACTS_ORDER`,
+    `tasks.open_tasks_of`, `pipeline.open_opportunities_of`, `agreements.active_on`, ...)."""
+    picks = union_all(
+        _pick("buyers", "user", User.company_id == company_id, (User.full_name, User.id)),
+        _pick(
+            "managers",
+            "user",
+            and_(User.role == Role.ACCOUNT_MANAGER, User.is_active),
+            (User.full_name, User.id),
         ),
-        growth=await growth.suggestions(session, company_id, today),
-    )
+        _pick("contacts", "contact", contacts.Owner(company_id).condition(), contacts.CONTACTS_ORDER),
+        _pick("tasks", "task", tasks.open_tasks_of(company_id=company_id), tasks.DUE_ORDER, tasks.CUSTOMER_TASKS_SHOWN),
+        _pick(
+            "opportunities",
+            "opportunity",
+            pipeline.open_opportunities_of(company_id=company_id),
+            pipeline.SOONEST_CLOSE,
+        ),
+        _pick(
+            "quotes",
+            "quote",
+            and_(Quote.company_id == company_id, Quote.status.in_(quotes.OPEN)),
+            (Quote.updated_at.desc(), Quote.id.desc()),
+            OPEN_QUOTES_SHOWN,
+        ),
+        _pick(
+            "waiting",
+            "order",
+            and_(Order.company_id == company_id, Order.status == OrderStatus.PENDING_APPROVAL),
+            (Order.submitted_at, Order.id),
+            WAITING_SHOWN,
+        ),
+        _pick("agreement", "agreement", agreements.active_on(company_id, today), (Agreement.id,), 1),
+        _pick(
+            "closes",
+            "close",
+            SettlementClose.company_id == company_id,
+            (SettlementClose.closed_at.desc(), SettlementClose.id.desc()),
+            agreements.CUSTOMER_CLOSES_SHOWN,
+        ),
+        _pick(
+            "outcomes",
+            "activity",
+            and_(Activity.company_id == company_id, Activity.outcome != ""),
+            (Activity.happened_at.desc(), Activity.id.desc()),
+            AGREED_SHOWN,
+        ),
+        _pick(
+            "notes",
+            "note",
+            CustomerNote.company_id == company_id,
+            (CustomerNote.created_at.desc(), CustomerNote.id.desc()),
+            AGREED_SHOWN,
+        ),
+        _timeline_picks(company_id, kinds, page),
+    ).subquery()
+    query = select(picks.c.section, picks.c.kind, *LISTED.values()).select_from(picks)
+    for kind, model in LISTED.items():
+        query = query.outerjoin(model, and_(picks.c.kind == kind, model.id == picks.c.id))
+    query = query.options(
+        joinedload(Contact.user),
+        *tasks.LOADED,
+        joinedload(Opportunity.owner),
+        agreements.with_tiers(),
+        joinedload(CustomerNote.author),
+        joinedload(Activity.contact),
+        joinedload(Activity.author),
+        joinedload(OrderEvent.actor),
+        joinedload(OrderEvent.on_behalf_of),
+        joinedload(OrderEvent.order),
+        joinedload(CreditEvent.actor),
+        joinedload(QuoteEvent.actor),
+        joinedload(QuoteEvent.quote),
+    ).order_by(picks.c.section, picks.c.rank)
+    column = {kind: number for number, kind in enumerate(LISTED)}
+    found: dict[str, list[Any]] = defaultdict(list)
+    for section, kind, *things in (await session.execute(query)).unique():
+        found[section].append(things[column[kind]])
+    return found
 
 
-AGREED_SHOWN = 5
-"""The customer page's "What was agreed" lists this many of the newest outcomes and notes."""
+@dataclass(frozen=True)
+class CustomerGrowth:
+    """The customer page's growth tab: the customer, and what to offer it (`growth.suggestions`)."""
+
+    company: Company
+    growth: growth.Growth
 
 
-async def _agreed(session: AsyncSession, company_id: int) -> list[TimelineEntry]:
-    """The newest activities that record an outcome and the newest notes, newest first: what a
-    colleague taking over must know was said and promised (two queries)."""
-    outcomes = await session.scalars(
-        select(Activity)
-        .options(joinedload(Activity.contact), joinedload(Activity.author))
-        .where(Activity.company_id == company_id, Activity.outcome != "")
-        .order_by(Activity.happened_at.desc(), Activity.id.desc())
-        .limit(AGREED_SHOWN)
-    )
-    notes = await session.scalars(
-        select(CustomerNote)
-        .options(joinedload(CustomerNote.author))
-        .where(CustomerNote.company_id == company_id)
-        .order_by(CustomerNote.created_at.desc(), CustomerNote.id.desc())
-        .limit(AGREED_SHOWN)
-    )
-    entries = [TimelineEntry(a.happened_at, "activity", ActivityLine(a)) for a in outcomes] + [
-        TimelineEntry(n.created_at, "note", n) for n in notes
-    ]
-    entries.sort(key=lambda entry: entry.at, reverse=True)
-    return entries[:AGREED_SHOWN]
+async def customer_growth(session: AsyncSession, company_id: int, today: date) -> CustomerGrowth:
+    """What customers with a similar purchase mix buy regularly and this one does not; an unknown
+    company is `NotFound`. Three queries whatever the number of customers."""
+    company = await session.get(Company, company_id)
+    if company is None:
+        raise NotFound()
+    return CustomerGrowth(company, await growth.suggestions(session, company_id, today))
 
 
 def _note_body(body: str) -> str:

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from portal import clock
 from portal.errors import NotFound
@@ -153,14 +154,21 @@ class BuyerHome:
 
 
 async def buyer_home(session: AsyncSession, company_id: int, *, today: date, grace_days: int) -> BuyerHome:
-    account = await credit.company_account(session, company_id, today=today, grace_days=grace_days)
-    price_list_id = account.picture.company.price_list_id
-    price_list_name = None
-    if price_list_id is not None:
-        price_list_name = await session.scalar(select(PriceList.name).where(PriceList.id == price_list_id))
+    """The company with its credit and its price list's name in one statement, then what is overdue
+    and the next deliveries."""
+    price_list_name = select(PriceList.name).where(PriceList.id == Company.price_list_id).scalar_subquery()
+    row = (
+        await session.execute(
+            credit.with_credit(select(Company, price_list_name).where(Company.id == company_id), today).options(
+                joinedload(Company.account_manager)
+            )
+        )
+    ).one()
+    company, name, *figures = row.tuple()
+    overdue = await credit.overdue_invoices(session, company_id, today=today)
     return BuyerHome(
-        picture=account.picture,
-        overdue=[invoice_view(invoice, today) for invoice in account.overdue],
+        picture=credit.picture_from(company, figures, today=today, grace_days=grace_days),
+        overdue=[invoice_view(invoice, today) for invoice in overdue],
         upcoming=await schedules.next_deliveries(session, company_id),
-        price_list_name=price_list_name,
+        price_list_name=name,
     )

@@ -22,8 +22,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, String, and_, cast, literal_column, null, or_, select, union_all
+from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -90,13 +92,15 @@ class FlagSubject:
 
 @dataclass(frozen=True)
 class FlagResult:
-    """An order's flags now, with the credit figures the credit flag compared and the company's
-    usual quantity of each of its products (median of the earlier order lines)."""
+    """An order's flags now, with the credit figures the credit flag compared, the company's
+    usual quantity of each of its products (median of the earlier order lines) and their categories."""
 
     credit: OrderCredit
     picture: CreditPicture
     flags: list[Flag]
     usual: dict[int, Decimal] = field(default_factory=dict)
+    categories: dict[int, int] = field(default_factory=dict)
+    """The category of each product on the order."""
 
     @property
     def blockers(self) -> list[Flag]:
@@ -126,9 +130,11 @@ async def order_flags(
     policy: Policy,
     *,
     pictures: Mapping[int, CreditPicture] | None = None,
+    agreements: Mapping[int, Agreement | None] | None = None,
 ) -> list[FlagResult]:
-    """The flags of each subject, in order, from the current state. `pictures` (by company id) may
-    be given when the caller has just read them; otherwise they are read here."""
+    """The flags of each subject, in order, from the current state. `pictures` and `agreements`
+    (the active agreement with its assortment, None for none; both by company id) may be given when
+    the caller has just read them; otherwise they are read here."""
     if not subjects:
         return []
     company_ids = {subject.company_id for subject in subjects}
@@ -139,14 +145,14 @@ async def order_flags(
                 session, today=policy.today, grace_days=policy.grace_days, company_ids=company_ids
             )
         }
-    products = await _products(session, {line.product_id for subject in subjects for line in subject.lines})
-    history = await _earlier(session, subjects)
-    from portal.services import agreements  # it counts sales by `COUNTED` above: imported here, not at the top
+    products, history = await _facts(session, subjects)
+    if agreements is None or not company_ids <= agreements.keys():
+        from portal.services import agreements as terms  # it counts sales by `COUNTED` above: imported here
 
-    in_force = await agreements.active_agreements(session, sorted(company_ids), policy.today)
+        agreements = await terms.active_agreements(session, sorted(company_ids), policy.today)
     return [
         _flags(
-            subject, pictures[subject.company_id], products, history[index], policy, in_force.get(subject.company_id)
+            subject, pictures[subject.company_id], products, history[index], policy, agreements.get(subject.company_id)
         )
         for index, subject in enumerate(subjects)
     ]
@@ -211,7 +217,12 @@ def _flags(
             )
     if not history.any_order:
         flags.append(Flag(FlagKind.FIRST_ORDER, {}))
-    return FlagResult(credit=credit, picture=picture, flags=flags + list(subject.stored), usual=usual)
+    categories = {
+        line.product_id: products[line.product_id].category_id for line in subject.lines if line.product_id in products
+    }
+    return FlagResult(
+        credit=credit, picture=picture, flags=flags + list(subject.stored), usual=usual, categories=categories
+    )
 
 
 def _outside_agreement(
@@ -243,66 +254,112 @@ class _Product:
     """Its category's margin floor; None where the category leaves it to the global setting."""
 
 
-async def _products(session: AsyncSession, product_ids: set[int]) -> dict[int, _Product]:
-    """Each product's category and that category's margin floor, in one query."""
-    if not product_ids:
-        return {}
-    rows = await session.execute(
-        select(Product.id, Product.category_id, ProductCategory.margin_floor_pct)
+_PRODUCT, _ORDERED, _QUANTITY = "product", "ordered", "quantity"
+_COMPANY_ORDERED, _COMPANY_QUANTITY = "company_ordered", "company_quantity"
+"""The kinds of row `_facts` reads: a product; an order's (or a company's) earlier counted order, a
+quantity on one."""
+_Rows = Select[*tuple[Any, ...]]
+
+
+async def _facts(session: AsyncSession, subjects: Sequence[FlagSubject]) -> tuple[dict[int, _Product], list[_History]]:
+    """What the flags read besides the credit pictures and the agreements, in one statement: each
+    product's category and that category's margin floor, and for each subject the company's orders
+    that count and came before it (for an order, those submitted earlier; for one about to be made,
+    all): whether there is one, and the quantities of the subjects' products on them."""
+    product_ids = sorted({line.product_id for subject in subjects for line in subject.lines})
+    waiting = {subject.order_id: index for index, subject in enumerate(subjects) if subject.order_id is not None}
+    new = [index for index, subject in enumerate(subjects) if subject.order_id is None]
+    parts: list[_Rows] = [_product_rows(product_ids)] if product_ids else []
+    if waiting:
+        parts += _earlier_than_orders(sorted(waiting), product_ids)
+    if new:
+        parts += _earlier_for_companies(sorted({subjects[index].company_id for index in new}), product_ids)
+    if not parts:
+        return {}, [_History() for _ in subjects]
+    products: dict[int, _Product] = {}
+    by_order: dict[int, _History] = defaultdict(_History)
+    by_company: dict[int, _History] = defaultdict(_History)
+    rows: Result[str, int, int, int, Decimal | None] = await session.execute(union_all(*parts))
+    for kind, key, product_id, number, floor in rows:
+        if kind == _PRODUCT:
+            products[product_id] = _Product(number, floor)
+            continue
+        history = (by_order if kind in (_ORDERED, _QUANTITY) else by_company)[key]
+        if kind in (_ORDERED, _COMPANY_ORDERED):
+            history.any_order = True
+        else:
+            history.quantities[product_id].append(number)
+    histories = []
+    for subject in subjects:
+        if subject.order_id is not None:
+            histories.append(by_order[subject.order_id])
+        else:
+            histories.append(_copy(by_company[subject.company_id]))
+    return products, histories
+
+
+def _copy(history: _History) -> _History:
+    """A new subject's own copy of its company's history (two carts of one company share none)."""
+    copied = _History(history.any_order)
+    for product_id, quantities in history.quantities.items():
+        copied.quantities[product_id] = list(quantities)
+    return copied
+
+
+def _kind(name: str) -> ColumnElement[str]:
+    return literal_column(f"'{name}'", String)
+
+
+def _product_rows(product_ids: Sequence[int]) -> _Rows:
+    """Each product's category and that category's margin floor."""
+    return (
+        select(
+            _kind(_PRODUCT),
+            cast(null(), Integer),
+            Product.id,
+            Product.category_id,
+            ProductCategory.margin_floor_pct,
+        )
         .join(ProductCategory, ProductCategory.id == Product.category_id)
         .where(Product.id.in_(product_ids))
     )
-    return {product_id: _Product(category_id, floor) for product_id, category_id, floor in rows}
 
 
-async def _earlier(session: AsyncSession, subjects: Sequence[FlagSubject]) -> list[_History]:
-    """For each subject, the company's orders that count and came before it: for an order, those
-    submitted earlier; for one about to be made, all. Two queries for orders, two for new ones."""
-    histories = [_History() for _ in subjects]
-    waiting = {subject.order_id: index for index, subject in enumerate(subjects) if subject.order_id is not None}
-    new = [index for index, subject in enumerate(subjects) if subject.order_id is None]
-    products = [line.product_id for subject in subjects for line in subject.lines]
-    if waiting:
-        this, before = aliased(Order), aliased(Order)
-        earlier = and_(
-            before.company_id == this.company_id,
-            before.status.in_(COUNTED),
-            or_(
-                before.submitted_at < this.submitted_at,
-                and_(before.submitted_at == this.submitted_at, before.id < this.id),
-            ),
-        )
-        ordered = await session.scalars(
-            select(this.id).where(this.id.in_(waiting), select(before.id).where(earlier).exists())
-        )
-        for order_id in ordered:
-            histories[waiting[order_id]].any_order = True
-        rows = await session.execute(
-            select(this.id, OrderLine.product_id, OrderLine.quantity)
-            .join(before, earlier)
-            .join(OrderLine, OrderLine.order_id == before.id)
-            .where(this.id.in_(waiting), OrderLine.product_id.in_(products))
-        )
-        for order_id, product_id, quantity in rows:
-            histories[waiting[order_id]].quantities[product_id].append(quantity)
-    if new:
-        company_ids = {subjects[index].company_id for index in new}
-        ordering = set(
-            await session.scalars(
-                select(Order.company_id).where(Order.company_id.in_(company_ids), Order.status.in_(COUNTED)).distinct()
-            )
-        )
-        rows = await session.execute(
-            select(Order.company_id, OrderLine.product_id, OrderLine.quantity)
-            .join(Order, Order.id == OrderLine.order_id)
-            .where(Order.company_id.in_(company_ids), Order.status.in_(COUNTED), OrderLine.product_id.in_(products))
-        )
-        by_company: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        for company_id, product_id, quantity in rows:
-            by_company[company_id].append((product_id, quantity))
-        for index in new:
-            company_id = subjects[index].company_id
-            histories[index].any_order = company_id in ordering
-            for product_id, quantity in by_company[company_id]:
-                histories[index].quantities[product_id].append(quantity)
-    return histories
+def _earlier_than_orders(order_ids: Sequence[int], product_ids: Sequence[int]) -> list[_Rows]:
+    """Per waiting order: a row if its company has a counted order submitted before it, and the
+    quantities of the given products on those orders."""
+    this, before = aliased(Order), aliased(Order)
+    earlier = and_(
+        before.company_id == this.company_id,
+        before.status.in_(COUNTED),
+        or_(
+            before.submitted_at < this.submitted_at,
+            and_(before.submitted_at == this.submitted_at, before.id < this.id),
+        ),
+    )
+    ordered = select(_kind(_ORDERED), this.id, null(), null(), null()).where(
+        this.id.in_(order_ids), select(before.id).where(earlier).exists()
+    )
+    quantities = (
+        select(_kind(_QUANTITY), this.id, OrderLine.product_id, OrderLine.quantity, null())
+        .join(before, earlier)
+        .join(OrderLine, OrderLine.order_id == before.id)
+        .where(this.id.in_(order_ids), OrderLine.product_id.in_(product_ids))
+    )
+    return [ordered, quantities] if product_ids else [ordered]
+
+
+def _earlier_for_companies(company_ids: Sequence[int], product_ids: Sequence[int]) -> list[_Rows]:
+    """Per company (of an order about to be made): a row if it has a counted order, and the
+    quantities of the given products on its counted orders."""
+    ordered = (
+        select(_kind(_COMPANY_ORDERED), Order.company_id, null(), null(), null())
+        .where(Order.company_id.in_(company_ids), Order.status.in_(COUNTED))
+        .group_by(Order.company_id)
+    )
+    quantities = (
+        select(_kind(_COMPANY_QUANTITY), Order.company_id, OrderLine.product_id, OrderLine.quantity, null())
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(Order.company_id.in_(company_ids), Order.status.in_(COUNTED), OrderLine.product_id.in_(product_ids))
+    )
+    return [ordered, quantities] if product_ids else [ordered]

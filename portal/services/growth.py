@@ -12,8 +12,8 @@ task" link; nothing is sent and nothing happens by itself.
   not buy it in those months.
 
 Each comes with the number of similar customers buying it, never their names: the reader may not
-see them. Three queries whatever the number of customers: the whole mix (500 customers × 40
-categories at most), the similar customers' products, this customer's products."""
+see them. Two queries whatever the number of customers: the whole mix (500 customers × 40
+categories at most), then the similar customers' products with this customer's."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.i18n import ngettext
@@ -133,30 +133,34 @@ def _best(found: list[Suggestion]) -> list[Suggestion]:
 
 async def _products(session: AsyncSession, company_id: int, similar: list[int], today: date) -> list[Suggestion]:
     """Active products that at least `MIN_BUYERS` of `similar` bought in `REGULAR_MONTHS` distinct
-    months of the last 12 and `company_id` did not buy in them (two queries)."""
+    months of the last 12 and `company_id` did not buy in them (one query: the similar customers'
+    regular products and whatever `company_id` bought)."""
     since = add_months(month_start(today), 1 - MIX_MONTHS)
-    counted = (Order.status.in_(COUNTED), Order.counted_on >= since, Order.counted_on <= today)
     bought = (
         select(OrderLine.product_id, Product.name, ProductCategory.name, Order.company_id)
         .join(Order, Order.id == OrderLine.order_id)
         .join(Product, Product.id == OrderLine.product_id)
         .join(ProductCategory, ProductCategory.id == Product.category_id)
-        .where(*counted, Order.company_id.in_(similar), Product.is_active)
-        .group_by(OrderLine.product_id, Product.name, ProductCategory.name, Order.company_id)
-        .having(func.count(month_key(session, Order.counted_on).distinct()) >= REGULAR_MONTHS)
-    )
-    own = set(
-        await session.scalars(
-            select(OrderLine.product_id)
-            .join(Order, Order.id == OrderLine.order_id)
-            .where(*counted, Order.company_id == company_id)
-            .distinct()
+        .where(
+            Order.status.in_(COUNTED),
+            Order.counted_on >= since,
+            Order.counted_on <= today,
+            Order.company_id.in_([*similar, company_id]),
+        )
+        .group_by(OrderLine.product_id, Product.name, ProductCategory.name, Order.company_id, Product.is_active)
+        .having(
+            or_(
+                Order.company_id == company_id,
+                and_(Product.is_active, func.count(month_key(session, Order.counted_on).distinct()) >= REGULAR_MONTHS),
+            )
         )
     )
+    rows = (await session.execute(bought)).all()
+    own = {product_id for product_id, _name, _category, company in rows if company == company_id}
     buyers: dict[int, int] = defaultdict(int)
     named: dict[int, tuple[str, str]] = {}
-    for product_id, name, category, _company in await session.execute(bought):
-        if product_id not in own:
+    for product_id, name, category, company in rows:
+        if company != company_id and product_id not in own:
             buyers[product_id] += 1
             named[product_id] = (name, category)
     return [Suggestion(p, named[p][0], n, named[p][1]) for p, n in buyers.items() if n >= MIN_BUYERS]

@@ -726,16 +726,25 @@ async def open_opportunities_for(
 ) -> list[Opportunity]:
     """The open opportunities of a customer (or of a prospect), the soonest expected close first, with
     their owners: one query."""
-    assert (company_id is None) != (prospect_id is None)
-    whose = Opportunity.company_id == company_id if company_id is not None else Opportunity.prospect_id == prospect_id
     return list(
         await session.scalars(
             select(Opportunity)
             .options(joinedload(Opportunity.owner))
-            .where(whose, Opportunity.stage.in_(OPEN_STAGES))
-            .order_by(Opportunity.expected_close_on, Opportunity.id)
+            .where(open_opportunities_of(company_id=company_id, prospect_id=prospect_id))
+            .order_by(*SOONEST_CLOSE)
         )
     )
+
+
+SOONEST_CLOSE = (Opportunity.expected_close_on, Opportunity.id)
+"""How a customer's (or prospect's) open opportunities are listed."""
+
+
+def open_opportunities_of(*, company_id: int | None = None, prospect_id: int | None = None) -> ColumnElement[bool]:
+    """The condition on `Opportunity` that keeps the open ones of one customer or one prospect (exactly one)."""
+    assert (company_id is None) != (prospect_id is None)
+    whose = Opportunity.company_id == company_id if company_id is not None else Opportunity.prospect_id == prospect_id
+    return and_(whose, Opportunity.stage.in_(OPEN_STAGES))
 
 
 @dataclass(frozen=True)

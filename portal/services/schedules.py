@@ -597,7 +597,8 @@ async def next_deliveries(
     session: AsyncSession, company_id: int, count: int = PREVIEW
 ) -> list[tuple[Delivery, DeliverySchedule]]:
     """The company's next deliveries across its active schedules, soonest delivered first: the
-    dashboard panel. Two queries however many schedules: the schedules, and all their skipped dates."""
+    dashboard panel. Two queries however many schedules: the schedules, and all their skipped dates
+    (none without a schedule)."""
     company = await _company(session, company_id)
     return await _next_deliveries(session, company, await company_schedules(session, company_id), count)
 
@@ -605,6 +606,8 @@ async def next_deliveries(
 async def _next_deliveries(
     session: AsyncSession, company: Company, plans: list[DeliverySchedule], count: int
 ) -> list[tuple[Delivery, DeliverySchedule]]:
+    if not plans:
+        return []
     skips: dict[int, set[date]] = {}
     for schedule_id, day in await session.execute(
         select(ScheduleOccurrence.schedule_id, ScheduleOccurrence.delivery_date).where(

@@ -76,7 +76,7 @@ def company_filter(user: User, in_charge: frozenset[int] | None) -> ColumnElemen
     return Company.account_manager_id.in_(sorted(in_charge)) if in_charge else false()
 
 
-def signed_in_company_filter(today: date) -> ColumnElement[bool]:
+def signed_in_company_filter(today: date | ColumnElement[date]) -> ColumnElement[bool]:
     """`company_filter` in SQL for the `User` of the enclosing statement (today's covers read in it),
     for figures folded into the statement that loads the signed-in user."""
     covered = or_(

@@ -780,16 +780,21 @@ async def open_tasks_for(
 ) -> list[TaskRow]:
     """The open tasks of one customer or one prospect (exactly one), the earliest due first, in one
     query; the caller has checked the user sees it."""
-    assert (company_id is None) != (prospect_id is None)
-    about = Task.company_id == company_id if company_id is not None else Task.prospect_id == prospect_id
     found = await session.scalars(
         select(Task)
         .options(*LOADED)
-        .where(about, Task.status == TaskStatus.OPEN)
+        .where(open_tasks_of(company_id=company_id, prospect_id=prospect_id))
         .order_by(*DUE_ORDER)
         .limit(CUSTOMER_TASKS_SHOWN)
     )
     return [TaskRow(task, today) for task in found]
+
+
+def open_tasks_of(*, company_id: int | None = None, prospect_id: int | None = None) -> ColumnElement[bool]:
+    """The condition on `Task` that keeps the open tasks of one customer or one prospect (exactly one)."""
+    assert (company_id is None) != (prospect_id is None)
+    about = Task.company_id == company_id if company_id is not None else Task.prospect_id == prospect_id
+    return and_(about, Task.status == TaskStatus.OPEN)
 
 
 class Scope(enum.StrEnum):

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Text, and_, cast, func, or_, select
+from sqlalchemy import ColumnElement, Date, Integer, Select, Text, and_, bindparam, cast, func, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
@@ -33,13 +35,15 @@ def _session_user_id(dialect: str) -> ColumnElement[int]:
     return func.json_extract(cast(WebSession.value, Text), "$.user_id")
 
 
-async def visitor(session: AsyncSession, key: str, namespace: str | None, now: datetime, today: date) -> Visitor | None:
-    """The session stored under `key` (unexpired) with its user, or None when there is none."""
-    dialect = session.get_bind().dialect.name
+@cache
+def _statement(dialect: str, namespace: str | None) -> Select[Any]:
+    """Built once per database and namespace (building it costs more than running it); the key,
+    the moment and the day are bound at each call."""
+    today = bindparam("today", type_=Date)
     absent = covers.absent_colleagues(User.id, today).with_only_columns(
         func.aggregate_strings(cast(Deputy.manager_id, Text), ",")
     )
-    statement = (
+    return (
         select(
             WebSession.value,
             User,
@@ -50,12 +54,17 @@ async def visitor(session: AsyncSession, key: str, namespace: str | None, now: d
         .outerjoin(User, and_(User.id == _session_user_id(dialect), User.is_active))
         .options(joinedload(User.company))
         .where(
-            WebSession.key == key,
+            WebSession.key == bindparam("key"),
             WebSession.namespace == namespace,
-            or_(WebSession.expires_at.is_(None), WebSession.expires_at > now),
+            or_(WebSession.expires_at.is_(None), WebSession.expires_at > bindparam("now")),
         )
     )
-    found = (await session.execute(statement)).first()
+
+
+async def visitor(session: AsyncSession, key: str, namespace: str | None, now: datetime, today: date) -> Visitor | None:
+    """The session stored under `key` (unexpired) with its user, or None when there is none."""
+    statement = _statement(session.get_bind().dialect.name, namespace)
+    found = (await session.execute(statement, {"key": key, "now": now, "today": today})).first()
     if found is None:
         return None
     data, user, has_agreement, queue_count, absent_ids = found.tuple()

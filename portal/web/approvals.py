@@ -190,7 +190,7 @@ class QueueController(Controller):
     ) -> Template:
         return await queue_page(request, db_session, wanted, policy)
 
-    @get("/orders/{order_id:int}", guards=[*staff, sees_order()], name="review")
+    @get("/orders/{order_id:int}", guards=staff, name="review")
     async def show(
         self,
         request: PortalRequest,
@@ -198,6 +198,8 @@ class QueueController(Controller):
         order_id: FromPath[Id],
         policy: NamedDependency[Policy],
     ) -> Template:
+        """No scope guard: `approvals.review` reads the order only among the companies this user
+        sees (any other is `NotFound`), in the statement that loads it."""
         return await review_page(request, db_session, order_id, policy)
 
     @post(

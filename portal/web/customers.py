@@ -1,5 +1,6 @@
 """The customer page for staff: profile, credit, reorder rhythm with its chart,
-the timeline of everything that happened, notes, and reassignment by admins.
+the timeline of everything that happened, notes, and reassignment by admins; the growth
+suggestions on a tab of their own (`/customers/{id}/growth`).
 
 A refused note or reassignment shows the customer page again with the message next to
 the field it concerns and the text that was typed (`customer_page_again`)."""
@@ -105,6 +106,15 @@ class CustomersController(Controller):
         show: FromQuery[Show] = "all",
     ) -> Template:
         return await customer_page(request, db_session, company_id, page=page, show=show)
+
+    @get("/{company_id:int}/growth", guards=[sees_company()], name="customer_growth")
+    async def growth(
+        self, request: PortalRequest, db_session: NamedDependency[AsyncSession], company_id: FromPath[Id]
+    ) -> Template:
+        """The growth tab: what customers with a similar purchase mix buy regularly and this one does not."""
+        today = clock.today(settings_of(request).seller_zone)
+        found = await customers.customer_growth(db_session, company_id, today)
+        return Template("customers/growth.html", context={"found": found})
 
     @post("/{company_id:int}/notes", guards=[sees_company()], name="add_note", opt={"form": customer_page_again})
     async def add_note(

@@ -29,13 +29,16 @@ class HomeController(Controller):
     @get("/dashboard", guards=[buyers_only], name="dashboard")
     async def dashboard(
         self,
+        request: PortalRequest,
         db_session: NamedDependency[AsyncSession],
         company: NamedDependency[Company],
         today: NamedDependency[date],
         settings: NamedDependency[Settings],
     ) -> Template:
         home = await directory.buyer_home(db_session, company.id, today=today, grace_days=settings.past_due_grace_days)
-        progress = await buyer_agreement.progress(db_session, company, today)
+        # Whether an agreement is in force today was read with the user (the navigation links it).
+        in_force = request.state.get("has_agreement", False)
+        progress = await buyer_agreement.progress(db_session, company, today) if in_force else None
         return Template("home/buyer.html", context={"home": home, "progress": progress})
 
     @get("/invoices/{invoice_id:int}", guards=[buyers_only, sees_invoice()], name="invoice")

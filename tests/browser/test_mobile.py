@@ -209,6 +209,7 @@ def test_an_account_manager_uses_every_page_on_a_phone(phone: BrowserContext) ->
     customers = walk.links(r"/customers/\d+")
     customer = walk.visit(Follow(r"/customers/\d+"), screenshot="manager-customer")
     walk.visit(f"{customer}/credit")
+    walk.visit(f"{customer}/growth")
     for other in customers[1:]:  # every other customer: Baltic and Warta show their agreements
         walk.visit(other)
     _crm_pages(walk, customer.rsplit("/", 1)[1])

@@ -525,6 +525,7 @@ TABLE: dict[str, Entry] = {
     "product": Entry(CATALOG, product_through),
     # staff pages of one customer
     "customer": Entry(STAFF, company_id),
+    "customer_growth": Entry(STAFF, company_id),
     "add_note": Entry(STAFF, company_id),
     "edit_note": Entry(STAFF, note_ids),
     "reassign": Entry(ADMIN, company_id),

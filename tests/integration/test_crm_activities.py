@@ -212,7 +212,7 @@ async def test_the_timeline_filters_by_kind_and_keeps_the_filter_across_pages(
         assert answer.status_code == (200 if bad == "" else 400), bad
 
 
-async def test_a_filtered_timeline_costs_no_query_for_the_kinds_it_hides(
+async def test_a_filtered_timeline_costs_the_same_few_queries_as_the_whole(
     client: AsyncTestClient, session: AsyncSession, world: dict[str, Any]
 ) -> None:
     await sign_in(client, world["manager"].email)
@@ -222,7 +222,7 @@ async def test_a_filtered_timeline_costs_no_query_for_the_kinds_it_hides(
         with counted_statements(client.app) as statements:
             assert (await client.get(path, params={"show": show})).status_code == 200
         counts[show] = len(statements)
-    assert counts["notes"] == counts["activities"] == counts["all"] - 4
+    assert counts["notes"] == counts["activities"] == counts["all"] <= 6
     many = [
         Activity(
             company_id=world["company"].id,

@@ -13,10 +13,35 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal import clock
 from portal.i18n import format_date
-from portal.models import Company, CustomerNote, Deputy, OrderStatus, Quote, Role, User
+from portal.models import (
+    Activity,
+    ActivityKind,
+    Company,
+    Contact,
+    CreditEvent,
+    CreditEventKind,
+    CustomerNote,
+    Deputy,
+    Opportunity,
+    OrderEvent,
+    OrderStatus,
+    Quote,
+    Role,
+    Task,
+    User,
+)
 from portal.services import customers, quotes
 from portal.settings import Settings
-from tests.factories import csrf_from, make_company, make_order, make_product, make_user, sign_in, text_of
+from tests.factories import (
+    csrf_from,
+    make_agreement,
+    make_company,
+    make_order,
+    make_product,
+    make_user,
+    sign_in,
+    text_of,
+)
 from tests.queries import counted_statements
 
 
@@ -340,3 +365,62 @@ async def test_the_customer_page_costs_the_same_queries_for_one_quote_and_many(
         page = await client.get(path)
     assert page.text.count("timeline-quote") == 18 and text_of(page.text).count("Changes requested") == 6
     assert len(many) == len(one)
+
+
+# --- what the page costs -------------------------------------------------------------------------
+
+
+async def everything_once_more(session: AsyncSession, world: dict, today: date, number: int) -> None:
+    """One more of each thing the customer page lists: a buyer, a contact, an order waiting with
+    its move, a note, a call with an outcome, a credit change, an open task and an opportunity."""
+    company, manager = world["company"], world["manager"]
+    buyer = await make_user(session, company_id=company.id, full_name=f"Buyer {number}")
+    moment = datetime.now(UTC) - timedelta(hours=number + 1)
+    order = await make_order(session, company, gross="10.00", buyer=buyer, submitted_at=moment)
+    session.add_all(
+        [
+            Contact(company_id=company.id, full_name=f"Contact {number}"),
+            OrderEvent(order_id=order.id, company_id=company.id, at=moment, to_status=OrderStatus.PENDING_APPROVAL),
+            CustomerNote(company_id=company.id, author_id=manager.id, body=f"Note {number}", created_at=moment),
+            Activity(
+                company_id=company.id,
+                kind=ActivityKind.CALL,
+                happened_at=moment,
+                summary=f"Call {number}",
+                outcome="Orders on Friday.",
+                author_id=manager.id,
+            ),
+            CreditEvent(company_id=company.id, kind=CreditEventKind.HOLD, reason=f"Hold {number}", at=moment),
+            Task(title=f"Task {number}", due_on=today, company_id=company.id, owner_id=manager.id),
+            Opportunity(
+                title=f"Opportunity {number}",
+                company_id=company.id,
+                expected_value=Decimal("100.00"),
+                expected_close_on=today,
+                owner_id=manager.id,
+            ),
+        ]
+    )
+    await session.commit()
+
+
+@pytest.mark.parametrize("role", ["manager", "admin"])
+async def test_the_customer_page_costs_at_most_six_statements_whatever_the_customer_s_size(
+    client: AsyncTestClient, session: AsyncSession, world: dict, settings: Settings, role: str
+) -> None:
+    today = clock.today(settings.seller_zone)
+    await make_agreement(session, world["company"], tiers=[("1000.00", "2")], valid_from=today.replace(month=1, day=1))
+    await everything_once_more(session, world, today, 0)
+    await sign_in(client, world[role].email)
+    path = f"/customers/{world['company'].id}"
+    with counted_statements(client.app) as small:
+        assert (await client.get(path)).status_code == 200
+    for number in range(1, 30):
+        await everything_once_more(session, world, today, number)
+    with counted_statements(client.app) as large:
+        page = await client.get(path)
+    shown = text_of(page.text)
+    assert "Contact 29" in shown and "Buyer 29" in shown and "Task 29" in shown and "Opportunity 29" in shown
+    assert page.text.split('id="customer-timeline"')[1].split("</ol>")[0].count("<li") == 20
+    assert 'rel="next"' in page.text and 'id="agreement-standing"' in page.text
+    assert len(large) == len(small) <= 6, large

@@ -7,14 +7,37 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.models import Deputy, Order, OrderEvent, OrderStatus, Role
-from tests.factories import csrf_from, make_company, make_invoice, make_order, make_user, sign_in, text_of
+from portal import clock
+from portal.models import (
+    AssortmentItem,
+    Deputy,
+    FlagKind,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    ProductCategory,
+    Role,
+)
+from tests.factories import (
+    csrf_from,
+    make_agreement,
+    make_company,
+    make_counted_order,
+    make_invoice,
+    make_order,
+    make_product,
+    make_user,
+    sign_in,
+    text_of,
+)
 from tests.queries import counted_statements
 
 
@@ -252,23 +275,119 @@ async def test_the_queue_lists_each_order_with_its_flags_now_in_words(
     assert world["order"].number not in (await client.get("/queue", params={"flag": "past_due"})).text
 
 
-async def test_the_queue_costs_the_same_queries_however_long(
-    client: AsyncTestClient, world: dict, session: AsyncSession
+PAGE_BUDGET = 6
+"""Statements a main page may cost, the signed-in visitor's included, however much it shows."""
+
+
+def seller_today() -> date:
+    return clock.today(ZoneInfo("Europe/Warsaw"))
+
+
+async def _covering(session: AsyncSession, world: dict) -> None:
+    """Piotr is away: Anna covers his customers today."""
+    today = seller_today()
+    session.add(
+        Deputy(
+            manager_id=world["other_manager"].id,
+            deputy_id=world["manager"].id,
+            starts_on=today - timedelta(days=1),
+            ends_on=today + timedelta(days=2),
+        )
+    )
+    await session.commit()
+
+
+async def _add_lines(session: AsyncSession, order: Order, count: int) -> None:
+    """`count` more lines on `order`, each of a product of its own category."""
+    for _ in range(count):
+        product = await make_product(session)
+        session.add(
+            OrderLine(
+                order_id=order.id,
+                company_id=order.company_id,
+                product_id=product.id,
+                sku=product.sku,
+                name=product.name,
+                unit=product.unit,
+                quantity=2,
+                unit_price=Decimal("5.0000"),
+                price_source="list_less_discount",
+                unit_cost=Decimal("4.0000"),
+                vat_rate=Decimal("0.00"),
+                line_net=Decimal("10.00"),
+            )
+        )
+    await session.commit()
+
+
+@pytest.mark.parametrize("who", ["manager", "admin"])
+async def test_the_queue_costs_the_same_few_statements_however_long(
+    client: AsyncTestClient, world: dict, session: AsyncSession, who: str
 ) -> None:
-    await sign_in(client, world["manager"].email)
+    await _covering(session, world)
+    await sign_in(client, world[who].email)
     await client.get("/queue")
     with counted_statements(client.app) as short:
         assert (await client.get("/queue")).status_code == 200
     for index in range(4):
-        other = await make_company(session, name=f"Firm {index}", account_manager_id=world["manager"].id)
+        manager = world["manager"] if index % 2 else world["other_manager"]  # covered ones too
+        other = await make_company(session, name=f"Firm {index}", account_manager_id=manager.id)
         await make_invoice(session, other, gross="100.00", due=date(2026, 1, 1))
+        await make_agreement(session, other, tiers=[("1000.00", "2.00")])
         for _ in range(3):
-            await make_order(session, other, gross="50.00")
+            order = await make_order(session, other, gross="50.00", flags=[(FlagKind.FIRST_ORDER, {})])
+        await _add_lines(session, order, 5)
     await session.commit()
     with counted_statements(client.app) as long:
         page = await client.get("/queue")
     assert page.text.count("<tr data-order=") == 13
-    assert len(long) == len(short)
+    assert len(long) == len(short) <= PAGE_BUDGET
+
+
+@pytest.mark.parametrize("who", ["manager", "admin"])
+async def test_the_review_page_costs_the_same_few_statements_however_many_lines(
+    client: AsyncTestClient, world: dict, session: AsyncSession, who: str
+) -> None:
+    """The heaviest case: a covered customer with an agreement (tiers and an agreed assortment),
+    overdue invoices, earlier orders and flags at submission; the deputy decides on Piotr's behalf."""
+    await _covering(session, world)
+    company = await make_company(session, name="Harbour Hotels", account_manager_id=world["other_manager"].id)
+    category = ProductCategory(name="Glassware")
+    agreement = await make_agreement(session, company, tiers=[("100.00", "2.00"), ("5000.00", "3.00")])
+    session.add(AssortmentItem(agreement_id=agreement.id, company_id=company.id, category=category))
+    overdue = [await make_invoice(session, company, gross=gross, due=date(2026, 1, 1)) for gross in ("100.00", "40.00")]
+    for day in (3, 4):
+        await make_counted_order(session, company, net="80.00", approved_at=datetime(2026, 11, day, 10, tzinfo=UTC))
+    order = await make_order(
+        session, company, gross="300.00", flags=[(FlagKind.PRICE_CHANGED, {"sku": "X", "old": "1.00", "new": "1.20"})]
+    )
+    await session.commit()
+    await sign_in(client, world[who].email)
+    url = f"/queue/orders/{order.id}"
+    await client.get(url)
+    with counted_statements(client.app) as few:
+        first = await client.get(url)
+    await _add_lines(session, order, 12)
+    with counted_statements(client.app) as many:
+        page = await client.get(url)
+    assert first.status_code == page.status_code == 200
+    assert page.text.count("<tr data-sku=") == 13 and 'id="margin-after-terms"' in page.text
+    assert all(invoice.number in page.text for invoice in overdue)
+    assert page.text.count('<li><a href="/queue/orders/') == 2  # the last orders
+    deputy_note = f"You decide on behalf of {world['other_manager'].full_name}."
+    assert (deputy_note in page.text) is (who == "manager")
+    assert len(many) == len(few) <= PAGE_BUDGET
+
+
+async def test_the_manager_home_costs_at_most_six_statements_with_a_cover_in_force(
+    client: AsyncTestClient, world: dict, session: AsyncSession
+) -> None:
+    await _covering(session, world)
+    await sign_in(client, world["manager"].email)
+    await client.get("/manager")
+    with counted_statements(client.app) as statements:
+        assert (await client.get("/manager")).status_code == 200
+    assert len(statements) <= PAGE_BUDGET
 
 
 async def test_bad_queue_filters_answer_400_and_bad_ids_404(client: AsyncTestClient, world: dict) -> None:
