@@ -216,7 +216,7 @@ async def count_statements(url: str, email: str, paths: list[str]) -> dict[str, 
     from portal.app import create_app
     from portal.settings import Settings
 
-    settings = Settings.from_env({"PORTAL_DATABASE_URL": url, "PORTAL_ENV": "staging"})
+    settings = Settings.from_env({"PORTAL_DATABASE_URL": url, "PORTAL_ENV": "test"})
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:

@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
 
     quiet_http_client()
     logs = Path(tempfile.mkdtemp(prefix="portal-bench-reports-"))
-    env = {**os.environ, "PORTAL_DATABASE_URL": args.url, "PORTAL_ENV": "staging", "BENCH_DATABASE_URL": args.url}
+    env = {**os.environ, "PORTAL_DATABASE_URL": args.url, "PORTAL_ENV": "test", "BENCH_DATABASE_URL": args.url}
     today = clock.today(ZONE)
     timings: list[Timing] = []
     try:

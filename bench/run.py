@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
 
     quiet_http_client()
     logs = Path(tempfile.mkdtemp(prefix="portal-bench-"))
-    env = {**os.environ, "PORTAL_DATABASE_URL": args.url, "PORTAL_ENV": "staging", "BENCH_DATABASE_URL": args.url}
+    env = {**os.environ, "PORTAL_DATABASE_URL": args.url, "PORTAL_ENV": "test", "BENCH_DATABASE_URL": args.url}
     try:
         with terminate_cleanly():
             print("price resolution ...", flush=True)
