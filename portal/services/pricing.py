@@ -18,9 +18,10 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from functools import cache
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from sqlalchemy import Integer, and_, any_, bindparam, case, func, literal, or_, select, union_all
+from sqlalchemy import Date, Integer, Select, and_, any_, bindparam, case, func, literal, or_, select, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement, SQLColumnExpression
@@ -282,7 +283,7 @@ class CompanyPrices:
         return self.ladder(product).breaks()
 
 
-def valid_on(model: type[ContractPrice] | type[PriceListItem], day: date) -> ColumnElement[bool]:
+def valid_on(model: type[ContractPrice] | type[PriceListItem], day: date | ColumnElement[date]) -> ColumnElement[bool]:
     """Validity dates are inclusive; an open end is valid for ever."""
     return and_(
         or_(model.valid_from.is_(None), model.valid_from <= day),
@@ -314,32 +315,14 @@ async def load_company_prices(
 
         wanted = product_ids is None or len(product_ids) > 0
         standing = await agreements.standing(session, company.id, day) if wanted else None
-    contract = select(
-        literal(PriceSource.CONTRACT.value).label("source"),
-        ContractPrice.product_id,
-        ContractPrice.unit_price,
-        ContractPrice.min_quantity,
-        ContractPrice.valid_to,
-    ).where(ContractPrice.company_id == company.id, valid_on(ContractPrice, day))
-    price_list = select(
-        literal(PriceSource.PRICE_LIST.value).label("source"),
-        PriceListItem.product_id,
-        PriceListItem.unit_price,
-        PriceListItem.min_quantity,
-        PriceListItem.valid_to,
-    ).where(PriceListItem.price_list_id == company.price_list_id, valid_on(PriceListItem, day))
+    query = _prices_query(session.get_bind().dialect.name, product_ids is not None, company.price_list_id is not None)
+    parameters: dict[str, object] = {"company_id": company.id, "price_list_id": company.price_list_id, "day": day}
     if product_ids is not None:
-        contract = contract.where(_one_of(session, ContractPrice.product_id, product_ids))
-        price_list = price_list.where(_one_of(session, PriceListItem.product_id, product_ids))
-    rows = union_all(contract, price_list).subquery()
-    query = select(rows.c.source, rows.c.product_id, rows.c.unit_price, rows.c.min_quantity, rows.c.valid_to)
-    if company.price_list_id is not None:
-        list_name = select(PriceList.name).where(PriceList.id == company.price_list_id).scalar_subquery()
-        query = query.add_columns(list_name.label("price_list_name"))
+        parameters["product_ids"] = list(product_ids)
     entries: dict[int, list[PriceEntry]] = defaultdict(list)
     price_list_name: str | None = None
     sources = {source.value: source for source in PriceSource}
-    for row in (await session.execute(query)).tuples():
+    for row in (await session.execute(query, parameters)).tuples():
         source, product_id, unit_price, min_quantity, valid_to = row[:5]
         entries[product_id].append(PriceEntry(sources[source], product_id, unit_price, min_quantity, valid_to))
         price_list_name = (row[5] if len(row) > 5 else None) or price_list_name
@@ -349,12 +332,43 @@ async def load_company_prices(
     return CompanyPrices(terms=terms, entries=dict(entries), standing=standing)
 
 
-def _one_of(session: AsyncSession, column: SQLColumnExpression[int], ids: Collection[int]) -> ColumnElement[bool]:
-    """`column IN ids`; on PostgreSQL as one array parameter, so a thousand ids make one
-    short statement that the driver can prepare once, not a thousand parameters."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam("product_ids", list(ids), type_=ARRAY(Integer)))
-    return column.in_(list(ids))
+@cache
+def _prices_query(dialect: str, by_product: bool, with_list: bool) -> Select[Any]:
+    """The rows `load_company_prices` reads, built once per shape (building costs more than
+    running it); the company, its price list, the day and the products are bound at each call.
+    The products go to PostgreSQL as one array parameter, so a thousand ids make one short
+    statement that the driver prepares once, not a thousand parameters."""
+    day = bindparam("day", type_=Date)
+    contract = select(
+        literal(PriceSource.CONTRACT.value).label("source"),
+        ContractPrice.product_id,
+        ContractPrice.unit_price,
+        ContractPrice.min_quantity,
+        ContractPrice.valid_to,
+    ).where(ContractPrice.company_id == bindparam("company_id"), valid_on(ContractPrice, day))
+    price_list = select(
+        literal(PriceSource.PRICE_LIST.value).label("source"),
+        PriceListItem.product_id,
+        PriceListItem.unit_price,
+        PriceListItem.min_quantity,
+        PriceListItem.valid_to,
+    ).where(PriceListItem.price_list_id == bindparam("price_list_id"), valid_on(PriceListItem, day))
+    if by_product:
+        contract = contract.where(_one_of(dialect, ContractPrice.product_id))
+        price_list = price_list.where(_one_of(dialect, PriceListItem.product_id))
+    rows = union_all(contract, price_list).subquery()
+    query = select(rows.c.source, rows.c.product_id, rows.c.unit_price, rows.c.min_quantity, rows.c.valid_to)
+    if with_list:
+        list_name = select(PriceList.name).where(PriceList.id == bindparam("price_list_id")).scalar_subquery()
+        query = query.add_columns(list_name.label("price_list_name"))
+    return query
+
+
+def _one_of(dialect: str, column: SQLColumnExpression[int]) -> ColumnElement[bool]:
+    """`column IN :product_ids`: on PostgreSQL one array parameter, elsewhere an expanding list."""
+    if dialect == "postgresql":
+        return column == any_(bindparam("product_ids", type_=ARRAY(Integer)))
+    return column.in_(bindparam("product_ids", expanding=True))
 
 
 def unit_price_sql(company: Company, day: date, standing: Standing | None = None) -> ColumnElement[Decimal]:
