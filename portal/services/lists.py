@@ -99,8 +99,13 @@ def _name(name: str, field: str = "name") -> str:
 
 
 async def company_lists(session: AsyncSession, company_id: int) -> list[tuple[ShoppingList, int]]:
-    """The company's lists with their number of lines, by name."""
-    counts = select(ShoppingListLine.list_id, func.count().label("lines")).group_by(ShoppingListLine.list_id).subquery()
+    """The company's lists with their number of lines, by name (only this company's lines are counted)."""
+    counts = (
+        select(ShoppingListLine.list_id, func.count().label("lines"))
+        .where(ShoppingListLine.company_id == company_id)
+        .group_by(ShoppingListLine.list_id)
+        .subquery()
+    )
     rows = await session.execute(
         select(ShoppingList, func.coalesce(counts.c.lines, 0))
         .outerjoin(counts, counts.c.list_id == ShoppingList.id)
