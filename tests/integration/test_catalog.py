@@ -9,10 +9,12 @@ from decimal import Decimal
 
 import pytest
 from litestar.testing import AsyncTestClient
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal import clock
 from portal.models import Company, Product, ProductCategory, Role
+from tests.conftest import backend
 from tests.factories import (
     add_contract_price,
     add_list_price,
@@ -294,3 +296,27 @@ async def test_catalog_page_costs_a_few_queries_whatever_its_size(
         page = await client.get(f"/catalog?per_page={per_page}&sort=price")
     assert len(skus_in(page.text)) == per_page
     assert len(statements) == 6, statements  # session with its user, categories, the agreement, products, prices, lists
+
+
+@pytest.mark.skipif(
+    backend() != "postgresql", reason="trigram indexes are PostgreSQL's (SQLite needs none at its size)"
+)
+async def test_the_catalog_search_can_be_served_by_the_trigram_indexes(session: AsyncSession) -> None:
+    """Any part of a name or SKU, in any case (`ILIKE '%…%'`), is found through an index; on a
+    table this small the planner would rather read it whole, so it is told not to."""
+    category = ProductCategory(name="Bulk")
+    for number in range(20):
+        await make_product(session, category=category, sku=f"T-{number:04d}", name=f"Plain item {number}")
+    await session.commit()
+    await session.execute(text("SET LOCAL enable_seqscan = off"))
+    await session.execute(text("SET LOCAL enable_indexscan = off"))  # nor walk the name's b-tree whole
+    plan = "\n".join(
+        row
+        for (row,) in await session.execute(
+            text(
+                "EXPLAIN SELECT id FROM products WHERE is_active"
+                " AND (name ILIKE '%quartz%' OR sku ILIKE '%quartz%') ORDER BY name, sku LIMIT 21"
+            )
+        )
+    )
+    assert "ix_trgm_products_name" in plan and "ix_trgm_products_sku" in plan, plan
