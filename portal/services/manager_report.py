@@ -28,10 +28,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, select, union_all
+from sqlalchemy import ColumnElement, and_, case, func, literal, literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.models import (
@@ -106,11 +107,12 @@ class ManagerFigures:
     def win_rate_pct(self) -> Decimal | None:
         return _share_pct(self.quotes_accepted, self.quotes_sent)
 
-    @property
+    @cached_property
     def median_days_to_accept(self) -> Decimal | None:
+        """Taken once: sorting, the table and the totals read it again."""
         return _median(self.accept_days)
 
-    @property
+    @cached_property
     def median_approval_hours(self) -> Decimal | None:
         return _median(self.approval_hours)
 
@@ -193,7 +195,7 @@ class ManagerReport:
     rows: list[ManagerFigures]
     """By name."""
 
-    @property
+    @cached_property
     def totals(self) -> ManagerFigures | None:
         """The totals row, where there is more than one manager to add up."""
         return total(self.rows, "") if len(self.rows) > 1 else None
@@ -336,6 +338,13 @@ async def _portfolios(
     return tallies
 
 
+def _exact(value: Any) -> Decimal:
+    """A number of days or hours to 6 places: PostgreSQL's NUMERIC is rounded as it is, SQLite's
+    float through its shortest text (one per quote and decision of the period)."""
+    rounded = round(value, 6)
+    return rounded if type(rounded) is Decimal else Decimal(str(rounded))
+
+
 SENT, ACCEPTED, DECIDED = 1, 2, 3
 """What a row of `_quotes_and_decisions` holds: a manager's count of quotes sent, the days to
 accept one quote, the hours to decide one order."""
@@ -348,7 +357,7 @@ async def _quotes_and_decisions(
     from the request to the first acceptance in the period of each quote accepted in it, and the
     hours from submission to a person's approval or rejection of each decision in the period."""
     sent = (
-        select(Company.account_manager_id, literal(SENT), func.count(QuoteVersion.quote_id.distinct()))
+        select(Company.account_manager_id, literal(SENT), func.count(QuoteVersion.quote_id.distinct()).label("value"))
         .select_from(QuoteVersion)
         .join(Company, Company.id == QuoteVersion.company_id)
         .where(portfolio, QuoteVersion.sent_at >= start, QuoteVersion.sent_at < end)
@@ -361,8 +370,8 @@ async def _quotes_and_decisions(
             _hours_between(session, Quote.created_at, func.min(QuoteEvent.at)) / 24,
         )
         .select_from(QuoteEvent)
-        .join(Quote, Quote.id == QuoteEvent.quote_id)
-        .join(Company, Company.id == Quote.company_id)
+        .join(Company, Company.id == QuoteEvent.company_id)
+        .join(Quote, and_(Quote.id == QuoteEvent.quote_id, Quote.company_id == QuoteEvent.company_id))
         .where(portfolio, QuoteEvent.to_status == QuoteStatus.ACCEPTED, QuoteEvent.at >= start, QuoteEvent.at < end)
         .group_by(Company.account_manager_id, Quote.id, Quote.created_at)
     )
@@ -373,8 +382,8 @@ async def _quotes_and_decisions(
             _hours_between(session, Order.submitted_at, OrderEvent.at),
         )
         .select_from(OrderEvent)
-        .join(Order, Order.id == OrderEvent.order_id)
-        .join(Company, Company.id == Order.company_id)
+        .join(Company, Company.id == OrderEvent.company_id)
+        .join(Order, and_(Order.id == OrderEvent.order_id, Order.company_id == OrderEvent.company_id))
         .join(User, User.id == OrderEvent.actor_id)
         .where(
             portfolio,
@@ -385,11 +394,13 @@ async def _quotes_and_decisions(
             OrderEvent.at < end,
         )
     )
-    for manager_id, kind, value in await session.execute(union_all(sent, accepted, decided)):
+    # smallest first: each manager's values come sorted, and the medians' sorts find them so
+    found = await session.execute(union_all(sent, accepted, decided).order_by(literal_column("value")))
+    for manager_id, kind, value in found.all():
         tally = _of(tallies, manager_id)
         if kind == SENT:
             tally.quotes_sent = int(value)
         elif kind == ACCEPTED:
-            tally.accept_days.append(Decimal(str(round(value, 6))))
+            tally.accept_days.append(_exact(value))
         else:
-            tally.approval_hours.append(Decimal(str(round(value, 6))))
+            tally.approval_hours.append(_exact(value))

@@ -26,9 +26,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 from typing import Literal, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.models import Company, Order
@@ -101,15 +102,15 @@ class CustomerRegularity:
     previous_orders: int = 0
     """Orders in the previous period: a customer who ordered then and not now has stopped."""
 
-    @property
+    @cached_property
     def share_pct(self) -> Decimal | None:
         return _tenth(Decimal(self.active_months * 100) / self.months) if self.months else None
 
-    @property
+    @cached_property
     def median_gap(self) -> Decimal | None:
         return _tenth(Decimal(str(statistics.median(self.gaps)))) if self.gaps else None
 
-    @property
+    @cached_property
     def spread(self) -> Decimal | None:
         """The interquartile range of the gaps, p75 − p25, in days."""
         if not self.gaps:
@@ -117,35 +118,35 @@ class CustomerRegularity:
         ordered = sorted(self.gaps)
         return _tenth(quartile(ordered, Decimal("0.75")) - quartile(ordered, Decimal("0.25")))
 
-    @property
+    @cached_property
     def overdue_ratio(self) -> Decimal | None:
         """Days since the last order ÷ the median gap: above `LATE_FACTOR`, later than usual."""
         median = self.median_gap
         return _tenth(self.days_since / median) if median else None
 
-    @property
+    @cached_property
     def overdue(self) -> bool:
         median = self.median_gap
         return median is not None and self.days_since > LATE * median
 
-    @property
+    @cached_property
     def trend_pct(self) -> Decimal | None:
         """% change of the revenue of the last months against the months before (None: nothing before)."""
         if self.earlier <= 0:
             return None
         return _tenth((self.recent - self.earlier) * 100 / self.earlier)
 
-    @property
+    @cached_property
     def dropping(self) -> bool:
         """Revenue down by more than a third."""
         return self.earlier > 0 and self.recent * 3 < self.earlier * 2
 
-    @property
+    @cached_property
     def stopped(self) -> bool:
         """Ordered in the previous period, not once in this one (no gap to compare with)."""
         return self.active_months == 0 and self.previous_orders > 0
 
-    @property
+    @cached_property
     def at_risk(self) -> bool:
         return self.overdue or self.dropping or self.stopped
 
@@ -168,7 +169,7 @@ class RegularityReport:
     earlier: Window
     ordering: list[MonthOrdering]
 
-    @property
+    @cached_property
     def at_risk(self) -> list[CustomerRegularity]:
         """The customers at risk, most overdue first."""
         return sort_rows([row for row in self.rows if row.at_risk], DEFAULT_SORT, descending=True)
@@ -198,21 +199,20 @@ def _ordering(period: Period, summary: dict[int, dict[date, Figures]]) -> list[M
     ]
 
 
+def _counted_until(day: date) -> ColumnElement[bool]:
+    return and_(Order.company_id == Company.id, Order.status.in_(COUNTED), Order.counted_on <= day)
+
+
 async def _customers(
     session: AsyncSession, audience: Audience, period: Period, through: date
 ) -> list[tuple[Customer, date]]:
-    """The visible customers with an order up to the period's end, and their last order up to `through`."""
-    orders = (
-        select(Order.company_id, func.max(Order.counted_on).label("last_order"))
-        .join(Company, Company.id == Order.company_id)
-        .where(audience.companies, Order.status.in_(COUNTED), Order.counted_on <= through)
-        .group_by(Order.company_id)
-        .having(func.min(Order.counted_on) <= period.end)
-        .subquery()
-    )
+    """The visible customers with an order up to the period's end (and `through`), and their last
+    order up to `through`: per customer, a look at the end of its orders by day (an index's
+    path), not a pass over all its orders."""
+    last_order = select(func.max(Order.counted_on)).where(_counted_until(through)).scalar_subquery()
     rows = await session.execute(
-        select(*(getattr(Company, name) for name in Customer._fields), orders.c.last_order)
-        .join(orders, orders.c.company_id == Company.id)
+        select(*(getattr(Company, name) for name in Customer._fields), last_order)
+        .where(audience.companies, exists().where(_counted_until(min(period.end, through))))
         .order_by(Company.id)
     )
     return [(Customer(*row[:-1]), row[-1]) for row in rows]
