@@ -315,6 +315,23 @@ async def negotiated_quote(session: AsyncSession, world: dict, today: date, buye
     return quote
 
 
+async def test_two_alike_orders_of_one_day_both_count_in_the_rhythm(
+    client: AsyncTestClient, session: AsyncSession, world: dict
+) -> None:
+    company = world["company"]
+    buyer = await make_user(session, company_id=company.id)
+    recently = datetime.now(UTC) - timedelta(days=3)
+    for _ in range(2):
+        order = await make_order(
+            session, company, gross="1000.00", status=OrderStatus.INVOICED, buyer=buyer, submitted_at=recently
+        )
+        order.counted_on = recently.date()
+    await session.commit()
+    await sign_in(client, world["manager"].email)
+    page = text_of((await client.get(f"/customers/{company.id}")).text)
+    assert "Revenue PLN 2,000.00, margin PLN 600.00" in page
+
+
 async def test_the_customer_page_shows_quote_moves_open_quotes_and_a_new_offer_button(
     client: AsyncTestClient, session: AsyncSession, world: dict, settings: Settings
 ) -> None:
