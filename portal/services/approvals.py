@@ -413,10 +413,9 @@ def _queue_query(visible: ColumnElement[bool], wanted: QueueFilter) -> Select[Or
 
 
 async def pending_count(session: AsyncSession, user: User, today: date) -> int:
-    """The number in the navigation: orders waiting for this user's decision."""
-    visible = await scoping.visible_companies_filter(session, user, today)
-    query = _queue_query(visible, QueueFilter()).with_only_columns(func.count(Order.id))
-    return int(await session.scalar(query) or 0)
+    """The number in the navigation: orders waiting for this user's decision, as the statement that
+    loads the signed-in user reads it (`pending_count_column`, `services/visitors.py`)."""
+    return int(await session.scalar(select(pending_count_column(today)).where(User.id == user.id)) or 0)
 
 
 def pending_count_column(today: date | ColumnElement[date]) -> ColumnElement[int]:
